@@ -1,0 +1,2 @@
+//! actix-web middleware for tokengate.
+#![forbid(unsafe_code)]

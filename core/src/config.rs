@@ -1,0 +1,100 @@
+//! Policies and HTTP settings, with the secure defaults explained where set.
+
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+/// Longest a session may live: one year.
+pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Most sessions a user may be limited to (0 means unlimited).
+pub const MAX_SESSIONS_LIMIT: u32 = 100;
+/// Idle sessions are refreshed at most this often (one write per minute).
+pub const IDLE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Session and brute-force policy. Build it through [`crate::GateBuilder`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Policy {
+    /// How long a new or extended session lives. Default 30 days, at most a year.
+    pub session_lifetime: Duration,
+    /// Sliding idle timeout; `None` (the default) disables it.
+    pub idle_timeout: Option<Duration>,
+    /// Live sessions per user; the oldest is evicted inside the exchange.
+    /// Default 10; 0 means unlimited; at most 100.
+    pub max_sessions: u32,
+    /// After this many consecutive wrong secrets for a user (and every
+    /// multiple of it), every outstanding token of that user with under 64
+    /// bits of entropy is burned. Default 5: six-digit codes get five guesses.
+    pub burn_after_failures: u32,
+    /// After this many consecutive failures the user's exchanges are refused
+    /// for [`Policy::lockout_duration`]. Default 100.
+    pub lockout_after_failures: u32,
+    /// How long a lockout lasts, and how long a failure streak is remembered.
+    /// Default one hour.
+    pub lockout_duration: Duration,
+    /// Lifetime of a custom token when the caller gives none. Default 15 minutes.
+    pub default_token_expire: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            idle_timeout: None,
+            max_sessions: 10,
+            burn_after_failures: 5,
+            lockout_after_failures: 100,
+            lockout_duration: Duration::from_secs(3600),
+            default_token_expire: Duration::from_secs(900),
+        }
+    }
+}
+
+/// The session cookie `a_session_<project>`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CookieSettings {
+    /// Adds `Secure` (default true). Turn off only for plain-http local use.
+    pub secure: bool,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings { secure: true }
+    }
+}
+
+/// How the HTTP endpoints are mounted and authorised.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpSettings {
+    /// Prefix of every route. Default `/v1`, as Appwrite.
+    pub base_path: String,
+    /// The project id: cookie name suffix and expected `X-Appwrite-Project`.
+    pub project: String,
+    /// The key for `X-Appwrite-Key`; `None` disables the API-key routes.
+    pub api_key: Option<Secret>,
+    /// Session cookie attributes.
+    pub cookie: CookieSettings,
+    /// Largest accepted request body. Default 64 KiB; larger gets 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            base_path: "/v1".to_owned(),
+            project: "default".to_owned(),
+            api_key: None,
+            cookie: CookieSettings::default(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The session cookie's name.
+    pub fn cookie_name(&self) -> String {
+        format!("a_session_{}", self.project)
+    }
+}

@@ -1,0 +1,151 @@
+//! The one error type of tokengate, and its mapping to Appwrite's error
+//! types and HTTP statuses, so that no adapter has to invent one.
+
+use crate::store::StoreError;
+
+/// Everything that can go wrong in tokengate.
+///
+/// [`Error::kind`] maps each variant to Appwrite's error `type` and HTTP
+/// status; [`Error::public_message`] is the text clients see. Store errors
+/// never reach a client verbatim.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The secret is wrong, expired, already used, or the user has none.
+    /// One variant and one message for all of them, on purpose.
+    #[error("invalid token")]
+    InvalidToken,
+    /// A request argument is malformed or out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Too many requests for this user, address or client.
+    #[error("rate limit exceeded")]
+    RateLimited,
+    /// No valid session, or a wrong/missing API key.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The session does not exist (or belongs to another user).
+    #[error("session not found")]
+    SessionNotFound,
+    /// The user does not exist.
+    #[error("user not found")]
+    UserNotFound,
+    /// The store (Redis) failed or timed out. Always fails closed.
+    #[error("store unavailable: {0}")]
+    Store(#[from] StoreError),
+    /// A message (email, SMS) could not be delivered.
+    #[error("delivery failed: {0}")]
+    Delivery(String),
+    /// The configuration is invalid (builder time only).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The client-facing class of an [`Error`]: Appwrite's error type and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `user_invalid_token`, 401.
+    InvalidToken,
+    /// `general_argument_invalid`, 400.
+    ArgumentInvalid,
+    /// `general_rate_limit_exceeded`, 429.
+    RateLimitExceeded,
+    /// `user_unauthorized`, 401.
+    Unauthorized,
+    /// `user_session_not_found`, 404.
+    SessionNotFound,
+    /// `user_not_found`, 404.
+    UserNotFound,
+    /// `general_route_not_found`, 404.
+    RouteNotFound,
+    /// `general_not_implemented`, 405: a known route asked with another method.
+    MethodNotAllowed,
+    /// `general_argument_invalid`, 413: the request body is over the limit.
+    PayloadTooLarge,
+    /// `general_server_error`, 503: the store or a delivery channel is down.
+    ServiceUnavailable,
+    /// `general_server_error`, 500: a bug or a misconfigured app.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Appwrite's error `type` string.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidToken => "user_invalid_token",
+            ErrorKind::ArgumentInvalid => "general_argument_invalid",
+            ErrorKind::RateLimitExceeded => "general_rate_limit_exceeded",
+            ErrorKind::Unauthorized => "user_unauthorized",
+            ErrorKind::SessionNotFound => "user_session_not_found",
+            ErrorKind::UserNotFound => "user_not_found",
+            ErrorKind::RouteNotFound => "general_route_not_found",
+            ErrorKind::MethodNotAllowed => "general_not_implemented",
+            ErrorKind::PayloadTooLarge => "general_argument_invalid",
+            ErrorKind::ServiceUnavailable => "general_server_error",
+            ErrorKind::Internal => "general_server_error",
+        }
+    }
+
+    /// The HTTP status code.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidToken | ErrorKind::Unauthorized => 401,
+            ErrorKind::ArgumentInvalid => 400,
+            ErrorKind::RateLimitExceeded => 429,
+            ErrorKind::SessionNotFound | ErrorKind::UserNotFound | ErrorKind::RouteNotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::ServiceUnavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The fixed message clients see for this kind.
+    pub fn default_message(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidToken => "Invalid token passed in the request.",
+            ErrorKind::ArgumentInvalid => "Invalid request argument.",
+            ErrorKind::RateLimitExceeded => {
+                "Rate limit for the current endpoint has been exceeded. Please try again after some time."
+            }
+            ErrorKind::Unauthorized => "The current user is not authorized to perform the requested action.",
+            ErrorKind::SessionNotFound => "The current user session could not be found.",
+            ErrorKind::UserNotFound => "User with the requested ID could not be found.",
+            ErrorKind::RouteNotFound => "The requested route was not found.",
+            ErrorKind::MethodNotAllowed => "The requested method is not allowed on this route.",
+            ErrorKind::PayloadTooLarge => "Request body is too large.",
+            ErrorKind::ServiceUnavailable => "The server is temporarily unable to handle the request. Please try again later.",
+            ErrorKind::Internal => "Server Error",
+        }
+    }
+}
+
+impl Error {
+    /// The client-facing class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidToken => ErrorKind::InvalidToken,
+            Error::InvalidArgument(_) => ErrorKind::ArgumentInvalid,
+            Error::RateLimited => ErrorKind::RateLimitExceeded,
+            Error::Unauthorized => ErrorKind::Unauthorized,
+            Error::SessionNotFound => ErrorKind::SessionNotFound,
+            Error::UserNotFound => ErrorKind::UserNotFound,
+            Error::Store(_) | Error::Delivery(_) => ErrorKind::ServiceUnavailable,
+            Error::Config(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The message a client may see: argument errors explain themselves,
+    /// everything else uses the kind's fixed text (never a store's text).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::InvalidArgument(msg) => msg.clone(),
+            other => other.kind().default_message().to_owned(),
+        }
+    }
+
+    pub(crate) fn argument(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+}

@@ -1,0 +1,578 @@
+//! [`Gate`], the façade every adapter and application calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{HttpSettings, Policy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
+use crate::credential::SessionCredential;
+use crate::error::Error;
+use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::secret::{random_hex, random_id, Purpose, Secret, ServerSecret};
+use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
+use crate::time::{from_ms, now_ms};
+
+/// Custom token length bounds (hex characters) and default.
+pub const TOKEN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
+/// Default custom token length.
+pub const DEFAULT_TOKEN_LENGTH: usize = 6;
+/// Token lifetime bounds, in seconds.
+pub const TOKEN_EXPIRE_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
+/// Longest secret accepted in an exchange; longer cannot be ours.
+const MAX_SECRET_LEN: usize = 256;
+/// Stored user agents are cut to this many bytes.
+const MAX_USER_AGENT_LEN: usize = 256;
+
+/// Options for [`Gate::create_token`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenOptions {
+    /// Secret length in hex characters, 4..=128 (default 6).
+    pub length: Option<usize>,
+    /// Lifetime, 60 s ..= 1 year (default: the policy's, 15 minutes).
+    pub expire: Option<Duration>,
+}
+
+impl TokenOptions {
+    /// Sets the secret length.
+    ///
+    /// ```
+    /// let opts = tokengate::TokenOptions::default().length(32);
+    /// assert_eq!(opts.length, Some(32));
+    /// ```
+    pub fn length(mut self, length: usize) -> Self {
+        self.length = Some(length);
+        self
+    }
+
+    /// Sets the lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = tokengate::TokenOptions::default().expire(Duration::from_secs(120));
+    /// assert_eq!(opts.expire, Some(Duration::from_secs(120)));
+    /// ```
+    pub fn expire(mut self, expire: Duration) -> Self {
+        self.expire = Some(expire);
+        self
+    }
+}
+
+/// The façade: issue tokens, exchange them, authenticate and manage
+/// sessions. Cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// ```
+/// use tokengate::{Gate, store::MemoryStore};
+/// let gate = Gate::builder()
+///     .server_secret([42u8; 32])
+///     .store(MemoryStore::new())
+///     .build()
+///     .unwrap();
+/// let _also = gate.clone();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    secret: ServerSecret,
+    policy: Policy,
+    http: HttpSettings,
+}
+
+impl Gate {
+    /// Starts a [`GateBuilder`].
+    pub fn builder() -> GateBuilder {
+        GateBuilder::default()
+    }
+
+    /// The session and brute-force policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The HTTP settings (base path, project, API key, cookie).
+    pub fn http(&self) -> &HttpSettings {
+        &self.inner.http
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The server secret (for digests of other data, e.g. addresses).
+    pub(crate) fn server_secret(&self) -> &ServerSecret {
+        &self.inner.secret
+    }
+
+    fn rules(&self) -> RedeemRules {
+        let p = &self.inner.policy;
+        RedeemRules {
+            max_sessions: p.max_sessions,
+            burn_after_failures: p.burn_after_failures,
+            lockout_after_failures: p.lockout_after_failures,
+            lockout_ms: p.lockout_duration.as_millis() as i64,
+            idle_ms: p.idle_timeout.map_or(0, |d| d.as_millis() as i64),
+        }
+    }
+
+    /// Issues a custom token (lowercase hex secret) for `user`.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, UserId, TokenOptions, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let token = gate
+    ///     .create_token(&UserId::parse("alice").unwrap(), TokenOptions::default().length(8))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(token.secret.unwrap().expose().len(), 8);
+    /// # });
+    /// ```
+    pub async fn create_token(&self, user: &UserId, options: TokenOptions) -> Result<Token, Error> {
+        let length = options.length.unwrap_or(DEFAULT_TOKEN_LENGTH);
+        if !TOKEN_LENGTH_RANGE.contains(&length) {
+            return Err(Error::argument("Invalid `length` param: Value must be a valid range between 4 and 128"));
+        }
+        let expire = options.expire.unwrap_or(self.inner.policy.default_token_expire);
+        if !TOKEN_EXPIRE_RANGE.contains(&expire.as_secs()) || expire.subsec_nanos() != 0 {
+            return Err(Error::argument("Invalid `expire` param: Value must be a valid range between 60 and 31,536,000"));
+        }
+        // 4 bits per hex character: under 16 characters is under 64 bits.
+        let low_entropy = length * 4 < 64;
+        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false).await
+    }
+
+    /// Stores a token with the given secret; the building block of every flow.
+    pub(crate) async fn issue(
+        &self,
+        user: &UserId,
+        kind: TokenKind,
+        secret: Secret,
+        lifetime: Duration,
+        low_entropy: bool,
+        replace_kind: bool,
+    ) -> Result<Token, Error> {
+        let now = now_ms();
+        let expire_ms = now + lifetime.as_millis() as i64;
+        let digest = self.inner.secret.digest(Purpose::Token, user, secret.expose().as_bytes());
+        let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
+        self.inner.store.insert_token(user, &record, replace_kind, now).await?;
+        tracing::debug!(user = %user, token = %record.id, ?kind, "token issued");
+        Ok(Token {
+            id: record.id,
+            created_at: from_ms(now),
+            user_id: user.clone(),
+            secret: Some(secret),
+            expire: from_ms(expire_ms),
+            phrase: None,
+            kind,
+        })
+    }
+
+    /// Exchanges `userId` + `secret` for a session, once. Returns the session
+    /// and its credential (to hand to the client).
+    ///
+    /// Every wrong, expired or used secret is [`Error::InvalidToken`]; a
+    /// locked user is [`Error::RateLimited`].
+    pub async fn create_session(&self, user: &UserId, secret: &str, client: ClientInfo) -> Result<(Session, Secret), Error> {
+        // The digest is computed for every request, known user or not, so the
+        // work done does not tell them apart.
+        let token_digest = self.inner.secret.digest(Purpose::Token, user, secret.as_bytes());
+        if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+            return Err(Error::InvalidToken);
+        }
+        let (record, credential) = self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
+        let now = record.created_ms;
+        match self.inner.store.redeem_token(user, &token_digest, &record, &self.rules(), now).await? {
+            Redemption::Redeemed { kind, evicted, .. } => {
+                let mut record = record;
+                record.origin = SessionOrigin::Token(kind);
+                tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");
+                Ok((record.to_session(user), credential.encode()))
+            }
+            Redemption::Rejected => {
+                tracing::debug!(user = %user, "token exchange rejected");
+                Err(Error::InvalidToken)
+            }
+            Redemption::LockedOut => {
+                tracing::debug!(user = %user, "token exchange refused: user locked out");
+                Err(Error::RateLimited)
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::InvalidToken),
+        }
+    }
+
+    /// Creates a session for `user` without a token (a server decision).
+    pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
+        let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
+        self.inner.store.insert_session(user, &record, &self.rules(), record.created_ms).await?;
+        Ok((record.to_session(user), credential.encode()))
+    }
+
+    fn new_session_record(&self, user: &UserId, origin: SessionOrigin, client: &ClientInfo) -> (SessionRecord, SessionCredential) {
+        let credential = SessionCredential::generate(user.clone());
+        let now = now_ms();
+        let mut user_agent = client.user_agent.clone().unwrap_or_default();
+        if user_agent.len() > MAX_USER_AGENT_LEN {
+            let mut cut = MAX_USER_AGENT_LEN;
+            while !user_agent.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            user_agent.truncate(cut);
+        }
+        let record = SessionRecord {
+            id: random_id(),
+            digest: self.inner.secret.digest(Purpose::Session, user, credential.secret_bytes()),
+            created_ms: now,
+            updated_ms: now,
+            expire_ms: now + self.inner.policy.session_lifetime.as_millis() as i64,
+            origin,
+            ip: client.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            user_agent,
+        };
+        (record, credential)
+    }
+
+    /// The live session for a credential, or `None` for anything that is not
+    /// one (garbage, expired, revoked). Errors only when the store fails.
+    /// Garbage never reaches the store.
+    pub async fn authenticate(&self, credential: &str) -> Result<Option<Session>, Error> {
+        let Some(credential) = SessionCredential::decode(credential) else {
+            return Ok(None);
+        };
+        let user = credential.user();
+        let digest = self.inner.secret.digest(Purpose::Session, user, credential.secret_bytes());
+        let found = self
+            .inner
+            .store
+            .find_session(user, &digest, self.inner.policy.idle_timeout, now_ms())
+            .await?;
+        Ok(found.map(|record| record.to_session(user)))
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn list_sessions(&self, user: &UserId) -> Result<Vec<Session>, Error> {
+        let records = self.inner.store.list_sessions(user, now_ms()).await?;
+        Ok(records.iter().map(|r| r.to_session(user)).collect())
+    }
+
+    /// One of the user's sessions by id.
+    pub async fn get_session(&self, user: &UserId, session_id: &str) -> Result<Session, Error> {
+        self.list_sessions(user)
+            .await?
+            .into_iter()
+            .find(|s| s.id == session_id)
+            .ok_or(Error::SessionNotFound)
+    }
+
+    /// Extends a session to a full lifetime from now.
+    pub async fn extend_session(&self, user: &UserId, session_id: &str) -> Result<Session, Error> {
+        let now = now_ms();
+        let expire = now + self.inner.policy.session_lifetime.as_millis() as i64;
+        self.inner
+            .store
+            .extend_session(user, session_id, expire, self.inner.policy.idle_timeout, now)
+            .await?
+            .map(|r| r.to_session(user))
+            .ok_or(Error::SessionNotFound)
+    }
+
+    /// Logs one session out.
+    pub async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<(), Error> {
+        if self.inner.store.delete_session(user, session_id).await? {
+            tracing::debug!(user = %user, session = %session_id, "session deleted");
+            Ok(())
+        } else {
+            Err(Error::SessionNotFound)
+        }
+    }
+
+    /// Logs every session of the user out; returns how many there were.
+    pub async fn delete_sessions(&self, user: &UserId) -> Result<u64, Error> {
+        let count = self.inner.store.delete_sessions(user).await?;
+        tracing::debug!(user = %user, count, "all sessions deleted");
+        Ok(count)
+    }
+}
+
+/// Builds a [`Gate`], validating the configuration.
+#[derive(Default)]
+pub struct GateBuilder {
+    secret: Option<Result<ServerSecret, Error>>,
+    store: Option<Arc<dyn Store>>,
+    policy: Policy,
+    http: HttpSettings,
+}
+
+impl std::fmt::Debug for GateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateBuilder")
+            .field("policy", &self.policy)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GateBuilder {
+    /// The server secret (at least 32 bytes) that keys every stored digest.
+    /// Required. Services sharing a store must share it.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// assert!(Gate::builder().server_secret([0u8; 16]).store(MemoryStore::new()).build().is_err());
+    /// ```
+    pub fn server_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secret = Some(ServerSecret::new(secret));
+        self
+    }
+
+    /// The server secret as an already validated [`ServerSecret`].
+    ///
+    /// ```
+    /// # use tokengate::{Gate, ServerSecret, store::MemoryStore};
+    /// let gate = Gate::builder().server_key(ServerSecret::random()).store(MemoryStore::new()).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn server_key(mut self, secret: ServerSecret) -> Self {
+        self.secret = Some(Ok(secret));
+        self
+    }
+
+    /// The store. Required: [`crate::store::RedisStore`] to share sessions
+    /// between processes, [`crate::store::MemoryStore`] for one process.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// assert!(Gate::builder().server_secret([1u8; 32]).build().is_err());
+    /// ```
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, already shared.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tokengate::{Gate, Store, store::MemoryStore};
+    /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// assert!(Gate::builder().server_secret([1u8; 32]).shared_store(store).build().is_ok());
+    /// ```
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Session lifetime (default 30 days, at most 1 year).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .session_lifetime(Duration::from_secs(3600)).build().unwrap();
+    /// assert_eq!(gate.policy().session_lifetime, Duration::from_secs(3600));
+    /// ```
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.policy.session_lifetime = lifetime;
+        self
+    }
+
+    /// Sliding idle timeout (default: none). A session unused this long ends.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .idle_timeout(Duration::from_secs(1800)).build().unwrap();
+    /// assert_eq!(gate.policy().idle_timeout, Some(Duration::from_secs(1800)));
+    /// ```
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.policy.idle_timeout = Some(idle);
+        self
+    }
+
+    /// Live sessions per user (default 10, 0 = unlimited, at most 100).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .max_sessions(3).build().unwrap();
+    /// assert_eq!(gate.policy().max_sessions, 3);
+    /// ```
+    pub fn max_sessions(mut self, max: u32) -> Self {
+        self.policy.max_sessions = max;
+        self
+    }
+
+    /// Failures after which low-entropy tokens are burned (default 5, 0 = never).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .burn_after_failures(3).build().unwrap();
+    /// assert_eq!(gate.policy().burn_after_failures, 3);
+    /// ```
+    pub fn burn_after_failures(mut self, failures: u32) -> Self {
+        self.policy.burn_after_failures = failures;
+        self
+    }
+
+    /// Failures after which exchanges are locked (default 100, 0 = never).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .lockout_after_failures(20).build().unwrap();
+    /// assert_eq!(gate.policy().lockout_after_failures, 20);
+    /// ```
+    pub fn lockout_after_failures(mut self, failures: u32) -> Self {
+        self.policy.lockout_after_failures = failures;
+        self
+    }
+
+    /// Lockout length and failure memory (default 1 hour).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .lockout_duration(Duration::from_secs(600)).build().unwrap();
+    /// assert_eq!(gate.policy().lockout_duration, Duration::from_secs(600));
+    /// ```
+    pub fn lockout_duration(mut self, duration: Duration) -> Self {
+        self.policy.lockout_duration = duration;
+        self
+    }
+
+    /// Default custom-token lifetime (default 15 minutes).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .default_token_expire(Duration::from_secs(300)).build().unwrap();
+    /// assert_eq!(gate.policy().default_token_expire, Duration::from_secs(300));
+    /// ```
+    pub fn default_token_expire(mut self, expire: Duration) -> Self {
+        self.policy.default_token_expire = expire;
+        self
+    }
+
+    /// Project id (default `default`): cookie `a_session_<project>`.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .project("shop").build().unwrap();
+    /// assert_eq!(gate.http().cookie_name(), "a_session_shop");
+    /// ```
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.http.project = project.into();
+        self
+    }
+
+    /// The API key for `X-Appwrite-Key` (default: none, API-key routes refuse).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .api_key("s3cret-key-of-enough-length").build().unwrap();
+    /// assert!(gate.http().api_key.is_some());
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.http.api_key = Some(Secret::new(key));
+        self
+    }
+
+    /// Route prefix (default `/v1`; `""` mounts at the root).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .base_path("/auth/v1").build().unwrap();
+    /// assert_eq!(gate.http().base_path, "/auth/v1");
+    /// ```
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        self.http.base_path = path.into();
+        self
+    }
+
+    /// Whether the session cookie is `Secure` (default true). Turn off only
+    /// for plain-http local development.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .secure_cookies(false).build().unwrap();
+    /// assert!(!gate.http().cookie.secure);
+    /// ```
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        self.http.cookie.secure = secure;
+        self
+    }
+
+    /// Largest request body accepted by the endpoints (default 64 KiB).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .max_body_bytes(8192).build().unwrap();
+    /// assert_eq!(gate.http().max_body_bytes, 8192);
+    /// ```
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.http.max_body_bytes = bytes;
+        self
+    }
+
+    /// Validates and builds the [`Gate`].
+    pub fn build(self) -> Result<Gate, Error> {
+        let secret = self
+            .secret
+            .ok_or_else(|| Error::Config("a server secret is required".to_owned()))??;
+        let store = self
+            .store
+            .ok_or_else(|| Error::Config("a store is required (RedisStore or MemoryStore)".to_owned()))?;
+        let p = &self.policy;
+        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME {
+            return Err(Error::Config("session lifetime must be between 1 second and 1 year".to_owned()));
+        }
+        if p.idle_timeout.is_some_and(|idle| idle < Duration::from_secs(1)) {
+            return Err(Error::Config("idle timeout must be at least 1 second".to_owned()));
+        }
+        if p.max_sessions > MAX_SESSIONS_LIMIT {
+            return Err(Error::Config(format!("max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)")));
+        }
+        if p.lockout_duration < Duration::from_secs(1) {
+            return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
+        }
+        if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
+            return Err(Error::Config("default token expire must be 60..=31536000 seconds".to_owned()));
+        }
+        let h = &self.http;
+        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/')) {
+            return Err(Error::Config("base path must be empty or start with '/' and not end with '/'".to_owned()));
+        }
+        if !UserId::is_valid(&h.project) {
+            return Err(Error::Config("project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned()));
+        }
+        if h.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
+            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
+        }
+        if h.max_body_bytes == 0 {
+            return Err(Error::Config("max body bytes must be positive".to_owned()));
+        }
+        Ok(Gate {
+            inner: Arc::new(Inner {
+                store,
+                secret,
+                policy: self.policy,
+                http: self.http,
+            }),
+        })
+    }
+}

@@ -1,0 +1,264 @@
+//! The domain types: user ids, tokens, sessions and their kinds.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Error;
+use crate::secret::{random_id, Secret};
+
+/// A validated user id (Appwrite's rule): 1 to 36 characters of
+/// `a-zA-Z0-9._-`, not starting with `.`, `-` or `_`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+/// The literal that asks for a generated id, as in Appwrite's `ID.unique()`.
+pub const UNIQUE_ID: &str = "unique()";
+
+impl UserId {
+    /// Validates `value` as a user id.
+    ///
+    /// ```
+    /// use tokengate::UserId;
+    /// assert!(UserId::parse("alice.smith-01").is_ok());
+    /// assert!(UserId::parse("_hidden").is_err());
+    /// assert!(UserId::parse(&"a".repeat(37)).is_err());
+    /// ```
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        if Self::is_valid(value) {
+            Ok(UserId(value.to_owned()))
+        } else {
+            Err(Error::argument(
+                "Invalid `userId` param: Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char",
+            ))
+        }
+    }
+
+    /// Like [`UserId::parse`], but `unique()` yields a freshly generated id.
+    ///
+    /// ```
+    /// use tokengate::UserId;
+    /// let id = UserId::parse_or_generate("unique()").unwrap();
+    /// assert_eq!(id.as_str().len(), 20);
+    /// ```
+    pub fn parse_or_generate(value: &str) -> Result<Self, Error> {
+        if value == UNIQUE_ID {
+            Ok(UserId(random_id()))
+        } else {
+            Self::parse(value)
+        }
+    }
+
+    /// Whether `value` satisfies the user id rule.
+    pub fn is_valid(value: &str) -> bool {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= 36
+            && !matches!(bytes[0], b'.' | b'-' | b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserId({})", self.0)
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a token is delivered, which fixes its secret's shape and the
+/// provider and factors of the session it is exchanged for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// Issued by the server (API key or in-process); hex secret.
+    Custom,
+    /// 6-digit code sent by email.
+    EmailOtp,
+    /// 64-hex secret in a link sent by email.
+    MagicUrl,
+    /// 6-digit code sent by SMS.
+    Phone,
+}
+
+impl TokenKind {
+    /// The short code used in stored records.
+    pub fn code(self) -> &'static str {
+        match self {
+            TokenKind::Custom => "c",
+            TokenKind::EmailOtp => "e",
+            TokenKind::MagicUrl => "m",
+            TokenKind::Phone => "p",
+        }
+    }
+
+    /// Inverse of [`TokenKind::code`].
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "c" => TokenKind::Custom,
+            "e" => TokenKind::EmailOtp,
+            "m" => TokenKind::MagicUrl,
+            "p" => TokenKind::Phone,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a session came from: a redeemed token or a server call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionOrigin {
+    /// Exchanged for a token of this kind.
+    Token(TokenKind),
+    /// Created directly by the server (`POST /users/{userId}/sessions`).
+    Server,
+}
+
+impl SessionOrigin {
+    /// Appwrite's `provider` for sessions of this origin.
+    pub fn provider(self) -> &'static str {
+        match self {
+            SessionOrigin::Token(TokenKind::Custom) | SessionOrigin::Token(TokenKind::EmailOtp) => {
+                "token"
+            }
+            SessionOrigin::Token(TokenKind::MagicUrl) => "magic-url",
+            SessionOrigin::Token(TokenKind::Phone) => "phone",
+            SessionOrigin::Server => "server",
+        }
+    }
+
+    /// Appwrite's `factors` for sessions of this origin.
+    pub fn factors(self) -> &'static [&'static str] {
+        match self {
+            SessionOrigin::Token(TokenKind::Custom) => &["token"],
+            SessionOrigin::Token(TokenKind::EmailOtp) | SessionOrigin::Token(TokenKind::MagicUrl) => {
+                &["email"]
+            }
+            SessionOrigin::Token(TokenKind::Phone) => &["phone"],
+            SessionOrigin::Server => &["server"],
+        }
+    }
+
+    /// The short code used in stored records.
+    pub fn code(self) -> &'static str {
+        match self {
+            SessionOrigin::Token(kind) => kind.code(),
+            SessionOrigin::Server => "s",
+        }
+    }
+
+    /// Inverse of [`SessionOrigin::code`].
+    pub fn from_code(code: &str) -> Option<Self> {
+        if code == "s" {
+            Some(SessionOrigin::Server)
+        } else {
+            TokenKind::from_code(code).map(SessionOrigin::Token)
+        }
+    }
+}
+
+/// A login token, as issued. `secret` is present only right after issuing
+/// (it is never stored in the clear and cannot be read back).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Token {
+    /// 20 hex characters.
+    pub id: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// Whose token it is.
+    pub user_id: UserId,
+    /// The plaintext secret, for delivery to the user.
+    pub secret: Option<Secret>,
+    /// When it stops being redeemable.
+    pub expire: DateTime<Utc>,
+    /// The security phrase shown with the message, if one was asked for.
+    pub phrase: Option<String>,
+    /// How it is delivered.
+    pub kind: TokenKind,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Session {
+    /// 20 hex characters.
+    pub id: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed (created or extended).
+    pub updated_at: DateTime<Utc>,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When it ends, unless extended.
+    pub expire: DateTime<Utc>,
+    /// What it was created from.
+    pub origin: SessionOrigin,
+    /// The client address seen at creation, if known.
+    pub ip: String,
+    /// The client's `User-Agent` at creation, if any.
+    pub user_agent: String,
+}
+
+impl Session {
+    /// Appwrite's `provider` field.
+    pub fn provider(&self) -> &'static str {
+        self.origin.provider()
+    }
+
+    /// Appwrite's `factors` field.
+    pub fn factors(&self) -> &'static [&'static str] {
+        self.origin.factors()
+    }
+}
+
+/// What is known of the client creating a session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientInfo {
+    /// The peer address.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// Client info with an address and a user agent.
+    ///
+    /// ```
+    /// use tokengate::ClientInfo;
+    /// let info = ClientInfo::new(Some("127.0.0.1".parse().unwrap()), Some("curl/8".into()));
+    /// assert_eq!(info.user_agent.as_deref(), Some("curl/8"));
+    /// ```
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
+        ClientInfo { ip, user_agent }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_id_rule() {
+        for ok in ["a", "A1", "0", "a.b-c_d", &"x".repeat(36)] {
+            assert!(UserId::is_valid(ok), "{ok}");
+        }
+        for bad in ["", ".a", "-a", "_a", "a b", "a/b", "ä", "a{b}", &"x".repeat(37), "unique()"] {
+            assert!(!UserId::is_valid(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Secret generation (OS CSPRNG), redacted secret types and keyed digests.
+//!
+//! Secrets exist in plaintext only in memory, inside [`Secret`], which
+//! prints as `[redacted]` and zeroizes its buffer on drop. What is stored is
+//! a [`Digest`]: HMAC-SHA-256 under the [`ServerSecret`], bound to a purpose
+//! and a user, so that a dump of the store reveals no usable secret, not even
+//! for 6-digit codes.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use rand::rngs::OsRng;
+use rand::{Rng, TryRngCore};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::error::Error;
+use crate::model::UserId;
+
+/// Minimum length of the server secret, in bytes.
+pub const MIN_SERVER_SECRET_LEN: usize = 32;
+
+/// A plaintext secret (token secret, OTP, session credential, API key).
+///
+/// `Debug` and `Display` print `[redacted]`; the buffer is zeroized on drop.
+/// Read it with [`Secret::expose`], only where it must leave the process.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a plaintext value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The plaintext. Each call site is a place where the secret leaves.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time equality with a candidate value.
+    pub fn ct_eq(&self, candidate: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The server secret that keys every stored digest.
+///
+/// At least [`MIN_SERVER_SECRET_LEN`] bytes; all services sharing a store
+/// must use the same one. Zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ServerSecret(Vec<u8>);
+
+impl ServerSecret {
+    /// Uses `bytes` as the key; shorter than 32 bytes is a configuration error.
+    ///
+    /// ```
+    /// use tokengate::ServerSecret;
+    /// assert!(ServerSecret::new(vec![1u8; 32]).is_ok());
+    /// assert!(ServerSecret::new(vec![1u8; 31]).is_err());
+    /// ```
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, Error> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_SERVER_SECRET_LEN {
+            let len = bytes.len();
+            let mut bytes = bytes;
+            bytes.zeroize();
+            return Err(Error::Config(format!(
+                "server secret must be at least {MIN_SERVER_SECRET_LEN} bytes, got {len}"
+            )));
+        }
+        Ok(ServerSecret(bytes))
+    }
+
+    /// Parses a hex string (at least 64 hex characters).
+    ///
+    /// ```
+    /// use tokengate::ServerSecret;
+    /// assert!(ServerSecret::from_hex(&"ab".repeat(32)).is_ok());
+    /// assert!(ServerSecret::from_hex("abcd").is_err());
+    /// ```
+    pub fn from_hex(hex_text: &str) -> Result<Self, Error> {
+        let bytes = Zeroizing::new(
+            hex::decode(hex_text.trim())
+                .map_err(|_| Error::Config("server secret must be hex".to_owned()))?,
+        );
+        Self::new(bytes.to_vec())
+    }
+
+    /// A fresh random secret (for development: sessions do not survive a
+    /// restart and cannot be shared with other services).
+    pub fn random() -> Self {
+        ServerSecret(random_bytes::<32>().to_vec())
+    }
+
+    /// The keyed digest of `secret` for `purpose`, bound to `user`.
+    pub fn digest(&self, purpose: Purpose, user: &UserId, secret: &[u8]) -> Digest {
+        // Purpose and user are length-delimited so that no two inputs collide.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC accepts keys of any length");
+        mac.update(purpose.label());
+        mac.update(&[0]);
+        mac.update(user.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(secret);
+        Digest(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for ServerSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerSecret([redacted])")
+    }
+}
+
+/// What a digest is for; digests of different purposes never coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// A login token's secret.
+    Token,
+    /// A session credential's secret.
+    Session,
+    /// An email address or phone number in the directory.
+    Address,
+    /// A rate-limit bucket key (client IPs are not stored in the clear).
+    RateLimit,
+}
+
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Purpose::Token => b"tokengate/token/v1",
+            Purpose::Session => b"tokengate/session/v1",
+            Purpose::Address => b"tokengate/address/v1",
+            Purpose::RateLimit => b"tokengate/rate/v1",
+        }
+    }
+}
+
+/// A keyed digest (HMAC-SHA-256) of a secret. Equality is constant-time.
+#[derive(Clone, Copy, Eq, Hash)]
+pub struct Digest([u8; 32]);
+
+impl Digest {
+    /// Lowercase hex, as used in store keys.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses the hex form written by [`Digest::to_hex`].
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(text, &mut out).ok()?;
+        Some(Digest(out))
+    }
+}
+
+impl PartialEq for Digest {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A digest is not a secret, but a prefix is all anyone needs to see.
+        write!(f, "Digest({}…)", &self.to_hex()[..8])
+    }
+}
+
+/// `N` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    OsRng
+        .try_fill_bytes(&mut out)
+        .expect("the operating system's random number generator failed");
+    out
+}
+
+/// `len` lowercase hex characters of CSPRNG output (4 bits each).
+pub fn random_hex(len: usize) -> Secret {
+    const ALPHABET: &[u8; 16] = b"0123456789abcdef";
+    let mut rng = OsRng.unwrap_err();
+    let text: String = (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..16usize)] as char)
+        .collect();
+    Secret(text)
+}
+
+/// `len` decimal digits, each uniform (rejection sampling, no modulo bias).
+pub fn random_digits(len: usize) -> Secret {
+    let mut rng = OsRng.unwrap_err();
+    let text: String = (0..len)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect();
+    Secret(text)
+}
+
+/// A random identifier: 20 lowercase hex characters (80 bits), like Appwrite's.
+pub fn random_id() -> String {
+    hex::encode(random_bytes::<10>())
+}
+
+/// Picks one element uniformly with the CSPRNG.
+pub fn random_choice<'a, T>(items: &'a [T]) -> &'a T {
+    let mut rng = OsRng.unwrap_err();
+    &items[rng.random_range(0..items.len())]
+}
+
+/// Constant-time comparison of two byte strings (length may leak, content not).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let s = Secret::new("123456");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(format!("{s}"), "[redacted]");
+        let k = ServerSecret::new(vec![9u8; 32]).unwrap();
+        assert!(!format!("{k:?}").contains('9'));
+    }
+
+    #[test]
+    fn alphabets_and_lengths() {
+        for len in [4, 6, 64, 128] {
+            let h = random_hex(len);
+            assert_eq!(h.expose().len(), len);
+            assert!(h.expose().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        }
+        let d = random_digits(6);
+        assert_eq!(d.expose().len(), 6);
+        assert!(d.expose().bytes().all(|b| b.is_ascii_digit()));
+        let id = random_id();
+        assert_eq!(id.len(), 20);
+    }
+
+    #[test]
+    fn digests_depend_on_purpose_user_and_key() {
+        let k1 = ServerSecret::new(vec![1u8; 32]).unwrap();
+        let k2 = ServerSecret::new(vec![2u8; 32]).unwrap();
+        let a = UserId::parse("alice").unwrap();
+        let b = UserId::parse("bob").unwrap();
+        let base = k1.digest(Purpose::Token, &a, b"123456");
+        assert_eq!(base, k1.digest(Purpose::Token, &a, b"123456"));
+        assert_ne!(base, k1.digest(Purpose::Session, &a, b"123456"));
+        assert_ne!(base, k1.digest(Purpose::Token, &b, b"123456"));
+        assert_ne!(base, k2.digest(Purpose::Token, &a, b"123456"));
+        assert_eq!(Digest::from_hex(&base.to_hex()), Some(base));
+    }
+}

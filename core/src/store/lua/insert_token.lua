@@ -1,0 +1,18 @@
+-- KEYS[1] token hash of the user
+-- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind
+local tokens = KEYS[1]
+local now = tonumber(ARGV[4])
+local latest = tonumber(ARGV[3])
+local all = redis.call('HGETALL', tokens)
+for i = 1, #all, 2 do
+  local kind, expire = string.match(all[i + 1], '^[^|]*|([^|]*)|([^|]*)|')
+  expire = tonumber(expire)
+  if expire == nil or expire <= now or (ARGV[5] == '1' and kind == ARGV[6]) then
+    redis.call('HDEL', tokens, all[i])
+  elseif expire > latest then
+    latest = expire
+  end
+end
+redis.call('HSET', tokens, ARGV[1], ARGV[2])
+redis.call('PEXPIREAT', tokens, latest)
+return 1

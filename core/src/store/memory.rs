@@ -1,0 +1,239 @@
+//! An in-process store with real expiry: the embedded default for examples,
+//! development and tests. Not shared between processes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord};
+use crate::config::IDLE_REFRESH_INTERVAL;
+use crate::model::{SessionOrigin, UserId};
+use crate::secret::Digest;
+
+/// Sweep every user's expired entries once per this many operations.
+const FULL_SWEEP_EVERY: u64 = 1024;
+
+/// The embedded store. Cheap to clone; clones share state.
+///
+/// ```
+/// use tokengate::store::MemoryStore;
+/// let store = MemoryStore::new();
+/// let shared = store.clone();
+/// # let _ = shared;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<UserId, UserState>,
+    operations: u64,
+}
+
+#[derive(Debug, Default)]
+struct UserState {
+    tokens: Vec<TokenRecord>,
+    sessions: Vec<StoredSession>,
+    failures: u32,
+    failures_expire_ms: i64,
+    locked_until_ms: i64,
+}
+
+#[derive(Debug)]
+struct StoredSession {
+    record: SessionRecord,
+    /// When the entry disappears: the expiry, or earlier under an idle timeout.
+    deadline_ms: i64,
+}
+
+impl UserState {
+    fn sweep(&mut self, now_ms: i64) {
+        self.tokens.retain(|t| t.expire_ms > now_ms);
+        self.sessions.retain(|s| s.deadline_ms > now_ms);
+        if self.failures_expire_ms <= now_ms {
+            self.failures = 0;
+        }
+    }
+
+    fn is_empty(&self, now_ms: i64) -> bool {
+        self.tokens.is_empty() && self.sessions.is_empty() && self.failures == 0 && self.locked_until_ms <= now_ms
+    }
+
+    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
+        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        let deadline_ms = idle_deadline(record.expire_ms, idle, now_ms);
+        let new_id = record.id.clone();
+        self.sessions.push(StoredSession { record, deadline_ms });
+        let limit = rules.max_sessions as usize;
+        let mut evicted = Vec::new();
+        if limit > 0 && self.sessions.len() > limit {
+            let mut candidates: Vec<(i64, String)> = self
+                .sessions
+                .iter()
+                .filter(|s| s.record.id != new_id)
+                .map(|s| (s.record.created_ms, s.record.id.clone()))
+                .collect();
+            candidates.sort();
+            let excess = self.sessions.len() - limit;
+            evicted = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
+            self.sessions.retain(|s| !evicted.contains(&s.record.id));
+        }
+        evicted
+    }
+
+    fn record_failure(&mut self, rules: &RedeemRules, now_ms: i64) {
+        self.failures += 1;
+        self.failures_expire_ms = now_ms + rules.lockout_ms;
+        if rules.burn_after_failures > 0 && self.failures % rules.burn_after_failures == 0 {
+            self.tokens.retain(|t| !t.low_entropy);
+        }
+        if rules.lockout_after_failures > 0 && self.failures >= rules.lockout_after_failures {
+            self.locked_until_ms = now_ms + rules.lockout_ms;
+            self.failures = 0;
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::new("memory store lock poisoned"))
+    }
+
+    /// Runs `f` on the user's swept state; drops the user when nothing is left.
+    fn with_user<T>(&self, user: &UserId, now_ms: i64, f: impl FnOnce(&mut UserState) -> T) -> Result<T, StoreError> {
+        let mut state = self.lock()?;
+        state.operations += 1;
+        if state.operations % FULL_SWEEP_EVERY == 0 {
+            state.users.retain(|_, u| {
+                u.sweep(now_ms);
+                !u.is_empty(now_ms)
+            });
+        }
+        let entry = state.users.entry(user.clone()).or_default();
+        entry.sweep(now_ms);
+        let out = f(entry);
+        if entry.is_empty(now_ms) {
+            state.users.remove(user);
+        }
+        Ok(out)
+    }
+
+    /// Number of users with any live state (for tests of expiry).
+    pub fn live_users(&self, now_ms: i64) -> usize {
+        self.lock()
+            .map(|mut s| {
+                s.users.retain(|_, u| {
+                    u.sweep(now_ms);
+                    !u.is_empty(now_ms)
+                });
+                s.users.len()
+            })
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError> {
+        self.with_user(user, now_ms, |u| {
+            if replace_kind {
+                u.tokens.retain(|t| t.kind != token.kind);
+            }
+            u.tokens.push(token.clone());
+        })
+    }
+
+    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
+        self.with_user(user, crate::time::now_ms(), |u| u.tokens.retain(|t| t.digest != *digest))
+    }
+
+    async fn redeem_token(
+        &self,
+        user: &UserId,
+        token: &Digest,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Redemption, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            if u.locked_until_ms > now_ms {
+                return Redemption::LockedOut;
+            }
+            let had_tokens = !u.tokens.is_empty();
+            let Some(pos) = u.tokens.iter().position(|t| t.digest == *token) else {
+                if had_tokens {
+                    u.record_failure(rules, now_ms);
+                }
+                return Redemption::Rejected;
+            };
+            let redeemed = u.tokens.swap_remove(pos);
+            let mut record = session.clone();
+            record.origin = SessionOrigin::Token(redeemed.kind);
+            let evicted = u.add_session(record, rules, now_ms);
+            u.failures = 0;
+            Redemption::Redeemed { token_id: redeemed.id, kind: redeemed.kind, evicted }
+        })
+    }
+
+    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        self.with_user(user, now_ms, |u| u.add_session(session.clone(), rules, now_ms))
+    }
+
+    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            let found = u.sessions.iter_mut().find(|s| s.record.digest == *digest)?;
+            if idle.is_some() {
+                let target = idle_deadline(found.record.expire_ms, idle, now_ms);
+                if target - found.deadline_ms >= IDLE_REFRESH_INTERVAL.as_millis() as i64 {
+                    found.deadline_ms = target;
+                }
+            }
+            Some(found.record.clone())
+        })
+    }
+
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            let mut out: Vec<SessionRecord> = u.sessions.iter().map(|s| s.record.clone()).collect();
+            out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+            out
+        })
+    }
+
+    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            let found = u.sessions.iter_mut().find(|s| s.record.id == session_id)?;
+            found.record.expire_ms = expire_ms;
+            found.record.updated_ms = now_ms;
+            found.deadline_ms = idle_deadline(expire_ms, idle, now_ms);
+            Some(found.record.clone())
+        })
+    }
+
+    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
+        self.with_user(user, crate::time::now_ms(), |u| {
+            let before = u.sessions.len();
+            u.sessions.retain(|s| s.record.id != session_id);
+            u.sessions.len() != before
+        })
+    }
+
+    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.with_user(user, crate::time::now_ms(), |u| {
+            let count = u.sessions.len() as u64;
+            u.sessions.clear();
+            count
+        })
+    }
+}

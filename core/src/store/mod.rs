@@ -1,0 +1,256 @@
+//! The one seam between logic and persistence.
+//!
+//! A [`Store`] keeps token and session records keyed by their digests, and
+//! performs each state change that must be atomic as one operation (in Redis:
+//! one Lua script, one round trip). Two implementations pass the same
+//! contract suite: [`RedisStore`] and [`MemoryStore`].
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Session, SessionOrigin, TokenKind, UserId};
+use crate::secret::Digest;
+use crate::time::from_ms;
+
+pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreConfig};
+
+/// A store failure: connection lost, timeout, unexpected reply. Always maps
+/// to 503 and never lets a request through as authenticated.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// A store error with a diagnostic (for logs, never for clients).
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError(message.into())
+    }
+}
+
+/// A token as stored: digest and metadata, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRecord {
+    /// Token id.
+    pub id: String,
+    /// Kind (decides the session's provider).
+    pub kind: TokenKind,
+    /// Keyed digest of the secret.
+    pub digest: Digest,
+    /// Issue time, Unix ms.
+    pub created_ms: i64,
+    /// Expiry, Unix ms.
+    pub expire_ms: i64,
+    /// Whether the secret has under 64 bits of entropy (burned on a failure streak).
+    pub low_entropy: bool,
+}
+
+impl TokenRecord {
+    /// A record for a freshly issued token.
+    pub fn new(id: String, kind: TokenKind, digest: Digest, created_ms: i64, expire_ms: i64, low_entropy: bool) -> Self {
+        TokenRecord { id, kind, digest, created_ms, expire_ms, low_entropy }
+    }
+}
+
+/// A session as stored, found by the digest of its credential's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// Session id.
+    pub id: String,
+    /// Keyed digest of the credential's secret.
+    pub digest: Digest,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    /// Last change (creation or extension), Unix ms.
+    pub updated_ms: i64,
+    /// Absolute expiry, Unix ms.
+    pub expire_ms: i64,
+    /// Where it came from. For a redemption the store sets it from the token.
+    pub origin: SessionOrigin,
+    /// Client address at creation.
+    pub ip: String,
+    /// Client user agent at creation.
+    pub user_agent: String,
+}
+
+impl SessionRecord {
+    /// The public [`Session`] for `user`.
+    pub fn to_session(&self, user: &UserId) -> Session {
+        Session {
+            id: self.id.clone(),
+            created_at: from_ms(self.created_ms),
+            updated_at: from_ms(self.updated_ms),
+            user_id: user.clone(),
+            expire: from_ms(self.expire_ms),
+            origin: self.origin,
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// The compact JSON value stored for a session (the digest is the key).
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(&StoredSession {
+            kind: self.origin.code(),
+            id: &self.id,
+            created: self.created_ms,
+            updated: self.updated_ms,
+            expire: self.expire_ms,
+            ip: &self.ip,
+            user_agent: &self.user_agent,
+        })
+        .expect("a session record always serialises")
+    }
+
+    /// Parses the stored JSON value back, with the digest it was found under.
+    pub(crate) fn from_json(json: &[u8], digest: Digest) -> Option<Self> {
+        let stored: OwnedStoredSession = serde_json::from_slice(json).ok()?;
+        Some(SessionRecord {
+            id: stored.id,
+            digest,
+            created_ms: stored.created,
+            updated_ms: stored.updated,
+            expire_ms: stored.expire,
+            origin: SessionOrigin::from_code(&stored.kind)?,
+            ip: stored.ip,
+            user_agent: stored.user_agent,
+        })
+    }
+}
+
+// The kind comes first so that the Redis redeem script can prepend it.
+#[derive(Serialize)]
+struct StoredSession<'a> {
+    #[serde(rename = "k")]
+    kind: &'a str,
+    #[serde(rename = "i")]
+    id: &'a str,
+    #[serde(rename = "c")]
+    created: i64,
+    #[serde(rename = "u")]
+    updated: i64,
+    #[serde(rename = "e")]
+    expire: i64,
+    #[serde(rename = "ip")]
+    ip: &'a str,
+    #[serde(rename = "ua")]
+    user_agent: &'a str,
+}
+
+#[derive(Deserialize)]
+struct OwnedStoredSession {
+    #[serde(rename = "k")]
+    kind: String,
+    #[serde(rename = "i")]
+    id: String,
+    #[serde(rename = "c")]
+    created: i64,
+    #[serde(rename = "u")]
+    updated: i64,
+    #[serde(rename = "e")]
+    expire: i64,
+    #[serde(rename = "ip", default)]
+    ip: String,
+    #[serde(rename = "ua", default)]
+    user_agent: String,
+}
+
+/// The brute-force and session-limit rules a redemption enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedeemRules {
+    /// Live sessions per user (0 = unlimited); the oldest are evicted.
+    pub max_sessions: u32,
+    /// Burn low-entropy tokens at every multiple of this failure count (0 = never).
+    pub burn_after_failures: u32,
+    /// Lock the user's exchanges at this failure count (0 = never).
+    pub lockout_after_failures: u32,
+    /// Lockout length and failure-streak memory, in ms.
+    pub lockout_ms: i64,
+    /// Idle timeout in ms (0 = none): the session key expires this long after last use.
+    pub idle_ms: i64,
+}
+
+/// The outcome of [`Store::redeem_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Redemption {
+    /// The token was valid and is now gone; the session exists.
+    Redeemed {
+        /// The redeemed token's id.
+        token_id: String,
+        /// Its kind (the session's origin).
+        kind: TokenKind,
+        /// Ids of sessions evicted by the session limit.
+        evicted: Vec<String>,
+    },
+    /// Wrong, expired or used secret; the failure was counted.
+    Rejected,
+    /// The user's exchanges are locked after too many failures.
+    LockedOut,
+}
+
+/// Persistence of tokens and sessions. Every method is one atomic operation.
+///
+/// Implementations must pass the contract suite in `tokengate-tests`.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Stores a token. When `replace_kind` is set, the user's other tokens
+    /// of the same kind are deleted in the same step. Expired tokens are swept.
+    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Deletes one token (used when its delivery failed).
+    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError>;
+
+    /// Exchanges a token for a session in one atomic step: checks the
+    /// lockout, burns the token (found or not, expired or not), creates the
+    /// session with the token's kind as origin, enforces the session limit
+    /// and resets the failure streak; or counts the failure.
+    async fn redeem_token(
+        &self,
+        user: &UserId,
+        token: &Digest,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Redemption, StoreError>;
+
+    /// Creates a session directly (server-created), enforcing the limit.
+    /// Returns the evicted session ids.
+    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError>;
+
+    /// The live session with this credential digest, refreshing the idle
+    /// deadline at most once per [`crate::config::IDLE_REFRESH_INTERVAL`].
+    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// The user's live sessions, oldest first.
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Sets a live session's expiry (and `updated`), returning it.
+    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Deletes one session; whether it existed.
+    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes all of the user's sessions; how many there were.
+    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError>;
+}
+
+/// Where the idle deadline puts a session's end: the earlier of its expiry
+/// and `now + idle`.
+pub(crate) fn idle_deadline(expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> i64 {
+    match idle {
+        Some(idle) => expire_ms.min(now_ms.saturating_add(idle.as_millis() as i64)),
+        None => expire_ms,
+    }
+}

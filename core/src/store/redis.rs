@@ -1,0 +1,419 @@
+//! The Redis store: standalone (`ConnectionManager`) or cluster
+//! (`ClusterConnection`), through one code path generic over the connection.
+//!
+//! Layout (every key of one user shares the hash tag `{u:<userId>}`, so each
+//! script touches one slot, also on a cluster):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `<prefix>:{u:<id>}:t` | hash | token digest → `id\|kind\|expire_ms\|low_entropy` |
+//! | `<prefix>:{u:<id>}:s:<digest>` | string | the session record (JSON) |
+//! | `<prefix>:{u:<id>}:sessions` | hash | session id → `digest\|created_ms\|expire_ms` |
+//! | `<prefix>:{u:<id>}:fails` | string | consecutive failures |
+//! | `<prefix>:{u:<id>}:lock` | string | present while exchanges are locked |
+//!
+//! Every key carries a TTL; every atomic change is one `EVALSHA`.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Script, Value};
+
+use super::{idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord};
+use crate::config::IDLE_REFRESH_INTERVAL;
+use crate::model::{TokenKind, UserId};
+use crate::secret::Digest;
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{}\n{}", include_str!("lua/enforce_limit.lua"), body))
+}
+
+static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
+static REDEEM: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/redeem.lua")));
+static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
+static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
+static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
+static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
+static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
+static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
+
+/// Connection settings for [`RedisStore`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisStoreConfig {
+    /// Namespace of every key. Default `tg`. Must not contain `{` or `}`.
+    pub prefix: String,
+    /// How long to wait for a reply before answering 503. Default 500 ms.
+    pub response_timeout: Duration,
+    /// How long to wait for a (re)connection. Default 1 s.
+    pub connection_timeout: Duration,
+}
+
+impl Default for RedisStoreConfig {
+    fn default() -> Self {
+        RedisStoreConfig {
+            prefix: "tg".to_owned(),
+            response_timeout: Duration::from_millis(500),
+            connection_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RedisStoreConfig {
+    /// Sets the key prefix.
+    ///
+    /// ```
+    /// let config = tokengate::store::RedisStoreConfig::default().prefix("myapp");
+    /// assert_eq!(config.prefix, "myapp");
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the response timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = tokengate::store::RedisStoreConfig::default()
+    ///     .response_timeout(Duration::from_millis(200));
+    /// assert_eq!(config.response_timeout, Duration::from_millis(200));
+    /// ```
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Sets the connection timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = tokengate::store::RedisStoreConfig::default()
+    ///     .connection_timeout(Duration::from_secs(2));
+    /// assert_eq!(config.connection_timeout, Duration::from_secs(2));
+    /// ```
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    fn validate(&self) -> Result<(), StoreError> {
+        if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
+            return Err(StoreError::new("the key prefix must be non-empty and contain no braces"));
+        }
+        Ok(())
+    }
+}
+
+/// The Redis store, generic over the connection (standalone or cluster).
+#[derive(Clone)]
+pub struct RedisStore<C = ConnectionManager> {
+    connection: C,
+    prefix: Arc<str>,
+    timeout: Duration,
+}
+
+impl<C> std::fmt::Debug for RedisStore<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore<ConnectionManager> {
+    /// Connects to a standalone Redis (`redis://` or, with feature
+    /// `redis-tls`, `rediss://`). The connection is made lazily and
+    /// re-established by itself after an outage, so the app starts and
+    /// recovers without Redis being up.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tokengate::StoreError> {
+    /// use tokengate::store::{RedisStore, RedisStoreConfig};
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", RedisStoreConfig::default()).await?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub async fn connect(url: &str, config: RedisStoreConfig) -> Result<Self, StoreError> {
+        config.validate()?;
+        let client = redis::Client::open(url).map_err(store_error)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(config.response_timeout))
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
+        Ok(Self::with_connection(connection, config))
+    }
+}
+
+impl RedisStore<redis::cluster_async::ClusterConnection> {
+    /// Connects to a Redis Cluster through the given seed nodes.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tokengate::StoreError> {
+    /// use tokengate::store::{RedisStore, RedisStoreConfig};
+    /// let nodes = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+    /// let store = RedisStore::connect_cluster(&nodes, RedisStoreConfig::default()).await?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub async fn connect_cluster(nodes: &[impl AsRef<str>], config: RedisStoreConfig) -> Result<Self, StoreError> {
+        config.validate()?;
+        let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
+        let client = redis::cluster::ClusterClientBuilder::new(nodes)
+            .response_timeout(config.response_timeout)
+            .connection_timeout(config.connection_timeout)
+            .build()
+            .map_err(store_error)?;
+        let connection = client.get_async_connection().await.map_err(store_error)?;
+        Ok(Self::with_connection(connection, config))
+    }
+}
+
+impl<C> RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// Uses an existing connection (any redis-rs async connection).
+    pub fn with_connection(connection: C, config: RedisStoreConfig) -> Self {
+        RedisStore {
+            connection,
+            prefix: Arc::from(config.prefix.as_str()),
+            timeout: config.response_timeout,
+        }
+    }
+
+    /// The key namespace.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn keys<'a>(&'a self, user: &'a UserId) -> UserKeys<'a> {
+        UserKeys { prefix: &self.prefix, user }
+    }
+
+    /// Runs one request under the response timeout: a stalled Redis is a
+    /// 503 after the timeout, never a hang.
+    async fn run<T, F>(&self, request: impl FnOnce(C) -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.timeout, request(self.connection.clone())).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::new("redis response timed out")),
+        }
+    }
+}
+
+struct UserKeys<'a> {
+    prefix: &'a str,
+    user: &'a UserId,
+}
+
+impl UserKeys<'_> {
+    fn key(&self, suffix: &str) -> String {
+        format!("{}:{{u:{}}}:{}", self.prefix, self.user, suffix)
+    }
+    fn tokens(&self) -> String {
+        self.key("t")
+    }
+    fn index(&self) -> String {
+        self.key("sessions")
+    }
+    fn fails(&self) -> String {
+        self.key("fails")
+    }
+    fn lock(&self) -> String {
+        self.key("lock")
+    }
+    fn session_prefix(&self) -> String {
+        self.key("s:")
+    }
+    fn session(&self, digest: &Digest) -> String {
+        format!("{}{}", self.session_prefix(), digest.to_hex())
+    }
+}
+
+fn store_error(err: redis::RedisError) -> StoreError {
+    StoreError::new(format!("redis: {err}"))
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::new(format!("unexpected redis reply to {what}"))
+}
+
+fn bulk_text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+fn parse_sessions(values: Vec<Vec<u8>>) -> Result<Vec<SessionRecord>, StoreError> {
+    let mut out = Vec::with_capacity(values.len() / 2);
+    for pair in values.chunks(2) {
+        let [digest, json] = pair else { return Err(unexpected("list")) };
+        let digest = std::str::from_utf8(digest).ok().and_then(Digest::from_hex).ok_or_else(|| unexpected("list"))?;
+        out.push(SessionRecord::from_json(json, digest).ok_or_else(|| unexpected("list"))?);
+    }
+    out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+    Ok(out)
+}
+
+#[async_trait]
+impl<C> Store for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError> {
+        let keys = self.keys(user);
+        let record = format!("{}|{}|{}|{}", token.id, token.kind.code(), token.expire_ms, u8::from(token.low_entropy));
+        let mut invocation = INSERT_TOKEN.key(keys.tokens());
+        invocation
+            .arg(token.digest.to_hex())
+            .arg(record)
+            .arg(token.expire_ms)
+            .arg(now_ms)
+            .arg(u8::from(replace_kind))
+            .arg(token.kind.code());
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
+        let mut command = redis::cmd("HDEL");
+        command.arg(self.keys(user).tokens()).arg(digest.to_hex());
+        self.run(|mut c| async move { command.query_async::<i64>(&mut c).await }).await?;
+        Ok(())
+    }
+
+    async fn redeem_token(
+        &self,
+        user: &UserId,
+        token: &Digest,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Redemption, StoreError> {
+        let keys = self.keys(user);
+        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        let mut invocation = REDEEM.key(keys.tokens());
+        invocation
+            .key(keys.index())
+            .key(keys.fails())
+            .key(keys.lock())
+            .key(keys.session(&session.digest))
+            .arg(token.to_hex())
+            .arg(now_ms)
+            .arg(&session.id)
+            .arg(session.digest.to_hex())
+            .arg(session.to_json())
+            .arg(session.expire_ms)
+            .arg(idle_deadline(session.expire_ms, idle, now_ms))
+            .arg(rules.max_sessions)
+            .arg(rules.burn_after_failures)
+            .arg(rules.lockout_after_failures)
+            .arg(rules.lockout_ms)
+            .arg(keys.session_prefix());
+        let reply: Vec<Value> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let mut parts = reply.iter().map(bulk_text);
+        match parts.next().flatten().as_deref() {
+            Some("ok") => {
+                let token_id = parts.next().flatten().ok_or_else(|| unexpected("redeem"))?;
+                let kind = parts
+                    .next()
+                    .flatten()
+                    .and_then(|code| TokenKind::from_code(&code))
+                    .ok_or_else(|| unexpected("redeem"))?;
+                let evicted = parts.map(|p| p.ok_or_else(|| unexpected("redeem"))).collect::<Result<_, _>>()?;
+                Ok(Redemption::Redeemed { token_id, kind, evicted })
+            }
+            Some("rejected") => Ok(Redemption::Rejected),
+            Some("locked") => Ok(Redemption::LockedOut),
+            _ => Err(unexpected("redeem")),
+        }
+    }
+
+    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let keys = self.keys(user);
+        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        let mut invocation = INSERT_SESSION.key(keys.index());
+        invocation
+            .key(keys.session(&session.digest))
+            .arg(&session.id)
+            .arg(session.digest.to_hex())
+            .arg(session.to_json())
+            .arg(now_ms)
+            .arg(session.expire_ms)
+            .arg(idle_deadline(session.expire_ms, idle, now_ms))
+            .arg(rules.max_sessions)
+            .arg(keys.session_prefix());
+        self.run(|mut c| async move { invocation.invoke_async::<Vec<String>>(&mut c).await }).await
+    }
+
+    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+        let key = self.keys(user).session(digest);
+        let value: Option<Vec<u8>> = match idle {
+            // Without an idle timeout the lookup is a plain GET: the floor.
+            None => {
+                let mut command = redis::cmd("GET");
+                command.arg(key);
+                self.run(|mut c| async move { command.query_async(&mut c).await }).await?
+            }
+            Some(idle) => {
+                let mut invocation = FIND_SESSION_IDLE.key(key);
+                invocation
+                    .arg(now_ms)
+                    .arg(idle.as_millis() as i64)
+                    .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);
+                self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?
+            }
+        };
+        let Some(value) = value else { return Ok(None) };
+        let record = SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
+        Ok((record.expire_ms > now_ms).then_some(record))
+    }
+
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = LIST_SESSIONS.key(keys.index());
+        invocation.arg(now_ms).arg(keys.session_prefix());
+        let values: Vec<Vec<u8>> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        parse_sessions(values)
+    }
+
+    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = EXTEND_SESSION.key(keys.index());
+        invocation
+            .arg(session_id)
+            .arg(now_ms)
+            .arg(expire_ms)
+            .arg(idle_deadline(expire_ms, idle, now_ms))
+            .arg(keys.session_prefix());
+        let values: Option<Vec<Vec<u8>>> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        match values {
+            None => Ok(None),
+            Some(values) => Ok(parse_sessions(values)?.into_iter().next()),
+        }
+    }
+
+    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_SESSION.key(keys.index());
+        invocation.arg(session_id).arg(keys.session_prefix());
+        let deleted: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_SESSIONS.key(keys.index());
+        invocation.arg(keys.session_prefix());
+        let deleted: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        Ok(deleted.max(0) as u64)
+    }
+}

@@ -1,0 +1,2 @@
+//! Shared example wiring.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Test harness for tokengate.
+#![forbid(unsafe_code)]

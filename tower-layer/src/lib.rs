@@ -1,0 +1,2 @@
+//! tower Layer for tokengate.
+#![forbid(unsafe_code)]

@@ -105,7 +105,15 @@ mod tests {
         assert_eq!(back.user().as_str(), "a.b");
         assert_eq!(back.secret_bytes(), cred.secret_bytes());
         assert!(!format!("{cred:?}").contains(&text.expose()[4..]));
-        for bad in ["", ".", "a.", ".abc", "nodot", "a.b.c", "_x.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        for bad in [
+            "",
+            ".",
+            "a.",
+            ".abc",
+            "nodot",
+            "a.b.c",
+            "_x.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
             assert!(SessionCredential::decode(bad).is_none(), "{bad}");
         }
         let mut truncated = text.expose().to_owned();

@@ -103,11 +103,6 @@ impl Gate {
         &self.inner.store
     }
 
-    /// The server secret (for digests of other data, e.g. addresses).
-    pub(crate) fn server_secret(&self) -> &ServerSecret {
-        &self.inner.secret
-    }
-
     fn rules(&self) -> RedeemRules {
         let p = &self.inner.policy;
         RedeemRules {
@@ -135,15 +130,29 @@ impl Gate {
     pub async fn create_token(&self, user: &UserId, options: TokenOptions) -> Result<Token, Error> {
         let length = options.length.unwrap_or(DEFAULT_TOKEN_LENGTH);
         if !TOKEN_LENGTH_RANGE.contains(&length) {
-            return Err(Error::argument("Invalid `length` param: Value must be a valid range between 4 and 128"));
+            return Err(Error::argument(
+                "Invalid `length` param: Value must be a valid range between 4 and 128",
+            ));
         }
-        let expire = options.expire.unwrap_or(self.inner.policy.default_token_expire);
+        let expire = options
+            .expire
+            .unwrap_or(self.inner.policy.default_token_expire);
         if !TOKEN_EXPIRE_RANGE.contains(&expire.as_secs()) || expire.subsec_nanos() != 0 {
-            return Err(Error::argument("Invalid `expire` param: Value must be a valid range between 60 and 31,536,000"));
+            return Err(Error::argument(
+                "Invalid `expire` param: Value must be a valid range between 60 and 31,536,000",
+            ));
         }
         // 4 bits per hex character: under 16 characters is under 64 bits.
         let low_entropy = length * 4 < 64;
-        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false).await
+        self.issue(
+            user,
+            TokenKind::Custom,
+            random_hex(length),
+            expire,
+            low_entropy,
+            false,
+        )
+        .await
     }
 
     /// Stores a token with the given secret; the building block of every flow.
@@ -158,9 +167,15 @@ impl Gate {
     ) -> Result<Token, Error> {
         let now = now_ms();
         let expire_ms = now + lifetime.as_millis() as i64;
-        let digest = self.inner.secret.digest(Purpose::Token, user, secret.expose().as_bytes());
+        let digest = self
+            .inner
+            .secret
+            .digest(Purpose::Token, user, secret.expose().as_bytes());
         let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
-        self.inner.store.insert_token(user, &record, replace_kind, now).await?;
+        self.inner
+            .store
+            .insert_token(user, &record, replace_kind, now)
+            .await?;
         tracing::debug!(user = %user, token = %record.id, ?kind, "token issued");
         Ok(Token {
             id: record.id,
@@ -178,16 +193,30 @@ impl Gate {
     ///
     /// Every wrong, expired or used secret is [`Error::InvalidToken`]; a
     /// locked user is [`Error::RateLimited`].
-    pub async fn create_session(&self, user: &UserId, secret: &str, client: ClientInfo) -> Result<(Session, Secret), Error> {
+    pub async fn create_session(
+        &self,
+        user: &UserId,
+        secret: &str,
+        client: ClientInfo,
+    ) -> Result<(Session, Secret), Error> {
         // The digest is computed for every request, known user or not, so the
         // work done does not tell them apart.
-        let token_digest = self.inner.secret.digest(Purpose::Token, user, secret.as_bytes());
+        let token_digest = self
+            .inner
+            .secret
+            .digest(Purpose::Token, user, secret.as_bytes());
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Err(Error::InvalidToken);
         }
-        let (record, credential) = self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
+        let (record, credential) =
+            self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
         let now = record.created_ms;
-        match self.inner.store.redeem_token(user, &token_digest, &record, &self.rules(), now).await? {
+        match self
+            .inner
+            .store
+            .redeem_token(user, &token_digest, &record, &self.rules(), now)
+            .await?
+        {
             Redemption::Redeemed { kind, evicted, .. } => {
                 let mut record = record;
                 record.origin = SessionOrigin::Token(kind);
@@ -208,13 +237,25 @@ impl Gate {
     }
 
     /// Creates a session for `user` without a token (a server decision).
-    pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
+    pub async fn create_server_session(
+        &self,
+        user: &UserId,
+        client: ClientInfo,
+    ) -> Result<(Session, Secret), Error> {
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
-        self.inner.store.insert_session(user, &record, &self.rules(), record.created_ms).await?;
+        self.inner
+            .store
+            .insert_session(user, &record, &self.rules(), record.created_ms)
+            .await?;
         Ok((record.to_session(user), credential.encode()))
     }
 
-    fn new_session_record(&self, user: &UserId, origin: SessionOrigin, client: &ClientInfo) -> (SessionRecord, SessionCredential) {
+    fn new_session_record(
+        &self,
+        user: &UserId,
+        origin: SessionOrigin,
+        client: &ClientInfo,
+    ) -> (SessionRecord, SessionCredential) {
         let credential = SessionCredential::generate(user.clone());
         let now = now_ms();
         let mut user_agent = client.user_agent.clone().unwrap_or_default();
@@ -227,7 +268,10 @@ impl Gate {
         }
         let record = SessionRecord {
             id: random_id(),
-            digest: self.inner.secret.digest(Purpose::Session, user, credential.secret_bytes()),
+            digest: self
+                .inner
+                .secret
+                .digest(Purpose::Session, user, credential.secret_bytes()),
             created_ms: now,
             updated_ms: now,
             expire_ms: now + self.inner.policy.session_lifetime.as_millis() as i64,
@@ -246,7 +290,10 @@ impl Gate {
             return Ok(None);
         };
         let user = credential.user();
-        let digest = self.inner.secret.digest(Purpose::Session, user, credential.secret_bytes());
+        let digest = self
+            .inner
+            .secret
+            .digest(Purpose::Session, user, credential.secret_bytes());
         let found = self
             .inner
             .store
@@ -276,7 +323,13 @@ impl Gate {
         let expire = now + self.inner.policy.session_lifetime.as_millis() as i64;
         self.inner
             .store
-            .extend_session(user, session_id, expire, self.inner.policy.idle_timeout, now)
+            .extend_session(
+                user,
+                session_id,
+                expire,
+                self.inner.policy.idle_timeout,
+                now,
+            )
             .await?
             .map(|r| r.to_session(user))
             .ok_or(Error::SessionNotFound)
@@ -534,34 +587,54 @@ impl GateBuilder {
         let secret = self
             .secret
             .ok_or_else(|| Error::Config("a server secret is required".to_owned()))??;
-        let store = self
-            .store
-            .ok_or_else(|| Error::Config("a store is required (RedisStore or MemoryStore)".to_owned()))?;
+        let store = self.store.ok_or_else(|| {
+            Error::Config("a store is required (RedisStore or MemoryStore)".to_owned())
+        })?;
         let p = &self.policy;
-        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME {
-            return Err(Error::Config("session lifetime must be between 1 second and 1 year".to_owned()));
+        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME
+        {
+            return Err(Error::Config(
+                "session lifetime must be between 1 second and 1 year".to_owned(),
+            ));
         }
-        if p.idle_timeout.is_some_and(|idle| idle < Duration::from_secs(1)) {
-            return Err(Error::Config("idle timeout must be at least 1 second".to_owned()));
+        if p.idle_timeout
+            .is_some_and(|idle| idle < Duration::from_secs(1))
+        {
+            return Err(Error::Config(
+                "idle timeout must be at least 1 second".to_owned(),
+            ));
         }
         if p.max_sessions > MAX_SESSIONS_LIMIT {
-            return Err(Error::Config(format!("max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)")));
+            return Err(Error::Config(format!(
+                "max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)"
+            )));
         }
         if p.lockout_duration < Duration::from_secs(1) {
-            return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
+            return Err(Error::Config(
+                "lockout duration must be at least 1 second".to_owned(),
+            ));
         }
         if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
-            return Err(Error::Config("default token expire must be 60..=31536000 seconds".to_owned()));
+            return Err(Error::Config(
+                "default token expire must be 60..=31536000 seconds".to_owned(),
+            ));
         }
         let h = &self.http;
-        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/')) {
-            return Err(Error::Config("base path must be empty or start with '/' and not end with '/'".to_owned()));
+        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/'))
+        {
+            return Err(Error::Config(
+                "base path must be empty or start with '/' and not end with '/'".to_owned(),
+            ));
         }
         if !UserId::is_valid(&h.project) {
-            return Err(Error::Config("project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned()));
+            return Err(Error::Config(
+                "project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned(),
+            ));
         }
         if h.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
-            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
+            return Err(Error::Config(
+                "the API key must be at least 16 characters".to_owned(),
+            ));
         }
         if h.max_body_bytes == 0 {
             return Err(Error::Config("max body bytes must be positive".to_owned()));

@@ -56,6 +56,6 @@ pub use config::{CookieSettings, Policy};
 pub use credential::SessionCredential;
 pub use error::{Error, ErrorKind};
 pub use gate::{Gate, GateBuilder, TokenOptions};
-pub use model::{ClientInfo, SessionOrigin, Session, Token, TokenKind, UserId};
+pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 pub use secret::{Secret, ServerSecret};
 pub use store::{Store, StoreError};

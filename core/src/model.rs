@@ -144,9 +144,8 @@ impl SessionOrigin {
     pub fn factors(self) -> &'static [&'static str] {
         match self {
             SessionOrigin::Token(TokenKind::Custom) => &["token"],
-            SessionOrigin::Token(TokenKind::EmailOtp) | SessionOrigin::Token(TokenKind::MagicUrl) => {
-                &["email"]
-            }
+            SessionOrigin::Token(TokenKind::EmailOtp)
+            | SessionOrigin::Token(TokenKind::MagicUrl) => &["email"],
             SessionOrigin::Token(TokenKind::Phone) => &["phone"],
             SessionOrigin::Server => &["server"],
         }
@@ -257,7 +256,18 @@ mod tests {
         for ok in ["a", "A1", "0", "a.b-c_d", &"x".repeat(36)] {
             assert!(UserId::is_valid(ok), "{ok}");
         }
-        for bad in ["", ".a", "-a", "_a", "a b", "a/b", "ä", "a{b}", &"x".repeat(37), "unique()"] {
+        for bad in [
+            "",
+            ".a",
+            "-a",
+            "_a",
+            "a b",
+            "a/b",
+            "ä",
+            "a{b}",
+            &"x".repeat(37),
+            "unique()",
+        ] {
             assert!(!UserId::is_valid(bad), "{bad}");
         }
     }

@@ -244,7 +244,10 @@ mod tests {
         for len in [4, 6, 64, 128] {
             let h = random_hex(len);
             assert_eq!(h.expose().len(), len);
-            assert!(h.expose().bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(h
+                .expose()
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         }
         let d = random_digits(6);
         assert_eq!(d.expose().len(), 6);

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord};
+use super::{
+    idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+};
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{SessionOrigin, UserId};
 use crate::secret::Digest;
@@ -60,14 +62,25 @@ impl UserState {
     }
 
     fn is_empty(&self, now_ms: i64) -> bool {
-        self.tokens.is_empty() && self.sessions.is_empty() && self.failures == 0 && self.locked_until_ms <= now_ms
+        self.tokens.is_empty()
+            && self.sessions.is_empty()
+            && self.failures == 0
+            && self.locked_until_ms <= now_ms
     }
 
-    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
+    fn add_session(
+        &mut self,
+        record: SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Vec<String> {
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let deadline_ms = idle_deadline(record.expire_ms, idle, now_ms);
         let new_id = record.id.clone();
-        self.sessions.push(StoredSession { record, deadline_ms });
+        self.sessions.push(StoredSession {
+            record,
+            deadline_ms,
+        });
         let limit = rules.max_sessions as usize;
         let mut evicted = Vec::new();
         if limit > 0 && self.sessions.len() > limit {
@@ -79,7 +92,11 @@ impl UserState {
                 .collect();
             candidates.sort();
             let excess = self.sessions.len() - limit;
-            evicted = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
+            evicted = candidates
+                .into_iter()
+                .take(excess)
+                .map(|(_, id)| id)
+                .collect();
             self.sessions.retain(|s| !evicted.contains(&s.record.id));
         }
         evicted
@@ -111,7 +128,12 @@ impl MemoryStore {
     }
 
     /// Runs `f` on the user's swept state; drops the user when nothing is left.
-    fn with_user<T>(&self, user: &UserId, now_ms: i64, f: impl FnOnce(&mut UserState) -> T) -> Result<T, StoreError> {
+    fn with_user<T>(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+        f: impl FnOnce(&mut UserState) -> T,
+    ) -> Result<T, StoreError> {
         let mut state = self.lock()?;
         state.operations += 1;
         if state.operations % FULL_SWEEP_EVERY == 0 {
@@ -145,7 +167,13 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError> {
+    async fn insert_token(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.with_user(user, now_ms, |u| {
             if replace_kind {
                 u.tokens.retain(|t| t.kind != token.kind);
@@ -155,7 +183,9 @@ impl Store for MemoryStore {
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| u.tokens.retain(|t| t.digest != *digest))
+        self.with_user(user, crate::time::now_ms(), |u| {
+            u.tokens.retain(|t| t.digest != *digest)
+        })
     }
 
     async fn redeem_token(
@@ -182,15 +212,33 @@ impl Store for MemoryStore {
             record.origin = SessionOrigin::Token(redeemed.kind);
             let evicted = u.add_session(record, rules, now_ms);
             u.failures = 0;
-            Redemption::Redeemed { token_id: redeemed.id, kind: redeemed.kind, evicted }
+            Redemption::Redeemed {
+                token_id: redeemed.id,
+                kind: redeemed.kind,
+                evicted,
+            }
         })
     }
 
-    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError> {
-        self.with_user(user, now_ms, |u| u.add_session(session.clone(), rules, now_ms))
+    async fn insert_session(
+        &self,
+        user: &UserId,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            u.add_session(session.clone(), rules, now_ms)
+        })
     }
 
-    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+    async fn find_session(
+        &self,
+        user: &UserId,
+        digest: &Digest,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
             let found = u.sessions.iter_mut().find(|s| s.record.digest == *digest)?;
             if idle.is_some() {
@@ -203,7 +251,11 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
             let mut out: Vec<SessionRecord> = u.sessions.iter().map(|s| s.record.clone()).collect();
             out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
@@ -211,7 +263,14 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+    async fn extend_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        expire_ms: i64,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
             let found = u.sessions.iter_mut().find(|s| s.record.id == session_id)?;
             found.record.expire_ms = expire_ms;

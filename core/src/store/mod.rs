@@ -19,9 +19,9 @@ pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
 
-pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreConfig};
+pub use memory::MemoryStore;
 
 /// A store failure: connection lost, timeout, unexpected reply. Always maps
 /// to 503 and never lets a request through as authenticated.
@@ -56,8 +56,22 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     /// A record for a freshly issued token.
-    pub fn new(id: String, kind: TokenKind, digest: Digest, created_ms: i64, expire_ms: i64, low_entropy: bool) -> Self {
-        TokenRecord { id, kind, digest, created_ms, expire_ms, low_entropy }
+    pub fn new(
+        id: String,
+        kind: TokenKind,
+        digest: Digest,
+        created_ms: i64,
+        expire_ms: i64,
+        low_entropy: bool,
+    ) -> Self {
+        TokenRecord {
+            id,
+            kind,
+            digest,
+            created_ms,
+            expire_ms,
+            low_entropy,
+        }
     }
 }
 
@@ -84,6 +98,31 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// A record for a new session: `updated_ms` starts at `created_ms`.
+    ///
+    /// (The struct is `#[non_exhaustive]`, so other crates, such as a
+    /// third-party [`Store`] or the contract suite, build it through this.)
+    pub fn new(
+        id: String,
+        digest: Digest,
+        created_ms: i64,
+        expire_ms: i64,
+        origin: SessionOrigin,
+        ip: String,
+        user_agent: String,
+    ) -> Self {
+        SessionRecord {
+            id,
+            digest,
+            created_ms,
+            updated_ms: created_ms,
+            expire_ms,
+            origin,
+            ip,
+            user_agent,
+        }
+    }
+
     /// The public [`Session`] for `user`.
     pub fn to_session(&self, user: &UserId) -> Session {
         Session {
@@ -181,6 +220,31 @@ pub struct RedeemRules {
     pub idle_ms: i64,
 }
 
+impl RedeemRules {
+    /// Rules with every field given (the struct is `#[non_exhaustive]`, so
+    /// other crates build it through this).
+    ///
+    /// ```
+    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0);
+    /// assert_eq!(rules.max_sessions, 3);
+    /// ```
+    pub fn new(
+        max_sessions: u32,
+        burn_after_failures: u32,
+        lockout_after_failures: u32,
+        lockout_ms: i64,
+        idle_ms: i64,
+    ) -> Self {
+        RedeemRules {
+            max_sessions,
+            burn_after_failures,
+            lockout_after_failures,
+            lockout_ms,
+            idle_ms,
+        }
+    }
+}
+
 /// The outcome of [`Store::redeem_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -207,7 +271,13 @@ pub enum Redemption {
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Stores a token. When `replace_kind` is set, the user's other tokens
     /// of the same kind are deleted in the same step. Expired tokens are swept.
-    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError>;
+    async fn insert_token(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
 
     /// Deletes one token (used when its delivery failed).
     async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError>;
@@ -227,17 +297,40 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Creates a session directly (server-created), enforcing the limit.
     /// Returns the evicted session ids.
-    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError>;
+    async fn insert_session(
+        &self,
+        user: &UserId,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// The live session with this credential digest, refreshing the idle
     /// deadline at most once per [`crate::config::IDLE_REFRESH_INTERVAL`].
-    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
+    async fn find_session(
+        &self,
+        user: &UserId,
+        digest: &Digest,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// The user's live sessions, oldest first.
-    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// Sets a live session's expiry (and `updated`), returning it.
-    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError>;
+    async fn extend_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        expire_ms: i64,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Deletes one session; whether it existed.
     async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError>;

@@ -21,23 +21,36 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord};
+use super::{
+    idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+};
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{TokenKind, UserId};
 use crate::secret::Digest;
 
 fn script(body: &str) -> Script {
-    Script::new(&format!("{}\n{}", include_str!("lua/enforce_limit.lua"), body))
+    Script::new(&format!(
+        "{}\n{}",
+        include_str!("lua/enforce_limit.lua"),
+        body
+    ))
 }
 
-static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
+static INSERT_TOKEN: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/redeem.lua")));
-static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
-static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
-static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
-static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
-static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
-static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
+static INSERT_SESSION: LazyLock<Script> =
+    LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
+static FIND_SESSION_IDLE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
+static LIST_SESSIONS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
+static EXTEND_SESSION: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
+static DELETE_SESSION: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
+static DELETE_SESSIONS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
 
 /// Connection settings for [`RedisStore`].
 #[derive(Debug, Clone)]
@@ -101,7 +114,9 @@ impl RedisStoreConfig {
 
     fn validate(&self) -> Result<(), StoreError> {
         if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
-            return Err(StoreError::new("the key prefix must be non-empty and contain no braces"));
+            return Err(StoreError::new(
+                "the key prefix must be non-empty and contain no braces",
+            ));
         }
         Ok(())
     }
@@ -144,7 +159,8 @@ impl RedisStore<ConnectionManager> {
             .set_connection_timeout(Some(config.connection_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
         Ok(Self::with_connection(connection, config))
     }
 }
@@ -159,7 +175,10 @@ impl RedisStore<redis::cluster_async::ClusterConnection> {
     /// let store = RedisStore::connect_cluster(&nodes, RedisStoreConfig::default()).await?;
     /// # let _ = store; Ok(()) }
     /// ```
-    pub async fn connect_cluster(nodes: &[impl AsRef<str>], config: RedisStoreConfig) -> Result<Self, StoreError> {
+    pub async fn connect_cluster(
+        nodes: &[impl AsRef<str>],
+        config: RedisStoreConfig,
+    ) -> Result<Self, StoreError> {
         config.validate()?;
         let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
         let client = redis::cluster::ClusterClientBuilder::new(nodes)
@@ -191,7 +210,10 @@ where
     }
 
     fn keys<'a>(&'a self, user: &'a UserId) -> UserKeys<'a> {
-        UserKeys { prefix: &self.prefix, user }
+        UserKeys {
+            prefix: &self.prefix,
+            user,
+        }
     }
 
     /// Runs one request under the response timeout: a stalled Redis is a
@@ -255,8 +277,13 @@ fn bulk_text(value: &Value) -> Option<String> {
 fn parse_sessions(values: Vec<Vec<u8>>) -> Result<Vec<SessionRecord>, StoreError> {
     let mut out = Vec::with_capacity(values.len() / 2);
     for pair in values.chunks(2) {
-        let [digest, json] = pair else { return Err(unexpected("list")) };
-        let digest = std::str::from_utf8(digest).ok().and_then(Digest::from_hex).ok_or_else(|| unexpected("list"))?;
+        let [digest, json] = pair else {
+            return Err(unexpected("list"));
+        };
+        let digest = std::str::from_utf8(digest)
+            .ok()
+            .and_then(Digest::from_hex)
+            .ok_or_else(|| unexpected("list"))?;
         out.push(SessionRecord::from_json(json, digest).ok_or_else(|| unexpected("list"))?);
     }
     out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
@@ -268,9 +295,21 @@ impl<C> Store for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn insert_token(&self, user: &UserId, token: &TokenRecord, replace_kind: bool, now_ms: i64) -> Result<(), StoreError> {
+    async fn insert_token(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let keys = self.keys(user);
-        let record = format!("{}|{}|{}|{}", token.id, token.kind.code(), token.expire_ms, u8::from(token.low_entropy));
+        let record = format!(
+            "{}|{}|{}|{}",
+            token.id,
+            token.kind.code(),
+            token.expire_ms,
+            u8::from(token.low_entropy)
+        );
         let mut invocation = INSERT_TOKEN.key(keys.tokens());
         invocation
             .arg(token.digest.to_hex())
@@ -279,14 +318,16 @@ where
             .arg(now_ms)
             .arg(u8::from(replace_kind))
             .arg(token.kind.code());
-        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await }).await?;
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
         Ok(())
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
         let mut command = redis::cmd("HDEL");
         command.arg(self.keys(user).tokens()).arg(digest.to_hex());
-        self.run(|mut c| async move { command.query_async::<i64>(&mut c).await }).await?;
+        self.run(|mut c| async move { command.query_async::<i64>(&mut c).await })
+            .await?;
         Ok(())
     }
 
@@ -318,7 +359,9 @@ where
             .arg(rules.lockout_after_failures)
             .arg(rules.lockout_ms)
             .arg(keys.session_prefix());
-        let reply: Vec<Value> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let reply: Vec<Value> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         let mut parts = reply.iter().map(bulk_text);
         match parts.next().flatten().as_deref() {
             Some("ok") => {
@@ -328,8 +371,14 @@ where
                     .flatten()
                     .and_then(|code| TokenKind::from_code(&code))
                     .ok_or_else(|| unexpected("redeem"))?;
-                let evicted = parts.map(|p| p.ok_or_else(|| unexpected("redeem"))).collect::<Result<_, _>>()?;
-                Ok(Redemption::Redeemed { token_id, kind, evicted })
+                let evicted = parts
+                    .map(|p| p.ok_or_else(|| unexpected("redeem")))
+                    .collect::<Result<_, _>>()?;
+                Ok(Redemption::Redeemed {
+                    token_id,
+                    kind,
+                    evicted,
+                })
             }
             Some("rejected") => Ok(Redemption::Rejected),
             Some("locked") => Ok(Redemption::LockedOut),
@@ -337,7 +386,13 @@ where
         }
     }
 
-    async fn insert_session(&self, user: &UserId, session: &SessionRecord, rules: &RedeemRules, now_ms: i64) -> Result<Vec<String>, StoreError> {
+    async fn insert_session(
+        &self,
+        user: &UserId,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let keys = self.keys(user);
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let mut invocation = INSERT_SESSION.key(keys.index());
@@ -351,17 +406,25 @@ where
             .arg(idle_deadline(session.expire_ms, idle, now_ms))
             .arg(rules.max_sessions)
             .arg(keys.session_prefix());
-        self.run(|mut c| async move { invocation.invoke_async::<Vec<String>>(&mut c).await }).await
+        self.run(|mut c| async move { invocation.invoke_async::<Vec<String>>(&mut c).await })
+            .await
     }
 
-    async fn find_session(&self, user: &UserId, digest: &Digest, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+    async fn find_session(
+        &self,
+        user: &UserId,
+        digest: &Digest,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let key = self.keys(user).session(digest);
         let value: Option<Vec<u8>> = match idle {
             // Without an idle timeout the lookup is a plain GET: the floor.
             None => {
                 let mut command = redis::cmd("GET");
                 command.arg(key);
-                self.run(|mut c| async move { command.query_async(&mut c).await }).await?
+                self.run(|mut c| async move { command.query_async(&mut c).await })
+                    .await?
             }
             Some(idle) => {
                 let mut invocation = FIND_SESSION_IDLE.key(key);
@@ -369,23 +432,38 @@ where
                     .arg(now_ms)
                     .arg(idle.as_millis() as i64)
                     .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);
-                self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?
+                self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
+                    .await?
             }
         };
         let Some(value) = value else { return Ok(None) };
-        let record = SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
+        let record = SessionRecord::from_json(&value, *digest)
+            .ok_or_else(|| unexpected("session lookup"))?;
         Ok((record.expire_ms > now_ms).then_some(record))
     }
 
-    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = LIST_SESSIONS.key(keys.index());
         invocation.arg(now_ms).arg(keys.session_prefix());
-        let values: Vec<Vec<u8>> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let values: Vec<Vec<u8>> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         parse_sessions(values)
     }
 
-    async fn extend_session(&self, user: &UserId, session_id: &str, expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> Result<Option<SessionRecord>, StoreError> {
+    async fn extend_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        expire_ms: i64,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = EXTEND_SESSION.key(keys.index());
         invocation
@@ -394,7 +472,9 @@ where
             .arg(expire_ms)
             .arg(idle_deadline(expire_ms, idle, now_ms))
             .arg(keys.session_prefix());
-        let values: Option<Vec<Vec<u8>>> = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let values: Option<Vec<Vec<u8>>> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         match values {
             None => Ok(None),
             Some(values) => Ok(parse_sessions(values)?.into_iter().next()),
@@ -405,7 +485,9 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSION.key(keys.index());
         invocation.arg(session_id).arg(keys.session_prefix());
-        let deleted: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let deleted: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         Ok(deleted > 0)
     }
 
@@ -413,7 +495,9 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSIONS.key(keys.index());
         invocation.arg(keys.session_prefix());
-        let deleted: i64 = self.run(|mut c| async move { invocation.invoke_async(&mut c).await }).await?;
+        let deleted: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
         Ok(deleted.max(0) as u64)
     }
 }

@@ -1,1 +1,44 @@
-fn main() {}
+//! The actix-web example server (see the example-server contract in the README).
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tokengate_actix::{AuthSession, TokenGate};
+
+async fn public() -> HttpResponse {
+    HttpResponse::Ok().json(tokengate_examples::public_json())
+}
+
+async fn me(session: AuthSession) -> HttpResponse {
+    HttpResponse::Ok().json(tokengate_examples::me_json(&session))
+}
+
+#[actix_web::main]
+async fn main() {
+    tokengate_examples::init_tracing();
+    let config = match tokengate_examples::from_env().await {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("configuration error: {message}");
+            std::process::exit(2);
+        }
+    };
+    let gate = config.gate;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TokenGate::new(gate.clone()))
+            .route("/public", web::get().to(public))
+            .route("/me", web::get().to(me))
+    })
+    .bind(config.listen);
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("cannot bind {}: {error}", config.listen);
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("actix-app listening on http://{}", config.listen);
+    if let Err(error) = server.run().await {
+        eprintln!("server error: {error}");
+        std::process::exit(1);
+    }
+}

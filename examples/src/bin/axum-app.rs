@@ -1,1 +1,48 @@
-fn main() {}
+//! The axum example server (see the example-server contract in the README).
+
+use axum::routing::get;
+use axum::{Json, Router};
+use tokengate_tower::{AuthSession, TokenGateLayer};
+
+async fn public() -> Json<serde_json::Value> {
+    Json(tokengate_examples::public_json())
+}
+
+async fn me(session: AuthSession) -> Json<serde_json::Value> {
+    Json(tokengate_examples::me_json(&session))
+}
+
+#[tokio::main]
+async fn main() {
+    tokengate_examples::init_tracing();
+    let config = match tokengate_examples::from_env().await {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("configuration error: {message}");
+            std::process::exit(2);
+        }
+    };
+    let app = Router::new()
+        .route("/public", get(public))
+        .route("/me", get(me))
+        .layer(TokenGateLayer::new(config.gate));
+
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot bind {}: {error}", config.listen);
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("axum-app listening on http://{}", config.listen);
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(error) = axum::serve(listener, service)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    {
+        eprintln!("server error: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,114 @@
+//! Request body parsing: a JSON object with known fields of known types.
+//! Anything else is a 400 that changes nothing.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// The parsed body of one request.
+#[derive(Debug)]
+pub struct Params(Map<String, Value>);
+
+impl Params {
+    /// Parses `body` (empty means no parameters), allowing only `allowed` keys.
+    pub fn parse(body: &[u8], allowed: &[&str]) -> Result<Self, Error> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params(Map::new()));
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|_| Error::argument("Invalid request body: must be a JSON object."))?;
+        let Value::Object(map) = value else {
+            return Err(Error::argument(
+                "Invalid request body: must be a JSON object.",
+            ));
+        };
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(Error::argument(format!(
+                "Unknown parameter: `{}`",
+                truncate(unknown)
+            )));
+        }
+        Ok(Params(map))
+    }
+
+    /// A required string.
+    pub fn required_str(&self, name: &str) -> Result<&str, Error> {
+        self.optional_str(name)?
+            .ok_or_else(|| Error::argument(format!("Param \"{name}\" is not optional.")))
+    }
+
+    /// An optional string (`null` counts as absent).
+    pub fn optional_str(&self, name: &str) -> Result<Option<&str>, Error> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::argument(format!(
+                "Invalid `{name}` param: Value must be a valid string."
+            ))),
+        }
+    }
+
+    /// An optional integer within `range`.
+    pub fn optional_int(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, Error> {
+        let out_of_range = || {
+            Error::argument(format!(
+                "Invalid `{name}` param: Value must be a valid range between {} and {}",
+                range.start(),
+                range.end()
+            ))
+        };
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => {
+                let v = n.as_u64().ok_or_else(out_of_range)?;
+                if range.contains(&v) {
+                    Ok(Some(v))
+                } else {
+                    Err(out_of_range())
+                }
+            }
+            Some(_) => Err(Error::argument(format!(
+                "Invalid `{name}` param: Value must be a valid integer."
+            ))),
+        }
+    }
+
+    /// An optional boolean.
+    pub fn optional_bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Error::argument(format!(
+                "Invalid `{name}` param: Value must be a valid boolean."
+            ))),
+        }
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_rules() {
+        assert!(Params::parse(b"", &[]).is_ok());
+        assert!(Params::parse(b"{}", &[]).is_ok());
+        assert!(Params::parse(b"[]", &[]).is_err());
+        assert!(Params::parse(b"{\"x\":1}", &[]).is_err());
+        let p = Params::parse(br#"{"length": 8, "expire": "9"}"#, &["length", "expire"]).unwrap();
+        assert_eq!(p.optional_int("length", 4..=128).unwrap(), Some(8));
+        assert!(p.optional_int("expire", 60..=100).is_err());
+        let p = Params::parse(br#"{"length": 8.5}"#, &["length"]).unwrap();
+        assert!(p.optional_int("length", 4..=128).is_err());
+        let p = Params::parse(br#"{"length": -1}"#, &["length"]).unwrap();
+        assert!(p.optional_int("length", 4..=128).is_err());
+    }
+}

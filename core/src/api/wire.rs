@@ -1,0 +1,142 @@
+//! Appwrite's wire models, with its field names exactly.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::error::ErrorKind;
+use crate::model::{Session, Token};
+use crate::secret::Secret;
+
+/// `Content-Type` of every JSON response.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// `Content-Type` of bodiless responses: the Appwrite SDKs parse any JSON
+/// content type as JSON, so 204 must not claim it, but must carry one.
+pub const EMPTY_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// ISO 8601 with milliseconds and offset: `2026-11-27T19:49:09.123+00:00`.
+pub fn format_date(date: DateTime<Utc>) -> String {
+    date.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+}
+
+/// The Token model. `secret` is shown only to API-key callers.
+pub fn token_json(token: &Token, show_secret: bool) -> Value {
+    let secret = match (&token.secret, show_secret) {
+        (Some(secret), true) => secret.expose().to_owned(),
+        _ => String::new(),
+    };
+    json!({
+        "$id": token.id,
+        "$createdAt": format_date(token.created_at),
+        "userId": token.user_id.as_str(),
+        "secret": secret,
+        "expire": format_date(token.expire),
+        "phrase": token.phrase.clone().unwrap_or_default(),
+    })
+}
+
+/// The Session model. `secret` is the credential, for API-key callers only.
+pub fn session_json(session: &Session, current: bool, secret: Option<&Secret>) -> Value {
+    json!({
+        "$id": session.id,
+        "$createdAt": format_date(session.created_at),
+        "$updatedAt": format_date(session.updated_at),
+        "userId": session.user_id.as_str(),
+        "expire": format_date(session.expire),
+        "provider": session.provider(),
+        "providerUid": session.user_id.as_str(),
+        "providerAccessToken": "",
+        "providerAccessTokenExpiry": "",
+        "providerRefreshToken": "",
+        "ip": session.ip,
+        "osCode": "",
+        "osName": "",
+        "osVersion": "",
+        "clientType": "",
+        "clientCode": "",
+        "clientName": "",
+        "clientVersion": "",
+        "clientEngine": "",
+        "clientEngineVersion": "",
+        "deviceName": "",
+        "deviceBrand": "",
+        "deviceModel": "",
+        "countryCode": "",
+        "countryName": "",
+        "current": current,
+        "factors": session.factors(),
+        "secret": secret.map(|s| s.expose().to_owned()).unwrap_or_default(),
+        "mfaUpdatedAt": "",
+    })
+}
+
+/// The SessionList model.
+pub fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Value {
+    let items: Vec<Value> = sessions
+        .iter()
+        .map(|s| session_json(s, current_id == Some(s.id.as_str()), None))
+        .collect();
+    json!({ "total": items.len(), "sessions": items })
+}
+
+/// Appwrite's error body.
+pub fn error_json(kind: ErrorKind, message: &str) -> Value {
+    json!({
+        "message": message,
+        "code": kind.status(),
+        "type": kind.type_name(),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+    let bytes = serde_json::to_vec(body).expect("JSON values always serialise");
+    let mut response = Response::new(Bytes::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    response
+}
+
+/// A 204 with the content type the SDKs need.
+pub fn no_content() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(EMPTY_CONTENT_TYPE),
+    );
+    response
+}
+
+/// Appwrite's error response for `kind` with `message`.
+pub fn error_response(kind: ErrorKind, message: &str) -> Response<Bytes> {
+    let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &error_json(kind, message))
+}
+
+/// Appwrite's error response for an [`crate::Error`]; store and delivery
+/// details are logged, never sent.
+pub fn error_to_response(error: &crate::Error) -> Response<Bytes> {
+    let kind = error.kind();
+    if kind.status() >= 500 {
+        tracing::warn!(error = %error, "request failed");
+    }
+    error_response(kind, &error.public_message())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_have_millis_and_offset() {
+        let date = Utc.timestamp_millis_opt(1_764_273_000_123).unwrap();
+        assert_eq!(format_date(date), "2025-11-27T19:50:00.123+00:00");
+    }
+}

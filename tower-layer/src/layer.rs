@@ -1,0 +1,151 @@
+//! The tower layer: serves the mounted routes, resolves sessions elsewhere.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tokengate::api::{self, ClientContext};
+use tokengate::Gate;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::session::{AuthSession, Resolved};
+
+/// Mounts tokengate into a tower/axum stack with one `.layer(...)`.
+///
+/// Requests under `<base>/account` and `<base>/users` are answered by the
+/// endpoints; every other request gets its session resolved (from
+/// `X-Appwrite-Session` or the `a_session_<project>` cookie) and passed on.
+/// A request without a credential costs no store call. When the store
+/// fails for a request that carries a credential, the layer answers 503:
+/// it never passes such a request on as anonymous or authenticated.
+///
+/// Cheap to clone (one `Arc`).
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tokengate::{Gate, store::MemoryStore};
+/// use tokengate_tower::TokenGateLayer;
+///
+/// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+/// let stack = ServiceBuilder::new().layer(TokenGateLayer::new(gate));
+/// # let _ = stack;
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenGateLayer {
+    gate: Gate,
+}
+
+impl TokenGateLayer {
+    /// A layer over `gate`.
+    pub fn new(gate: Gate) -> Self {
+        TokenGateLayer { gate }
+    }
+}
+
+impl<S> Layer<S> for TokenGateLayer {
+    type Service = TokenGateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TokenGateService {
+            inner,
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+/// The service made by [`TokenGateLayer`].
+#[derive(Debug, Clone)]
+pub struct TokenGateService<S> {
+    inner: S,
+    gate: Gate,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TokenGateService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            if api::is_mounted(&gate, request.uri().path()) {
+                return Ok(serve_endpoint(&gate, request).await.map(ResBody::from));
+            }
+            match api::resolve_session(&gate, request.headers()).await {
+                Ok(session) => {
+                    request
+                        .extensions_mut()
+                        .insert(Resolved(session.map(AuthSession::new)));
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "session lookup failed; answering 503");
+                    Ok(api::unavailable_response().map(ResBody::from))
+                }
+            }
+        })
+    }
+}
+
+async fn serve_endpoint<B>(gate: &Gate, request: Request<B>) -> Response<Bytes>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let client = ClientContext::with_ip(peer_ip(&request));
+    let (parts, body) = request.into_parts();
+    // Read at most the limit (plus nothing): a larger body is refused
+    // without being buffered.
+    let bytes = match Limited::new(body, gate.http().max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return api::payload_too_large_response();
+        }
+        Err(_) => {
+            return tokengate::api::wire::error_response(
+                tokengate::ErrorKind::ArgumentInvalid,
+                "The request body could not be read.",
+            );
+        }
+    };
+    api::handle(gate, Request::from_parts(parts, bytes), client).await
+}
+
+#[cfg(feature = "axum")]
+fn peer_ip<B>(request: &Request<B>) -> Option<std::net::IpAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+#[cfg(not(feature = "axum"))]
+fn peer_ip<B>(_request: &Request<B>) -> Option<std::net::IpAddr> {
+    None
+}

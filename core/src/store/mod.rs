@@ -167,7 +167,7 @@ impl SessionRecord {
     }
 }
 
-// The kind comes first so that the Redis redeem script can prepend it.
+// The kind comes first so that the Redis redeem script can replace it.
 #[derive(Serialize)]
 struct StoredSession<'a> {
     #[serde(rename = "k")]

@@ -1,6 +1,6 @@
 -- KEYS: token hash, session index, failure counter, lock, new session key
 -- ARGV: 1 token digest, 2 now_ms, 3 session id, 4 session digest,
---       5 session json without kind, 6 session expire_ms, 7 session key deadline_ms,
+--       5 session json (kind first, replaced here), 6 session expire_ms, 7 session key deadline_ms,
 --       8 max sessions, 9 burn after, 10 lockout after, 11 lockout ms, 12 session key prefix
 local tokens, index, fails, lock, session_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[2])
@@ -35,7 +35,9 @@ if not kind then
   return { 'rejected' }
 end
 
-redis.call('SET', session_key, '{"k":"' .. kind .. '",' .. string.sub(ARGV[5], 2), 'PXAT', ARGV[7])
+-- The session JSON starts with its kind ("k"); it becomes the token's kind.
+local session_json = string.gsub(ARGV[5], '^{"k":"[^"]*"', '{"k":"' .. kind .. '"', 1)
+redis.call('SET', session_key, session_json, 'PXAT', ARGV[7])
 redis.call('HSET', index, ARGV[3], ARGV[4] .. '|' .. ARGV[2] .. '|' .. ARGV[6])
 local evicted = enforce_limit(index, ARGV[12], now, tonumber(ARGV[8]), ARGV[3])
 redis.call('DEL', fails)

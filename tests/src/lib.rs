@@ -1,2 +1,10 @@
-//! Test harness for tokengate.
+//! Test harness for tokengate: a real Redis (reached or started), the
+//! example apps spawned over real TCP, and an HTTP client speaking the
+//! Appwrite wire format.
 #![forbid(unsafe_code)]
+#![allow(missing_docs)]
+
+pub mod app;
+pub mod client;
+pub mod python;
+pub mod redis_harness;

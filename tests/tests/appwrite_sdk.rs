@@ -1,0 +1,47 @@
+//! The official Appwrite Python SDK drives both example apps unchanged.
+
+use std::process::Command;
+
+use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::python::{sdk_dir, sdk_python};
+use tokengate_tests::redis_harness::redis_url;
+
+async fn run_sdk_check(kind: AppKind, backend: Backend) {
+    let python = sdk_python();
+    let app = RunningApp::start(AppSpec::new(kind, backend)).await;
+    let output = tokio::task::spawn_blocking({
+        let endpoint = app.api("");
+        let project = app.spec.project.clone();
+        let key = app.spec.api_key.clone();
+        move || {
+            Command::new(python)
+                .arg(sdk_dir().join("appwrite_sdk_check.py"))
+                .env("TG_ENDPOINT", endpoint)
+                .env("TG_PROJECT", project)
+                .env("TG_API_KEY", key)
+                .output()
+                .expect("run the SDK check")
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{kind:?}: SDK check failed\n{stdout}\n{stderr}");
+    assert!(stdout.contains("SDK CHECK PASSED"), "{stdout}");
+}
+
+#[tokio::test]
+async fn python_sdk_against_axum_on_redis() {
+    run_sdk_check(AppKind::Axum, Backend::Redis(redis_url().await)).await;
+}
+
+#[tokio::test]
+async fn python_sdk_against_actix_on_redis() {
+    run_sdk_check(AppKind::Actix, Backend::Redis(redis_url().await)).await;
+}
+
+#[tokio::test]
+async fn python_sdk_against_axum_on_memory() {
+    run_sdk_check(AppKind::Axum, Backend::Memory).await;
+}

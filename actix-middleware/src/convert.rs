@@ -24,8 +24,7 @@ pub(crate) fn to_core_request(request: &HttpRequest, body: Bytes) -> http::Reque
 /// actix's response from the core's.
 pub(crate) fn to_actix_response(response: http::Response<Bytes>) -> HttpResponse {
     let (parts, body) = response.into_parts();
-    let status =
-        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
     for (name, value) in &parts.headers {
         builder.append_header((name.as_str(), value.as_bytes()));

@@ -55,9 +55,7 @@ impl FromRequest for AuthSession {
             Some(Resolved(Some(session))) => Ok(session.clone()),
             Some(Resolved(None)) => Err(CoreResponseError(api::unauthorized_response()).into()),
             None => {
-                tracing::error!(
-                    "AuthSession extracted without the tokengate middleware (TokenGate) installed"
-                );
+                tracing::error!("AuthSession extracted without the tokengate middleware (TokenGate) installed");
                 Err(CoreResponseError(api::missing_layer_response("middleware (TokenGate)")).into())
             }
         };

@@ -89,28 +89,18 @@ where
             if api::is_mounted(&gate, request.path()) {
                 let (http_request, payload) = request.into_parts();
                 let response = serve_endpoint(&gate, &http_request, payload).await;
-                return Ok(
-                    ServiceResponse::new(http_request, to_actix_response(response))
-                        .map_into_right_body(),
-                );
+                return Ok(ServiceResponse::new(http_request, to_actix_response(response)).map_into_right_body());
             }
             let headers = request.headers();
             let credential = cookie::find_credential(
                 headers.get(cookie::SESSION_HEADER).map(|v| v.as_bytes()),
-                headers
-                    .get_all(actix_web::http::header::COOKIE)
-                    .map(|v| v.as_bytes()),
+                headers.get_all(actix_web::http::header::COOKIE).map(|v| v.as_bytes()),
                 gate.http(),
             );
             match api::resolve_credential(&gate, credential).await {
                 Ok(session) => {
-                    request
-                        .extensions_mut()
-                        .insert(Resolved(session.map(AuthSession::new)));
-                    service
-                        .call(request)
-                        .await
-                        .map(ServiceResponse::map_into_left_body)
+                    request.extensions_mut().insert(Resolved(session.map(AuthSession::new)));
+                    service.call(request).await.map(ServiceResponse::map_into_left_body)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "session lookup failed; answering 503");
@@ -122,25 +112,32 @@ where
     }
 }
 
-async fn serve_endpoint(
-    gate: &Gate,
-    request: &HttpRequest,
-    mut payload: Payload,
-) -> http::Response<Bytes> {
+async fn serve_endpoint(gate: &Gate, request: &HttpRequest, mut payload: Payload) -> http::Response<Bytes> {
     let limit = gate.http().max_body_bytes;
     let mut body = BytesMut::new();
+    let mut seen = 0usize;
+    // An oversized body is read on and discarded (never buffered) up to
+    // `DRAIN_LIMIT`, so that the client, still sending, receives the 413.
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
+            if seen > limit {
+                return api::payload_too_large_response();
+            }
             return tokengate::api::wire::error_response(
                 tokengate::ErrorKind::ArgumentInvalid,
                 "The request body could not be read.",
             );
         };
-        // Stop reading as soon as the limit is passed: never buffer more.
-        if body.len() + chunk.len() > limit {
+        seen = seen.saturating_add(chunk.len());
+        if seen > api::DRAIN_LIMIT {
             return api::payload_too_large_response();
         }
-        body.extend_from_slice(&chunk);
+        if seen <= limit {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if seen > limit {
+        return api::payload_too_large_response();
     }
     let client = ClientContext::with_ip(request.peer_addr().map(|a| a.ip()));
     api::handle(gate, to_core_request(request, body.freeze()), client).await

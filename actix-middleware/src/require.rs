@@ -77,13 +77,8 @@ where
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             match refusal {
-                None => service
-                    .call(request)
-                    .await
-                    .map(ServiceResponse::map_into_left_body),
-                Some(response) => Ok(request
-                    .into_response(to_actix_response(response))
-                    .map_into_right_body()),
+                None => service.call(request).await.map(ServiceResponse::map_into_left_body),
+                Some(response) => Ok(request.into_response(to_actix_response(response)).map_into_right_body()),
             }
         })
     }

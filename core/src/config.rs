@@ -98,3 +98,60 @@ impl HttpSettings {
         format!("a_session_{}", self.project)
     }
 }
+
+/// Issuance limits of the passwordless flows, per hour. API-key callers
+/// bypass them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssueLimits {
+    /// Email OTPs per address (default 10).
+    pub email_per_address: u32,
+    /// Email OTPs per client IP (default 10).
+    pub email_per_ip: u32,
+    /// Magic URLs per address (default 60).
+    pub magic_url_per_address: u32,
+    /// Magic URLs per client IP (default 60).
+    pub magic_url_per_ip: u32,
+    /// Phone OTPs per number (default 10).
+    pub phone_per_address: u32,
+    /// Phone OTPs per client IP (default 10).
+    pub phone_per_ip: u32,
+    /// Shortest gap between two sends of one kind to one address (default 60 s).
+    pub min_interval: Duration,
+    /// The counting window (default one hour).
+    pub window: Duration,
+}
+
+impl Default for IssueLimits {
+    fn default() -> Self {
+        IssueLimits {
+            email_per_address: 10,
+            email_per_ip: 10,
+            magic_url_per_address: 60,
+            magic_url_per_ip: 60,
+            phone_per_address: 10,
+            phone_per_ip: 10,
+            min_interval: Duration::from_secs(60),
+            window: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Lifetimes of the passwordless tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlowLifetimes {
+    /// Email and phone OTPs (default 10 minutes).
+    pub otp: Duration,
+    /// Magic URLs (default 15 minutes).
+    pub magic_url: Duration,
+}
+
+impl Default for FlowLifetimes {
+    fn default() -> Self {
+        FlowLifetimes {
+            otp: Duration::from_secs(600),
+            magic_url: Duration::from_secs(900),
+        }
+    }
+}

@@ -48,9 +48,7 @@ impl SessionCredential {
             return None;
         }
         let mut secret = [0u8; 32];
-        let written = URL_SAFE_NO_PAD
-            .decode_slice(secret_text, &mut secret)
-            .ok()?;
+        let written = URL_SAFE_NO_PAD.decode_slice(secret_text, &mut secret).ok()?;
         if written != 32 {
             return None;
         }

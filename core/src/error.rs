@@ -30,6 +30,9 @@ pub enum Error {
     /// The user does not exist.
     #[error("user not found")]
     UserNotFound,
+    /// The requested user id belongs to someone with another address.
+    #[error("user already exists")]
+    UserAlreadyExists,
     /// The store (Redis) failed or timed out. Always fails closed.
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
@@ -57,6 +60,8 @@ pub enum ErrorKind {
     SessionNotFound,
     /// `user_not_found`, 404.
     UserNotFound,
+    /// `user_already_exists`, 409.
+    UserAlreadyExists,
     /// `general_route_not_found`, 404.
     RouteNotFound,
     /// `general_not_implemented`, 405: a known route asked with another method.
@@ -79,6 +84,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "user_unauthorized",
             ErrorKind::SessionNotFound => "user_session_not_found",
             ErrorKind::UserNotFound => "user_not_found",
+            ErrorKind::UserAlreadyExists => "user_already_exists",
             ErrorKind::RouteNotFound => "general_route_not_found",
             ErrorKind::MethodNotAllowed => "general_not_implemented",
             ErrorKind::PayloadTooLarge => "general_argument_invalid",
@@ -95,6 +101,7 @@ impl ErrorKind {
             ErrorKind::RateLimitExceeded => 429,
             ErrorKind::SessionNotFound | ErrorKind::UserNotFound | ErrorKind::RouteNotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::UserAlreadyExists => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::ServiceUnavailable => 503,
             ErrorKind::Internal => 500,
@@ -112,10 +119,13 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "The current user is not authorized to perform the requested action.",
             ErrorKind::SessionNotFound => "The current user session could not be found.",
             ErrorKind::UserNotFound => "User with the requested ID could not be found.",
+            ErrorKind::UserAlreadyExists => "A user with the same id, email, or phone already exists in this project.",
             ErrorKind::RouteNotFound => "The requested route was not found.",
             ErrorKind::MethodNotAllowed => "The requested method is not allowed on this route.",
             ErrorKind::PayloadTooLarge => "Request body is too large.",
-            ErrorKind::ServiceUnavailable => "The server is temporarily unable to handle the request. Please try again later.",
+            ErrorKind::ServiceUnavailable => {
+                "The server is temporarily unable to handle the request. Please try again later."
+            }
             ErrorKind::Internal => "Server Error",
         }
     }
@@ -131,6 +141,7 @@ impl Error {
             Error::Unauthorized => ErrorKind::Unauthorized,
             Error::SessionNotFound => ErrorKind::SessionNotFound,
             Error::UserNotFound => ErrorKind::UserNotFound,
+            Error::UserAlreadyExists => ErrorKind::UserAlreadyExists,
             Error::Store(_) | Error::Delivery(_) => ErrorKind::ServiceUnavailable,
             Error::Config(_) => ErrorKind::Internal,
         }

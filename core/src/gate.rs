@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{HttpSettings, Policy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
+use crate::config::{FlowLifetimes, HttpSettings, IssueLimits, Policy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::credential::SessionCredential;
+use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
+use crate::directory::{Directory, StoreDirectory};
 use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::redirect::RedirectPolicy;
 use crate::secret::{random_hex, random_id, Purpose, Secret, ServerSecret};
 use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
 use crate::time::{from_ms, now_ms};
@@ -80,6 +83,24 @@ struct Inner {
     secret: ServerSecret,
     policy: Policy,
     http: HttpSettings,
+    flows: FlowSettings,
+    directory: Arc<dyn Directory>,
+    mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+}
+
+/// Settings of the passwordless flows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FlowSettings {
+    /// Issuance limits.
+    pub limits: IssueLimits,
+    /// Token lifetimes.
+    pub lifetimes: FlowLifetimes,
+    /// Where magic links may point.
+    pub redirect: RedirectPolicy,
+    /// Message templates.
+    pub templates: Templates,
 }
 
 impl Gate {
@@ -101,6 +122,30 @@ impl Gate {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The passwordless flow settings.
+    pub fn flows(&self) -> &FlowSettings {
+        &self.inner.flows
+    }
+
+    /// The directory (email/phone to user).
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.inner.directory
+    }
+
+    /// The mailer.
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.inner.mailer
+    }
+
+    /// The SMS sender.
+    pub fn sms_sender(&self) -> &Arc<dyn SmsSender> {
+        &self.inner.sms
+    }
+
+    pub(crate) fn server_key(&self) -> &ServerSecret {
+        &self.inner.secret
     }
 
     fn rules(&self) -> RedeemRules {
@@ -134,9 +179,7 @@ impl Gate {
                 "Invalid `length` param: Value must be a valid range between 4 and 128",
             ));
         }
-        let expire = options
-            .expire
-            .unwrap_or(self.inner.policy.default_token_expire);
+        let expire = options.expire.unwrap_or(self.inner.policy.default_token_expire);
         if !TOKEN_EXPIRE_RANGE.contains(&expire.as_secs()) || expire.subsec_nanos() != 0 {
             return Err(Error::argument(
                 "Invalid `expire` param: Value must be a valid range between 60 and 31,536,000",
@@ -144,15 +187,8 @@ impl Gate {
         }
         // 4 bits per hex character: under 16 characters is under 64 bits.
         let low_entropy = length * 4 < 64;
-        self.issue(
-            user,
-            TokenKind::Custom,
-            random_hex(length),
-            expire,
-            low_entropy,
-            false,
-        )
-        .await
+        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
+            .await
     }
 
     /// Stores a token with the given secret; the building block of every flow.
@@ -172,10 +208,7 @@ impl Gate {
             .secret
             .digest(Purpose::Token, user, secret.expose().as_bytes());
         let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
-        self.inner
-            .store
-            .insert_token(user, &record, replace_kind, now)
-            .await?;
+        self.inner.store.insert_token(user, &record, replace_kind, now).await?;
         tracing::debug!(user = %user, token = %record.id, ?kind, "token issued");
         Ok(Token {
             id: record.id,
@@ -201,15 +234,11 @@ impl Gate {
     ) -> Result<(Session, Secret), Error> {
         // The digest is computed for every request, known user or not, so the
         // work done does not tell them apart.
-        let token_digest = self
-            .inner
-            .secret
-            .digest(Purpose::Token, user, secret.as_bytes());
+        let token_digest = self.inner.secret.digest(Purpose::Token, user, secret.as_bytes());
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Err(Error::InvalidToken);
         }
-        let (record, credential) =
-            self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
+        let (record, credential) = self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
         let now = record.created_ms;
         match self
             .inner
@@ -221,6 +250,17 @@ impl Gate {
                 let mut record = record;
                 record.origin = SessionOrigin::Token(kind);
                 tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");
+                let (email, phone) = match kind {
+                    TokenKind::EmailOtp | TokenKind::MagicUrl => (true, false),
+                    TokenKind::Phone => (false, true),
+                    _ => (false, false),
+                };
+                if email || phone {
+                    // The session exists already; a failure here only delays the flag.
+                    if let Err(error) = self.inner.directory.mark_verified(user, email, phone).await {
+                        tracing::warn!(%error, user = %user, "could not record the verified address");
+                    }
+                }
                 Ok((record.to_session(user), credential.encode()))
             }
             Redemption::Rejected => {
@@ -237,11 +277,7 @@ impl Gate {
     }
 
     /// Creates a session for `user` without a token (a server decision).
-    pub async fn create_server_session(
-        &self,
-        user: &UserId,
-        client: ClientInfo,
-    ) -> Result<(Session, Secret), Error> {
+    pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
         self.inner
             .store
@@ -323,13 +359,7 @@ impl Gate {
         let expire = now + self.inner.policy.session_lifetime.as_millis() as i64;
         self.inner
             .store
-            .extend_session(
-                user,
-                session_id,
-                expire,
-                self.inner.policy.idle_timeout,
-                now,
-            )
+            .extend_session(user, session_id, expire, self.inner.policy.idle_timeout, now)
             .await?
             .map(|r| r.to_session(user))
             .ok_or(Error::SessionNotFound)
@@ -360,6 +390,14 @@ pub struct GateBuilder {
     store: Option<Arc<dyn Store>>,
     policy: Policy,
     http: HttpSettings,
+    limits: IssueLimits,
+    lifetimes: FlowLifetimes,
+    templates: Templates,
+    public_url: Option<String>,
+    redirect_hosts: Vec<String>,
+    directory: Option<Arc<dyn Directory>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    sms: Option<Arc<dyn SmsSender>>,
 }
 
 impl std::fmt::Debug for GateBuilder {
@@ -582,27 +620,140 @@ impl GateBuilder {
         self
     }
 
+    /// The public origin used in magic links (default
+    /// `http://127.0.0.1:8080`). Links never take their origin from the
+    /// request's `Host`.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .public_url("https://app.example.com").build().unwrap();
+    /// assert_eq!(gate.flows().redirect.allowed_hosts, vec!["app.example.com"]);
+    /// ```
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Extra hosts a magic URL's `url` may point to (the public URL's host is
+    /// always allowed).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .redirect_hosts(["admin.example.com"]).build().unwrap();
+    /// assert!(gate.flows().redirect.check("https://admin.example.com/cb").is_ok());
+    /// ```
+    pub fn redirect_hosts<I, H>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = H>,
+        H: Into<String>,
+    {
+        self.redirect_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Issuance limits of the passwordless flows.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, config::IssueLimits, store::MemoryStore};
+    /// let mut limits = IssueLimits::default();
+    /// limits.email_per_address = 3;
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .issue_limits(limits).build().unwrap();
+    /// assert_eq!(gate.flows().limits.email_per_address, 3);
+    /// ```
+    pub fn issue_limits(mut self, limits: IssueLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Lifetimes of OTPs and magic URLs (default 10 and 15 minutes).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, config::FlowLifetimes, store::MemoryStore};
+    /// let mut lifetimes = FlowLifetimes::default();
+    /// lifetimes.otp = Duration::from_secs(300);
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .flow_lifetimes(lifetimes).build().unwrap();
+    /// assert_eq!(gate.flows().lifetimes.otp, Duration::from_secs(300));
+    /// ```
+    pub fn flow_lifetimes(mut self, lifetimes: FlowLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// Message templates (subjects and bodies).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, delivery::Templates, store::MemoryStore};
+    /// let mut templates = Templates::default();
+    /// templates.sms_body = "{code} is your code".to_owned();
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .templates(templates).build().unwrap();
+    /// assert_eq!(gate.flows().templates.sms_body, "{code} is your code");
+    /// ```
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// The directory (default: [`StoreDirectory`] in the same store).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tokengate::{Gate, ServerSecret, directory::StoreDirectory, store::MemoryStore};
+    /// let store = Arc::new(MemoryStore::new());
+    /// let directory = StoreDirectory::new(store.clone(), ServerSecret::new(vec![1u8; 32]).unwrap());
+    /// let gate = Gate::builder().server_secret([1u8; 32]).shared_store(store).directory(directory).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn directory(mut self, directory: impl Directory) -> Self {
+        self.directory = Some(Arc::new(directory));
+        self
+    }
+
+    /// The mailer (default: [`LogMailer`], development only).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, delivery::LogMailer, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).mailer(LogMailer).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn mailer(mut self, mailer: impl Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The SMS sender (default: [`LogSms`], development only).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, delivery::LogSms, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).sms_sender(LogSms).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn sms_sender(mut self, sms: impl SmsSender) -> Self {
+        self.sms = Some(Arc::new(sms));
+        self
+    }
+
     /// Validates and builds the [`Gate`].
     pub fn build(self) -> Result<Gate, Error> {
         let secret = self
             .secret
             .ok_or_else(|| Error::Config("a server secret is required".to_owned()))??;
-        let store = self.store.ok_or_else(|| {
-            Error::Config("a store is required (RedisStore or MemoryStore)".to_owned())
-        })?;
+        let store = self
+            .store
+            .ok_or_else(|| Error::Config("a store is required (RedisStore or MemoryStore)".to_owned()))?;
         let p = &self.policy;
-        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME
-        {
+        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME {
             return Err(Error::Config(
                 "session lifetime must be between 1 second and 1 year".to_owned(),
             ));
         }
-        if p.idle_timeout
-            .is_some_and(|idle| idle < Duration::from_secs(1))
-        {
-            return Err(Error::Config(
-                "idle timeout must be at least 1 second".to_owned(),
-            ));
+        if p.idle_timeout.is_some_and(|idle| idle < Duration::from_secs(1)) {
+            return Err(Error::Config("idle timeout must be at least 1 second".to_owned()));
         }
         if p.max_sessions > MAX_SESSIONS_LIMIT {
             return Err(Error::Config(format!(
@@ -610,9 +761,7 @@ impl GateBuilder {
             )));
         }
         if p.lockout_duration < Duration::from_secs(1) {
-            return Err(Error::Config(
-                "lockout duration must be at least 1 second".to_owned(),
-            ));
+            return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
         }
         if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
             return Err(Error::Config(
@@ -620,8 +769,7 @@ impl GateBuilder {
             ));
         }
         let h = &self.http;
-        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/'))
-        {
+        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/')) {
             return Err(Error::Config(
                 "base path must be empty or start with '/' and not end with '/'".to_owned(),
             ));
@@ -632,19 +780,43 @@ impl GateBuilder {
             ));
         }
         if h.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
-            return Err(Error::Config(
-                "the API key must be at least 16 characters".to_owned(),
-            ));
+            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
         }
         if h.max_body_bytes == 0 {
             return Err(Error::Config("max body bytes must be positive".to_owned()));
         }
+        let public_url = self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        let extra_hosts: Vec<&str> = self.redirect_hosts.iter().map(String::as_str).collect();
+        let redirect = RedirectPolicy::new(public_url, &extra_hosts)?;
+        let l = &self.limits;
+        if l.window < Duration::from_secs(1) {
+            return Err(Error::Config(
+                "the issuance window must be at least 1 second".to_owned(),
+            ));
+        }
+        if self.lifetimes.otp < Duration::from_secs(60) || self.lifetimes.magic_url < Duration::from_secs(60) {
+            return Err(Error::Config(
+                "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
+            ));
+        }
+        let directory = self
+            .directory
+            .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
         Ok(Gate {
             inner: Arc::new(Inner {
                 store,
                 secret,
                 policy: self.policy,
                 http: self.http,
+                flows: FlowSettings {
+                    limits: self.limits,
+                    lifetimes: self.lifetimes,
+                    redirect,
+                    templates: self.templates,
+                },
+                directory,
+                mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
+                sms: self.sms.unwrap_or_else(|| Arc::new(LogSms)),
             }),
         })
     }

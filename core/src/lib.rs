@@ -42,12 +42,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod address;
 pub mod api;
 pub mod config;
 pub mod credential;
+pub mod delivery;
+pub mod directory;
 pub mod error;
+pub mod flows;
 pub mod gate;
 pub mod model;
+pub mod phrase;
+pub mod redirect;
 pub mod secret;
 pub mod store;
 mod time;
@@ -55,7 +61,7 @@ mod time;
 pub use config::{CookieSettings, Policy};
 pub use credential::SessionCredential;
 pub use error::{Error, ErrorKind};
-pub use gate::{Gate, GateBuilder, TokenOptions};
+pub use gate::{FlowSettings, Gate, GateBuilder, TokenOptions};
 pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 pub use secret::{Secret, ServerSecret};
 pub use store::{Store, StoreError};

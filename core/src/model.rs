@@ -131,9 +131,7 @@ impl SessionOrigin {
     /// Appwrite's `provider` for sessions of this origin.
     pub fn provider(self) -> &'static str {
         match self {
-            SessionOrigin::Token(TokenKind::Custom) | SessionOrigin::Token(TokenKind::EmailOtp) => {
-                "token"
-            }
+            SessionOrigin::Token(TokenKind::Custom) | SessionOrigin::Token(TokenKind::EmailOtp) => "token",
             SessionOrigin::Token(TokenKind::MagicUrl) => "magic-url",
             SessionOrigin::Token(TokenKind::Phone) => "phone",
             SessionOrigin::Server => "server",
@@ -144,8 +142,7 @@ impl SessionOrigin {
     pub fn factors(self) -> &'static [&'static str] {
         match self {
             SessionOrigin::Token(TokenKind::Custom) => &["token"],
-            SessionOrigin::Token(TokenKind::EmailOtp)
-            | SessionOrigin::Token(TokenKind::MagicUrl) => &["email"],
+            SessionOrigin::Token(TokenKind::EmailOtp) | SessionOrigin::Token(TokenKind::MagicUrl) => &["email"],
             SessionOrigin::Token(TokenKind::Phone) => &["phone"],
             SessionOrigin::Server => &["server"],
         }

@@ -94,8 +94,7 @@ impl ServerSecret {
     /// ```
     pub fn from_hex(hex_text: &str) -> Result<Self, Error> {
         let bytes = Zeroizing::new(
-            hex::decode(hex_text.trim())
-                .map_err(|_| Error::Config("server secret must be hex".to_owned()))?,
+            hex::decode(hex_text.trim()).map_err(|_| Error::Config("server secret must be hex".to_owned()))?,
         );
         Self::new(bytes.to_vec())
     }
@@ -108,14 +107,24 @@ impl ServerSecret {
 
     /// The keyed digest of `secret` for `purpose`, bound to `user`.
     pub fn digest(&self, purpose: Purpose, user: &UserId, secret: &[u8]) -> Digest {
-        // Purpose and user are length-delimited so that no two inputs collide.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .expect("HMAC accepts keys of any length");
+        self.mac(purpose, user.as_str().as_bytes(), secret)
+    }
+
+    /// The keyed digest of a value that belongs to no user (an address, a
+    /// client IP).
+    pub fn digest_value(&self, purpose: Purpose, value: &[u8]) -> Digest {
+        self.mac(purpose, b"", value)
+    }
+
+    fn mac(&self, purpose: Purpose, user: &[u8], value: &[u8]) -> Digest {
+        // Purpose and user are NUL-delimited and neither can contain NUL, so
+        // no two inputs collide.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
         mac.update(purpose.label());
         mac.update(&[0]);
-        mac.update(user.as_str().as_bytes());
+        mac.update(user);
         mac.update(&[0]);
-        mac.update(secret);
+        mac.update(value);
         Digest(mac.finalize().into_bytes().into())
     }
 }
@@ -152,7 +161,7 @@ impl Purpose {
 }
 
 /// A keyed digest (HMAC-SHA-256) of a secret. Equality is constant-time.
-#[derive(Clone, Copy, Eq, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub struct Digest([u8; 32]);
 
 impl Digest {
@@ -166,6 +175,13 @@ impl Digest {
         let mut out = [0u8; 32];
         hex::decode_to_slice(text, &mut out).ok()?;
         Some(Digest(out))
+    }
+}
+
+// Equal digests have equal bytes, so hashing the bytes agrees with `eq`.
+impl std::hash::Hash for Digest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
     }
 }
 
@@ -204,9 +220,7 @@ pub fn random_hex(len: usize) -> Secret {
 /// `len` decimal digits, each uniform (rejection sampling, no modulo bias).
 pub fn random_digits(len: usize) -> Secret {
     let mut rng = OsRng.unwrap_err();
-    let text: String = (0..len)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect();
+    let text: String = (0..len).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
     Secret(text)
 }
 
@@ -216,7 +230,7 @@ pub fn random_id() -> String {
 }
 
 /// Picks one element uniformly with the CSPRNG.
-pub fn random_choice<'a, T>(items: &'a [T]) -> &'a T {
+pub fn random_choice<T>(items: &[T]) -> &T {
     let mut rng = OsRng.unwrap_err();
     &items[rng.random_range(0..items.len())]
 }

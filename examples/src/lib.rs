@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use tokengate::delivery::{SmtpMailer, WebhookSms, DEFAULT_WEBHOOK_TIMEOUT};
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
 use tokengate::{Gate, Secret, ServerSecret};
 
@@ -58,19 +59,50 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
         }
     };
 
+    let public_url = env("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let redirect_hosts: Vec<String> = env("TOKENGATE_REDIRECT_HOSTS")
+        .map(|hosts| {
+            hosts
+                .split(',')
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+
     let prefix = env("TOKENGATE_PREFIX").unwrap_or_else(|| "tg".to_owned());
     let store_config = RedisStoreConfig::default().prefix(prefix);
     let builder = Gate::builder()
         .server_key(secret)
         .project(project)
         .api_key(api_key.expose())
-        .secure_cookies(env("TOKENGATE_INSECURE_COOKIES").as_deref() != Some("1"));
+        .secure_cookies(env("TOKENGATE_INSECURE_COOKIES").as_deref() != Some("1"))
+        .public_url(public_url)
+        .redirect_hosts(redirect_hosts);
+    let builder = match env("TOKENGATE_SMTP_URL") {
+        Some(url) => {
+            let from = env("TOKENGATE_MAIL_FROM").unwrap_or_else(|| "tokengate <no-reply@tokengate.local>".to_owned());
+            let mailer = SmtpMailer::from_url(&url, &from).map_err(|e| format!("TOKENGATE_SMTP_URL: {e}"))?;
+            builder.mailer(mailer)
+        }
+        None => {
+            tracing::warn!("TOKENGATE_SMTP_URL is not set: emails (with their codes) are written to the log");
+            builder
+        }
+    };
+    let builder = match env("TOKENGATE_SMS_WEBHOOK") {
+        Some(url) => {
+            let sms =
+                WebhookSms::new(&url, DEFAULT_WEBHOOK_TIMEOUT).map_err(|e| format!("TOKENGATE_SMS_WEBHOOK: {e}"))?;
+            builder.sms_sender(sms)
+        }
+        None => {
+            tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: SMS (with their codes) are written to the log");
+            builder
+        }
+    };
     let builder = if let Some(nodes) = env("REDIS_CLUSTER_NODES") {
-        let nodes: Vec<&str> = nodes
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .collect();
+        let nodes: Vec<&str> = nodes.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
         let store = RedisStore::connect_cluster(&nodes, store_config)
             .await
             .map_err(|e| format!("REDIS_CLUSTER_NODES: {e}"))?;
@@ -86,7 +118,12 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
         tracing::info!("REDIS_URL is not set: using the embedded in-memory store");
         builder.store(MemoryStore::new())
     };
-    let gate = builder.build().map_err(|e| e.to_string())?;
+    let gate = builder.build().map_err(|e| match e {
+        tokengate::Error::Config(message) if message.contains("public URL") || message.contains("redirect host") => {
+            format!("TOKENGATE_PUBLIC_URL / TOKENGATE_REDIRECT_HOSTS: {message}")
+        }
+        other => other.to_string(),
+    })?;
     Ok(ExampleConfig { listen, gate })
 }
 

@@ -130,7 +130,10 @@ impl RunningApp {
             .env("TOKENGATE_SECRET", &spec.secret_hex)
             .env("TOKENGATE_API_KEY", &spec.api_key)
             .env("TOKENGATE_PROJECT", &spec.project)
-            .env("RUST_LOG", std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .env(
+                "RUST_LOG",
+                std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -168,7 +171,12 @@ impl RunningApp {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "{:?} did not come up at {}", self.spec.kind, self.origin);
+            assert!(
+                Instant::now() < deadline,
+                "{:?} did not come up at {}",
+                self.spec.kind,
+                self.origin
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

@@ -42,7 +42,9 @@ impl Reply {
 
     /// A string field of the JSON body.
     pub fn str(&self, field: &str) -> &str {
-        self.json[field].as_str().unwrap_or_else(|| panic!("field {field} is not a string in {}", self.text))
+        self.json[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("field {field} is not a string in {}", self.text))
     }
 
     /// Asserts an Appwrite error with this status and type.
@@ -50,13 +52,18 @@ impl Reply {
     pub fn assert_error(&self, status: u16, kind: &str) {
         assert_eq!(self.status, status, "status, body: {}", self.text);
         assert!(
-            self.header("content-type").is_some_and(|c| c.starts_with("application/json")),
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
             "error content type: {:?}",
             self.header("content-type")
         );
         assert_eq!(self.json["type"], kind, "error type, body: {}", self.text);
         assert_eq!(self.json["code"], status, "error code, body: {}", self.text);
-        assert!(self.json["message"].as_str().is_some_and(|m| !m.is_empty()), "message: {}", self.text);
+        assert!(
+            self.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "message: {}",
+            self.text
+        );
         assert!(self.json["version"].is_string(), "version: {}", self.text);
     }
 
@@ -64,7 +71,10 @@ impl Reply {
     #[track_caller]
     pub fn assert_status(&self, status: u16) {
         assert_eq!(self.status, status, "status, body: {}", self.text);
-        assert!(self.header("content-type").is_some(), "every response carries a Content-Type");
+        assert!(
+            self.header("content-type").is_some(),
+            "every response carries a Content-Type"
+        );
     }
 }
 
@@ -112,7 +122,9 @@ impl Api {
             Auth::Cookie(credential) => request.header("cookie", format!("{}={}", self.cookie_name, credential)),
         };
         if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         self.finish(request).await
     }
@@ -126,7 +138,8 @@ impl Api {
         if let Auth::Session(credential) = auth {
             request = request.header("x-appwrite-session", credential);
         }
-        self.finish(request.header("content-type", "application/json").body(body)).await
+        self.finish(request.header("content-type", "application/json").body(body))
+            .await
     }
 
     async fn finish(&self, request: reqwest::RequestBuilder) -> Reply {
@@ -135,12 +148,23 @@ impl Api {
         let headers = response.headers().clone();
         let text = response.text().await.expect("body read");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, text, json }
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
     }
 
     /// `POST /v1/users/{user}/tokens` with the API key.
     pub async fn create_token(&self, user: &str, body: Value) -> Reply {
-        self.send(Method::POST, &format!("/v1/users/{user}/tokens"), Auth::Key, Some(&body)).await
+        self.send(
+            Method::POST,
+            &format!("/v1/users/{user}/tokens"),
+            Auth::Key,
+            Some(&body),
+        )
+        .await
     }
 
     /// A fresh custom token's secret.
@@ -153,7 +177,8 @@ impl Api {
     /// `POST /v1/account/sessions/token`.
     pub async fn exchange(&self, user: &str, secret: &str, auth: Auth<'_>) -> Reply {
         let body = json!({ "userId": user, "secret": secret });
-        self.send(Method::POST, "/v1/account/sessions/token", auth, Some(&body)).await
+        self.send(Method::POST, "/v1/account/sessions/token", auth, Some(&body))
+            .await
     }
 
     /// Issues and exchanges a token; returns the session credential (from the
@@ -174,7 +199,9 @@ impl Api {
 /// Asserts an ISO 8601 date with milliseconds and offset.
 #[track_caller]
 pub fn assert_date(value: &Value) {
-    let text = value.as_str().unwrap_or_else(|| panic!("date is not a string: {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("date is not a string: {value}"));
     let parsed = chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f%:z");
     assert!(parsed.is_ok(), "not an ISO 8601 date with millis and offset: {text}");
     assert_eq!(text.len(), "2026-11-27T19:49:09.123+00:00".len(), "date shape: {text}");
@@ -182,11 +209,35 @@ pub fn assert_date(value: &Value) {
 
 /// The exact field names of Appwrite's Session model.
 pub const SESSION_FIELDS: &[&str] = &[
-    "$id", "$createdAt", "$updatedAt", "userId", "expire", "provider", "providerUid",
-    "providerAccessToken", "providerAccessTokenExpiry", "providerRefreshToken", "ip", "osCode",
-    "osName", "osVersion", "clientType", "clientCode", "clientName", "clientVersion", "clientEngine",
-    "clientEngineVersion", "deviceName", "deviceBrand", "deviceModel", "countryCode", "countryName",
-    "current", "factors", "secret", "mfaUpdatedAt",
+    "$id",
+    "$createdAt",
+    "$updatedAt",
+    "userId",
+    "expire",
+    "provider",
+    "providerUid",
+    "providerAccessToken",
+    "providerAccessTokenExpiry",
+    "providerRefreshToken",
+    "ip",
+    "osCode",
+    "osName",
+    "osVersion",
+    "clientType",
+    "clientCode",
+    "clientName",
+    "clientVersion",
+    "clientEngine",
+    "clientEngineVersion",
+    "deviceName",
+    "deviceBrand",
+    "deviceModel",
+    "countryCode",
+    "countryName",
+    "current",
+    "factors",
+    "secret",
+    "mfaUpdatedAt",
 ];
 
 /// The exact field names of Appwrite's Token model.

@@ -9,7 +9,9 @@ fn tests_dir() -> PathBuf {
 }
 
 fn run(command: &mut Command, what: &str) {
-    let status = command.status().unwrap_or_else(|e| panic!("{what}: cannot run ({e}); is python3 installed?"));
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("{what}: cannot run ({e}); is python3 installed?"));
     assert!(status.success(), "{what} failed with {status}");
 }
 
@@ -18,11 +20,16 @@ fn run(command: &mut Command, what: &str) {
 pub fn sdk_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = std::env::var_os("TOKENGATE_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| tests_dir().join(".venv"));
+        let venv = std::env::var_os("TOKENGATE_TEST_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| tests_dir().join(".venv"));
         let python = venv.join("bin").join("python");
         let marker = venv.join(".appwrite-27.0.0");
         if !marker.exists() {
-            run(Command::new("python3").arg("-m").arg("venv").arg(&venv), "python3 -m venv");
+            run(
+                Command::new("python3").arg("-m").arg("venv").arg(&venv),
+                "python3 -m venv",
+            );
             run(
                 Command::new(&python)
                     .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])

@@ -27,7 +27,10 @@ async fn run_sdk_check(kind: AppKind, backend: Backend) {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{kind:?}: SDK check failed\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{kind:?}: SDK check failed\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("SDK CHECK PASSED"), "{stdout}");
 }
 

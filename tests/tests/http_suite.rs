@@ -15,10 +15,18 @@ async fn public_and_me(app: RunningApp) {
     public.assert_status(200);
 
     api.get("/me", Auth::None).await.assert_error(401, "user_unauthorized");
-    api.get("/me", Auth::Session("garbage")).await.assert_error(401, "user_unauthorized");
-    api.get("/me", Auth::Session("alice.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).await
+    api.get("/me", Auth::Session("garbage"))
+        .await
         .assert_error(401, "user_unauthorized");
-    api.get("/me", Auth::Cookie("garbage")).await.assert_error(401, "user_unauthorized");
+    api.get(
+        "/me",
+        Auth::Session("alice.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    )
+    .await
+    .assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Cookie("garbage"))
+        .await
+        .assert_error(401, "user_unauthorized");
 
     let (credential, session) = api.login("alice").await;
     for auth in [Auth::Session(&credential), Auth::Cookie(&credential)] {
@@ -32,10 +40,14 @@ async fn public_and_me(app: RunningApp) {
     let mut forged = credential.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    api.get("/me", Auth::Session(&forged)).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&forged))
+        .await
+        .assert_error(401, "user_unauthorized");
     // The same secret under another user id is not a session either.
     let other_user = format!("bob.{}", credential.rsplit_once('.').unwrap().1);
-    api.get("/me", Auth::Session(&other_user)).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&other_user))
+        .await
+        .assert_error(401, "user_unauthorized");
 }
 
 async fn custom_token_and_exchange(app: RunningApp) {
@@ -75,14 +87,23 @@ async fn custom_token_and_exchange(app: RunningApp) {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "cookie has {attribute}: {cookie}");
     }
-    assert!(!cookie.contains("Secure"), "insecure cookies configured for plain http: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "insecure cookies configured for plain http: {cookie}"
+    );
     let credential = exchanged.cookie_value(&api.cookie_name).unwrap();
     api.get("/me", Auth::Cookie(&credential)).await.assert_status(200);
 
     // One-time: the same secret again is the one invalid-token error.
-    api.exchange("alice", &secret, Auth::None).await.assert_error(401, "user_invalid_token");
-    api.exchange("alice", "000000", Auth::None).await.assert_error(401, "user_invalid_token");
-    api.exchange("nobody", "000000", Auth::None).await.assert_error(401, "user_invalid_token");
+    api.exchange("alice", &secret, Auth::None)
+        .await
+        .assert_error(401, "user_invalid_token");
+    api.exchange("alice", "000000", Auth::None)
+        .await
+        .assert_error(401, "user_invalid_token");
+    api.exchange("nobody", "000000", Auth::None)
+        .await
+        .assert_error(401, "user_invalid_token");
 
     // With the API key the body carries the credential, and it works.
     let (credential, _) = api.login("alice").await;
@@ -102,23 +123,50 @@ async fn token_argument_errors(app: RunningApp) {
         json!({ "expire": -60 }),
         json!({ "unknown": 1 }),
     ] {
-        api.send(Method::POST, path, Auth::Key, Some(&body)).await.assert_error(400, "general_argument_invalid");
+        api.send(Method::POST, path, Auth::Key, Some(&body))
+            .await
+            .assert_error(400, "general_argument_invalid");
     }
-    api.send(Method::POST, path, Auth::None, Some(&json!({}))).await.assert_error(401, "user_unauthorized");
-    api.send(Method::POST, path, Auth::WrongKey, Some(&json!({}))).await.assert_error(401, "user_unauthorized");
-    api.send(Method::POST, "/v1/users/_bad/tokens", Auth::Key, Some(&json!({}))).await
+    api.send(Method::POST, path, Auth::None, Some(&json!({})))
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.send(Method::POST, path, Auth::WrongKey, Some(&json!({})))
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.send(Method::POST, "/v1/users/_bad/tokens", Auth::Key, Some(&json!({})))
+        .await
         .assert_error(400, "general_argument_invalid");
-    api.send_raw(Method::POST, path, Auth::Key, b"{not json".to_vec()).await
+    api.send_raw(Method::POST, path, Auth::Key, b"{not json".to_vec())
+        .await
         .assert_error(400, "general_argument_invalid");
-    api.send_raw(Method::POST, path, Auth::Key, vec![b' '; 64 * 1024 + 1]).await
+    api.send_raw(Method::POST, path, Auth::Key, vec![b' '; 64 * 1024 + 1])
+        .await
         .assert_error(413, "general_argument_invalid");
-    api.send_raw(Method::POST, "/v1/account/sessions/token", Auth::None, vec![b'x'; 3 * 1024 * 1024]).await
-        .assert_error(413, "general_argument_invalid");
-    api.get("/v1/account/nothing-here", Auth::None).await.assert_error(404, "general_route_not_found");
-    api.send(Method::PUT, path, Auth::Key, Some(&json!({}))).await.assert_error(405, "general_not_implemented");
-    api.exchange("alice", "", Auth::None).await.assert_error(401, "user_invalid_token");
-    api.send(Method::POST, "/v1/account/sessions/token", Auth::None, Some(&json!({ "userId": "alice" }))).await
-        .assert_error(400, "general_argument_invalid");
+    api.send_raw(
+        Method::POST,
+        "/v1/account/sessions/token",
+        Auth::None,
+        vec![b'x'; 3 * 1024 * 1024],
+    )
+    .await
+    .assert_error(413, "general_argument_invalid");
+    api.get("/v1/account/nothing-here", Auth::None)
+        .await
+        .assert_error(404, "general_route_not_found");
+    api.send(Method::PUT, path, Auth::Key, Some(&json!({})))
+        .await
+        .assert_error(405, "general_not_implemented");
+    api.exchange("alice", "", Auth::None)
+        .await
+        .assert_error(401, "user_invalid_token");
+    api.send(
+        Method::POST,
+        "/v1/account/sessions/token",
+        Auth::None,
+        Some(&json!({ "userId": "alice" })),
+    )
+    .await
+    .assert_error(400, "general_argument_invalid");
 }
 
 async fn account_session_routes(app: RunningApp) {
@@ -137,7 +185,11 @@ async fn account_session_routes(app: RunningApp) {
     assert_eq!(list.json["total"], 2);
     let sessions = list.json["sessions"].as_array().unwrap();
     sessions.iter().for_each(assert_session_shape);
-    let current: Vec<&str> = sessions.iter().filter(|s| s["current"] == true).map(|s| s["$id"].as_str().unwrap()).collect();
+    let current: Vec<&str> = sessions
+        .iter()
+        .filter(|s| s["current"] == true)
+        .map(|s| s["$id"].as_str().unwrap())
+        .collect();
     assert_eq!(current, vec![first_id.as_str()]);
     assert!(sessions.iter().all(|s| s["secret"] == ""));
 
@@ -145,10 +197,13 @@ async fn account_session_routes(app: RunningApp) {
     got.assert_status(200);
     assert_eq!(got.json["$id"], first_id.as_str());
     assert_eq!(got.json["current"], true);
-    let by_id = api.get(&format!("/v1/account/sessions/{second_id}"), Auth::Session(&first)).await;
+    let by_id = api
+        .get(&format!("/v1/account/sessions/{second_id}"), Auth::Session(&first))
+        .await;
     by_id.assert_status(200);
     assert_eq!(by_id.json["current"], false);
-    api.get("/v1/account/sessions/00000000000000000000", Auth::Session(&first)).await
+    api.get("/v1/account/sessions/00000000000000000000", Auth::Session(&first))
+        .await
         .assert_error(404, "user_session_not_found");
 
     let account = api.get("/v1/account", Auth::Session(&first)).await;
@@ -158,34 +213,79 @@ async fn account_session_routes(app: RunningApp) {
 
     let before = got.str("expire").to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let extended = api.send(Method::PATCH, "/v1/account/sessions/current", Auth::Session(&first), Some(&json!({}))).await;
+    let extended = api
+        .send(
+            Method::PATCH,
+            "/v1/account/sessions/current",
+            Auth::Session(&first),
+            Some(&json!({})),
+        )
+        .await;
     extended.assert_status(200);
     assert_session_shape(&extended.json);
     assert!(extended.str("expire") > before.as_str(), "expire moved forward");
     assert!(extended.str("$updatedAt") > extended.str("$createdAt"));
 
     // Logout of another session by id: 204 with a content type, no cookie change.
-    let deleted = api.send(Method::DELETE, &format!("/v1/account/sessions/{second_id}"), Auth::Session(&first), Some(&json!({}))).await;
+    let deleted = api
+        .send(
+            Method::DELETE,
+            &format!("/v1/account/sessions/{second_id}"),
+            Auth::Session(&first),
+            Some(&json!({})),
+        )
+        .await;
     deleted.assert_status(204);
     assert!(deleted.set_cookies().is_empty());
-    api.get("/me", Auth::Session(&second)).await.assert_error(401, "user_unauthorized");
-    api.send(Method::DELETE, &format!("/v1/account/sessions/{second_id}"), Auth::Session(&first), None).await
-        .assert_error(404, "user_session_not_found");
+    api.get("/me", Auth::Session(&second))
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.send(
+        Method::DELETE,
+        &format!("/v1/account/sessions/{second_id}"),
+        Auth::Session(&first),
+        None,
+    )
+    .await
+    .assert_error(404, "user_session_not_found");
 
     // Logout of the current session expires the cookie.
-    let logout = api.send(Method::DELETE, "/v1/account/sessions/current", Auth::Session(&first), Some(&json!({}))).await;
+    let logout = api
+        .send(
+            Method::DELETE,
+            "/v1/account/sessions/current",
+            Auth::Session(&first),
+            Some(&json!({})),
+        )
+        .await;
     logout.assert_status(204);
     let cookie = logout.set_cookies().join("\n");
-    assert!(cookie.contains(&format!("{}=;", api.cookie_name)) && cookie.contains("Max-Age=0"), "{cookie}");
-    api.get("/me", Auth::Session(&first)).await.assert_error(401, "user_unauthorized");
+    assert!(
+        cookie.contains(&format!("{}=;", api.cookie_name)) && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+    api.get("/me", Auth::Session(&first))
+        .await
+        .assert_error(401, "user_unauthorized");
 
     // Logout of all.
     let (a, _) = api.login("carol").await;
     let (b, _) = api.login("carol").await;
-    let all = api.send(Method::DELETE, "/v1/account/sessions", Auth::Cookie(&a), Some(&json!({}))).await;
+    let all = api
+        .send(
+            Method::DELETE,
+            "/v1/account/sessions",
+            Auth::Cookie(&a),
+            Some(&json!({})),
+        )
+        .await;
     all.assert_status(204);
-    api.get("/me", Auth::Session(&a)).await.assert_error(401, "user_unauthorized");
-    api.get("/me", Auth::Session(&b)).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&a))
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&b))
+        .await
+        .assert_error(401, "user_unauthorized");
 }
 
 async fn admin_session_routes(app: RunningApp) {
@@ -195,18 +295,30 @@ async fn admin_session_routes(app: RunningApp) {
     let path = "/v1/users/dave/sessions";
 
     api.get(path, Auth::None).await.assert_error(401, "user_unauthorized");
-    api.get(path, Auth::WrongKey).await.assert_error(401, "user_unauthorized");
-    api.get(path, Auth::Session(&one)).await.assert_error(401, "user_unauthorized");
+    api.get(path, Auth::WrongKey)
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.get(path, Auth::Session(&one))
+        .await
+        .assert_error(401, "user_unauthorized");
 
     let list = api.get(path, Auth::Key).await;
     list.assert_status(200);
     assert_eq!(list.json["total"], 2);
-    list.json["sessions"].as_array().unwrap().iter().for_each(assert_session_shape);
+    list.json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .for_each(assert_session_shape);
 
     let one_id = one_json["$id"].as_str().unwrap();
-    let deleted = api.send(Method::DELETE, &format!("{path}/{one_id}"), Auth::Key, None).await;
+    let deleted = api
+        .send(Method::DELETE, &format!("{path}/{one_id}"), Auth::Key, None)
+        .await;
     deleted.assert_status(204);
-    api.get("/me", Auth::Session(&one)).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&one))
+        .await
+        .assert_error(401, "user_unauthorized");
     api.get("/me", Auth::Session(&two)).await.assert_status(200);
 
     let created = api.send(Method::POST, path, Auth::Key, Some(&json!({}))).await;
@@ -215,12 +327,18 @@ async fn admin_session_routes(app: RunningApp) {
     assert_eq!(created.json["provider"], "server");
     let server_credential = created.str("secret").to_owned();
     assert!(!server_credential.is_empty(), "API-key callers get the credential");
-    api.get("/me", Auth::Session(&server_credential)).await.assert_status(200);
+    api.get("/me", Auth::Session(&server_credential))
+        .await
+        .assert_status(200);
 
     let all = api.send(Method::DELETE, path, Auth::Key, Some(&json!({}))).await;
     all.assert_status(204);
-    api.get("/me", Auth::Session(&two)).await.assert_error(401, "user_unauthorized");
-    api.get("/me", Auth::Session(&server_credential)).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&two))
+        .await
+        .assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&server_credential))
+        .await
+        .assert_error(401, "user_unauthorized");
     let empty = api.get(path, Auth::Key).await;
     assert_eq!(empty.json["total"], 0);
 }
@@ -233,7 +351,11 @@ async fn concurrent_exchange_is_one_time(app: RunningApp) {
         let secret = secret.clone();
         tokio::spawn(async move { api.exchange("erin", &secret, Auth::None).await.status })
     });
-    let statuses: Vec<u16> = futures_util::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 63, "{statuses:?}");
     let list = api.get("/v1/users/erin/sessions", Auth::Key).await;
@@ -246,13 +368,20 @@ async fn session_limit_evicts_oldest(app: RunningApp) {
     for _ in 0..11 {
         credentials.push(api.login("frank").await.0);
     }
-    api.get("/me", Auth::Session(&credentials[0])).await.assert_error(401, "user_unauthorized");
+    api.get("/me", Auth::Session(&credentials[0]))
+        .await
+        .assert_error(401, "user_unauthorized");
     for credential in &credentials[1..] {
         api.get("/me", Auth::Session(credential)).await.assert_status(200);
     }
     let list = api.get("/v1/users/frank/sessions", Auth::Key).await;
     assert_eq!(list.json["total"], 10);
-    let ids: HashSet<&str> = list.json["sessions"].as_array().unwrap().iter().map(|s| s["$id"].as_str().unwrap()).collect();
+    let ids: HashSet<&str> = list.json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["$id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 10);
 }
 
@@ -260,7 +389,10 @@ async fn wrong_project_is_refused(app: RunningApp) {
     let api = Api::new(&app);
     let mut other = api.clone();
     other.project = "another-project".to_owned();
-    other.create_token("gina", json!({})).await.assert_error(400, "general_argument_invalid");
+    other
+        .create_token("gina", json!({}))
+        .await
+        .assert_error(400, "general_argument_invalid");
 }
 
 macro_rules! suite {
@@ -281,7 +413,11 @@ macro_rules! suite {
 }
 
 async fn start(kind: AppKind, redis: bool) -> RunningApp {
-    let backend = if redis { Backend::Redis(redis_url().await) } else { Backend::Memory };
+    let backend = if redis {
+        Backend::Redis(redis_url().await)
+    } else {
+        Backend::Memory
+    };
     RunningApp::start(AppSpec::new(kind, backend)).await
 }
 

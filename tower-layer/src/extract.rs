@@ -7,39 +7,49 @@ use tokengate::api;
 
 use crate::session::{AuthSession, Resolved};
 
-fn to_axum(response: http::Response<bytes::Bytes>) -> Response {
-    response.map(axum::body::Body::from).into_response()
+/// Why [`AuthSession`] could not be extracted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthRejection {
+    /// No valid session: 401 with Appwrite's `user_unauthorized` body.
+    Unauthorized,
+    /// [`crate::TokenGateLayer`] is not installed on this route: 500 naming it.
+    MissingLayer,
 }
 
-fn resolved(parts: &Parts) -> Result<&Resolved, Response> {
-    parts
-        .extensions
-        .get::<Resolved>()
-        .ok_or_else(|| to_axum(api::missing_layer_response("TokenGateLayer")))
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let response = match self {
+            AuthRejection::Unauthorized => api::unauthorized_response(),
+            AuthRejection::MissingLayer => api::missing_layer_response("TokenGateLayer"),
+        };
+        response.map(axum::body::Body::from).into_response()
+    }
+}
+
+fn resolved(parts: &Parts) -> Result<Option<AuthSession>, AuthRejection> {
+    match parts.extensions.get::<Resolved>() {
+        Some(Resolved(session)) => Ok(session.clone()),
+        None => Err(AuthRejection::MissingLayer),
+    }
 }
 
 /// 401 (Appwrite JSON) without a valid session; 500 naming the missing
 /// layer when [`crate::TokenGateLayer`] is not installed.
 impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        resolved(parts)?
-            .0
-            .clone()
-            .ok_or_else(|| to_axum(api::unauthorized_response()))
+        resolved(parts)?.ok_or(AuthRejection::Unauthorized)
     }
 }
 
 /// `None` without a valid session; 500 naming the missing layer when
 /// [`crate::TokenGateLayer`] is not installed.
 impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthSession {
-    type Rejection = Response;
+    type Rejection = AuthRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(resolved(parts)?.0.clone())
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        resolved(parts)
     }
 }

@@ -4,10 +4,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use tokengate::api::{self, ClientContext};
 use tokengate::Gate;
 use tower_layer::Layer;
@@ -96,9 +97,7 @@ where
             }
             match api::resolve_session(&gate, request.headers()).await {
                 Ok(session) => {
-                    request
-                        .extensions_mut()
-                        .insert(Resolved(session.map(AuthSession::new)));
+                    request.extensions_mut().insert(Resolved(session.map(AuthSession::new)));
                     inner.call(request).await
                 }
                 Err(error) => {
@@ -117,17 +116,10 @@ where
 {
     let client = ClientContext::with_ip(peer_ip(&request));
     let (parts, body) = request.into_parts();
-    // Read at most the limit (plus nothing): a larger body is refused
-    // without being buffered.
-    let bytes = match Limited::new(body, gate.http().max_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return api::payload_too_large_response();
-        }
-        Err(_) => {
+    let bytes = match read_limited(body, gate.http().max_body_bytes).await {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::TooLarge => return api::payload_too_large_response(),
+        BodyRead::Failed => {
             return tokengate::api::wire::error_response(
                 tokengate::ErrorKind::ArgumentInvalid,
                 "The request body could not be read.",
@@ -135,6 +127,48 @@ where
         }
     };
     api::handle(gate, Request::from_parts(parts, bytes), client).await
+}
+
+enum BodyRead {
+    Complete(Bytes),
+    TooLarge,
+    Failed,
+}
+
+/// Reads at most `limit` bytes. An oversized body is read on and discarded
+/// (never buffered) up to [`api::DRAIN_LIMIT`], so that the client, still
+/// sending, receives the 413 instead of a reset connection.
+async fn read_limited<B>(body: B, limit: usize) -> BodyRead
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buffer = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return if seen > limit {
+                BodyRead::TooLarge
+            } else {
+                BodyRead::Failed
+            };
+        };
+        let Ok(mut data) = frame.into_data() else { continue };
+        let chunk = data.copy_to_bytes(data.remaining());
+        seen = seen.saturating_add(chunk.len());
+        if seen > api::DRAIN_LIMIT {
+            return BodyRead::TooLarge;
+        }
+        if seen <= limit {
+            buffer.extend_from_slice(&chunk);
+        }
+    }
+    if seen > limit {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Complete(buffer.freeze())
+    }
 }
 
 #[cfg(feature = "axum")]

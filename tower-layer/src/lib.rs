@@ -29,6 +29,8 @@ mod layer;
 mod require;
 mod session;
 
+#[cfg(feature = "axum")]
+pub use extract::AuthRejection;
 pub use layer::{TokenGateLayer, TokenGateService};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use session::AuthSession;

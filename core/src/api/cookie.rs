@@ -15,10 +15,7 @@ pub const PROJECT_HEADER: &str = "x-appwrite-project";
 
 /// The session credential of a request: the `X-Appwrite-Session` header,
 /// else the `a_session_<project>` cookie. `None` when neither is present.
-pub fn credential_from_headers<'a>(
-    headers: &'a HeaderMap,
-    settings: &HttpSettings,
-) -> Option<&'a str> {
+pub fn credential_from_headers<'a>(headers: &'a HeaderMap, settings: &HttpSettings) -> Option<&'a str> {
     find_credential(
         headers.get(SESSION_HEADER).map(|v| v.as_bytes()),
         headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
@@ -34,10 +31,7 @@ pub fn find_credential<'a>(
     settings: &HttpSettings,
 ) -> Option<&'a str> {
     if let Some(value) = session_header {
-        return std::str::from_utf8(value)
-            .ok()
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
+        return std::str::from_utf8(value).ok().map(str::trim).filter(|v| !v.is_empty());
     }
     let name = settings.cookie_name();
     cookie_headers
@@ -52,16 +46,8 @@ pub fn find_credential<'a>(
 /// `Set-Cookie` for a new session: HttpOnly (no script reads it),
 /// SameSite=Lax (no cross-site POST carries it), Path=/, Secure unless
 /// configured off, expiring with the session.
-pub fn session_cookie(
-    settings: &HttpSettings,
-    credential: &Secret,
-    expire: DateTime<Utc>,
-) -> Secret {
-    let secure = if settings.cookie.secure {
-        "; Secure"
-    } else {
-        ""
-    };
+pub fn session_cookie(settings: &HttpSettings, credential: &Secret, expire: DateTime<Utc>) -> Secret {
+    let secure = if settings.cookie.secure { "; Secure" } else { "" };
     Secret::new(format!(
         "{}={}; Path=/; Expires={}; HttpOnly; SameSite=Lax{}",
         settings.cookie_name(),
@@ -73,11 +59,7 @@ pub fn session_cookie(
 
 /// `Set-Cookie` that removes the session cookie (logout).
 pub fn expired_cookie(settings: &HttpSettings) -> String {
-    let secure = if settings.cookie.secure {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if settings.cookie.secure { "; Secure" } else { "" };
     format!(
         "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{}",
         settings.cookie_name(),
@@ -94,10 +76,7 @@ mod tests {
     fn header_wins_over_cookie() {
         let settings = HttpSettings::default();
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("x=1; a_session_default=abc"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("x=1; a_session_default=abc"));
         assert_eq!(credential_from_headers(&headers, &settings), Some("abc"));
         headers.insert(SESSION_HEADER, HeaderValue::from_static("hdr"));
         assert_eq!(credential_from_headers(&headers, &settings), Some("hdr"));

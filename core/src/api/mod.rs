@@ -35,18 +35,15 @@ use std::net::IpAddr;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use serde_json::json;
 
 use crate::error::{Error, ErrorKind};
+use crate::flows::Requester;
 use crate::gate::{Gate, TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, UserId};
 use crate::secret::{ct_eq, Secret};
 use cookie::{credential_from_headers, expired_cookie, session_cookie, KEY_HEADER, PROJECT_HEADER};
 use params::Params;
-use wire::{
-    error_response, error_to_response, json_response, no_content, session_json, session_list_json,
-    token_json,
-};
+use wire::{error_response, error_to_response, json_response, no_content, session_json, session_list_json, token_json};
 
 /// What the adapter knows about the connection.
 #[derive(Debug, Clone, Default)]
@@ -78,8 +75,7 @@ pub fn is_mounted(gate: &Gate, path: &str) -> bool {
 }
 
 fn relative_path<'a>(gate: &Gate, path: &'a str) -> Option<&'a str> {
-    path.strip_prefix(gate.http().base_path.as_str())?
-        .strip_prefix('/')
+    path.strip_prefix(gate.http().base_path.as_str())?.strip_prefix('/')
 }
 
 /// The session of a request outside the mounted routes: `Ok(None)` when it
@@ -91,10 +87,7 @@ pub async fn resolve_session(gate: &Gate, headers: &HeaderMap) -> Result<Option<
 
 /// [`resolve_session`] for a credential already found with
 /// [`cookie::find_credential`].
-pub async fn resolve_credential(
-    gate: &Gate,
-    credential: Option<&str>,
-) -> Result<Option<Session>, Error> {
+pub async fn resolve_credential(gate: &Gate, credential: Option<&str>) -> Result<Option<Session>, Error> {
     match credential {
         None => Ok(None),
         Some(credential) => gate.authenticate(credential).await,
@@ -103,10 +96,7 @@ pub async fn resolve_credential(
 
 /// The 401 answer for a route that requires a session.
 pub fn unauthorized_response() -> Response<Bytes> {
-    error_response(
-        ErrorKind::Unauthorized,
-        ErrorKind::Unauthorized.default_message(),
-    )
+    error_response(ErrorKind::Unauthorized, ErrorKind::Unauthorized.default_message())
 }
 
 /// The 500 answer when an extractor finds no layer installed.
@@ -117,12 +107,13 @@ pub fn missing_layer_response(layer: &str) -> Response<Bytes> {
     )
 }
 
+/// How much of an oversized body adapters read and discard before giving up
+/// on the connection: enough that ordinary clients see the 413.
+pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
 /// The 413 answer for an oversized body.
 pub fn payload_too_large_response() -> Response<Bytes> {
-    error_response(
-        ErrorKind::PayloadTooLarge,
-        ErrorKind::PayloadTooLarge.default_message(),
-    )
+    error_response(ErrorKind::PayloadTooLarge, ErrorKind::PayloadTooLarge.default_message())
 }
 
 /// The 503 answer when the store is unreachable.
@@ -142,6 +133,9 @@ enum Route<'a> {
     AccountSessions,
     AccountSession(&'a str),
     Account,
+    EmailToken,
+    MagicUrlToken,
+    PhoneToken,
 }
 
 fn match_route(rest: &str) -> Option<Route<'_>> {
@@ -154,28 +148,23 @@ fn match_route(rest: &str) -> Option<Route<'_>> {
         ["account", "sessions"] => Route::AccountSessions,
         ["account", "sessions", session] => Route::AccountSession(session),
         ["account"] => Route::Account,
+        ["account", "tokens", "email"] => Route::EmailToken,
+        ["account", "tokens", "magic-url"] => Route::MagicUrlToken,
+        ["account", "tokens", "phone"] => Route::PhoneToken,
         _ => return None,
     })
 }
 
 /// Answers one request to a mounted route. Never panics; every failure is
 /// Appwrite's JSON error body.
-pub async fn handle(
-    gate: &Gate,
-    request: Request<Bytes>,
-    client: ClientContext,
-) -> Response<Bytes> {
+pub async fn handle(gate: &Gate, request: Request<Bytes>, client: ClientContext) -> Response<Bytes> {
     match dispatch(gate, &request, &client).await {
         Ok(response) => response,
         Err(error) => error_to_response(&error),
     }
 }
 
-async fn dispatch(
-    gate: &Gate,
-    request: &Request<Bytes>,
-    client: &ClientContext,
-) -> Result<Response<Bytes>, Error> {
+async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext) -> Result<Response<Bytes>, Error> {
     let path = request.uri().path();
     let Some(route) = relative_path(gate, path).and_then(match_route) else {
         return Ok(error_response(
@@ -198,24 +187,20 @@ async fn dispatch(
             let user = UserId::parse(user)?;
             let params = Params::parse(body, &["length", "expire"])?;
             let mut options = TokenOptions::default();
-            options.length = params.optional_int("length", 4..=128)?.map(|v| v as usize);
-            options.expire = params
-                .optional_int("expire", TOKEN_EXPIRE_RANGE)?
-                .map(std::time::Duration::from_secs);
+            if let Some(length) = params.optional_int("length", 4..=128)? {
+                options = options.length(length as usize);
+            }
+            if let Some(expire) = params.optional_int("expire", TOKEN_EXPIRE_RANGE)? {
+                options = options.expire(std::time::Duration::from_secs(expire));
+            }
             let token = gate.create_token(&user, options).await?;
-            Ok(json_response(
-                StatusCode::CREATED,
-                &token_json(&token, true),
-            ))
+            Ok(json_response(StatusCode::CREATED, &token_json(&token, true)))
         }
         (Route::UserSessions(user), &Method::GET) => {
             require_api_key(gate, headers)?;
             let user = UserId::parse(user)?;
             let sessions = gate.list_sessions(&user).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &session_list_json(&sessions, None),
-            ))
+            Ok(json_response(StatusCode::OK, &session_list_json(&sessions, None)))
         }
         (Route::UserSessions(user), &Method::DELETE) => {
             require_api_key(gate, headers)?;
@@ -248,8 +233,7 @@ async fn dispatch(
             let secret = params.required_str("secret")?;
             let (session, credential) = gate.create_session(&user, secret, info).await?;
             let shown = api_key.then_some(&credential);
-            let mut response =
-                json_response(StatusCode::CREATED, &session_json(&session, true, shown));
+            let mut response = json_response(StatusCode::CREATED, &session_json(&session, true, shown));
             set_cookie(
                 &mut response,
                 session_cookie(gate.http(), &credential, session.expire).expose(),
@@ -304,7 +288,51 @@ async fn dispatch(
         }
         (Route::Account, &Method::GET) => {
             let current = &current_session(gate, headers).await?;
-            Ok(json_response(StatusCode::OK, &user_json(current)))
+            let user = gate.get_user(&current.user_id).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &wire::user_json(&current.user_id, user.as_ref(), current),
+            ))
+        }
+        (Route::EmailToken, &Method::POST) => {
+            let trusted = optional_api_key(gate, headers)?;
+            let params = Params::parse(body, &["userId", "email", "phrase"])?;
+            let requester = Requester::new(client.ip, trusted);
+            let phrase = params.optional_bool("phrase")?.unwrap_or(false);
+            let token = gate
+                .create_email_token(
+                    params.required_str("userId")?,
+                    params.required_str("email")?,
+                    phrase,
+                    requester,
+                )
+                .await?;
+            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+        }
+        (Route::MagicUrlToken, &Method::POST) => {
+            let trusted = optional_api_key(gate, headers)?;
+            let params = Params::parse(body, &["userId", "email", "url", "phrase"])?;
+            let requester = Requester::new(client.ip, trusted);
+            let phrase = params.optional_bool("phrase")?.unwrap_or(false);
+            let token = gate
+                .create_magic_url_token(
+                    params.required_str("userId")?,
+                    params.required_str("email")?,
+                    params.optional_str("url")?,
+                    phrase,
+                    requester,
+                )
+                .await?;
+            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+        }
+        (Route::PhoneToken, &Method::POST) => {
+            let trusted = optional_api_key(gate, headers)?;
+            let params = Params::parse(body, &["userId", "phone"])?;
+            let requester = Requester::new(client.ip, trusted);
+            let token = gate
+                .create_phone_token(params.required_str("userId")?, params.required_str("phone")?, requester)
+                .await?;
+            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
         }
         _ => Ok(error_response(
             ErrorKind::MethodNotAllowed,
@@ -321,33 +349,9 @@ fn resolve_id<'a>(id: &'a str, current: &'a Session) -> &'a str {
     }
 }
 
-/// The User model as far as the core knows it.
-fn user_json(session: &Session) -> serde_json::Value {
-    json!({
-        "$id": session.user_id.as_str(),
-        "$createdAt": "",
-        "$updatedAt": "",
-        "name": "",
-        "registration": "",
-        "status": true,
-        "labels": [],
-        "passwordUpdate": "",
-        "email": "",
-        "phone": "",
-        "emailVerification": false,
-        "phoneVerification": false,
-        "mfa": false,
-        "prefs": {},
-        "targets": [],
-        "accessedAt": wire::format_date(session.updated_at),
-    })
-}
-
 /// The session the request authenticates with; 401 without one.
 async fn current_session(gate: &Gate, headers: &HeaderMap) -> Result<Session, Error> {
-    resolve_session(gate, headers)
-        .await?
-        .ok_or(Error::Unauthorized)
+    resolve_session(gate, headers).await?.ok_or(Error::Unauthorized)
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
@@ -363,9 +367,7 @@ fn check_project(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
     match headers.get(PROJECT_HEADER).map(HeaderValue::as_bytes) {
         None | Some(b"") => Ok(()),
         Some(project) if project == gate.http().project.as_bytes() => Ok(()),
-        Some(_) => Err(Error::argument(
-            "Project with the requested ID could not be found.",
-        )),
+        Some(_) => Err(Error::argument("Project with the requested ID could not be found.")),
     }
 }
 
@@ -410,10 +412,7 @@ mod tests {
             Some(Route::AccountSession("current"))
         );
         assert_eq!(match_route("account/sessions/token"), Some(Route::Exchange));
-        assert_eq!(
-            match_route("account/sessions/"),
-            Some(Route::AccountSession(""))
-        );
+        assert_eq!(match_route("account/sessions/"), Some(Route::AccountSession("")));
         assert_eq!(match_route("account/x"), None);
         assert_eq!(match_route("users/a/tokens/b"), None);
     }

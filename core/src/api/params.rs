@@ -18,15 +18,10 @@ impl Params {
         let value: Value = serde_json::from_slice(body)
             .map_err(|_| Error::argument("Invalid request body: must be a JSON object."))?;
         let Value::Object(map) = value else {
-            return Err(Error::argument(
-                "Invalid request body: must be a JSON object.",
-            ));
+            return Err(Error::argument("Invalid request body: must be a JSON object."));
         };
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(Error::argument(format!(
-                "Unknown parameter: `{}`",
-                truncate(unknown)
-            )));
+            return Err(Error::argument(format!("Unknown parameter: `{}`", truncate(unknown))));
         }
         Ok(Params(map))
     }
@@ -49,11 +44,7 @@ impl Params {
     }
 
     /// An optional integer within `range`.
-    pub fn optional_int(
-        &self,
-        name: &str,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<Option<u64>, Error> {
+    pub fn optional_int(&self, name: &str, range: std::ops::RangeInclusive<u64>) -> Result<Option<u64>, Error> {
         let out_of_range = || {
             Error::argument(format!(
                 "Invalid `{name}` param: Value must be a valid range between {} and {}",

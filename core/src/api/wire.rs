@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::directory::User;
 use crate::error::ErrorKind;
-use crate::model::{Session, Token};
+use crate::model::{Session, Token, UserId};
 use crate::secret::Secret;
 
 /// `Content-Type` of every JSON response.
@@ -80,6 +81,30 @@ pub fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Valu
     json!({ "total": items.len(), "sessions": items })
 }
 
+/// Appwrite's User model. A user with sessions but no directory entry
+/// (custom tokens only) has empty address fields.
+pub fn user_json(id: &UserId, user: Option<&User>, session: &Session) -> Value {
+    let created = user.map(|u| format_date(u.created_at)).unwrap_or_default();
+    json!({
+        "$id": id.as_str(),
+        "$createdAt": created,
+        "$updatedAt": user.map(|u| format_date(u.updated_at)).unwrap_or_default(),
+        "name": "",
+        "registration": created,
+        "status": true,
+        "labels": [],
+        "passwordUpdate": "",
+        "email": user.map(|u| u.email.as_str()).unwrap_or_default(),
+        "phone": user.map(|u| u.phone.as_str()).unwrap_or_default(),
+        "emailVerification": user.is_some_and(|u| u.email_verification),
+        "phoneVerification": user.is_some_and(|u| u.phone_verification),
+        "mfa": false,
+        "prefs": {},
+        "targets": [],
+        "accessedAt": format_date(session.updated_at),
+    })
+}
+
 /// Appwrite's error body.
 pub fn error_json(kind: ErrorKind, message: &str) -> Value {
     json!({
@@ -95,10 +120,9 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
     let bytes = serde_json::to_vec(body).expect("JSON values always serialise");
     let mut response = Response::new(Bytes::from(bytes));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_CONTENT_TYPE),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
     response
 }
 
@@ -106,10 +130,9 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
 pub fn no_content() -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(EMPTY_CONTENT_TYPE),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(EMPTY_CONTENT_TYPE));
     response
 }
 

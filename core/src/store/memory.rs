@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+    idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
 };
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{SessionOrigin, UserId};
@@ -33,7 +33,16 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<UserId, UserState>,
+    addresses: HashMap<Digest, (UserId, i64)>,
+    rates: HashMap<String, RateState>,
     operations: u64,
+}
+
+#[derive(Debug, Default)]
+struct RateState {
+    count: u32,
+    window_end_ms: i64,
+    gap_until_ms: i64,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +52,7 @@ struct UserState {
     failures: u32,
     failures_expire_ms: i64,
     locked_until_ms: i64,
+    directory: Option<(UserRecord, i64)>,
 }
 
 #[derive(Debug)]
@@ -59,28 +69,20 @@ impl UserState {
         if self.failures_expire_ms <= now_ms {
             self.failures = 0;
         }
+        if self.directory.as_ref().is_some_and(|(_, expire)| *expire <= now_ms) {
+            self.directory = None;
+        }
     }
 
     fn is_empty(&self, now_ms: i64) -> bool {
-        self.tokens.is_empty()
-            && self.sessions.is_empty()
-            && self.failures == 0
-            && self.locked_until_ms <= now_ms
+        self.tokens.is_empty() && self.sessions.is_empty() && self.failures == 0 && self.locked_until_ms <= now_ms
     }
 
-    fn add_session(
-        &mut self,
-        record: SessionRecord,
-        rules: &RedeemRules,
-        now_ms: i64,
-    ) -> Vec<String> {
+    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let deadline_ms = idle_deadline(record.expire_ms, idle, now_ms);
         let new_id = record.id.clone();
-        self.sessions.push(StoredSession {
-            record,
-            deadline_ms,
-        });
+        self.sessions.push(StoredSession { record, deadline_ms });
         let limit = rules.max_sessions as usize;
         let mut evicted = Vec::new();
         if limit > 0 && self.sessions.len() > limit {
@@ -92,11 +94,7 @@ impl UserState {
                 .collect();
             candidates.sort();
             let excess = self.sessions.len() - limit;
-            evicted = candidates
-                .into_iter()
-                .take(excess)
-                .map(|(_, id)| id)
-                .collect();
+            evicted = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
             self.sessions.retain(|s| !evicted.contains(&s.record.id));
         }
         evicted
@@ -128,12 +126,7 @@ impl MemoryStore {
     }
 
     /// Runs `f` on the user's swept state; drops the user when nothing is left.
-    fn with_user<T>(
-        &self,
-        user: &UserId,
-        now_ms: i64,
-        f: impl FnOnce(&mut UserState) -> T,
-    ) -> Result<T, StoreError> {
+    fn with_user<T>(&self, user: &UserId, now_ms: i64, f: impl FnOnce(&mut UserState) -> T) -> Result<T, StoreError> {
         let mut state = self.lock()?;
         state.operations += 1;
         if state.operations % FULL_SWEEP_EVERY == 0 {
@@ -141,6 +134,10 @@ impl MemoryStore {
                 u.sweep(now_ms);
                 !u.is_empty(now_ms)
             });
+            state.addresses.retain(|_, (_, expire)| *expire > now_ms);
+            state
+                .rates
+                .retain(|_, r| r.window_end_ms > now_ms || r.gap_until_ms > now_ms);
         }
         let entry = state.users.entry(user.clone()).or_default();
         entry.sweep(now_ms);
@@ -227,9 +224,7 @@ impl Store for MemoryStore {
         rules: &RedeemRules,
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
-        self.with_user(user, now_ms, |u| {
-            u.add_session(session.clone(), rules, now_ms)
-        })
+        self.with_user(user, now_ms, |u| u.add_session(session.clone(), rules, now_ms))
     }
 
     async fn find_session(
@@ -251,11 +246,7 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn list_sessions(
-        &self,
-        user: &UserId,
-        now_ms: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
             let mut out: Vec<SessionRecord> = u.sessions.iter().map(|s| s.record.clone()).collect();
             out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
@@ -294,5 +285,98 @@ impl Store for MemoryStore {
             u.sessions.clear();
             count
         })
+    }
+
+    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError> {
+        let now = crate::time::now_ms();
+        let mut state = self.lock()?;
+        Ok(match state.addresses.get_mut(address) {
+            Some((owner, expire)) if *expire > now => {
+                *expire = now + ttl_ms;
+                Some(owner.clone())
+            }
+            _ => None,
+        })
+    }
+
+    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError> {
+        let now = crate::time::now_ms();
+        let mut state = self.lock()?;
+        let entry = state.addresses.entry(*address).or_insert_with(|| (user.clone(), 0));
+        if entry.1 <= now {
+            entry.0 = user.clone();
+        }
+        entry.1 = now + ttl_ms;
+        Ok(entry.0.clone())
+    }
+
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            if let Some((record, expire)) = u.directory.as_mut() {
+                let same = (!email.is_empty() && record.email == email) || (!phone.is_empty() && record.phone == phone);
+                if same {
+                    *expire = now_ms + ttl_ms;
+                }
+                return same;
+            }
+            if !u.tokens.is_empty() || !u.sessions.is_empty() {
+                return false;
+            }
+            let record = UserRecord {
+                created_ms: now_ms,
+                updated_ms: now_ms,
+                email: email.to_owned(),
+                phone: phone.to_owned(),
+                email_verified: false,
+                phone_verified: false,
+            };
+            u.directory = Some((record, now_ms + ttl_ms));
+            true
+        })
+    }
+
+    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.with_user(user, crate::time::now_ms(), |u| {
+            u.directory.as_ref().map(|(r, _)| r.clone())
+        })
+    }
+
+    async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError> {
+        self.with_user(user, now_ms, |u| {
+            if let Some((record, _)) = u.directory.as_mut() {
+                record.email_verified |= email;
+                record.phone_verified |= phone;
+                record.updated_ms = now_ms;
+            }
+        })
+    }
+
+    async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError> {
+        let mut state = self.lock()?;
+        let rate = state.rates.entry(bucket.id.clone()).or_default();
+        if rate.window_end_ms <= now_ms {
+            rate.count = 0;
+        }
+        if bucket.min_interval_ms > 0 && rate.gap_until_ms > now_ms {
+            return Ok(false);
+        }
+        if rate.count >= bucket.limit {
+            return Ok(false);
+        }
+        if rate.count == 0 {
+            rate.window_end_ms = now_ms + bucket.window_ms;
+        }
+        rate.count += 1;
+        if bucket.min_interval_ms > 0 {
+            rate.gap_until_ms = now_ms + bucket.min_interval_ms;
+        }
+        Ok(true)
     }
 }

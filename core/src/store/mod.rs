@@ -264,6 +264,39 @@ pub enum Redemption {
     LockedOut,
 }
 
+/// A user as the built-in directory keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct UserRecord {
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    /// Last change, Unix ms.
+    pub updated_ms: i64,
+    /// Normalised email, or empty.
+    pub email: String,
+    /// E.164 phone, or empty.
+    pub phone: String,
+    /// Whether a login through the email proved the address.
+    pub email_verified: bool,
+    /// Whether a login through the phone proved the number.
+    pub phone_verified: bool,
+}
+
+/// One issuance rate-limit bucket: at most `limit` hits per `window_ms`, and
+/// (when `min_interval_ms` > 0) at least that long between two hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateBucket {
+    /// Bucket name: lowercase hex and `:` only (built from digests).
+    pub id: String,
+    /// Hits allowed per window.
+    pub limit: u32,
+    /// Window length, ms.
+    pub window_ms: i64,
+    /// Minimum gap between hits, ms (0 = none).
+    pub min_interval_ms: i64,
+}
+
 /// Persistence of tokens and sessions. Every method is one atomic operation.
 ///
 /// Implementations must pass the contract suite in `tokengate-tests`.
@@ -316,11 +349,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// The user's live sessions, oldest first.
-    async fn list_sessions(
-        &self,
-        user: &UserId,
-        now_ms: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
 
     /// Sets a live session's expiry (and `updated`), returning it.
     async fn extend_session(
@@ -337,6 +366,33 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes all of the user's sessions; how many there were.
     async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError>;
+
+    /// The user an address (digest of an email or phone) belongs to.
+    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError>;
+
+    /// Links an address to `user` unless it is already linked; returns the owner.
+    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError>;
+
+    /// Creates the directory record of `user` with this email or phone.
+    /// Refused (`false`) when the id is taken: a record with another
+    /// address, or any live token or session (a user known elsewhere).
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// The directory record of `user`.
+    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Marks the email and/or phone of an existing record as verified.
+    async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Counts one hit in `bucket`; `false` (nothing counted) when over the limit.
+    async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError>;
 }
 
 /// Where the idle deadline puts a session's end: the earlier of its expiry

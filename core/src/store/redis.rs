@@ -11,6 +11,9 @@
 //! | `<prefix>:{u:<id>}:sessions` | hash | session id → `digest\|created_ms\|expire_ms` |
 //! | `<prefix>:{u:<id>}:fails` | string | consecutive failures |
 //! | `<prefix>:{u:<id>}:lock` | string | present while exchanges are locked |
+//! | `<prefix>:{u:<id>}:user` | hash | directory record (email, phone, verification) |
+//! | `<prefix>:{a:<digest>}` | string | address (email/phone digest) → user id |
+//! | `<prefix>:{r:<bucket>}:n`, `:gap` | string | issuance rate-limit counter and gap marker |
 //!
 //! Every key carries a TTL; every atomic change is one `EVALSHA`.
 
@@ -22,35 +25,29 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
 use super::{
-    idle_deadline, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+    idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
 };
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{TokenKind, UserId};
 use crate::secret::Digest;
 
 fn script(body: &str) -> Script {
-    Script::new(&format!(
-        "{}\n{}",
-        include_str!("lua/enforce_limit.lua"),
-        body
-    ))
+    Script::new(&format!("{}\n{}", include_str!("lua/enforce_limit.lua"), body))
 }
 
-static INSERT_TOKEN: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
+static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/redeem.lua")));
-static INSERT_SESSION: LazyLock<Script> =
-    LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
-static FIND_SESSION_IDLE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
-static LIST_SESSIONS: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
-static EXTEND_SESSION: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
-static DELETE_SESSION: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
-static DELETE_SESSIONS: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
+static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
+static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
+static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
+static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
+static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
+static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
+static CLAIM_USER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim_user.lua")));
+static LINK_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/link_address.lua")));
+static FIND_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_address.lua")));
+static MARK_VERIFIED: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/mark_verified.lua")));
+static HIT_RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hit_rate_limit.lua")));
 
 /// Connection settings for [`RedisStore`].
 #[derive(Debug, Clone)]
@@ -159,8 +156,7 @@ impl RedisStore<ConnectionManager> {
             .set_connection_timeout(Some(config.connection_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
+        let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
         Ok(Self::with_connection(connection, config))
     }
 }
@@ -175,10 +171,7 @@ impl RedisStore<redis::cluster_async::ClusterConnection> {
     /// let store = RedisStore::connect_cluster(&nodes, RedisStoreConfig::default()).await?;
     /// # let _ = store; Ok(()) }
     /// ```
-    pub async fn connect_cluster(
-        nodes: &[impl AsRef<str>],
-        config: RedisStoreConfig,
-    ) -> Result<Self, StoreError> {
+    pub async fn connect_cluster(nodes: &[impl AsRef<str>], config: RedisStoreConfig) -> Result<Self, StoreError> {
         config.validate()?;
         let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
         let client = redis::cluster::ClusterClientBuilder::new(nodes)
@@ -250,11 +243,25 @@ impl UserKeys<'_> {
     fn lock(&self) -> String {
         self.key("lock")
     }
+    fn user(&self) -> String {
+        self.key("user")
+    }
     fn session_prefix(&self) -> String {
         self.key("s:")
     }
     fn session(&self, digest: &Digest) -> String {
         format!("{}{}", self.session_prefix(), digest.to_hex())
+    }
+}
+
+impl<C> RedisStore<C> {
+    fn address_key(&self, address: &Digest) -> String {
+        format!("{}:{{a:{}}}", self.prefix, address.to_hex())
+    }
+
+    fn rate_keys(&self, bucket: &str) -> (String, String) {
+        let base = format!("{}:{{r:{}}}", self.prefix, bucket);
+        (format!("{base}:n"), format!("{base}:gap"))
     }
 }
 
@@ -437,16 +444,11 @@ where
             }
         };
         let Some(value) = value else { return Ok(None) };
-        let record = SessionRecord::from_json(&value, *digest)
-            .ok_or_else(|| unexpected("session lookup"))?;
+        let record = SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
         Ok((record.expire_ms > now_ms).then_some(record))
     }
 
-    async fn list_sessions(
-        &self,
-        user: &UserId,
-        now_ms: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = LIST_SESSIONS.key(keys.index());
         invocation.arg(now_ms).arg(keys.session_prefix());
@@ -499,5 +501,91 @@ where
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(deleted.max(0) as u64)
+    }
+
+    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError> {
+        let mut invocation = FIND_ADDRESS.key(self.address_key(address));
+        invocation.arg(ttl_ms);
+        let owner: Option<String> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        owner
+            .map(|o| UserId::parse(&o).map_err(|_| unexpected("address lookup")))
+            .transpose()
+    }
+
+    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError> {
+        let mut invocation = LINK_ADDRESS.key(self.address_key(address));
+        invocation.arg(user.as_str()).arg(ttl_ms);
+        let owner: String = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        UserId::parse(&owner).map_err(|_| unexpected("address link"))
+    }
+
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = CLAIM_USER.key(keys.user());
+        invocation
+            .key(keys.index())
+            .key(keys.tokens())
+            .arg(email)
+            .arg(phone)
+            .arg(now_ms)
+            .arg(ttl_ms);
+        let claimed: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut command = redis::cmd("HGETALL");
+        command.arg(self.keys(user).user());
+        let fields: std::collections::HashMap<String, String> = self
+            .run(|mut c| async move { command.query_async(&mut c).await })
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        Ok(Some(UserRecord {
+            created_ms: number("c"),
+            updated_ms: number("u"),
+            email: text("e"),
+            phone: text("p"),
+            email_verified: number("ev") == 1,
+            phone_verified: number("pv") == 1,
+        }))
+    }
+
+    async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError> {
+        let mut invocation = MARK_VERIFIED.key(self.keys(user).user());
+        invocation.arg(u8::from(email)).arg(u8::from(phone)).arg(now_ms);
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn hit_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<bool, StoreError> {
+        let (counter, gap) = self.rate_keys(&bucket.id);
+        let mut invocation = HIT_RATE_LIMIT.key(counter);
+        invocation
+            .key(gap)
+            .arg(bucket.limit)
+            .arg(bucket.window_ms)
+            .arg(bucket.min_interval_ms);
+        let counted: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(counted == 1)
     }
 }

@@ -1,0 +1,94 @@
+//! What the benchmark ran on, and CPU-time probes for this process and
+//! the current thread (from `/proc`).
+
+use std::process::Command;
+
+/// A description of the machine for the results file.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// Logical CPUs (`nproc`).
+    pub cpus: usize,
+    /// CPU model from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Total memory from `/proc/meminfo`.
+    pub memory: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// UTC date and time of the run.
+    pub date: String,
+    /// `rustc --version`, if available.
+    pub rustc: String,
+}
+
+impl Machine {
+    /// Reads the description.
+    pub fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name")?.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| format!("{:.1} GiB", kb as f64 / 1024.0 / 1024.0))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        let rustc = Command::new("rustc")
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, usize::from),
+            cpu_model,
+            memory,
+            kernel,
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            rustc,
+        }
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may contain spaces) start at 3.
+    let Some(rest) = text.rfind(')').map(|at| &text[at + 1..]) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime = fields.get(11).and_then(|v| v.parse::<f64>().ok());
+    let stime = fields.get(12).and_then(|v| v.parse::<f64>().ok());
+    match (utime, stime) {
+        (Some(u), Some(s)) => (u + s) / clock_ticks(),
+        _ => f64::NAN,
+    }
+}
+
+/// CPU seconds used by this process so far (all threads).
+pub fn process_cpu_seconds() -> f64 {
+    stat_cpu_seconds("/proc/self/stat")
+}
+
+/// CPU seconds used by the calling thread so far.
+pub fn thread_cpu_seconds() -> f64 {
+    stat_cpu_seconds("/proc/thread-self/stat")
+}

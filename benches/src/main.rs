@@ -1,0 +1,219 @@
+//! # tokengate-bench
+//!
+//! What session checking costs per request with tokengate, against the
+//! Redis round-trip floor and the peers (`tower-sessions` with its Redis
+//! store, `actix-session` with `RedisSessionStore`), plus exchange throughput
+//! and behaviour with a million live sessions and tokens. One command runs
+//! every scenario on this machine:
+//!
+//! ```sh
+//! ./scripts/bench.sh            # installs redis-server if missing, then:
+//! cargo run --release -p tokengate-bench
+//! ```
+//!
+//! It starts its own throwaway `redis-server` on a free loopback port
+//! (`--save "" --appendonly no`, killed at exit; it only ever flushes that
+//! one), runs in-process servers on free loopback ports with an in-process
+//! load generator (64 keep-alive connections, warm-up then a fixed window per
+//! row), prints a markdown table with absolute figures, ratios and the
+//! issue's targets as PASS/MISS, and writes it to `benches/RESULTS.md`.
+//!
+//! Environment (all optional):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `BENCH_DURATION` | `5` | seconds measured per row |
+//! | `BENCH_WARMUP` | `1` | seconds of warm-up before each row |
+//! | `BENCH_CONCURRENCY` | `64` | connections / concurrent tasks per row |
+//! | `BENCH_SCALE` | `1000000` | sessions and tokens in the large scale case |
+//! | `BENCH_SMALL` | `1000` | sessions and tokens in the small scale case |
+//! | `BENCH_SECTIONS` | `http,exchange,scale` | which sections to run |
+//! | `BENCH_RESULTS` | `benches/RESULTS.md` | where to write the table (`-`: nowhere); a partial or non-default run writes only when this is set |
+#![forbid(unsafe_code)]
+
+mod load;
+mod machine;
+mod redis_server;
+mod report;
+mod scenarios;
+mod servers;
+
+use std::time::{Duration, Instant};
+
+use load::Budget;
+use redis_server::RedisServer;
+use report::Report;
+use servers::{Context, Framework, Row};
+use tokengate::ServerSecret;
+
+fn env_f64(name: &str, default: f64) -> Result<f64, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| format!("{name}: not a non-negative number: {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .replace('_', "")
+            .parse::<u64>()
+            .ok()
+            .filter(|x| *x > 0)
+            .ok_or_else(|| format!("{name}: not a positive integer: {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+struct Settings {
+    budget: Budget,
+    scale: u64,
+    small: u64,
+    sections: Vec<String>,
+    results: Option<std::path::PathBuf>,
+}
+
+const DEFAULT_RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS.md");
+
+fn settings() -> Result<Settings, String> {
+    let budget = Budget {
+        concurrency: env_u64("BENCH_CONCURRENCY", 64)? as usize,
+        warmup: Duration::from_secs_f64(env_f64("BENCH_WARMUP", 1.0)?),
+        duration: Duration::from_secs_f64(env_f64("BENCH_DURATION", 5.0)?),
+    };
+    if budget.duration.is_zero() {
+        return Err("BENCH_DURATION must be positive".to_owned());
+    }
+    let scale = env_u64("BENCH_SCALE", 1_000_000)?;
+    let small = env_u64("BENCH_SMALL", 1_000)?;
+    let sections: Vec<String> = std::env::var("BENCH_SECTIONS")
+        .unwrap_or_else(|_| "http,exchange,scale".to_owned())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for section in &sections {
+        if !["http", "exchange", "scale"].contains(&section.as_str()) {
+            return Err(format!("BENCH_SECTIONS: unknown section {section:?}"));
+        }
+    }
+    let complete = sections.len() == 3
+        && budget.concurrency == 64
+        && budget.duration >= Duration::from_secs(5)
+        && scale == 1_000_000
+        && small == 1_000;
+    let results = match std::env::var("BENCH_RESULTS") {
+        Ok(path) if path.trim() == "-" => None,
+        Ok(path) if !path.trim().is_empty() => Some(path.trim().into()),
+        _ if complete => Some(DEFAULT_RESULTS.into()),
+        _ => None,
+    };
+    Ok(Settings {
+        budget,
+        scale,
+        small,
+        sections,
+        results,
+    })
+}
+
+fn run() -> Result<(), String> {
+    let started = Instant::now();
+    let settings = settings()?;
+    let budget = settings.budget;
+    let machine = machine::Machine::describe();
+    let redis = RedisServer::start()?;
+    eprintln!("redis-server at {} ({})", redis.url, redis.version);
+    let mut admin = redis.admin().map_err(|e| e.to_string())?;
+    let secret = ServerSecret::random();
+    let ctx = Context {
+        redis_url: redis.url.clone(),
+        secret: secret.clone(),
+    };
+    // The in-process "application" runtime for the Gate-level scenarios.
+    let app = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-app")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut report = Report {
+        machine,
+        redis_version: redis.version.clone(),
+        budget,
+        http: Vec::new(),
+        exchange: None,
+        evalsha: None,
+        scale: None,
+        wall_secs: 0.0,
+    };
+    let wants = |s: &str| settings.sections.iter().any(|x| x == s);
+
+    if wants("http") {
+        let fixtures = app.block_on(scenarios::http_fixtures(&redis.url, &secret, budget.concurrency))?;
+        for framework in [Framework::Axum, Framework::Actix] {
+            for row in Row::ALL {
+                eprintln!("http: {} ({})", framework.name(), row.letter());
+                let result = scenarios::http_row(framework, row, &ctx, &fixtures, budget, &mut admin)?;
+                eprintln!(
+                    "      {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                    result.measured.stats.rate(),
+                    result.measured.stats.p50(),
+                    result.measured.stats.p99(),
+                    result.measured.stats.errors
+                );
+                report.http.push(result);
+            }
+        }
+    }
+
+    if wants("exchange") {
+        eprintln!("exchange: issue + exchange pairs");
+        let exchange = app.block_on(async {
+            let gate = scenarios::gate(&redis.url, &secret).await?;
+            Ok::<_, String>(scenarios::exchange(gate, 'x', budget, &mut admin).await)
+        })?;
+        eprintln!("          {:.0} pairs/s", exchange.stats.rate());
+        eprintln!("exchange: trivial EVALSHA");
+        let evalsha = app.block_on(scenarios::evalsha(&redis.url, budget, &mut admin))?;
+        eprintln!("          {:.0} EVALSHA/s", evalsha.stats.rate());
+        report.exchange = Some(exchange);
+        report.evalsha = Some(evalsha);
+    }
+
+    if wants("scale") {
+        report.scale = Some(app.block_on(scenarios::scale(
+            &redis,
+            &secret,
+            settings.small,
+            settings.scale,
+            budget,
+        ))?);
+    }
+
+    drop(admin);
+    app.shutdown_timeout(Duration::from_secs(2));
+    drop(redis);
+    report.wall_secs = started.elapsed().as_secs_f64();
+    let markdown = report.markdown();
+    println!("{markdown}");
+    if let Some(path) = settings.results {
+        std::fs::write(&path, &markdown).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("written to {}", path.display());
+    } else {
+        eprintln!("partial or non-default run: RESULTS.md left alone (set BENCH_RESULTS to write)");
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("tokengate-bench: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,422 @@
+//! The markdown report: tables with absolute figures and ratios, and the
+//! issue's targets as PASS/MISS.
+
+use std::fmt::Write as _;
+
+use crate::load::Budget;
+use crate::machine::Machine;
+use crate::scenarios::{HttpResult, Measured, ScaleResult};
+use crate::servers::{Framework, Row, FRED_POOL_SIZE};
+
+/// Everything one run measured.
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// `redis-server --version`.
+    pub redis_version: String,
+    /// Concurrency and timing.
+    pub budget: Budget,
+    /// Per-request rows.
+    pub http: Vec<HttpResult>,
+    /// Issue + exchange pairs through `Gate`.
+    pub exchange: Option<Measured>,
+    /// Trivial `EVALSHA` loop.
+    pub evalsha: Option<Measured>,
+    /// Scale scenario.
+    pub scale: Option<ScaleResult>,
+    /// Wall time of the whole run, seconds.
+    pub wall_secs: f64,
+}
+
+/// One target and its verdict.
+pub struct Target {
+    /// What is required.
+    pub name: String,
+    /// The measured figure, as text.
+    pub measured: String,
+    /// Whether it holds.
+    pub pass: bool,
+}
+
+fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "n/a".to_owned();
+    }
+    let digits = format!("{:.0}", value.round());
+    let (sign, digits) = digits.strip_prefix('-').map_or(("", digits.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+fn ms(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+fn ratio(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.2}×")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+fn us(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.1}")
+    } else {
+        "n/a".to_owned()
+    }
+}
+
+impl Report {
+    fn http_row(&self, framework: Framework, row: Row) -> Option<&Measured> {
+        self.http
+            .iter()
+            .find(|r| r.framework == framework && r.row == row)
+            .map(|r| &r.measured)
+    }
+
+    fn http_rate(&self, framework: Framework, row: Row) -> f64 {
+        self.http_row(framework, row).map_or(f64::NAN, |m| m.stats.rate())
+    }
+
+    /// The issue's targets, in order.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for framework in [Framework::Axum, Framework::Actix] {
+            let b = self.http_rate(framework, Row::TokenGate);
+            let c = self.http_rate(framework, Row::Floor);
+            let d = self.http_rate(framework, Row::Peer);
+            if b.is_finite() && c.is_finite() {
+                out.push(Target {
+                    name: format!("{}: (b) ≥ 0.95 × (c) floor", framework.name()),
+                    measured: format!("(b) = {} × (c)", ratio(b / c)),
+                    pass: b >= 0.95 * c,
+                });
+            }
+            if b.is_finite() && d.is_finite() {
+                out.push(Target {
+                    name: format!("{}: (b) ≥ 1.1 × (d) peer", framework.name()),
+                    measured: format!("(b) = {} × (d)", ratio(b / d)),
+                    pass: b >= 1.1 * d,
+                });
+            }
+        }
+        if let (Some(x), Some(e)) = (&self.exchange, &self.evalsha) {
+            let r = x.stats.rate() / e.stats.rate();
+            out.push(Target {
+                name: "exchange ≥ 0.5 × trivial EVALSHA rate".to_owned(),
+                measured: format!(
+                    "{} pairs/s = {} × {} EVALSHA/s",
+                    thousands(x.stats.rate()),
+                    ratio(r),
+                    thousands(e.stats.rate())
+                ),
+                pass: r >= 0.5,
+            });
+        }
+        if let Some(s) = &self.scale {
+            let (big, small) = (thousands(s.large.entries as f64), thousands(s.small.entries as f64));
+            for (what, large, little) in [
+                ("authenticate", &s.large.authenticate, &s.small.authenticate),
+                ("exchange", &s.large.exchange, &s.small.exchange),
+            ] {
+                let r = large.stats.p99() / little.stats.p99();
+                out.push(Target {
+                    name: format!("{what}: p99 at {big} ≤ 1.2 × p99 at {small}"),
+                    measured: format!(
+                        "{} ms vs {} ms = {}",
+                        ms(large.stats.p99()),
+                        ms(little.stats.p99()),
+                        ratio(r)
+                    ),
+                    pass: r <= 1.2,
+                });
+            }
+            out.push(Target {
+                name: "≤ 200 bytes per token (MEMORY USAGE)".to_owned(),
+                measured: format!("{:.0} B", s.memory.per_token()),
+                pass: s.memory.per_token() <= 200.0,
+            });
+            out.push(Target {
+                name: "≤ 400 bytes per session (MEMORY USAGE, record + index)".to_owned(),
+                measured: format!("{:.0} B", s.memory.per_session()),
+                pass: s.memory.per_session() <= 400.0,
+            });
+        }
+        out
+    }
+
+    /// The report as markdown.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        let b = &self.budget;
+        let _ = writeln!(s, "# tokengate benchmark results\n");
+        let _ = writeln!(
+            s,
+            "Produced by `./scripts/bench.sh` (= `cargo run --release -p tokengate-bench`); \
+             every figure below is from one run.\n"
+        );
+        let _ = writeln!(s, "## Machine\n");
+        let _ = writeln!(s, "| | |\n|---|---|");
+        let _ = writeln!(s, "| date | {} |", m.date);
+        let _ = writeln!(s, "| CPUs (nproc) | {} |", m.cpus);
+        let _ = writeln!(s, "| CPU model | {} |", m.cpu_model);
+        let _ = writeln!(s, "| memory | {} |", m.memory);
+        let _ = writeln!(s, "| kernel | {} |", m.kernel);
+        let _ = writeln!(s, "| redis-server | {} |", self.redis_version);
+        let _ = writeln!(s, "| rustc | {} |", m.rustc);
+        let _ = writeln!(
+            s,
+            "| settings | concurrency {}, warm-up {:.1} s then {:.1} s measured per row; whole run {:.0} s |",
+            b.concurrency,
+            b.warmup.as_secs_f64(),
+            b.duration.as_secs_f64(),
+            self.wall_secs
+        );
+        let _ = writeln!(s);
+
+        let targets = self.targets();
+        if !targets.is_empty() {
+            let _ = writeln!(s, "## Targets (issue 7)\n");
+            let _ = writeln!(s, "| target | measured | verdict |\n|---|---|---|");
+            for t in &targets {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | **{}** |",
+                    t.name,
+                    t.measured,
+                    if t.pass { "PASS" } else { "MISS" }
+                );
+            }
+            let _ = writeln!(s);
+        }
+
+        if !self.http.is_empty() {
+            let _ = writeln!(
+                s,
+                "## Per-request auth over HTTP\n\n\
+                 {} keep-alive HTTP/1.1 connections, one outstanding request each, from an \
+                 in-process load generator (raw TCP, one thread); every answer checked for 200. \
+                 Server: in process, one worker per CPU. Redis CPU and app CPU (this process \
+                 minus the load generator's thread) are per request, warm-up included.\n",
+                b.concurrency
+            );
+            let _ = writeln!(
+                s,
+                "| framework | row | | req/s | p50 ms | p99 ms | × (a) | × (c) | Redis CPU µs/req | app CPU µs/req | errors |"
+            );
+            let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for r in &self.http {
+                let a = self.http_rate(r.framework, Row::NoAuth);
+                let c = self.http_rate(r.framework, Row::Floor);
+                let st = &r.measured.stats;
+                let _ = writeln!(
+                    s,
+                    "| {} | ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.framework.name(),
+                    r.row.letter(),
+                    r.framework.describe(r.row),
+                    thousands(st.rate()),
+                    ms(st.p50()),
+                    ms(st.p99()),
+                    ratio(st.rate() / a),
+                    ratio(st.rate() / c),
+                    us(r.measured.cpu.redis_us),
+                    us(r.measured.cpu.app_us),
+                    st.errors
+                );
+            }
+            let _ = writeln!(
+                s,
+                "\n(b) sends `X-Appwrite-Session: <credential>` of a session created with \
+                 `Gate::create_server_session` (one per connection); (a) sends the same header \
+                 and ignores it; (c) sends the Redis key of that same session record and GETs \
+                 it; (d) sends the peer's session cookie (one login per connection before the \
+                 row) and reads one value from the session. tower-sessions uses a fred pool of \
+                 {FRED_POOL_SIZE} connections as in its store's example; actix-session uses its \
+                 default `RedisSessionStore::new` (one redis-rs `ConnectionManager`) and its \
+                 default private (encrypted) cookie.\n"
+            );
+        }
+
+        if let (Some(x), Some(e)) = (&self.exchange, &self.evalsha) {
+            let _ = writeln!(
+                s,
+                "## Exchange\n\n{} concurrent tasks in process on a tokio multi-thread runtime, \
+                 each on the same multiplexed redis-rs connection type.\n",
+                b.concurrency
+            );
+            let _ = writeln!(
+                s,
+                "| scenario | ops/s | p50 ms | p99 ms | × EVALSHA | Redis CPU µs/op | app CPU µs/op | errors |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+            for (name, m) in [
+                ("issue + exchange pair (`create_token` then `create_session`)", x),
+                ("trivial `EVALSHA` (`return 1`, 1 key)", e),
+            ] {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    name,
+                    thousands(m.stats.rate()),
+                    ms(m.stats.p50()),
+                    ms(m.stats.p99()),
+                    ratio(m.stats.rate() / e.stats.rate()),
+                    us(m.cpu.redis_us),
+                    us(m.cpu.app_us),
+                    m.stats.errors
+                );
+            }
+            let _ = writeln!(s);
+        }
+
+        if let Some(sc) = &self.scale {
+            let small = thousands(sc.small.entries as f64);
+            let large = thousands(sc.large.entries as f64);
+            let _ = writeln!(
+                s,
+                "## Scale\n\n{large} live sessions and {large} live tokens (one of each per \
+                 user, 20-character user ids) loaded through the real API \
+                 (`Gate::create_token`, `Gate::create_server_session`, {} concurrent tasks): \
+                 tokens in {:.1} s ({}/s), sessions in {:.1} s ({}/s). Authenticate is \
+                 `Gate::authenticate` over credentials spread over the whole set; exchange is \
+                 issue + exchange for fresh users (which adds keys: see the key counts). Both \
+                 in process at concurrency {}.\n",
+                crate::scenarios::LOAD_CONCURRENCY,
+                sc.token_load_secs,
+                thousands(sc.large.entries as f64 / sc.token_load_secs),
+                sc.session_load_secs,
+                thousands(sc.large.entries as f64 / sc.session_load_secs),
+                b.concurrency
+            );
+            let _ = writeln!(
+                s,
+                "| measurement | {small} entries | {large} entries | {large} / {small} |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|---:|");
+            let rows: [(&str, f64, f64, bool); 8] = [
+                (
+                    "authenticate ops/s",
+                    sc.small.authenticate.stats.rate(),
+                    sc.large.authenticate.stats.rate(),
+                    false,
+                ),
+                (
+                    "authenticate p50 ms",
+                    sc.small.authenticate.stats.p50(),
+                    sc.large.authenticate.stats.p50(),
+                    true,
+                ),
+                (
+                    "authenticate p99 ms",
+                    sc.small.authenticate.stats.p99(),
+                    sc.large.authenticate.stats.p99(),
+                    true,
+                ),
+                (
+                    "exchange pairs/s",
+                    sc.small.exchange.stats.rate(),
+                    sc.large.exchange.stats.rate(),
+                    false,
+                ),
+                (
+                    "exchange p50 ms",
+                    sc.small.exchange.stats.p50(),
+                    sc.large.exchange.stats.p50(),
+                    true,
+                ),
+                (
+                    "exchange p99 ms",
+                    sc.small.exchange.stats.p99(),
+                    sc.large.exchange.stats.p99(),
+                    true,
+                ),
+                (
+                    "Redis CPU µs per authenticate",
+                    sc.small.authenticate.cpu.redis_us,
+                    sc.large.authenticate.cpu.redis_us,
+                    true,
+                ),
+                (
+                    "Redis CPU µs per exchange pair",
+                    sc.small.exchange.cpu.redis_us,
+                    sc.large.exchange.cpu.redis_us,
+                    true,
+                ),
+            ];
+            for (name, little, big, is_ms) in rows {
+                let fmt = |v: f64| if is_ms { ms(v) } else { thousands(v) };
+                let _ = writeln!(
+                    s,
+                    "| {name} | {} | {} | {} |",
+                    fmt(little),
+                    fmt(big),
+                    ratio(big / little)
+                );
+            }
+            let _ = writeln!(
+                s,
+                "| keys in Redis (before → after the measurements) | {} → {} | {} → {} | |",
+                thousands(sc.small.keys_before as f64),
+                thousands(sc.small.keys_after as f64),
+                thousands(sc.large.keys_before as f64),
+                thousands(sc.large.keys_after as f64)
+            );
+            let mem = &sc.memory;
+            let _ = writeln!(
+                s,
+                "\nRedis memory ({} sampled users{}, `MEMORY USAGE <key> SAMPLES 0`; \
+                 `used_memory` growth while loading, which also counts the expiry table and \
+                 hash-table growth):\n",
+                mem.samples,
+                if mem.missing > 0 {
+                    format!(", {} missing", mem.missing)
+                } else {
+                    String::new()
+                }
+            );
+            let _ = writeln!(
+                s,
+                "| | MEMORY USAGE, bytes | used_memory growth / count, bytes |\n|---|---:|---:|"
+            );
+            let _ = writeln!(
+                s,
+                "| per token (the user's token hash, 1 token) | {:.0} | {:.0} |",
+                mem.per_token(),
+                mem.token_delta
+            );
+            let _ = writeln!(
+                s,
+                "| per session (record + the user's index, 1 session) | {:.0} | {:.0} |",
+                mem.per_session(),
+                mem.session_delta
+            );
+            let _ = writeln!(
+                s,
+                "| session record alone (IPv4, no user agent) | {:.0} | |",
+                mem.session_record
+            );
+            let _ = writeln!(s, "| session index with 1 entry | {:.0} | |", mem.session_index);
+            let _ = writeln!(
+                s,
+                "| per session with a {}-byte browser user agent (record + index) | {:.0} | |",
+                mem.ua_len, mem.session_with_ua
+            );
+            let _ = writeln!(s);
+        }
+        s
+    }
+}

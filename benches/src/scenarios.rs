@@ -1,0 +1,518 @@
+//! The scenarios: per-request auth over HTTP, exchange against a trivial
+//! `EVALSHA`, and scale (1M live sessions and tokens).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use redis::aio::ConnectionManager;
+use tokengate::secret::Purpose;
+use tokengate::store::{RedisStore, RedisStoreConfig};
+use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions, UserId};
+
+use crate::load::{self, Budget, Stats};
+use crate::machine;
+use crate::redis_server::{self, RedisServer};
+use crate::servers::{Context, Framework, Row, Server};
+
+/// The key prefix (tokengate's default).
+pub const PREFIX: &str = "tg";
+
+/// Concurrency used to load the scale data set through the real API.
+pub const LOAD_CONCURRENCY: usize = 256;
+
+/// CPU time spent per operation, from process and Redis counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuCost {
+    /// Redis CPU (user + sys), µs per operation.
+    pub redis_us: f64,
+    /// This process's CPU minus the load generator's thread, µs per operation.
+    pub app_us: f64,
+}
+
+struct CpuProbe {
+    redis: f64,
+    process: f64,
+    thread: f64,
+}
+
+impl CpuProbe {
+    fn take(admin: &mut redis::Connection) -> Self {
+        CpuProbe {
+            redis: redis_server::cpu_seconds(admin),
+            process: machine::process_cpu_seconds(),
+            thread: machine::thread_cpu_seconds(),
+        }
+    }
+
+    /// Cost per op since `self`; `loadgen_on_this_thread` subtracts this thread's CPU.
+    fn cost(&self, admin: &mut redis::Connection, stats: &Stats, loadgen_on_this_thread: bool) -> CpuCost {
+        let now = CpuProbe::take(admin);
+        let ops = (stats.ops + stats.warm_ops).max(1) as f64;
+        let thread = if loadgen_on_this_thread {
+            now.thread - self.thread
+        } else {
+            0.0
+        };
+        CpuCost {
+            redis_us: (now.redis - self.redis) / ops * 1e6,
+            app_us: (now.process - self.process - thread) / ops * 1e6,
+        }
+    }
+}
+
+/// One measured row.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Throughput and latency.
+    pub stats: Stats,
+    /// CPU per operation.
+    pub cpu: CpuCost,
+}
+
+/// One HTTP row's result.
+#[derive(Debug, Clone)]
+pub struct HttpResult {
+    /// Framework.
+    pub framework: Framework,
+    /// Row.
+    pub row: Row,
+    /// Measurement.
+    pub measured: Measured,
+}
+
+/// A user id of exactly 20 characters (the length of Appwrite's generated ids).
+pub fn user_id(tag: char, a: u64, b: u64) -> UserId {
+    UserId::parse(&format!("{tag}{a:03}{b:016}")).expect("a valid user id")
+}
+
+/// tokengate's Redis key of the session a credential names (the layout of
+/// `core/src/store/redis.rs`: `<prefix>:{u:<id>}:s:<hex HMAC>`).
+pub fn session_key(secret: &ServerSecret, credential: &str) -> Option<String> {
+    let (user, text) = credential.rsplit_once('.')?;
+    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+    let user = UserId::parse(user).ok()?;
+    let digest = secret.digest(Purpose::Session, &user, &bytes);
+    Some(format!("{PREFIX}:{{u:{user}}}:s:{}", digest.to_hex()))
+}
+
+fn index_key(user: &str) -> String {
+    format!("{PREFIX}:{{u:{user}}}:sessions")
+}
+
+fn token_key(user: &str) -> String {
+    format!("{PREFIX}:{{u:{user}}}:t")
+}
+
+/// A Gate on the benchmark's Redis, built on the current runtime.
+pub async fn gate(redis_url: &str, secret: &ServerSecret) -> Result<Gate, String> {
+    let store = RedisStore::connect(redis_url, RedisStoreConfig::default().prefix(PREFIX))
+        .await
+        .map_err(|e| e.to_string())?;
+    Gate::builder()
+        .server_key(secret.clone())
+        .store(store)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn client_info(i: u64) -> ClientInfo {
+    let ip = Ipv4Addr::new(203, 0, 113, (i % 250) as u8 + 1);
+    ClientInfo::new(Some(IpAddr::V4(ip)), None)
+}
+
+// ------------------------------------------------------------ per request
+
+/// Everything the HTTP rows need, created once.
+pub struct HttpFixtures {
+    /// One tokengate credential per connection.
+    pub credentials: Vec<String>,
+    /// The Redis key of each credential's session (what the floor GETs).
+    pub session_keys: Vec<String>,
+}
+
+/// Creates one real session per connection through `Gate::create_server_session`.
+pub async fn http_fixtures(redis_url: &str, secret: &ServerSecret, connections: usize) -> Result<HttpFixtures, String> {
+    let gate = gate(redis_url, secret).await?;
+    let mut credentials = Vec::with_capacity(connections);
+    let mut session_keys = Vec::with_capacity(connections);
+    for i in 0..connections as u64 {
+        let user = user_id('h', 0, i);
+        let (_, credential) = gate
+            .create_server_session(&user, client_info(i))
+            .await
+            .map_err(|e| e.to_string())?;
+        let credential = credential.expose().to_owned();
+        let key = session_key(secret, &credential).ok_or("undecodable credential")?;
+        credentials.push(credential);
+        session_keys.push(key);
+    }
+    Ok(HttpFixtures {
+        credentials,
+        session_keys,
+    })
+}
+
+/// Runs one HTTP row: starts its server, logs the peers in, loads it from
+/// this thread, stops it.
+pub fn http_row(
+    framework: Framework,
+    row: Row,
+    ctx: &Context,
+    fixtures: &HttpFixtures,
+    budget: Budget,
+    admin: &mut redis::Connection,
+) -> Result<HttpResult, String> {
+    let server = Server::start(framework, row, ctx)?;
+    let addr = server.addr;
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let outcome = client.block_on(async {
+        let mut requests = Vec::with_capacity(budget.concurrency);
+        for i in 0..budget.concurrency {
+            let credential = &fixtures.credentials[i % fixtures.credentials.len()];
+            let header = match row {
+                // (a) carries the same header as (b) and ignores it.
+                Row::NoAuth | Row::TokenGate => format!("X-Appwrite-Session: {credential}"),
+                Row::Floor => format!(
+                    "X-Appwrite-Session: {}",
+                    fixtures.session_keys[i % fixtures.session_keys.len()]
+                ),
+                Row::Peer => {
+                    let login = load::get_request(addr, &format!("/login/peer{i:016}"), &[]);
+                    let response = load::request_once(addr, &login)
+                        .await
+                        .map_err(|e| format!("peer login: {e}"))?;
+                    let cookie = response
+                        .header("set-cookie")
+                        .and_then(|c| c.split(';').next())
+                        .filter(|_| response.status == 200)
+                        .ok_or_else(|| format!("peer login answered {} without a cookie", response.status))?;
+                    format!("Cookie: {cookie}")
+                }
+            };
+            requests.push(load::get_request(addr, "/bench", &[header]));
+        }
+        // One request first: the row must answer 200 before it is measured.
+        let probe = load::request_once(addr, &requests[0])
+            .await
+            .map_err(|e| e.to_string())?;
+        if probe.status != 200 {
+            return Err(format!(
+                "{} ({}) answered {} to a valid request",
+                framework.name(),
+                row.letter(),
+                probe.status
+            ));
+        }
+        let before = CpuProbe::take(admin);
+        let stats = load::http_load(addr, requests, budget)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cpu = before.cost(admin, &stats, true);
+        Ok(Measured { stats, cpu })
+    });
+    drop(client);
+    server.stop();
+    Ok(HttpResult {
+        framework,
+        row,
+        measured: outcome?,
+    })
+}
+
+// ------------------------------------------------------------ exchange
+
+/// Issue + exchange pairs through `Gate` (create_token, then create_session)
+/// for fresh users, `tag` keeping each run's users apart.
+pub async fn exchange(gate: Gate, tag: char, budget: Budget, admin: &mut redis::Connection) -> Measured {
+    let before = CpuProbe::take(admin);
+    let stats = load::task_load(budget, move |task, seq| {
+        let gate = gate.clone();
+        async move {
+            let user = user_id(tag, task as u64, seq);
+            let Ok(token) = gate.create_token(&user, TokenOptions::default()).await else {
+                return false;
+            };
+            let Some(secret) = token.secret else {
+                return false;
+            };
+            gate.create_session(&user, secret.expose(), ClientInfo::default())
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    let cpu = before.cost(admin, &stats, false);
+    Measured { stats, cpu }
+}
+
+/// The trivial script the exchange is compared with.
+pub const TRIVIAL_SCRIPT: &str = "return 1";
+
+/// `EVALSHA` of [`TRIVIAL_SCRIPT`] with one key, through redis-rs.
+pub async fn evalsha(redis_url: &str, budget: Budget, admin: &mut redis::Connection) -> Result<Measured, String> {
+    let client = redis::Client::open(redis_url).map_err(|e| e.to_string())?;
+    let conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
+    let script = Arc::new(redis::Script::new(TRIVIAL_SCRIPT));
+    let before = CpuProbe::take(admin);
+    let stats = load::task_load(budget, move |task, _seq| {
+        let mut conn = conn.clone();
+        let script = Arc::clone(&script);
+        async move {
+            script
+                .key(format!("bench:evalsha:{task}"))
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .is_ok_and(|v| v == 1)
+        }
+    })
+    .await;
+    let cpu = before.cost(admin, &stats, false);
+    Ok(Measured { stats, cpu })
+}
+
+// ------------------------------------------------------------ scale
+
+/// Authenticate and exchange measured at one data-set size.
+#[derive(Debug, Clone)]
+pub struct ScalePoint {
+    /// Live sessions (and as many tokens) loaded.
+    pub entries: u64,
+    /// Keys in Redis when the measurement started.
+    pub keys_before: u64,
+    /// Keys in Redis when it ended.
+    pub keys_after: u64,
+    /// `Gate::authenticate` over credentials spread across the data set.
+    pub authenticate: Measured,
+    /// Issue + exchange pairs for fresh users.
+    pub exchange: Measured,
+}
+
+/// Bytes in Redis per token and per session.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFigures {
+    /// Sample size.
+    pub samples: usize,
+    /// Sampled keys that were missing (should be 0).
+    pub missing: usize,
+    /// Mean `MEMORY USAGE` of a user's token hash holding one token.
+    pub token_hash: f64,
+    /// Mean `MEMORY USAGE` of a session record key.
+    pub session_record: f64,
+    /// Mean `MEMORY USAGE` of a user's session index holding one session.
+    pub session_index: f64,
+    /// `used_memory` growth per token while loading the tokens.
+    pub token_delta: f64,
+    /// `used_memory` growth per session while loading the sessions.
+    pub session_delta: f64,
+    /// `MEMORY USAGE` of record + index for one session that carries a
+    /// browser user agent (`ua_len` bytes) and an IPv4.
+    pub session_with_ua: f64,
+    /// Length of that user agent.
+    pub ua_len: usize,
+}
+
+impl MemoryFigures {
+    /// Bytes per token (`MEMORY USAGE`).
+    pub fn per_token(&self) -> f64 {
+        self.token_hash
+    }
+
+    /// Bytes per session (`MEMORY USAGE`): its record plus its index.
+    pub fn per_session(&self) -> f64 {
+        self.session_record + self.session_index
+    }
+}
+
+/// The scale scenario's results.
+#[derive(Debug, Clone)]
+pub struct ScaleResult {
+    /// The small case.
+    pub small: ScalePoint,
+    /// The large case.
+    pub large: ScalePoint,
+    /// Seconds spent loading the large case's tokens.
+    pub token_load_secs: f64,
+    /// Seconds spent loading the large case's sessions.
+    pub session_load_secs: f64,
+    /// Bytes per token and session.
+    pub memory: MemoryFigures,
+}
+
+const BROWSER_UA: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+/// Loads `count` users (`tag`), each with one live token; returns the seconds it took.
+async fn load_tokens(gate: &Gate, tag: char, count: u64) -> Result<f64, String> {
+    let start = Instant::now();
+    let gate = gate.clone();
+    let (_, failures) = load::run_all(count, LOAD_CONCURRENCY, move |i| {
+        let gate = gate.clone();
+        async move {
+            gate.create_token(&user_id(tag, 0, i), TokenOptions::default())
+                .await
+                .map(|_| None::<()>)
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    if failures > 0 {
+        return Err(format!("{failures} tokens failed to load"));
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Loads `count` sessions (`tag` users), keeping about `keep` credentials
+/// spread evenly; returns them and the seconds it took.
+async fn load_sessions(gate: &Gate, tag: char, count: u64, keep: u64) -> Result<(Vec<String>, f64), String> {
+    let start = Instant::now();
+    let stride = (count / keep.max(1)).max(1);
+    let gate = gate.clone();
+    let (kept, failures) = load::run_all(count, LOAD_CONCURRENCY, move |i| {
+        let gate = gate.clone();
+        async move {
+            let (_, credential) = gate
+                .create_server_session(&user_id(tag, 0, i), client_info(i))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((i % stride == 0).then(|| credential.expose().to_owned()))
+        }
+    })
+    .await;
+    if failures > 0 {
+        return Err(format!("{failures} sessions failed to load"));
+    }
+    let mut kept = kept;
+    // Interleave the order so that concurrent tasks walk different parts.
+    kept.sort_by_key(|(i, _)| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 16);
+    Ok((
+        kept.into_iter().map(|(_, c)| c).collect(),
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
+async fn measure_point(
+    gate: &Gate,
+    credentials: Arc<Vec<String>>,
+    entries: u64,
+    exchange_tag: char,
+    budget: Budget,
+    admin: &mut redis::Connection,
+) -> ScalePoint {
+    let keys_before = redis_server::dbsize(admin);
+    let before = CpuProbe::take(admin);
+    let auth_gate = gate.clone();
+    let concurrency = budget.concurrency;
+    let stats = load::task_load(budget, move |task, seq| {
+        let gate = auth_gate.clone();
+        let credentials = Arc::clone(&credentials);
+        async move {
+            let i = (seq as usize * concurrency + task) % credentials.len();
+            matches!(gate.authenticate(&credentials[i]).await, Ok(Some(_)))
+        }
+    })
+    .await;
+    let authenticate = Measured {
+        cpu: before.cost(admin, &stats, false),
+        stats,
+    };
+    let exchange = exchange(gate.clone(), exchange_tag, budget, admin).await;
+    ScalePoint {
+        entries,
+        keys_before,
+        keys_after: redis_server::dbsize(admin),
+        authenticate,
+        exchange,
+    }
+}
+
+/// The scale scenario on a freshly emptied Redis (the benchmark's own).
+pub async fn scale(
+    redis: &RedisServer,
+    secret: &ServerSecret,
+    small: u64,
+    large: u64,
+    budget: Budget,
+) -> Result<ScaleResult, String> {
+    redis.flush_own()?;
+    let mut admin = redis.admin().map_err(|e| e.to_string())?;
+    let gate = gate(&redis.url, secret).await?;
+
+    eprintln!("scale: loading {small} tokens and {small} sessions");
+    load_tokens(&gate, 'k', small).await?;
+    let (small_credentials, _) = load_sessions(&gate, 'k', small, small).await?;
+    eprintln!("scale: measuring at {small}");
+    let small_point = measure_point(&gate, Arc::new(small_credentials), small, 's', budget, &mut admin).await;
+
+    let m0 = redis_server::used_memory(&mut admin);
+    eprintln!("scale: loading {large} tokens through Gate::create_token");
+    let token_load_secs = load_tokens(&gate, 'u', large).await?;
+    let m1 = redis_server::used_memory(&mut admin);
+    eprintln!(
+        "scale: {large} tokens in {token_load_secs:.1} s; loading {large} sessions through Gate::create_server_session"
+    );
+    let (large_credentials, session_load_secs) = load_sessions(&gate, 'u', large, 100_000).await?;
+    let m2 = redis_server::used_memory(&mut admin);
+    eprintln!("scale: {large} sessions in {session_load_secs:.1} s; measuring at {large}");
+
+    let mut memory = MemoryFigures {
+        token_delta: (m1.saturating_sub(m0)) as f64 / large as f64,
+        session_delta: (m2.saturating_sub(m1)) as f64 / large as f64,
+        ..MemoryFigures::default()
+    };
+    let step = (large_credentials.len() / 1000).max(1);
+    let (mut token_sum, mut record_sum, mut index_sum) = (0u64, 0u64, 0u64);
+    for credential in large_credentials.iter().step_by(step).take(1000) {
+        let user = credential.rsplit_once('.').map_or("", |(u, _)| u);
+        let record = session_key(secret, credential).and_then(|k| redis_server::memory_usage(&mut admin, &k));
+        let index = redis_server::memory_usage(&mut admin, &index_key(user));
+        let token = redis_server::memory_usage(&mut admin, &token_key(user));
+        match (record, index, token) {
+            (Some(r), Some(i), Some(t)) => {
+                memory.samples += 1;
+                record_sum += r;
+                index_sum += i;
+                token_sum += t;
+            }
+            _ => memory.missing += 1,
+        }
+    }
+    if memory.samples == 0 {
+        return Err("no sampled key found: the Redis layout assumption is wrong".to_owned());
+    }
+    let n = memory.samples as f64;
+    memory.token_hash = token_sum as f64 / n;
+    memory.session_record = record_sum as f64 / n;
+    memory.session_index = index_sum as f64 / n;
+    let ua_user = user_id('w', 0, 0);
+    let (_, ua_credential) = gate
+        .create_server_session(
+            &ua_user,
+            ClientInfo::new(
+                Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+                Some(BROWSER_UA.to_owned()),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let ua_record = session_key(secret, ua_credential.expose())
+        .and_then(|k| redis_server::memory_usage(&mut admin, &k))
+        .unwrap_or(0);
+    let ua_index = redis_server::memory_usage(&mut admin, &index_key(ua_user.as_str())).unwrap_or(0);
+    memory.session_with_ua = (ua_record + ua_index) as f64;
+    memory.ua_len = BROWSER_UA.len();
+
+    let large_point = measure_point(&gate, Arc::new(large_credentials), large, 'l', budget, &mut admin).await;
+    Ok(ScaleResult {
+        small: small_point,
+        large: large_point,
+        token_load_secs,
+        session_load_secs,
+        memory,
+    })
+}

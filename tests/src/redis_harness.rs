@@ -1,0 +1,501 @@
+//! A real Redis for tests, without ever touching data a test did not write.
+//!
+//! - [`redis_url`]: `TOKENGATE_TEST_REDIS_URL` if set (`spawn`: always a
+//!   throwaway server); else a Redis already answering on `127.0.0.1:6379`;
+//!   else a throwaway `redis-server` started
+//!   once per test process on a free port (`--save "" --appendonly no`) and
+//!   stopped by a watchdog when the test process is gone.
+//! - [`unique_prefix`]: a fresh key namespace per test. Tests share one Redis,
+//!   so they never `FLUSHDB`/`FLUSHALL`; they only look under their prefix
+//!   ([`scan_keys`], [`dump_prefix`]).
+//! - [`start_private_redis`]: a server of the test's own (killed on drop),
+//!   for measurements that other tests would disturb: [`commandstats`] diffs
+//!   and [`CommandMonitor`] (top-level commands, i.e. round trips).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+
+/// Environment variable naming the Redis to test against; the value
+/// `spawn` skips the probe of `127.0.0.1:6379` and always starts a
+/// throwaway server.
+pub const REDIS_URL_ENV: &str = "TOKENGATE_TEST_REDIS_URL";
+const SPAWN: &str = "spawn";
+
+const DEFAULT_LOCAL: &str = "127.0.0.1:6379";
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Redis the shared tests use (see the module docs for the order).
+pub async fn redis_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    // Resolution is synchronous (a blocking PING probe, a process spawn), so
+    // it does not depend on any one test's runtime.
+    URL.get_or_init(resolve_url).clone()
+}
+
+fn resolve_url() -> String {
+    let configured = std::env::var(REDIS_URL_ENV).unwrap_or_default();
+    let configured = configured.trim();
+    if !configured.is_empty() && configured != SPAWN {
+        return configured.to_owned();
+    }
+    let local: SocketAddr = DEFAULT_LOCAL.parse().expect("a valid address");
+    if configured != SPAWN && answers_ping(local) {
+        return format!("redis://{DEFAULT_LOCAL}");
+    }
+    // Kept for the life of the process; the watchdog stops the server once
+    // the process is gone.
+    static SHARED: OnceLock<Child> = OnceLock::new();
+    let (child, port) = spawn_redis_server();
+    let _ = SHARED.set(child);
+    format!("redis://127.0.0.1:{port}")
+}
+
+/// A fresh key namespace, `tgtest-<20 hex>`.
+pub fn unique_prefix() -> String {
+    format!("tgtest-{}", tokengate::secret::random_id())
+}
+
+/// Whether a Redis on `addr` answers `PING` with `+PONG` (a Redis requiring
+/// a password does not count).
+fn answers_ping(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 7];
+    let mut read = 0;
+    while read < reply.len() {
+        match stream.read(&mut reply[read..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+    }
+    reply[..read].starts_with(b"+PONG")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free local port")
+}
+
+/// Starts `redis-server` on a free port and waits until it answers. Retries
+/// when the port was taken in between. A watchdog shell stops the server
+/// once this process is gone (best effort; the server is never persisted).
+fn spawn_redis_server() -> (Child, u16) {
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .args(["--daemonize", "no"])
+            .args(["--loglevel", "warning"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .stdin(Stdio::null())
+            // The log goes to stdout: kept to explain a failed start.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
+                "`redis-server` is missing: the Redis tests need a Redis. Install it \
+                 (`apt-get install redis-server`), run one on 127.0.0.1:6379, or set \
+                 {REDIS_URL_ENV}=redis://host:port"
+            ),
+            Err(err) => panic!("could not start `redis-server`: {err}"),
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut log = String::new();
+                if let Some(mut pipe) = child.stdout.take() {
+                    let _ = pipe.read_to_string(&mut log);
+                }
+                last_error = format!("redis-server on port {port} exited ({status}): {log}");
+                break;
+            }
+            if answers_ping(addr) {
+                // Drain the log so that the server never blocks on a full pipe.
+                if let Some(mut pipe) = child.stdout.take() {
+                    std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
+                }
+                spawn_watchdog(child.id());
+                return (child, port);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                last_error = format!("redis-server on port {port} did not answer within {START_TIMEOUT:?}");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("could not start a throwaway redis-server: {last_error}");
+}
+
+/// Kills the server `redis_pid` once this test process has exited; exits by
+/// itself when the server is already gone.
+fn spawn_watchdog(redis_pid: u32) {
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do kill -0 {redis_pid} 2>/dev/null || exit 0; sleep 1; done; kill {redis_pid} 2>/dev/null",
+        me = std::process::id()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+/// A `redis-server` of one test's own, killed when dropped.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: Child,
+    port: u16,
+    url: String,
+    stats: tokio::sync::OnceCell<MultiplexedConnection>,
+}
+
+/// Starts a private `redis-server` on a free port (panics with install
+/// instructions when `redis-server` is not on `PATH`).
+pub async fn start_private_redis() -> PrivateRedis {
+    let (child, port) = tokio::task::spawn_blocking(spawn_redis_server)
+        .await
+        .expect("starting redis-server panicked");
+    PrivateRedis {
+        child,
+        port,
+        url: format!("redis://127.0.0.1:{port}"),
+        stats: tokio::sync::OnceCell::new(),
+    }
+}
+
+impl PrivateRedis {
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `INFO commandstats` of this server, read over one connection kept
+    /// for the purpose (a new connection would add its own `CLIENT SETINFO`
+    /// calls to the counts).
+    pub async fn commandstats(&self) -> HashMap<String, u64> {
+        let mut conn = self.stats.get_or_init(|| connection(&self.url)).await.clone();
+        commandstats_on(&mut conn).await
+    }
+
+    /// A `MONITOR` of this server, for counting round trips.
+    pub async fn monitor(&self) -> CommandMonitor {
+        CommandMonitor::new(&self.url).await
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connection for test-side inspection.
+pub async fn connection(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a valid redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis")
+}
+
+/// Every key under `prefix:` (`SCAN MATCH prefix:*`), sorted. The prefix
+/// must be free of glob characters (as [`unique_prefix`] is).
+pub async fn scan_keys(url: &str, prefix: &str) -> Vec<String> {
+    assert!(
+        !prefix.contains(['*', '?', '[', ']', '\\']),
+        "prefix {prefix:?} contains glob characters"
+    );
+    let mut conn = connection(url).await;
+    let pattern = format!("{prefix}:*");
+    let mut cursor: u64 = 0;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN");
+        keys.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// One key under a test prefix, with what it holds.
+#[derive(Debug, Clone)]
+pub struct KeyDump {
+    /// The key.
+    pub key: String,
+    /// `TYPE` (`string`, `hash`, ...).
+    pub kind: String,
+    /// `PTTL` in ms (-1: no expiry, -2: gone meanwhile).
+    pub pttl: i64,
+    /// Strings: the value; hashes: fields and values; other types: members.
+    pub contents: Vec<Vec<u8>>,
+}
+
+impl KeyDump {
+    /// The key and its contents, lossily as text, for searching.
+    pub fn text(&self) -> String {
+        let mut out = self.key.clone();
+        for part in &self.contents {
+            out.push('\n');
+            out.push_str(&String::from_utf8_lossy(part));
+        }
+        out
+    }
+}
+
+/// A [`RedisStore`](tokengate::store::RedisStore) on `url` under a fresh
+/// [`unique_prefix`]; returns the store and its prefix.
+pub async fn redis_store_at(url: &str) -> (tokengate::store::RedisStore, String) {
+    let prefix = unique_prefix();
+    let config = tokengate::store::RedisStoreConfig::default().prefix(prefix.clone());
+    let store = tokengate::store::RedisStore::connect(url, config)
+        .await
+        .expect("RedisStore::connect");
+    (store, prefix)
+}
+
+/// Every key under `prefix:` with its type, TTL and contents.
+pub async fn dump_prefix(url: &str, prefix: &str) -> Vec<KeyDump> {
+    let keys = scan_keys(url, prefix).await;
+    let mut conn = connection(url).await;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.expect("TYPE");
+        let pttl: i64 = conn.pttl(&key).await.expect("PTTL");
+        let contents: Vec<Vec<u8>> = match kind.as_str() {
+            "string" => {
+                let value: Option<Vec<u8>> = conn.get(&key).await.expect("GET");
+                value.into_iter().collect()
+            }
+            "hash" => redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("HGETALL"),
+            "set" => conn.smembers(&key).await.expect("SMEMBERS"),
+            "zset" => conn.zrange(&key, 0, -1).await.expect("ZRANGE"),
+            "list" => conn.lrange(&key, 0, -1).await.expect("LRANGE"),
+            _ => Vec::new(),
+        };
+        out.push(KeyDump {
+            key,
+            kind,
+            pttl,
+            contents,
+        });
+    }
+    out
+}
+
+/// `INFO commandstats` as command (lowercase, e.g. `evalsha`,
+/// `script|load`) → calls. Commands run inside Lua scripts count too.
+pub async fn commandstats(url: &str) -> HashMap<String, u64> {
+    commandstats_on(&mut connection(url).await).await
+}
+
+/// [`commandstats`] over an existing connection.
+pub async fn commandstats_on(conn: &mut MultiplexedConnection) -> HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("INFO commandstats");
+    parse_commandstats(&info)
+}
+
+/// Parses `cmdstat_<name>:calls=<n>,...` lines.
+pub fn parse_commandstats(info: &str) -> HashMap<String, u64> {
+    info.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("cmdstat_")?;
+            let (name, fields) = rest.split_once(':')?;
+            let calls = fields.split(',').find_map(|f| f.strip_prefix("calls="))?.parse().ok()?;
+            Some((name.to_ascii_lowercase(), calls))
+        })
+        .collect()
+}
+
+/// `after - before`, without zero entries and without `info` (the
+/// measurement's own command).
+pub fn commandstats_diff(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .filter_map(|(name, &calls)| {
+            let delta = calls.saturating_sub(before.get(name).copied().unwrap_or(0));
+            (delta > 0).then(|| (name.clone(), delta))
+        })
+        .collect()
+}
+
+/// Records the top-level commands (one per round trip; not those a Lua
+/// script runs) that clients send while a future runs, through `MONITOR`.
+///
+/// Each measurement is bracketed by `ECHO` markers sent on a separate
+/// connection, so it sees exactly what was executed in between.
+pub struct CommandMonitor {
+    lines: std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>,
+    marker: MultiplexedConnection,
+    round: u64,
+}
+
+impl std::fmt::Debug for CommandMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandMonitor")
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommandMonitor {
+    async fn new(url: &str) -> Self {
+        let client = redis::Client::open(url).expect("a valid redis url");
+        let monitor = client.get_async_monitor().await.expect("MONITOR");
+        CommandMonitor {
+            lines: Box::pin(monitor.into_on_message::<String>()),
+            marker: connection(url).await,
+            round: 0,
+        }
+    }
+
+    async fn mark(&mut self, marker: &str) {
+        let echoed: String = redis::cmd("ECHO")
+            .arg(marker)
+            .query_async(&mut self.marker)
+            .await
+            .expect("ECHO");
+        assert_eq!(echoed, marker);
+    }
+
+    async fn lines_until(&mut self, marker: &str) -> Vec<String> {
+        let quoted = format!("\"{marker}\"");
+        let mut seen = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(5), self.lines.next())
+                .await
+                .unwrap_or_else(|_| panic!("MONITOR did not show marker {marker}"))
+                .expect("MONITOR stream ended");
+            if line.contains(&quoted) {
+                return seen;
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Runs `op`, returning its output and the top-level commands executed
+    /// meanwhile, each as its lowercase name.
+    pub async fn record<F: Future>(&mut self, op: F) -> (F::Output, Vec<String>) {
+        self.round += 1;
+        let start = format!("tg-monitor-start-{}", self.round);
+        let end = format!("tg-monitor-end-{}", self.round);
+        self.mark(&start).await;
+        self.lines_until(&start).await;
+        let output = op.await;
+        self.mark(&end).await;
+        let commands = self
+            .lines_until(&end)
+            .await
+            .iter()
+            .filter_map(|line| parse_monitor_line(line))
+            .collect();
+        (output, commands)
+    }
+}
+
+/// `1700000000.123456 [0 127.0.0.1:5000] "EVALSHA" "..."` → `evalsha`;
+/// `None` for commands run by a script (`[0 lua]`).
+fn parse_monitor_line(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once('[')?;
+    let (source, command) = rest.split_once(']')?;
+    if source.trim().ends_with("lua") {
+        return None;
+    }
+    let name = command.trim().strip_prefix('"')?.split('"').next()?;
+    Some(name.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commandstats() {
+        let info = "# Commandstats\r\ncmdstat_get:calls=3,usec=2,usec_per_call=0.67,rejected_calls=0,failed_calls=0\r\ncmdstat_script|load:calls=1,usec=5\r\n";
+        let stats = parse_commandstats(info);
+        assert_eq!(stats.get("get"), Some(&3));
+        assert_eq!(stats.get("script|load"), Some(&1));
+        let before = HashMap::from([("get".to_owned(), 1), ("info".to_owned(), 1)]);
+        let after = HashMap::from([("get".to_owned(), 3), ("info".to_owned(), 2), ("set".to_owned(), 0)]);
+        assert_eq!(
+            commandstats_diff(&before, &after),
+            BTreeMap::from([("get".to_owned(), 2)])
+        );
+    }
+
+    #[test]
+    fn parses_monitor_lines() {
+        assert_eq!(
+            parse_monitor_line(r#"1700000000.123456 [0 127.0.0.1:5000] "EVALSHA" "abc" "1""#).as_deref(),
+            Some("evalsha")
+        );
+        assert_eq!(
+            parse_monitor_line(r#"1700000000.123456 [0 lua] "hset" "k" "f" "v""#),
+            None
+        );
+        assert_eq!(parse_monitor_line("OK"), None);
+    }
+
+    #[test]
+    fn prefixes_are_unique() {
+        let a = unique_prefix();
+        assert!(a.starts_with("tgtest-"));
+        assert_ne!(a, unique_prefix());
+    }
+}

@@ -1,0 +1,1101 @@
+//! The `Store` contract, written once and run against every implementation:
+//! `MemoryStore` and `RedisStore` (standalone, a fresh key prefix per test).
+//!
+//! Each case is a generic async function over a [`Backend`]; the
+//! `contract!` macro turns every case into one `#[tokio::test]` per store
+//! (`memory::<case>` and `redis::<case>`). Where Redis can show more (real
+//! TTLs, what a dump of the keys reveals), the case also inspects the keys
+//! under its prefix.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokengate::secret::{random_id, Digest, Purpose};
+use tokengate::store::{MemoryStore, RedeemRules, Redemption, SessionRecord, TokenRecord};
+use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
+use tokengate_tests::redis_harness::{dump_prefix, redis_store_at, redis_url, KeyDump};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// A store under test, and for Redis where its keys live.
+struct Backend {
+    store: Arc<dyn Store>,
+    redis: Option<RedisTarget>,
+    key: ServerSecret,
+    /// Plaintext secrets handed to [`Backend::token`]/[`Backend::session`],
+    /// which no stored key or value may contain.
+    plaintexts: std::sync::Mutex<Vec<String>>,
+}
+
+struct RedisTarget {
+    url: String,
+    prefix: String,
+}
+
+impl Backend {
+    fn new(store: Arc<dyn Store>, redis: Option<RedisTarget>) -> Self {
+        Backend {
+            store,
+            redis,
+            key: ServerSecret::new(b"store-contract-server-secret-0123456789".to_vec()).unwrap(),
+            plaintexts: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn memory() -> Self {
+        Self::new(Arc::new(MemoryStore::new()), None)
+    }
+
+    async fn redis() -> Self {
+        let url = redis_url().await;
+        let (store, prefix) = redis_store_at(&url).await;
+        Self::new(Arc::new(store), Some(RedisTarget { url, prefix }))
+    }
+
+    /// A token record for `secret` (whose plaintext only the test knows).
+    fn token(&self, user: &UserId, kind: TokenKind, secret: &str, now: i64, ttl_ms: i64) -> TokenRecord {
+        self.plaintexts.lock().unwrap().push(secret.to_owned());
+        let low_entropy = secret.len() < 16;
+        TokenRecord::new(
+            random_id(),
+            kind,
+            self.token_digest(user, secret),
+            now,
+            now + ttl_ms,
+            low_entropy,
+        )
+    }
+
+    fn token_digest(&self, user: &UserId, secret: &str) -> Digest {
+        self.key.digest(Purpose::Token, user, secret.as_bytes())
+    }
+
+    /// A new session record created at `now`, living `ttl_ms`.
+    fn session(&self, user: &UserId, now: i64, ttl_ms: i64) -> SessionRecord {
+        let secret = format!("session-credential-{}", random_id());
+        self.plaintexts.lock().unwrap().push(secret.clone());
+        SessionRecord::new(
+            random_id(),
+            self.key.digest(Purpose::Session, user, secret.as_bytes()),
+            now,
+            now + ttl_ms,
+            SessionOrigin::Server,
+            "203.0.113.7".to_owned(),
+            "contract-suite/1.0".to_owned(),
+        )
+    }
+
+    /// The keys under this test's prefix (Redis only).
+    async fn keys(&self) -> Option<Vec<KeyDump>> {
+        match &self.redis {
+            Some(target) => Some(dump_prefix(&target.url, &target.prefix).await),
+            None => None,
+        }
+    }
+
+    /// Redis only: the keys of `user` whose name ends with `suffix` (or
+    /// contains `:s:` for session keys when `suffix` is `":s:"`).
+    async fn user_keys(&self, user: &UserId, part: &str) -> Option<Vec<KeyDump>> {
+        let tag = format!("{{u:{user}}}");
+        self.keys().await.map(|keys| {
+            keys.into_iter()
+                .filter(|k| k.key.contains(&tag) && (k.key.ends_with(part) || (part == ":s:" && k.key.contains(":s:"))))
+                .collect()
+        })
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+/// Rules without limits, burning or lockout.
+fn lenient() -> RedeemRules {
+    RedeemRules::new(0, 0, 0, HOUR_MS, 0)
+}
+
+fn high_secret() -> String {
+    format!("{}{}", random_id(), random_id())
+}
+
+fn redeemed(token: &TokenRecord, evicted: Vec<String>) -> Redemption {
+    Redemption::Redeemed {
+        token_id: token.id.clone(),
+        kind: token.kind,
+        evicted,
+    }
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::memory().await).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::redis().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    redeem_creates_the_session,
+    second_redeem_is_rejected,
+    wrong_digest_is_rejected,
+    expired_token_is_rejected,
+    session_expires,
+    idle_timeout_expires_and_find_refreshes,
+    session_limit_evicts_the_oldest,
+    low_entropy_tokens_burn_after_failures,
+    lockout_after_failures,
+    success_resets_the_failure_streak,
+    replace_kind_removes_only_the_same_kind,
+    remove_token_deletes_it,
+    list_extend_delete,
+    insert_session_enforces_the_limit,
+    concurrent_redeems_succeed_once,
+    keys_expire_and_hold_no_plaintext,
+);
+
+async fn redeem_creates_the_session(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::EmailOtp, "123456", t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+
+    let session = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&token, vec![]));
+
+    // The session exists, with the token's kind as its origin.
+    let mut expected = session.clone();
+    expected.origin = SessionOrigin::Token(TokenKind::EmailOtp);
+    let found = b
+        .store
+        .find_session(&alice, &session.digest, None, now())
+        .await
+        .unwrap();
+    assert_eq!(found.as_ref(), Some(&expected));
+    assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap(), vec![expected]);
+
+    // Only under its own user.
+    assert_eq!(
+        b.store
+            .find_session(&user("bob"), &session.digest, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+    // A digest that was never issued finds nothing.
+    let other = b.session(&alice, now(), HOUR_MS);
+    assert_eq!(
+        b.store.find_session(&alice, &other.digest, None, now()).await.unwrap(),
+        None
+    );
+
+    // Every token kind becomes the session's origin.
+    for kind in [TokenKind::Custom, TokenKind::MagicUrl, TokenKind::Phone] {
+        let t = now();
+        let token = b.token(&alice, kind, &high_secret(), t, HOUR_MS);
+        b.store.insert_token(&alice, &token, false, t).await.unwrap();
+        let session = b.session(&alice, now(), HOUR_MS);
+        let outcome = b
+            .store
+            .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, redeemed(&token, vec![]));
+        let found = b
+            .store
+            .find_session(&alice, &session.digest, None, now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.origin, SessionOrigin::Token(kind));
+    }
+}
+
+async fn second_redeem_is_rejected(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    // A second, unrelated token keeps the user's token set non-empty.
+    let spare = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    b.store.insert_token(&alice, &spare, false, t0).await.unwrap();
+
+    let first = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &first, &lenient(), first.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&token, vec![]));
+
+    let second = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &second, &lenient(), second.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Redemption::Rejected);
+    assert_eq!(
+        b.store.find_session(&alice, &second.digest, None, now()).await.unwrap(),
+        None
+    );
+    assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap().len(), 1);
+
+    // The spare was untouched.
+    let third = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &spare.digest, &third, &lenient(), third.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&spare, vec![]));
+}
+
+async fn wrong_digest_is_rejected(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let secret = high_secret();
+    let token = b.token(&alice, TokenKind::Custom, &secret, t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+
+    // Wrong secret; the right secret under another user.
+    for (who, digest) in [
+        (&alice, b.token_digest(&alice, "not-the-secret")),
+        (&user("bob"), b.token_digest(&user("bob"), &secret)),
+    ] {
+        let session = b.session(who, now(), HOUR_MS);
+        let outcome = b
+            .store
+            .redeem_token(who, &digest, &session, &lenient(), session.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Redemption::Rejected);
+        assert_eq!(
+            b.store.find_session(who, &session.digest, None, now()).await.unwrap(),
+            None
+        );
+    }
+
+    // A high-entropy token survives a wrong guess.
+    let session = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&token, vec![]));
+
+    // Guesses against a user with no tokens are never counted (no lockout)
+    // and, on Redis, leave no keys behind.
+    let ghost = user("ghost");
+    let strict = RedeemRules::new(0, 2, 3, HOUR_MS, 0);
+    for _ in 0..5 {
+        let session = b.session(&ghost, now(), HOUR_MS);
+        let digest = b.token_digest(&ghost, "000000");
+        let outcome = b
+            .store
+            .redeem_token(&ghost, &digest, &session, &strict, session.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Redemption::Rejected);
+    }
+    if let Some(keys) = b.user_keys(&ghost, "").await {
+        assert!(keys.is_empty(), "guesses against an unknown user left keys: {keys:?}");
+    }
+}
+
+async fn expired_token_is_rejected(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::EmailOtp, "654321", t0, 300);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    // On Redis the token key itself is gone: its TTL is the token's expiry.
+    if let Some(keys) = b.user_keys(&alice, ":t").await {
+        assert!(keys.is_empty(), "expired token key still present: {keys:?}");
+    }
+    let session = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Redemption::Rejected);
+    assert_eq!(
+        b.store
+            .find_session(&alice, &session.digest, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn session_expires(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    // One session from a redemption, one created directly; both short.
+    let redeemed_session = b.session(&alice, now(), 300);
+    let outcome = b
+        .store
+        .redeem_token(
+            &alice,
+            &token.digest,
+            &redeemed_session,
+            &lenient(),
+            redeemed_session.created_ms,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&token, vec![]));
+    let direct = b.session(&alice, now(), 300);
+    b.store
+        .insert_session(&alice, &direct, &lenient(), direct.created_ms)
+        .await
+        .unwrap();
+
+    for s in [&redeemed_session, &direct] {
+        assert!(b
+            .store
+            .find_session(&alice, &s.digest, None, now())
+            .await
+            .unwrap()
+            .is_some());
+    }
+    assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap().len(), 2);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    for s in [&redeemed_session, &direct] {
+        assert_eq!(
+            b.store.find_session(&alice, &s.digest, None, now()).await.unwrap(),
+            None
+        );
+    }
+    assert!(b.store.list_sessions(&alice, now()).await.unwrap().is_empty());
+    // Real TTLs: nothing of the user is left in Redis (session keys, index, tokens).
+    if let Some(keys) = b.keys().await {
+        assert!(keys.is_empty(), "keys outlived their sessions: {keys:?}");
+    }
+}
+
+async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
+    let alice = user("alice");
+    let idle_rules = RedeemRules::new(0, 0, 0, HOUR_MS, 400);
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+
+    // Both live an hour but start with a 400 ms idle deadline.
+    let unused = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &unused, &idle_rules, unused.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&token, vec![]));
+    let used = b.session(&alice, now(), HOUR_MS);
+    b.store
+        .insert_session(&alice, &used, &idle_rules, used.created_ms)
+        .await
+        .unwrap();
+
+    // A lookup under the same 400 ms idle timeout does not need to write
+    // (the deadline moved by less than the refresh interval) ...
+    let short = Some(Duration::from_millis(400));
+    assert!(b
+        .store
+        .find_session(&alice, &unused.digest, short, now())
+        .await
+        .unwrap()
+        .is_some());
+    // ... while one under a 120 s idle timeout slides the deadline forward.
+    let long = Some(Duration::from_secs(120));
+    assert!(b
+        .store
+        .find_session(&alice, &used.digest, long, now())
+        .await
+        .unwrap()
+        .is_some());
+    if let Some(keys) = b.user_keys(&alice, ":s:").await {
+        let pttls: Vec<i64> = keys.iter().map(|k| k.pttl).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(
+            pttls.iter().any(|&p| p > 60_000),
+            "the used session's TTL was not slid: {pttls:?}"
+        );
+        assert!(
+            pttls.iter().any(|&p| (1..=400).contains(&p)),
+            "the unused session's TTL changed: {pttls:?}"
+        );
+    }
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    assert_eq!(
+        b.store
+            .find_session(&alice, &unused.digest, short, now())
+            .await
+            .unwrap(),
+        None
+    );
+    let found = b.store.find_session(&alice, &used.digest, long, now()).await.unwrap();
+    assert_eq!(found.map(|s| s.id), Some(used.id.clone()));
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![used.id.clone()]);
+    if let Some(keys) = b.user_keys(&alice, ":s:").await {
+        assert_eq!(keys.len(), 1, "the idle session's key is still there: {keys:?}");
+    }
+}
+
+async fn session_limit_evicts_the_oldest(b: Backend) {
+    let alice = user("alice");
+    let rules = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
+    let base = now();
+    let mut sessions: Vec<SessionRecord> = Vec::new();
+    for i in 0..5i64 {
+        // Distinct creation times make "oldest" unambiguous.
+        let at = base + i;
+        let token = b.token(&alice, TokenKind::Custom, &high_secret(), at, HOUR_MS);
+        b.store.insert_token(&alice, &token, false, at).await.unwrap();
+        let session = b.session(&alice, at, HOUR_MS);
+        let outcome = b
+            .store
+            .redeem_token(&alice, &token.digest, &session, &rules, at)
+            .await
+            .unwrap();
+        let expected_evicted: Vec<String> = match i {
+            3 => vec![sessions[0].id.clone()],
+            4 => vec![sessions[1].id.clone()],
+            _ => vec![],
+        };
+        assert_eq!(outcome, redeemed(&token, expected_evicted), "redemption {i}");
+        sessions.push(session);
+    }
+    for (i, s) in sessions.iter().enumerate() {
+        let found = b.store.find_session(&alice, &s.digest, None, now()).await.unwrap();
+        assert_eq!(found.is_some(), i >= 2, "session {i}");
+    }
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, sessions[2..].iter().map(|s| s.id.clone()).collect::<Vec<_>>());
+    if let Some(keys) = b.user_keys(&alice, ":s:").await {
+        assert_eq!(keys.len(), 3, "evicted session keys remain: {keys:?}");
+    }
+}
+
+async fn low_entropy_tokens_burn_after_failures(b: Backend) {
+    let rules = RedeemRules::new(0, 3, 0, HOUR_MS, 0);
+    let t0 = now();
+    let wrong = |who: &UserId| b.token_digest(who, "999999");
+
+    // Three consecutive failures burn the low-entropy token, not the strong one.
+    let burned = user("burned");
+    let low = b.token(&burned, TokenKind::EmailOtp, "111111", t0, HOUR_MS);
+    let high = b.token(&burned, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&burned, &low, false, t0).await.unwrap();
+    b.store.insert_token(&burned, &high, false, t0).await.unwrap();
+    for _ in 0..3 {
+        let s = b.session(&burned, now(), HOUR_MS);
+        let outcome = b
+            .store
+            .redeem_token(&burned, &wrong(&burned), &s, &rules, s.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Redemption::Rejected);
+    }
+    let s = b.session(&burned, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&burned, &low.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Redemption::Rejected, "the low-entropy token was not burned");
+    let s = b.session(&burned, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&burned, &high.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&high, vec![]), "the high-entropy token was burned");
+
+    // One failure fewer burns nothing.
+    let kept = user("kept");
+    let low = b.token(&kept, TokenKind::Phone, "222222", t0, HOUR_MS);
+    b.store.insert_token(&kept, &low, false, t0).await.unwrap();
+    for _ in 0..2 {
+        let s = b.session(&kept, now(), HOUR_MS);
+        let outcome = b
+            .store
+            .redeem_token(&kept, &wrong(&kept), &s, &rules, s.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Redemption::Rejected);
+    }
+    let s = b.session(&kept, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&kept, &low.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&low, vec![]));
+}
+
+async fn lockout_after_failures(b: Backend) {
+    let alice = user("alice");
+    // A 500 ms lockout, so that the test can outlast it.
+    let rules = RedeemRules::new(0, 0, 3, 500, 0);
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    for _ in 0..3 {
+        let s = b.session(&alice, now(), HOUR_MS);
+        let digest = b.token_digest(&alice, "wrong-guess");
+        let outcome = b
+            .store
+            .redeem_token(&alice, &digest, &s, &rules, s.created_ms)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Redemption::Rejected);
+    }
+    // Locked: even the right secret is refused, and the token is not spent.
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Redemption::LockedOut);
+    assert_eq!(
+        b.store.find_session(&alice, &s.digest, None, now()).await.unwrap(),
+        None
+    );
+    if let Some(keys) = b.user_keys(&alice, ":lock").await {
+        assert_eq!(keys.len(), 1);
+        assert!((1..=500).contains(&keys[0].pttl), "lock TTL {}", keys[0].pttl);
+    }
+    // Another user is not affected.
+    let bob = user("bob");
+    let bobs = b.token(&bob, TokenKind::Custom, &high_secret(), now(), HOUR_MS);
+    b.store.insert_token(&bob, &bobs, false, now()).await.unwrap();
+    let s = b.session(&bob, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&bob, &bobs.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&bobs, vec![]));
+
+    tokio::time::sleep(Duration::from_millis(650)).await;
+
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        redeemed(&token, vec![]),
+        "the lockout did not end, or it spent the token"
+    );
+}
+
+async fn success_resets_the_failure_streak(b: Backend) {
+    let alice = user("alice");
+    let rules = RedeemRules::new(0, 3, 3, HOUR_MS, 0);
+    let t0 = now();
+    let tokens: Vec<TokenRecord> = ["314159", "271828", "161803"]
+        .iter()
+        .map(|secret| b.token(&alice, TokenKind::EmailOtp, secret, t0, HOUR_MS))
+        .collect();
+    for t in &tokens {
+        b.store.insert_token(&alice, t, false, t0).await.unwrap();
+    }
+    let fail = |n: usize| {
+        let b = &b;
+        let alice = &alice;
+        async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..n {
+                let s = b.session(alice, now(), HOUR_MS);
+                let digest = b.token_digest(alice, "000000");
+                outcomes.push(
+                    b.store
+                        .redeem_token(alice, &digest, &s, &rules, s.created_ms)
+                        .await
+                        .unwrap(),
+                );
+            }
+            outcomes
+        }
+    };
+
+    // N-1 failures, a success, N-1 failures: neither burned nor locked.
+    assert_eq!(fail(2).await, vec![Redemption::Rejected; 2]);
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &tokens[0].digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&tokens[0], vec![]));
+    assert_eq!(fail(2).await, vec![Redemption::Rejected; 2]);
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &tokens[1].digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        redeemed(&tokens[1], vec![]),
+        "the streak was not reset by the success"
+    );
+
+    // The streak still counts: three in a row lock the user out.
+    assert_eq!(fail(3).await, vec![Redemption::Rejected; 3]);
+    assert_eq!(fail(1).await, vec![Redemption::LockedOut]);
+}
+
+async fn replace_kind_removes_only_the_same_kind(b: Backend) {
+    let alice = user("alice");
+    let bob = user("bob");
+    let t0 = now();
+    let email_a = b.token(&alice, TokenKind::EmailOtp, "100001", t0, HOUR_MS);
+    let email_b = b.token(&alice, TokenKind::EmailOtp, "100002", t0, HOUR_MS);
+    let phone = b.token(&alice, TokenKind::Phone, "100003", t0, HOUR_MS);
+    let bobs_email = b.token(&bob, TokenKind::EmailOtp, "100004", t0, HOUR_MS);
+    for t in [&email_a, &email_b, &phone] {
+        b.store.insert_token(&alice, t, false, t0).await.unwrap();
+    }
+    b.store.insert_token(&bob, &bobs_email, false, t0).await.unwrap();
+    // Replaces alice's earlier email tokens only.
+    let email_c = b.token(&alice, TokenKind::EmailOtp, "100005", t0, HOUR_MS);
+    b.store.insert_token(&alice, &email_c, true, t0).await.unwrap();
+    // Without replace_kind, earlier tokens of the kind stay.
+    let email_d = b.token(&alice, TokenKind::EmailOtp, "100006", t0, HOUR_MS);
+    b.store.insert_token(&alice, &email_d, false, t0).await.unwrap();
+
+    let mut outcomes = Vec::new();
+    for t in [&email_a, &email_b, &phone, &email_c, &email_d] {
+        let s = b.session(&alice, now(), HOUR_MS);
+        outcomes.push(
+            b.store
+                .redeem_token(&alice, &t.digest, &s, &lenient(), s.created_ms)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        vec![
+            Redemption::Rejected,
+            Redemption::Rejected,
+            redeemed(&phone, vec![]),
+            redeemed(&email_c, vec![]),
+            redeemed(&email_d, vec![]),
+        ]
+    );
+    let s = b.session(&bob, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&bob, &bobs_email.digest, &s, &lenient(), s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&bobs_email, vec![]));
+}
+
+async fn remove_token_deletes_it(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let gone = b.token(&alice, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
+    let kept = b.token(&alice, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &gone, false, t0).await.unwrap();
+    b.store.insert_token(&alice, &kept, false, t0).await.unwrap();
+    b.store.remove_token(&alice, &gone.digest).await.unwrap();
+    // Removing what is not there is fine.
+    b.store.remove_token(&alice, &gone.digest).await.unwrap();
+    b.store.remove_token(&user("nobody"), &gone.digest).await.unwrap();
+
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &gone.digest, &s, &lenient(), s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, Redemption::Rejected);
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &kept.digest, &s, &lenient(), s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&kept, vec![]));
+}
+
+async fn list_extend_delete(b: Backend) {
+    let alice = user("alice");
+    let bob = user("bob");
+    let base = now();
+    let sessions: Vec<SessionRecord> = (0..3).map(|i| b.session(&alice, base + i, HOUR_MS)).collect();
+    // Inserted out of order: the list is oldest first regardless.
+    for i in [2usize, 0, 1] {
+        let evicted = b
+            .store
+            .insert_session(&alice, &sessions[i], &lenient(), sessions[i].created_ms)
+            .await
+            .unwrap();
+        assert!(evicted.is_empty());
+    }
+    let bobs = b.session(&bob, base, HOUR_MS);
+    b.store.insert_session(&bob, &bobs, &lenient(), base).await.unwrap();
+
+    assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap(), sessions);
+    assert_eq!(b.store.list_sessions(&bob, now()).await.unwrap(), vec![bobs.clone()]);
+    assert!(b.store.list_sessions(&user("nobody"), now()).await.unwrap().is_empty());
+
+    // Extend: new expiry and `updated`, visible to find and list.
+    let at = now() + 5;
+    let new_expire = at + 2 * HOUR_MS;
+    let extended = b
+        .store
+        .extend_session(&alice, &sessions[1].id, new_expire, None, at)
+        .await
+        .unwrap();
+    let mut expected = sessions[1].clone();
+    expected.expire_ms = new_expire;
+    expected.updated_ms = at;
+    assert_eq!(extended.as_ref(), Some(&expected));
+    assert_eq!(
+        b.store
+            .find_session(&alice, &sessions[1].digest, None, now())
+            .await
+            .unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap()[1], expected);
+    if let Some(target) = &b.redis {
+        let key_part = sessions[1].digest.to_hex();
+        let keys = dump_prefix(&target.url, &target.prefix).await;
+        let key = keys
+            .iter()
+            .find(|k| k.key.ends_with(&key_part))
+            .expect("the extended session's key");
+        assert!(
+            key.pttl > HOUR_MS + HOUR_MS / 2,
+            "the key's TTL was not extended: {}",
+            key.pttl
+        );
+        for k in &keys {
+            assert!(k.pttl > 0, "{} has no TTL", k.key);
+        }
+    }
+    // Unknown ids, or another user's session, are not extended.
+    assert_eq!(
+        b.store
+            .extend_session(&alice, "0000000000", new_expire, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        b.store
+            .extend_session(&alice, &bobs.id, new_expire, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Delete one.
+    assert!(
+        !b.store.delete_session(&alice, &bobs.id).await.unwrap(),
+        "deleted another user's session"
+    );
+    assert!(b.store.delete_session(&alice, &sessions[0].id).await.unwrap());
+    assert!(!b.store.delete_session(&alice, &sessions[0].id).await.unwrap());
+    assert_eq!(
+        b.store
+            .find_session(&alice, &sessions[0].digest, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![sessions[1].id.clone(), sessions[2].id.clone()]);
+
+    // Delete all.
+    assert_eq!(b.store.delete_sessions(&alice).await.unwrap(), 2);
+    assert_eq!(b.store.delete_sessions(&alice).await.unwrap(), 0);
+    for s in &sessions {
+        assert_eq!(
+            b.store.find_session(&alice, &s.digest, None, now()).await.unwrap(),
+            None
+        );
+    }
+    assert!(b.store.list_sessions(&alice, now()).await.unwrap().is_empty());
+    // Bob's session is untouched.
+    assert_eq!(
+        b.store.find_session(&bob, &bobs.digest, None, now()).await.unwrap(),
+        Some(bobs)
+    );
+    if let Some(keys) = b.user_keys(&alice, "").await {
+        assert!(keys.is_empty(), "alice's keys remain after delete_sessions: {keys:?}");
+    }
+}
+
+async fn insert_session_enforces_the_limit(b: Backend) {
+    let alice = user("alice");
+    let limit2 = RedeemRules::new(2, 0, 0, HOUR_MS, 0);
+    let base = now();
+    let s: Vec<SessionRecord> = (0..3).map(|i| b.session(&alice, base + i, HOUR_MS)).collect();
+    assert!(b
+        .store
+        .insert_session(&alice, &s[0], &limit2, base)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(b
+        .store
+        .insert_session(&alice, &s[1], &limit2, base + 1)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        b.store.insert_session(&alice, &s[2], &limit2, base + 2).await.unwrap(),
+        vec![s[0].id.clone()]
+    );
+    // A server-created session keeps its origin.
+    let found = b.store.find_session(&alice, &s[2].digest, None, now()).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&s[2]));
+    assert_eq!(found.unwrap().origin, SessionOrigin::Server);
+    assert_eq!(
+        b.store.find_session(&alice, &s[0].digest, None, now()).await.unwrap(),
+        None
+    );
+
+    // Over the limit by several: the oldest go, oldest first, in one step.
+    let more: Vec<SessionRecord> = (3..6).map(|i| b.session(&alice, base + i, HOUR_MS)).collect();
+    for m in &more {
+        assert!(b
+            .store
+            .insert_session(&alice, m, &lenient(), m.created_ms)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    // Now s1, s2, m3, m4, m5; a new one under a limit of 3 evicts s1, s2, m3.
+    let last = b.session(&alice, base + 6, HOUR_MS);
+    let limit3 = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
+    let evicted = b.store.insert_session(&alice, &last, &limit3, base + 6).await.unwrap();
+    assert_eq!(evicted, vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]);
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
+
+    // The same eviction inside a redemption.
+    let t = now();
+    let token = b.token(&alice, TokenKind::Phone, &high_secret(), t, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t).await.unwrap();
+    let via_token = b.session(&alice, base + 7, HOUR_MS);
+    let limit1 = RedeemRules::new(1, 0, 0, HOUR_MS, 0);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &token.digest, &via_token, &limit1, base + 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        redeemed(&token, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()])
+    );
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![via_token.id.clone()]);
+    if let Some(keys) = b.user_keys(&alice, ":s:").await {
+        assert_eq!(keys.len(), 1, "evicted session keys remain: {keys:?}");
+    }
+}
+
+async fn concurrent_redeems_succeed_once(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    let rules = RedeemRules::new(0, 5, 100, HOUR_MS, 0);
+
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let store = Arc::clone(&b.store);
+            let session = b.session(&alice, now(), HOUR_MS);
+            let alice = alice.clone();
+            let digest = token.digest;
+            tokio::spawn(async move {
+                let outcome = store
+                    .redeem_token(&alice, &digest, &session, &rules, session.created_ms)
+                    .await
+                    .unwrap();
+                (outcome, session)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (outcome, session) = task.await.unwrap();
+        match outcome {
+            Redemption::Rejected => {}
+            other => {
+                assert_eq!(other, redeemed(&token, vec![]));
+                winners.push(session);
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "{} concurrent redemptions succeeded", winners.len());
+    let listed = b.store.list_sessions(&alice, now()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, winners[0].id);
+}
+
+async fn keys_expire_and_hold_no_plaintext(b: Backend) {
+    let alice = user("alice");
+    let mallory = user("mallory");
+    let t0 = now();
+    let rules = RedeemRules::new(5, 2, 3, HOUR_MS, 0);
+    // Alice: outstanding tokens of every kind, two sessions, one failure.
+    // (Short secrets use letters beyond hex, so that the plaintext search
+    // below cannot match a digest or timestamp by chance.)
+    let tokens: Vec<TokenRecord> = [
+        (TokenKind::Custom, high_secret()),
+        (TokenKind::EmailOtp, "gqwzxk".to_owned()),
+        (TokenKind::MagicUrl, high_secret()),
+        (TokenKind::Phone, "vrmstz".to_owned()),
+    ]
+    .into_iter()
+    .map(|(kind, secret)| b.token(&alice, kind, &secret, t0, HOUR_MS))
+    .collect();
+    for t in &tokens {
+        b.store.insert_token(&alice, t, false, t0).await.unwrap();
+    }
+    let s = b.session(&alice, now(), HOUR_MS);
+    let outcome = b
+        .store
+        .redeem_token(&alice, &tokens[0].digest, &s, &rules, s.created_ms)
+        .await
+        .unwrap();
+    assert_eq!(outcome, redeemed(&tokens[0], vec![]));
+    let direct = b.session(&alice, now(), HOUR_MS);
+    b.store
+        .insert_session(&alice, &direct, &rules, direct.created_ms)
+        .await
+        .unwrap();
+    let s = b.session(&alice, now(), HOUR_MS);
+    let digest = b.token_digest(&alice, "not-a-token");
+    assert_eq!(
+        b.store
+            .redeem_token(&alice, &digest, &s, &rules, s.created_ms)
+            .await
+            .unwrap(),
+        Redemption::Rejected
+    );
+    // Mallory: locked out.
+    let bait = b.token(&mallory, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&mallory, &bait, false, t0).await.unwrap();
+    for _ in 0..3 {
+        let s = b.session(&mallory, now(), HOUR_MS);
+        let digest = b.token_digest(&mallory, "guess");
+        b.store
+            .redeem_token(&mallory, &digest, &s, &rules, s.created_ms)
+            .await
+            .unwrap();
+    }
+    let s = b.session(&mallory, now(), HOUR_MS);
+    assert_eq!(
+        b.store
+            .redeem_token(&mallory, &bait.digest, &s, &rules, s.created_ms)
+            .await
+            .unwrap(),
+        Redemption::LockedOut
+    );
+
+    let Some(keys) = b.keys().await else { return };
+    let target = b.redis.as_ref().unwrap();
+    // Every kind of key is present, and every key has a TTL.
+    for part in [":t", ":sessions", ":fails", ":lock"] {
+        assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
+    }
+    assert_eq!(keys.iter().filter(|k| k.key.contains(":s:")).count(), 2);
+    for k in &keys {
+        assert!(k.key.starts_with(&format!("{}:", target.prefix)), "{}", k.key);
+        assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
+        assert!(
+            k.pttl <= HOUR_MS + 1000,
+            "{} lives longer than anything in it ({})",
+            k.key,
+            k.pttl
+        );
+    }
+    // No key or value contains a plaintext secret.
+    let plaintexts: HashSet<String> = b.plaintexts.lock().unwrap().iter().cloned().collect();
+    for k in &keys {
+        let text = k.text();
+        for p in &plaintexts {
+            assert!(!text.contains(p.as_str()), "{} holds a plaintext secret", k.key);
+        }
+    }
+}

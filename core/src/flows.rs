@@ -231,24 +231,28 @@ impl Gate {
         let limits = &self.flows().limits;
         let window_ms = limits.window.as_millis() as i64;
         let now = now_ms();
-        if let Some(ip) = requester.ip {
-            let bucket = RateBucket {
-                id: format!("{kind}:ip:{}", self.bucket_digest(&ip.to_string())),
-                limit: per_ip,
-                window_ms,
-                min_interval_ms: 0,
-            };
-            if !self.store().hit_rate_limit(&bucket, now).await? {
+        let ip_bucket = requester.ip.map(|ip| RateBucket {
+            id: format!("{kind}:ip:{}", self.bucket_digest(&ip.to_string())),
+            limit: per_ip,
+            window_ms,
+            min_interval_ms: 0,
+        });
+        if let Some(bucket) = &ip_bucket {
+            if !self.store().hit_rate_limit(bucket, now).await? {
                 return Err(Error::RateLimited);
             }
         }
-        let bucket = RateBucket {
+        let address_bucket = RateBucket {
             id: format!("{kind}:addr:{}", self.bucket_digest(address)),
             limit: per_address,
             window_ms,
             min_interval_ms: limits.min_interval.as_millis() as i64,
         };
-        if !self.store().hit_rate_limit(&bucket, now).await? {
+        if !self.store().hit_rate_limit(&address_bucket, now).await? {
+            // A refused request costs the client's budget nothing.
+            if let Some(bucket) = &ip_bucket {
+                self.store().refund_rate_limit(bucket).await?;
+            }
             return Err(Error::RateLimited);
         }
         Ok(())

@@ -122,6 +122,34 @@ def main():
     check(created.secret, "server session secret")
     check(Account(session_client(created.secret)).get().id == user_id, "server session works")
 
+    step("account.create_email_token")
+    email = f"{user_id}@example.test"
+    email_token = admin_account.create_email_token(user_id="unique()", email=email, phrase=True)
+    check(len(email_token.secret) == 6 and email_token.secret.isdigit(), "API-key caller gets the 6-digit code")
+    check(len(email_token.phrase.split(" ")) == 2, f"phrase {email_token.phrase!r}")
+    email_user = email_token.userid
+    email_session = admin_account.create_session(user_id=email_user, secret=email_token.secret)
+    check(email_session.factors == ["email"], f"email factors {email_session.factors}")
+
+    step("account.get (after email OTP)")
+    email_me = Account(session_client(email_session.secret)).get()
+    check(email_me.id == email_user and email_me.email == email, f"user {email_me.id} {email_me.email}")
+    check(email_me.emailverification is True, "emailVerification")
+
+    step("account.create_magic_url_token")
+    magic = admin_account.create_magic_url_token(user_id="ignored-id", email=email)
+    check(magic.userid == email_user, "a known address issues for its owner")
+    check(len(magic.secret) == 64, "64-hex magic secret")
+    magic_session = admin_account.create_session(user_id=magic.userid, secret=magic.secret)
+    check(magic_session.provider == "magic-url", f"provider {magic_session.provider}")
+
+    step("account.create_phone_token")
+    phone_token = admin_account.create_phone_token(user_id="unique()", phone="+1415555" + str(uuid.uuid4().int % 10000).zfill(4))
+    phone_session = admin_account.create_session(user_id=phone_token.userid, secret=phone_token.secret)
+    check(phone_session.provider == "phone" and phone_session.factors == ["phone"], "phone session")
+    phone_me = Account(session_client(phone_session.secret)).get()
+    check(phone_me.phoneverification is True, "phoneVerification")
+
     print("SDK CHECK PASSED:", len(steps), "steps", flush=True)
 
 

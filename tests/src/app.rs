@@ -132,7 +132,7 @@ impl RunningApp {
             .env("TOKENGATE_PROJECT", &spec.project)
             .env(
                 "RUST_LOG",
-                std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "warn".to_owned()),
+                std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "error".to_owned()),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())

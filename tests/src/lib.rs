@@ -8,3 +8,4 @@ pub mod app;
 pub mod client;
 pub mod python;
 pub mod redis_harness;
+pub mod sinks;

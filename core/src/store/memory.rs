@@ -75,7 +75,11 @@ impl UserState {
     }
 
     fn is_empty(&self, now_ms: i64) -> bool {
-        self.tokens.is_empty() && self.sessions.is_empty() && self.failures == 0 && self.locked_until_ms <= now_ms
+        self.tokens.is_empty()
+            && self.sessions.is_empty()
+            && self.failures == 0
+            && self.locked_until_ms <= now_ms
+            && self.directory.is_none()
     }
 
     fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
@@ -378,5 +382,13 @@ impl Store for MemoryStore {
             rate.gap_until_ms = now_ms + bucket.min_interval_ms;
         }
         Ok(true)
+    }
+
+    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        if let Some(rate) = state.rates.get_mut(&bucket.id) {
+            rate.count = rate.count.saturating_sub(1);
+        }
+        Ok(())
     }
 }

@@ -393,6 +393,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Counts one hit in `bucket`; `false` (nothing counted) when over the limit.
     async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Takes back one hit (the request was refused by another bucket).
+    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError>;
 }
 
 /// Where the idle deadline puts a session's end: the earlier of its expiry

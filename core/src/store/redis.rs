@@ -15,14 +15,43 @@
 //! | `<prefix>:{a:<digest>}` | string | address (email/phone digest) → user id |
 //! | `<prefix>:{r:<bucket>}:n`, `:gap` | string | issuance rate-limit counter and gap marker |
 //!
-//! Every key carries a TTL; every atomic change is one `EVALSHA`.
+//! Every key carries a TTL; every atomic change is one `EVALSHA`. Scripts
+//! reach keys they were not handed (`<prefix>:{u:<id>}:s:<digest>`) only
+//! under the same hash tag as their declared keys, so in a cluster every
+//! script runs within one slot on one node.
+//!
+//! # Faults
+//!
+//! - Every request runs under [`RedisStoreConfig::response_timeout`]: a
+//!   stalled or unreachable Redis is a [`StoreError`] (503) after at most
+//!   that long, never a hang and never an authenticated request.
+//! - The standalone connection (`ConnectionManager`) reconnects by itself;
+//!   the cluster connection refreshes its slot map on `MOVED` and retries
+//!   within the same time budget (a failover is mostly invisible).
+//! - A script missing from a node's cache (`SCRIPT FLUSH`, a restart, a
+//!   promoted replica) answers `NOSCRIPT`; the same request is then sent as
+//!   `EVAL` with the script body, on the same connection and node, which
+//!   also caches it there again. There is no separate `SCRIPT LOAD` (that
+//!   would go to other nodes and could race another flush).
+//!
+//! # Replication
+//!
+//! Redis replicates asynchronously: a write acknowledged by a primary can
+//! be lost if that primary fails before a replica received it. For a
+//! login system that means a failover can lose a just-created session
+//! (the user signs in again) and, worse, a just-burned token or a
+//! just-deleted session can come back on the promoted replica. Opt in to
+//! [`RedisStoreConfig::wait_for_replicas`] to send `WAIT` after each
+//! exchange, session creation and logout (in the same pipeline as the
+//! script, so on the node that holds the user's keys); it narrows that
+//! window, it does not make Redis strongly consistent.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Script, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, ToRedisArgs, Value};
 
 use super::{
     idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
@@ -33,6 +62,129 @@ use crate::secret::Digest;
 
 fn script(body: &str) -> Script {
     Script::new(&format!("{}\n{}", include_str!("lua/enforce_limit.lua"), body))
+}
+
+/// A Lua script, called like `redis::Script` (`SCRIPT.key(..)`, `.arg(..)`,
+/// `.invoke_async(&mut connection)`), but reloaded differently: on
+/// `NOSCRIPT` the same call is repeated as `EVAL` with the body, which runs
+/// on the same node (routed by the same first key) and caches the script
+/// there. `redis::Script` would send `SCRIPT LOAD` instead, which a cluster
+/// client routes to every node and which a concurrent `SCRIPT FLUSH` can
+/// undo before the retried `EVALSHA`.
+struct Script {
+    body: String,
+    hash: String,
+}
+
+impl Script {
+    fn new(body: &str) -> Self {
+        Script {
+            hash: redis::Script::new(body).get_hash().to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// Starts a call with its first key (every script has one: it routes
+    /// the call to the key's slot).
+    fn key<T: ToRedisArgs>(&self, key: T) -> ScriptCall<'_> {
+        let mut call = ScriptCall {
+            script: self,
+            keys: Vec::new(),
+            args: Vec::new(),
+        };
+        call.key(key);
+        call
+    }
+}
+
+/// One prepared call of a [`Script`].
+struct ScriptCall<'a> {
+    script: &'a Script,
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl ScriptCall<'_> {
+    fn key<T: ToRedisArgs>(&mut self, key: T) -> &mut Self {
+        key.write_redis_args(&mut self.keys);
+        self
+    }
+
+    fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        arg.write_redis_args(&mut self.args);
+        self
+    }
+
+    /// `EVALSHA <hash> ...`, or `EVAL <body> ...` with `by_body`.
+    fn command(&self, by_body: bool) -> Cmd {
+        let mut command = if by_body {
+            let mut command = redis::cmd("EVAL");
+            command.arg(&self.script.body);
+            command
+        } else {
+            let mut command = redis::cmd("EVALSHA");
+            command.arg(&self.script.hash);
+            command
+        };
+        command.arg(self.keys.len()).arg(&*self.keys).arg(&*self.args);
+        command
+    }
+
+    /// Runs the script: `EVALSHA`, and on `NOSCRIPT` `EVAL`.
+    async fn invoke_async<T: FromRedisValue>(&self, connection: &mut impl ConnectionLike) -> RedisResult<T> {
+        match self.command(false).query_async(connection).await {
+            Err(err) if is_noscript(&err) => self.command(true).query_async(connection).await,
+            other => other,
+        }
+    }
+
+    /// Runs the script and `WAIT replicas timeout` in one pipeline: on a
+    /// cluster the pipeline is routed by the script's first key, so `WAIT`
+    /// runs on the primary that just executed the script, over the same
+    /// connection, right after it. Returns the script's reply and how many
+    /// replicas acknowledged (`None` when `WAIT` itself failed).
+    async fn invoke_and_wait<T: FromRedisValue>(
+        &self,
+        connection: &mut impl ConnectionLike,
+        wait: &WaitForReplicas,
+    ) -> RedisResult<(T, Option<i64>)> {
+        let mut by_body = false;
+        loop {
+            let mut pipeline = redis::pipe();
+            pipeline.add_command(self.command(by_body));
+            pipeline
+                .cmd("WAIT")
+                .arg(wait.replicas)
+                .arg(wait.timeout.as_millis().max(1) as u64);
+            let mut replies = connection.req_packed_commands(&pipeline, 0, 2).await?.into_iter();
+            let (Some(reply), Some(acked)) = (replies.next(), replies.next()) else {
+                return Err(RedisError::from((ErrorKind::Parse, "WAIT pipeline: missing replies")));
+            };
+            let reply = match reply {
+                Value::ServerError(err) => {
+                    let err = RedisError::from(err);
+                    if !by_body && is_noscript(&err) {
+                        by_body = true;
+                        continue;
+                    }
+                    return Err(err);
+                }
+                reply => T::from_redis_value(reply)?,
+            };
+            let acked = match acked {
+                Value::Int(n) => Some(n),
+                other => {
+                    tracing::warn!(reply = ?other, "redis WAIT failed; the write is not confirmed on replicas");
+                    None
+                }
+            };
+            return Ok((reply, acked));
+        }
+    }
+}
+
+fn is_noscript(err: &RedisError) -> bool {
+    err.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
 static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
@@ -47,6 +199,7 @@ static CLAIM_USER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!(
 static LINK_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/link_address.lua")));
 static FIND_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_address.lua")));
 static MARK_VERIFIED: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/mark_verified.lua")));
+static REFUND_RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/refund_rate_limit.lua")));
 static HIT_RATE_LIMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/hit_rate_limit.lua")));
 
 /// Connection settings for [`RedisStore`].
@@ -587,5 +740,14 @@ where
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(counted == 1)
+    }
+
+    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError> {
+        let (counter, _) = self.rate_keys(&bucket.id);
+        let mut invocation = REFUND_RATE_LIMIT.key(counter);
+        invocation.arg(0);
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
     }
 }

@@ -1,0 +1,381 @@
+//! Real delivery endpoints for the flows: an SMTP server and an HTTP
+//! webhook receiver, each on a free loopback port, keeping what arrives.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One received email.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// An SMTP server (plain, no auth) that keeps every message.
+#[derive(Debug, Clone)]
+pub struct SmtpSink {
+    pub port: u16,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    /// Starts the server in the background.
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp sink");
+        let port = listener.local_addr().expect("addr").port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&mails);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let _ = smtp_session(stream, kept).await;
+                });
+            }
+        });
+        SmtpSink { port, mails }
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits (at most 10 s) for the `n`-th (1-based) message to `to`.
+    pub async fn wait_for(&self, to: &str, n: usize) -> Mail {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found: Vec<Mail> = self
+                .mails
+                .lock()
+                .expect("mails")
+                .iter()
+                .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(to)))
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            assert!(Instant::now() < deadline, "no mail #{n} to {to} arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything received so far.
+    pub fn all(&self) -> Vec<Mail> {
+        self.mails.lock().expect("mails").clone()
+    }
+}
+
+async fn smtp_session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    write.write_all(b"220 tokengate-test-sink ESMTP\r\n").await?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_owned();
+        let upper = command.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            write
+                .write_all(b"250-tokengate-test-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                .await?;
+        } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
+            write.write_all(b"250 OK\r\n").await?;
+        } else if upper.starts_with("MAIL FROM:") {
+            from = angle(&command);
+            to.clear();
+            write.write_all(b"250 OK\r\n").await?;
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(angle(&command));
+            write.write_all(b"250 OK\r\n").await?;
+        } else if upper == "DATA" {
+            write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                let unstuffed = line.strip_prefix('.').unwrap_or(&line);
+                data.push_str(unstuffed);
+            }
+            let (subject, body) = parse_message(&data);
+            mails.lock().expect("mails").push(Mail {
+                from: from.clone(),
+                to: to.clone(),
+                subject,
+                body,
+            });
+            write.write_all(b"250 OK queued\r\n").await?;
+        } else if upper == "QUIT" {
+            write.write_all(b"221 Bye\r\n").await?;
+            return Ok(());
+        } else {
+            write.write_all(b"502 Command not implemented\r\n").await?;
+        }
+    }
+}
+
+fn angle(command: &str) -> String {
+    let start = command.find('<').map_or(0, |i| i + 1);
+    let end = command.rfind('>').unwrap_or(command.len());
+    command.get(start..end).unwrap_or_default().to_owned()
+}
+
+/// Subject and decoded text body of an RFC 5322 message (7bit, 8bit,
+/// quoted-printable or base64 single-part, as lettre writes them).
+fn parse_message(data: &str) -> (String, String) {
+    let data = data.replace("\r\n", "\n");
+    let (head, body) = data.split_once("\n\n").unwrap_or((&data, ""));
+    let mut subject = String::new();
+    let mut encoding = String::new();
+    let mut current: Option<&str> = None;
+    for line in head.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if current == Some("subject") {
+                subject.push_str(line.trim_start());
+            }
+            continue;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "subject" => {
+                subject = value.trim().to_owned();
+                current = Some("subject");
+            }
+            "content-transfer-encoding" => {
+                encoding = value.trim().to_ascii_lowercase();
+                current = None;
+            }
+            _ => current = None,
+        }
+    }
+    let body = match encoding.as_str() {
+        "quoted-printable" => decode_quoted_printable(body),
+        "base64" => {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            base64_decode(&compact)
+        }
+        _ => body.to_owned(),
+    };
+    (subject, body)
+}
+
+fn decode_quoted_printable(text: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            if bytes.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (bytes.get(i + 1), bytes.get(i + 2)) {
+                if let Ok(v) = u8::from_str_radix(&format!("{}{}", *h as char, *l as char), 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_decode(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for byte in text.bytes().filter(|b| *b != b'=') {
+        let Some(value) = ALPHABET.iter().position(|a| *a == byte) else {
+            continue;
+        };
+        buffer = (buffer << 6) | value as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One received SMS webhook call.
+#[derive(Debug, Clone)]
+pub struct Sms {
+    pub to: String,
+    pub body: String,
+}
+
+/// An HTTP server that accepts `POST {"to","body"}` and answers with a
+/// configurable status (200 by default).
+#[derive(Debug, Clone)]
+pub struct SmsSink {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Sms>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl SmsSink {
+    /// Starts the receiver in the background.
+    pub async fn start() -> SmsSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sms sink");
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(200));
+        let (kept, answer) = (Arc::clone(&received), Arc::clone(&status));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (kept, answer) = (Arc::clone(&kept), Arc::clone(&answer));
+                tokio::spawn(async move {
+                    let _ = http_session(stream, kept, answer).await;
+                });
+            }
+        });
+        SmsSink { port, received, status }
+    }
+
+    /// `http://127.0.0.1:<port>/sms`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/sms", self.port)
+    }
+
+    /// Makes the receiver answer `status` from now on.
+    pub fn answer_with(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Waits (at most 10 s) for the `n`-th (1-based) SMS to `to`.
+    pub async fn wait_for(&self, to: &str, n: usize) -> Sms {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found: Vec<Sms> = self
+                .received
+                .lock()
+                .expect("sms")
+                .iter()
+                .filter(|m| m.to == to)
+                .cloned()
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            assert!(Instant::now() < deadline, "no SMS #{n} to {to} arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How many SMS arrived.
+    pub fn count(&self) -> usize {
+        self.received.lock().expect("sms").len()
+    }
+}
+
+async fn http_session(
+    stream: TcpStream,
+    received: Arc<Mutex<Vec<Sms>>>,
+    status: Arc<AtomicU16>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).await?;
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        received.lock().expect("sms").push(Sms {
+            to: json["to"].as_str().unwrap_or_default().to_owned(),
+            body: json["body"].as_str().unwrap_or_default().to_owned(),
+        });
+        let code = status.load(Ordering::SeqCst);
+        let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\n\r\n");
+        write.write_all(response.as_bytes()).await?;
+    }
+}
+
+/// The first run of `n` ASCII digits in `text`.
+pub fn find_code(text: &str, n: usize) -> Option<String> {
+    text.as_bytes()
+        .windows(n)
+        .enumerate()
+        .find(|(i, w)| {
+            w.iter().all(u8::is_ascii_digit)
+                && (*i == 0 || !text.as_bytes()[i - 1].is_ascii_digit())
+                && text.as_bytes().get(i + n).is_none_or(|b| !b.is_ascii_digit())
+        })
+        .map(|(_, w)| String::from_utf8_lossy(w).into_owned())
+}
+
+/// The first `http(s)://` link in `text`.
+pub fn find_link(text: &str) -> Option<String> {
+    let start = text.find("http://").or_else(|| text.find("https://"))?;
+    let rest = &text[start..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
+}
+
+/// A query parameter of `link`, percent-decoded.
+pub fn query_param(link: &str, name: &str) -> Option<String> {
+    let query = link.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&value[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -8,6 +8,7 @@ use crate::directory::{Address, User};
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::model::{Token, TokenKind, UserId};
+use crate::observe;
 use crate::phrase::security_phrase;
 use crate::secret::{random_digits, random_hex, Purpose};
 use crate::store::RateBucket;
@@ -212,6 +213,7 @@ impl Gate {
                     }
                 }
                 tracing::warn!(user = %token.user_id, kind = ?token.kind, %reason, "delivery failed; token withdrawn");
+                observe::delivery_failed(if token.kind == TokenKind::Phone { "sms" } else { "email" });
                 Err(Error::Delivery(reason))
             }
         }
@@ -219,7 +221,7 @@ impl Gate {
 
     async fn check_limits(
         &self,
-        kind: &str,
+        kind: &'static str,
         address: &str,
         per_address: u32,
         per_ip: u32,
@@ -239,6 +241,7 @@ impl Gate {
         });
         if let Some(bucket) = &ip_bucket {
             if !self.store().hit_rate_limit(bucket, now).await? {
+                observe::rate_limited(kind);
                 return Err(Error::RateLimited);
             }
         }
@@ -253,6 +256,7 @@ impl Gate {
             if let Some(bucket) = &ip_bucket {
                 self.store().refund_rate_limit(bucket).await?;
             }
+            observe::rate_limited(kind);
             return Err(Error::RateLimited);
         }
         Ok(())

@@ -9,6 +9,7 @@ use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
 use crate::directory::{Directory, StoreDirectory};
 use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::observe;
 use crate::redirect::RedirectPolicy;
 use crate::secret::{random_hex, random_id, Purpose, Secret, ServerSecret};
 use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
@@ -208,8 +209,10 @@ impl Gate {
             .secret
             .digest(Purpose::Token, user, secret.expose().as_bytes());
         let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
-        self.inner.store.insert_token(user, &record, replace_kind, now).await?;
-        tracing::debug!(user = %user, token = %record.id, ?kind, "token issued");
+        let span = tracing::info_span!("tokengate.issue", user = %user, kind = observe::kind_label(kind), outcome = tracing::field::Empty);
+        let stored = self.inner.store.insert_token(user, &record, replace_kind, now);
+        observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
+        observe::token_issued(kind);
         Ok(Token {
             id: record.id,
             created_at: from_ms(now),
@@ -232,6 +235,18 @@ impl Gate {
         secret: &str,
         client: ClientInfo,
     ) -> Result<(Session, Secret), Error> {
+        let span = tracing::info_span!("tokengate.exchange", user = %user, outcome = tracing::field::Empty);
+        let outcome = |result: &Result<(Session, Secret), Error>| match result {
+            Ok(_) => "success",
+            Err(Error::RateLimited) => "locked",
+            Err(Error::Store(_)) => "error",
+            Err(_) => "invalid",
+        };
+        let work = self.exchange(user, secret, client);
+        observe::observed(span, "exchange", Some("tokengate_exchanges_total"), outcome, work).await
+    }
+
+    async fn exchange(&self, user: &UserId, secret: &str, client: ClientInfo) -> Result<(Session, Secret), Error> {
         // The digest is computed for every request, known user or not, so the
         // work done does not tell them apart.
         let token_digest = self.inner.secret.digest(Purpose::Token, user, secret.as_bytes());
@@ -323,8 +338,28 @@ impl Gate {
     /// Garbage never reaches the store.
     pub async fn authenticate(&self, credential: &str) -> Result<Option<Session>, Error> {
         let Some(credential) = SessionCredential::decode(credential) else {
+            metrics::counter!("tokengate_authentications_total", "outcome" => "invalid").increment(1);
             return Ok(None);
         };
+        let span =
+            tracing::debug_span!("tokengate.authenticate", user = %credential.user(), outcome = tracing::field::Empty);
+        let outcome = |result: &Result<Option<Session>, Error>| match result {
+            Ok(Some(_)) => "valid",
+            Ok(None) => "invalid",
+            Err(_) => "error",
+        };
+        let work = self.find_session(&credential);
+        observe::observed(
+            span,
+            "authenticate",
+            Some("tokengate_authentications_total"),
+            outcome,
+            work,
+        )
+        .await
+    }
+
+    async fn find_session(&self, credential: &SessionCredential) -> Result<Option<Session>, Error> {
         let user = credential.user();
         let digest = self
             .inner
@@ -367,19 +402,28 @@ impl Gate {
 
     /// Logs one session out.
     pub async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<(), Error> {
-        if self.inner.store.delete_session(user, session_id).await? {
-            tracing::debug!(user = %user, session = %session_id, "session deleted");
-            Ok(())
-        } else {
-            Err(Error::SessionNotFound)
-        }
+        let span = tracing::info_span!("tokengate.logout", user = %user, session = %session_id, outcome = tracing::field::Empty);
+        let work = async {
+            if self.inner.store.delete_session(user, session_id).await? {
+                observe::sessions_deleted(1);
+                Ok(())
+            } else {
+                Err(Error::SessionNotFound)
+            }
+        };
+        observe::observed(span, "logout", None, observe::ok_or_error, work).await
     }
 
     /// Logs every session of the user out; returns how many there were.
     pub async fn delete_sessions(&self, user: &UserId) -> Result<u64, Error> {
-        let count = self.inner.store.delete_sessions(user).await?;
-        tracing::debug!(user = %user, count, "all sessions deleted");
-        Ok(count)
+        let span =
+            tracing::info_span!("tokengate.logout", user = %user, session = "all", outcome = tracing::field::Empty);
+        let work = async {
+            let count = self.inner.store.delete_sessions(user).await?;
+            observe::sessions_deleted(count);
+            Ok(count)
+        };
+        observe::observed(span, "logout", None, observe::ok_or_error, work).await
     }
 }
 

@@ -212,6 +212,23 @@ pub struct RedisStoreConfig {
     pub response_timeout: Duration,
     /// How long to wait for a (re)connection. Default 1 s.
     pub connection_timeout: Duration,
+    /// PEM certificate(s) of the CA(s) to trust for `rediss://` instead of
+    /// the built-in web PKI roots (feature `redis-tls`). Default none.
+    pub tls_root_ca: Option<Vec<u8>>,
+    /// `WAIT` for replicas after each exchange, session creation and
+    /// logout. Default off.
+    pub wait_for_replicas: Option<WaitForReplicas>,
+}
+
+/// How many replicas must acknowledge a session change, and how long to
+/// wait for them (see [`RedisStoreConfig::wait_for_replicas`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitForReplicas {
+    /// Replicas that must acknowledge.
+    pub replicas: u32,
+    /// Longest wait (at least 1 ms: `WAIT` with 0 would block forever).
+    pub timeout: Duration,
 }
 
 impl Default for RedisStoreConfig {
@@ -220,6 +237,8 @@ impl Default for RedisStoreConfig {
             prefix: "tg".to_owned(),
             response_timeout: Duration::from_millis(500),
             connection_timeout: Duration::from_secs(1),
+            tls_root_ca: None,
+            wait_for_replicas: None,
         }
     }
 }
@@ -262,6 +281,48 @@ impl RedisStoreConfig {
         self
     }
 
+    /// Trusts this CA (PEM, one or more certificates) for `rediss://`
+    /// connections, standalone and cluster, instead of the built-in web
+    /// PKI roots. Needs feature `redis-tls`; the server's certificate must
+    /// name the host (or IP address) the client connects to.
+    ///
+    /// ```
+    /// let pem = b"-----BEGIN CERTIFICATE-----\n...".to_vec();
+    /// let config = tokengate::store::RedisStoreConfig::default().tls_root_ca(pem.clone());
+    /// assert_eq!(config.tls_root_ca, Some(pem));
+    /// ```
+    pub fn tls_root_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root_ca = Some(pem.into());
+        self
+    }
+
+    /// After each exchange, server-created session and logout, sends
+    /// `WAIT replicas timeout` to the primary that holds the user's keys
+    /// (pipelined right behind the script), so that the answer leaves only
+    /// once that many replicas have the change, or the timeout passed.
+    ///
+    /// It narrows what a failover can lose (a just-created session, or the
+    /// deletion of a just-burned token or just-logged-out session); it does
+    /// not make replication synchronous: `WAIT` never rolls back, and a
+    /// shortfall is logged as a warning, not turned into an error. Each such
+    /// request may take up to `timeout` longer (the whole of it when fewer
+    /// replicas are connected), and its time budget grows by `timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = tokengate::store::RedisStoreConfig::default()
+    ///     .wait_for_replicas(1, Duration::from_millis(100));
+    /// let wait = config.wait_for_replicas.unwrap();
+    /// assert_eq!((wait.replicas, wait.timeout), (1, Duration::from_millis(100)));
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.wait_for_replicas = Some(WaitForReplicas {
+            replicas,
+            timeout: timeout.max(Duration::from_millis(1)),
+        });
+        self
+    }
+
     fn validate(&self) -> Result<(), StoreError> {
         if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
             return Err(StoreError::new(
@@ -269,6 +330,12 @@ impl RedisStoreConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The longest a request may take: the response timeout, plus the
+    /// `WAIT` timeout when configured.
+    fn budget(&self) -> Duration {
+        self.response_timeout + self.wait_for_replicas.map_or(Duration::ZERO, |w| w.timeout)
     }
 }
 
@@ -278,6 +345,7 @@ pub struct RedisStore<C = ConnectionManager> {
     connection: C,
     prefix: Arc<str>,
     timeout: Duration,
+    wait: Option<WaitForReplicas>,
 }
 
 impl<C> std::fmt::Debug for RedisStore<C> {
@@ -285,15 +353,18 @@ impl<C> std::fmt::Debug for RedisStore<C> {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
+            .field("wait_for_replicas", &self.wait)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore<ConnectionManager> {
     /// Connects to a standalone Redis (`redis://` or, with feature
-    /// `redis-tls`, `rediss://`). The connection is made lazily and
-    /// re-established by itself after an outage, so the app starts and
-    /// recovers without Redis being up.
+    /// `redis-tls`, `rediss://`; see [`RedisStoreConfig::tls_root_ca`]).
+    /// The connection is made lazily and re-established by itself after an
+    /// outage, so the app starts and recovers without Redis being up; while
+    /// it is down every request fails fast (503), and the first requests
+    /// after Redis is back reconnect.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tokengate::StoreError> {
@@ -303,19 +374,84 @@ impl RedisStore<ConnectionManager> {
     /// ```
     pub async fn connect(url: &str, config: RedisStoreConfig) -> Result<Self, StoreError> {
         config.validate()?;
-        let client = redis::Client::open(url).map_err(store_error)?;
+        let client = match &config.tls_root_ca {
+            None => {
+                #[cfg(feature = "redis-tls")]
+                install_crypto_provider();
+                redis::Client::open(url).map_err(store_error)?
+            }
+            Some(pem) => tls_client(url, pem)?,
+        };
+        // One quick retry per reconnection attempt: while Redis is down a
+        // failed attempt is a fast 503, and the next request starts another
+        // attempt, so a restarted Redis is picked up by the next requests.
         let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(config.response_timeout))
+            .set_response_timeout(Some(config.budget()))
             .set_connection_timeout(Some(config.connection_timeout))
             .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(250));
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
         Ok(Self::with_connection(connection, config))
     }
 }
 
+#[cfg(feature = "redis-tls")]
+fn tls_client(url: &str, pem: &[u8]) -> Result<redis::Client, StoreError> {
+    install_crypto_provider();
+    redis::Client::build_with_tls(url, tls_certificates(pem)).map_err(store_error)
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn tls_client(_url: &str, _pem: &[u8]) -> Result<redis::Client, StoreError> {
+    Err(StoreError::new("a TLS root CA needs the `redis-tls` feature"))
+}
+
+#[cfg(feature = "redis-tls")]
+fn cluster_tls(
+    builder: redis::cluster::ClusterClientBuilder,
+    pem: &[u8],
+) -> Result<redis::cluster::ClusterClientBuilder, StoreError> {
+    Ok(builder.certs(tls_certificates(pem)))
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn cluster_tls(
+    _builder: redis::cluster::ClusterClientBuilder,
+    _pem: &[u8],
+) -> Result<redis::cluster::ClusterClientBuilder, StoreError> {
+    Err(StoreError::new("a TLS root CA needs the `redis-tls` feature"))
+}
+
+#[cfg(feature = "redis-tls")]
+fn tls_certificates(pem: &[u8]) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem.to_vec()),
+    }
+}
+
+/// redis-rs builds its rustls configuration with the process-wide default
+/// crypto provider; installs `ring` as that default unless the
+/// application installed one already.
+#[cfg(feature = "redis-tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another installer is fine: one is there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl RedisStore<redis::cluster_async::ClusterConnection> {
-    /// Connects to a Redis Cluster through the given seed nodes.
+    /// Connects to a Redis Cluster through the given seed nodes (all
+    /// `redis://`, or all `rediss://` with feature `redis-tls`).
+    ///
+    /// Unlike [`RedisStore::connect`], the cluster's topology is read here,
+    /// so at least one seed must answer. Afterwards the client follows
+    /// `MOVED`/`ASK` redirections, refreshes its slot map and reconnects to
+    /// nodes by itself; retries are quick (10 to 100 ms apart) and stay
+    /// within the response timeout, so a failover costs a few slow requests
+    /// or 503s, not a restart.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tokengate::StoreError> {
@@ -327,12 +463,26 @@ impl RedisStore<redis::cluster_async::ClusterConnection> {
     pub async fn connect_cluster(nodes: &[impl AsRef<str>], config: RedisStoreConfig) -> Result<Self, StoreError> {
         config.validate()?;
         let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
-        let client = redis::cluster::ClusterClientBuilder::new(nodes)
-            .response_timeout(config.response_timeout)
+        let tls = nodes.iter().any(|n| n.starts_with("rediss://"));
+        #[cfg(feature = "redis-tls")]
+        install_crypto_provider();
+        let builder = redis::cluster::ClusterClientBuilder::new(nodes)
+            .response_timeout(config.budget())
+            .overall_response_timeout(Some(config.budget()))
             .connection_timeout(config.connection_timeout)
-            .build()
+            .retries(16)
+            .min_retry_wait(10)
+            .max_retry_wait(100);
+        let builder = match &config.tls_root_ca {
+            None => builder,
+            Some(_) if !tls => return Err(StoreError::new("a TLS root CA needs `rediss://` cluster nodes")),
+            Some(pem) => cluster_tls(builder, pem)?,
+        };
+        let client = builder.build().map_err(store_error)?;
+        let connection = tokio::time::timeout(config.connection_timeout * 4, client.get_async_connection())
+            .await
+            .map_err(|_| StoreError::new("redis cluster: no seed node answered in time"))?
             .map_err(store_error)?;
-        let connection = client.get_async_connection().await.map_err(store_error)?;
         Ok(Self::with_connection(connection, config))
     }
 }
@@ -347,6 +497,7 @@ where
             connection,
             prefix: Arc::from(config.prefix.as_str()),
             timeout: config.response_timeout,
+            wait: config.wait_for_replicas,
         }
     }
 
@@ -368,10 +519,45 @@ where
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.timeout, request(self.connection.clone())).await {
+        self.run_within(self.timeout, request).await
+    }
+
+    async fn run_within<T, F>(&self, budget: Duration, request: impl FnOnce(C) -> F) -> Result<T, StoreError>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(budget, request(self.connection.clone())).await {
             Ok(result) => result.map_err(store_error),
             Err(_) => Err(StoreError::new("redis response timed out")),
         }
+    }
+
+    /// Runs a script that changes sessions; with
+    /// [`RedisStoreConfig::wait_for_replicas`], followed by `WAIT` on the
+    /// same node (a shortfall is logged, not an error).
+    async fn run_replicated<T>(&self, call: ScriptCall<'_>) -> Result<T, StoreError>
+    where
+        T: FromRedisValue + Send,
+    {
+        let Some(wait) = self.wait else {
+            return self.run(|mut c| async move { call.invoke_async(&mut c).await }).await;
+        };
+        let (reply, acked) = self
+            .run_within(self.timeout + wait.timeout, |mut c| async move {
+                call.invoke_and_wait(&mut c, &wait).await
+            })
+            .await?;
+        if let Some(acked) = acked {
+            if acked < i64::from(wait.replicas) {
+                tracing::warn!(
+                    acked,
+                    wanted = wait.replicas,
+                    timeout_ms = wait.timeout.as_millis() as u64,
+                    "redis WAIT: fewer replicas than configured acknowledged a session change; a failover now could undo it"
+                );
+            }
+        }
+        Ok(reply)
     }
 }
 
@@ -519,9 +705,7 @@ where
             .arg(rules.lockout_after_failures)
             .arg(rules.lockout_ms)
             .arg(keys.session_prefix());
-        let reply: Vec<Value> = self
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+        let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
         match parts.next().flatten().as_deref() {
             Some("ok") => {
@@ -566,8 +750,7 @@ where
             .arg(idle_deadline(session.expire_ms, idle, now_ms))
             .arg(rules.max_sessions)
             .arg(keys.session_prefix());
-        self.run(|mut c| async move { invocation.invoke_async::<Vec<String>>(&mut c).await })
-            .await
+        self.run_replicated::<Vec<String>>(invocation).await
     }
 
     async fn find_session(
@@ -640,9 +823,7 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSION.key(keys.index());
         invocation.arg(session_id).arg(keys.session_prefix());
-        let deleted: i64 = self
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+        let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted > 0)
     }
 
@@ -650,9 +831,7 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSIONS.key(keys.index());
         invocation.arg(keys.session_prefix());
-        let deleted: i64 = self
-            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
-            .await?;
+        let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted.max(0) as u64)
     }
 

@@ -1,0 +1,344 @@
+//! Configuration from the environment: the variables of the example-server
+//! contract, parsed and validated up front; every error names its variable.
+//!
+//! | variable | meaning | unset |
+//! |---|---|---|
+//! | `TOKENGATE_LISTEN` | address to bind | `127.0.0.1:8080` |
+//! | `REDIS_URL` | `redis://` or `rediss://` (feature `redis-tls`) | embedded in-memory store |
+//! | `REDIS_CLUSTER_NODES` | comma-separated `redis://host:port` seeds | no cluster |
+//! | `TOKENGATE_PREFIX` | key namespace | `tg` |
+//! | `TOKENGATE_SECRET` | server secret, hex, ≥ 64 hex chars | random per process, with a warning |
+//! | `TOKENGATE_PROJECT` | project id (cookie name, `X-Appwrite-Project`) | `default` |
+//! | `TOKENGATE_API_KEY` | API key for `X-Appwrite-Key` (≥ 16 chars) | random ([`EnvConfig::api_key_generated`]) |
+//! | `TOKENGATE_PUBLIC_URL` | origin used in links (never the Host header) | `http://127.0.0.1:8080` |
+//! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated hosts allowed for magic-URL `url` | host of the public URL |
+//! | `TOKENGATE_SMTP_URL` | e.g. `smtp://127.0.0.1:2525` (feature `smtp`) | emails written to the log |
+//! | `TOKENGATE_MAIL_FROM` | sender of the emails | `tokengate <no-reply@tokengate.local>` |
+//! | `TOKENGATE_SMS_WEBHOOK` | URL receiving `POST {"to","body"}` (feature `sms-webhook`) | SMS written to the log |
+//! | `TOKENGATE_INSECURE_COOKIES` | `1` drops `Secure` for plain-http local use | secure cookies |
+//!
+//! ```
+//! use tokengate::env::EnvConfig;
+//! let vars = [("TOKENGATE_PROJECT", "shop"), ("TOKENGATE_LISTEN", "0.0.0.0:9000")];
+//! let config = EnvConfig::from_lookup(|name| {
+//!     vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+//! }).unwrap();
+//! assert_eq!(config.project, "shop");
+//! assert_eq!(config.listen.port(), 9000);
+//!
+//! let bad = EnvConfig::from_lookup(|name| (name == "TOKENGATE_SECRET").then(|| "abc".to_string()));
+//! assert_eq!(bad.unwrap_err().variable, "TOKENGATE_SECRET");
+//! ```
+
+use std::net::SocketAddr;
+
+use crate::gate::{Gate, GateBuilder};
+use crate::model::UserId;
+use crate::redirect::RedirectPolicy;
+use crate::secret::{random_hex, Secret, ServerSecret};
+use crate::store::MemoryStore;
+
+/// A configuration error, naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+#[non_exhaustive]
+pub struct EnvError {
+    /// The variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn error(variable: &'static str, message: impl Into<String>) -> EnvError {
+    EnvError {
+        variable,
+        message: message.into(),
+    }
+}
+
+/// The parsed environment. `Debug` shows no secret.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EnvConfig {
+    /// `TOKENGATE_LISTEN`.
+    pub listen: SocketAddr,
+    /// `REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// `REDIS_CLUSTER_NODES` (takes precedence over `REDIS_URL`).
+    pub cluster_nodes: Vec<String>,
+    /// `TOKENGATE_PREFIX`.
+    pub prefix: String,
+    /// `TOKENGATE_SECRET`; `None` means a random one per process.
+    pub secret: Option<ServerSecret>,
+    /// `TOKENGATE_PROJECT`.
+    pub project: String,
+    /// `TOKENGATE_API_KEY`, or a generated one.
+    pub api_key: Secret,
+    /// Whether [`EnvConfig::api_key`] was generated (print it once).
+    pub api_key_generated: bool,
+    /// `TOKENGATE_PUBLIC_URL`.
+    pub public_url: String,
+    /// `TOKENGATE_REDIRECT_HOSTS`.
+    pub redirect_hosts: Vec<String>,
+    /// `TOKENGATE_SMTP_URL`.
+    pub smtp_url: Option<String>,
+    /// `TOKENGATE_MAIL_FROM`.
+    pub mail_from: String,
+    /// `TOKENGATE_SMS_WEBHOOK`.
+    pub sms_webhook: Option<String>,
+    /// `TOKENGATE_INSECURE_COOKIES=1`.
+    pub insecure_cookies: bool,
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl EnvConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (blank values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let listen_text = get("TOKENGATE_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| error("TOKENGATE_LISTEN", format!("not a socket address: {listen_text:?}")))?;
+
+        let secret = match get("TOKENGATE_SECRET") {
+            Some(hex) if hex.len() < 64 => return Err(error("TOKENGATE_SECRET", "must be at least 64 hex characters")),
+            Some(hex) => Some(ServerSecret::from_hex(&hex).map_err(|_| error("TOKENGATE_SECRET", "must be hex"))?),
+            None => None,
+        };
+
+        let project = get("TOKENGATE_PROJECT").unwrap_or_else(|| "default".to_owned());
+        if !UserId::is_valid(&project) {
+            return Err(error(
+                "TOKENGATE_PROJECT",
+                "1-36 chars of a-zA-Z0-9._-, not starting with . - _",
+            ));
+        }
+
+        let (api_key, api_key_generated) = match get("TOKENGATE_API_KEY") {
+            Some(key) if key.len() < 16 => return Err(error("TOKENGATE_API_KEY", "must be at least 16 characters")),
+            Some(key) if !key.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(error(
+                    "TOKENGATE_API_KEY",
+                    "must be visible ASCII (it travels in a header)",
+                ))
+            }
+            Some(key) => (Secret::new(key), false),
+            None => (random_hex(48), true),
+        };
+
+        let prefix = get("TOKENGATE_PREFIX").unwrap_or_else(|| "tg".to_owned());
+        if prefix.contains(['{', '}']) || prefix.chars().any(char::is_whitespace) {
+            return Err(error("TOKENGATE_PREFIX", "must not contain braces or whitespace"));
+        }
+
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(error("REDIS_URL", "must start with redis:// or rediss://"));
+            }
+        }
+        let cluster_nodes = list(get("REDIS_CLUSTER_NODES"));
+        if let Some(bad) = cluster_nodes
+            .iter()
+            .find(|n| !(n.starts_with("redis://") || n.starts_with("rediss://")))
+        {
+            return Err(error("REDIS_CLUSTER_NODES", format!("not a redis:// URL: {bad:?}")));
+        }
+
+        let public_url = get("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        RedirectPolicy::new(&public_url, &[]).map_err(|_| {
+            error(
+                "TOKENGATE_PUBLIC_URL",
+                "must be an absolute http(s) URL with a lowercase host name",
+            )
+        })?;
+        let redirect_hosts = list(get("TOKENGATE_REDIRECT_HOSTS"));
+        let host_refs: Vec<&str> = redirect_hosts.iter().map(String::as_str).collect();
+        RedirectPolicy::new(&public_url, &host_refs).map_err(|e| error("TOKENGATE_REDIRECT_HOSTS", e.to_string()))?;
+
+        let smtp_url = get("TOKENGATE_SMTP_URL");
+        let mail_from = get("TOKENGATE_MAIL_FROM").unwrap_or_else(|| "tokengate <no-reply@tokengate.local>".to_owned());
+        let sms_webhook = get("TOKENGATE_SMS_WEBHOOK");
+        let insecure_cookies = match get("TOKENGATE_INSECURE_COOKIES").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(error(
+                    "TOKENGATE_INSECURE_COOKIES",
+                    format!("must be 1 or 0, got {other:?}"),
+                ))
+            }
+        };
+
+        Ok(EnvConfig {
+            listen,
+            redis_url,
+            cluster_nodes,
+            prefix,
+            secret,
+            project,
+            api_key,
+            api_key_generated,
+            public_url,
+            redirect_hosts,
+            smtp_url,
+            mail_from,
+            sms_webhook,
+            insecure_cookies,
+        })
+    }
+
+    /// Connects the store and delivery channels and builds the [`Gate`].
+    pub async fn build_gate(&self) -> Result<Gate, EnvError> {
+        let secret = self.secret.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                "TOKENGATE_SECRET is not set: using a random server secret; sessions end with this process and cannot be shared"
+            );
+            ServerSecret::random()
+        });
+        let builder = Gate::builder()
+            .server_key(secret)
+            .project(self.project.clone())
+            .api_key(self.api_key.expose())
+            .secure_cookies(!self.insecure_cookies)
+            .public_url(self.public_url.clone())
+            .redirect_hosts(self.redirect_hosts.clone());
+        let builder = self.with_store(builder).await?;
+        let builder = self.with_delivery(builder)?;
+        builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
+    }
+
+    #[cfg(feature = "redis")]
+    async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+        use crate::store::{RedisStore, RedisStoreConfig};
+        let config = RedisStoreConfig::default().prefix(self.prefix.clone());
+        if !self.cluster_nodes.is_empty() {
+            let store = RedisStore::connect_cluster(&self.cluster_nodes, config)
+                .await
+                .map_err(|e| error("REDIS_CLUSTER_NODES", e.to_string()))?;
+            tracing::info!(nodes = self.cluster_nodes.len(), "using Redis Cluster");
+            return Ok(builder.store(store));
+        }
+        if let Some(url) = &self.redis_url {
+            let store = RedisStore::connect(url, config)
+                .await
+                .map_err(|e| error("REDIS_URL", e.to_string()))?;
+            tracing::info!("using Redis");
+            return Ok(builder.store(store));
+        }
+        tracing::info!("REDIS_URL is not set: using the embedded in-memory store");
+        Ok(builder.store(MemoryStore::new()))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+        if !self.cluster_nodes.is_empty() {
+            return Err(error(
+                "REDIS_CLUSTER_NODES",
+                "tokengate was built without the `redis` feature",
+            ));
+        }
+        if self.redis_url.is_some() {
+            return Err(error("REDIS_URL", "tokengate was built without the `redis` feature"));
+        }
+        Ok(builder.store(MemoryStore::new()))
+    }
+
+    fn with_delivery(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+        let builder = match &self.smtp_url {
+            #[cfg(feature = "smtp")]
+            Some(url) => builder.mailer(
+                crate::delivery::SmtpMailer::from_url(url, &self.mail_from)
+                    .map_err(|e| error("TOKENGATE_SMTP_URL", e.0))?,
+            ),
+            #[cfg(not(feature = "smtp"))]
+            Some(_) => {
+                return Err(error(
+                    "TOKENGATE_SMTP_URL",
+                    "tokengate was built without the `smtp` feature",
+                ))
+            }
+            None => {
+                tracing::warn!("TOKENGATE_SMTP_URL is not set: emails (with their codes) are written to the log");
+                builder
+            }
+        };
+        let builder = match &self.sms_webhook {
+            #[cfg(feature = "sms-webhook")]
+            Some(url) => builder.sms_sender(
+                crate::delivery::WebhookSms::new(url, crate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
+                    .map_err(|e| error("TOKENGATE_SMS_WEBHOOK", e.0))?,
+            ),
+            #[cfg(not(feature = "sms-webhook"))]
+            Some(_) => {
+                return Err(error(
+                    "TOKENGATE_SMS_WEBHOOK",
+                    "tokengate was built without the `sms-webhook` feature",
+                ))
+            }
+            None => {
+                tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: SMS (with their codes) are written to the log");
+                builder
+            }
+        };
+        Ok(builder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<EnvConfig, EnvError> {
+        EnvConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.prefix, "tg");
+        assert_eq!(config.project, "default");
+        assert!(config.api_key_generated);
+        assert!(config.secret.is_none());
+        assert!(!config.insecure_cookies);
+        assert!(!format!("{config:?}").contains(config.api_key.expose()));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("TOKENGATE_LISTEN", "nope"),
+            ("TOKENGATE_SECRET", "zz"),
+            ("TOKENGATE_SECRET", &"zz".repeat(40)),
+            ("TOKENGATE_PROJECT", "_x"),
+            ("TOKENGATE_API_KEY", "short"),
+            ("TOKENGATE_PREFIX", "a{b}"),
+            ("REDIS_URL", "http://x"),
+            ("REDIS_CLUSTER_NODES", "redis://a:1,b:2"),
+            ("TOKENGATE_PUBLIC_URL", "ftp://x"),
+            ("TOKENGATE_REDIRECT_HOSTS", "Evil.com"),
+            ("TOKENGATE_INSECURE_COOKIES", "yes"),
+        ] {
+            let err = parse(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{value}");
+            assert!(err.to_string().starts_with(name));
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Observability: `tracing` spans with user id and outcome (never a secret)
+//! and counters through the `metrics` facade.
+//!
+//! | counter | labels | counts |
+//! |---|---|---|
+//! | `tokengate_tokens_issued_total` | `kind` = `custom`, `email`, `magic_url`, `phone` | tokens stored |
+//! | `tokengate_exchanges_total` | `outcome` = `success`, `invalid`, `locked`, `error` | token exchanges |
+//! | `tokengate_authentications_total` | `outcome` = `valid`, `invalid`, `error` | credential checks |
+//! | `tokengate_rate_limited_total` | `kind` | issuance requests refused by a limit |
+//! | `tokengate_deliveries_failed_total` | `channel` = `email`, `sms` | messages that could not be sent |
+//! | `tokengate_sessions_deleted_total` | | sessions logged out or revoked |
+//! | `tokengate_store_errors_total` | `operation` | store failures (each answered 503) |
+//!
+//! Spans: `tokengate.issue`, `tokengate.exchange`, `tokengate.authenticate`,
+//! `tokengate.logout`, each with `user` and, once known, `outcome`.
+
+use std::future::Future;
+
+use tracing::{Instrument, Span};
+
+use crate::error::Error;
+use crate::model::TokenKind;
+
+pub(crate) fn kind_label(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Custom => "custom",
+        TokenKind::EmailOtp => "email",
+        TokenKind::MagicUrl => "magic_url",
+        TokenKind::Phone => "phone",
+    }
+}
+
+pub(crate) fn token_issued(kind: TokenKind) {
+    metrics::counter!("tokengate_tokens_issued_total", "kind" => kind_label(kind)).increment(1);
+}
+
+pub(crate) fn rate_limited(kind: &'static str) {
+    metrics::counter!("tokengate_rate_limited_total", "kind" => kind).increment(1);
+}
+
+pub(crate) fn delivery_failed(channel: &'static str) {
+    metrics::counter!("tokengate_deliveries_failed_total", "channel" => channel).increment(1);
+}
+
+pub(crate) fn sessions_deleted(count: u64) {
+    metrics::counter!("tokengate_sessions_deleted_total").increment(count);
+}
+
+/// Runs `operation` inside `span`, records its outcome on the span and in
+/// `counter` (when given), and counts store errors.
+pub(crate) async fn observed<T, F>(
+    span: Span,
+    operation: &'static str,
+    counter: Option<&'static str>,
+    outcome: fn(&Result<T, Error>) -> &'static str,
+    work: F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let result = work.instrument(span.clone()).await;
+    let label = outcome(&result);
+    span.record("outcome", label);
+    if let Some(counter) = counter {
+        metrics::counter!(counter, "outcome" => label).increment(1);
+    }
+    if let Err(Error::Store(error)) = &result {
+        metrics::counter!("tokengate_store_errors_total", "operation" => operation).increment(1);
+        tracing::warn!(parent: &span, %error, operation, "store error");
+    }
+    result
+}
+
+/// `ok` or `error`, for operations without a richer outcome.
+pub(crate) fn ok_or_error<T>(result: &Result<T, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::Store(_)) => "error",
+        Err(_) => "refused",
+    }
+}

@@ -11,6 +11,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}" >&2
   if [ "$(id -u)" = 0 ]; then
@@ -28,7 +30,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build (the HTTP suite spawns the example binaries)"
 cargo build --workspace --bins --locked
 
-echo "== tests (unit, doc, store contract, HTTP suite on both apps, Appwrite SDK)"
+echo "== tests (unit, doc, store contract, HTTP suite on both apps, flows, Appwrite SDK, login page in Chromium)"
 cargo test --workspace --locked
 
 echo "== rustdoc"

@@ -52,6 +52,10 @@ pub fn me_json(session: &tokengate::Session) -> serde_json::Value {
     })
 }
 
+/// The login page served at `/`: plain HTML and JavaScript, no build step,
+/// no CDN; logs in by email code or magic link with the same-origin cookie.
+pub const LOGIN_PAGE: &str = include_str!("../static/login.html");
+
 /// The `/public` body.
 pub fn public_json() -> serde_json::Value {
     serde_json::json!({ "status": "ok" })

@@ -79,6 +79,8 @@ pub struct AppSpec {
     pub insecure_cookies: bool,
     /// Extra environment variables.
     pub extra_env: Vec<(String, String)>,
+    /// The port to listen on (default: a free one chosen at start).
+    pub port: Option<u16>,
 }
 
 impl AppSpec {
@@ -93,6 +95,7 @@ impl AppSpec {
             project: "testproject".to_owned(),
             insecure_cookies: true,
             extra_env: Vec::new(),
+            port: None,
         }
     }
 
@@ -120,7 +123,7 @@ pub struct RunningApp {
 impl RunningApp {
     /// Starts the app and waits until `/public` answers (at most 20 s).
     pub async fn start(spec: AppSpec) -> RunningApp {
-        let port = free_port();
+        let port = spec.port.unwrap_or_else(free_port);
         let mut command = Command::new(binary_path(spec.kind));
         command
             .env_clear()

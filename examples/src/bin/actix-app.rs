@@ -3,6 +3,12 @@
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokengate_actix::{AuthSession, TokenGate};
 
+async fn login_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(tokengate_examples::LOGIN_PAGE)
+}
+
 async fn public() -> HttpResponse {
     HttpResponse::Ok().json(tokengate_examples::public_json())
 }
@@ -25,6 +31,7 @@ async fn main() {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(TokenGate::new(gate.clone()))
+            .route("/", web::get().to(login_page))
             .route("/public", web::get().to(public))
             .route("/me", web::get().to(me))
     })

@@ -1,8 +1,13 @@
 //! The axum example server (see the example-server contract in the README).
 
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use tokengate_tower::{AuthSession, TokenGateLayer};
+
+async fn login_page() -> Html<&'static str> {
+    Html(tokengate_examples::LOGIN_PAGE)
+}
 
 async fn public() -> Json<serde_json::Value> {
     Json(tokengate_examples::public_json())
@@ -23,6 +28,7 @@ async fn main() {
         }
     };
     let app = Router::new()
+        .route("/", get(login_page))
         .route("/public", get(public))
         .route("/me", get(me))
         .layer(TokenGateLayer::new(config.gate));

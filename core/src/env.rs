@@ -16,6 +16,7 @@
 //! | `TOKENGATE_MAIL_FROM` | sender of the emails | `tokengate <no-reply@tokengate.local>` |
 //! | `TOKENGATE_SMS_WEBHOOK` | URL receiving `POST {"to","body"}` (feature `sms-webhook`) | SMS written to the log |
 //! | `TOKENGATE_INSECURE_COOKIES` | `1` drops `Secure` for plain-http local use | secure cookies |
+//! | `TOKENGATE_SESSION_CACHE_MS` | local session cache TTL in ms (1..=60000), revocations over Redis pub/sub | no cache |
 //!
 //! ```
 //! use tokengate::env::EnvConfig;
@@ -88,6 +89,8 @@ pub struct EnvConfig {
     pub sms_webhook: Option<String>,
     /// `TOKENGATE_INSECURE_COOKIES=1`.
     pub insecure_cookies: bool,
+    /// `TOKENGATE_SESSION_CACHE_MS`.
+    pub session_cache: Option<std::time::Duration>,
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -186,6 +189,24 @@ impl EnvConfig {
             }
         };
 
+        let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
+            None => None,
+            Some(text) => {
+                let ms: u64 = text
+                    .parse()
+                    .ok()
+                    .filter(|ms| (1..=60_000).contains(ms))
+                    .ok_or_else(|| error("TOKENGATE_SESSION_CACHE_MS", "must be a whole number of ms, 1..=60000"))?;
+                if redis_url.is_none() && cluster_nodes.is_empty() {
+                    return Err(error(
+                        "TOKENGATE_SESSION_CACHE_MS",
+                        "needs REDIS_URL or REDIS_CLUSTER_NODES",
+                    ));
+                }
+                Some(std::time::Duration::from_millis(ms))
+            }
+        };
+
         Ok(EnvConfig {
             listen,
             redis_url,
@@ -201,6 +222,7 @@ impl EnvConfig {
             mail_from,
             sms_webhook,
             insecure_cookies,
+            session_cache,
         })
     }
 
@@ -220,6 +242,7 @@ impl EnvConfig {
             .public_url(self.public_url.clone())
             .redirect_hosts(self.redirect_hosts.clone());
         let builder = self.with_store(builder).await?;
+        let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
         builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
     }
@@ -244,6 +267,30 @@ impl EnvConfig {
         }
         tracing::info!("REDIS_URL is not set: using the embedded in-memory store");
         Ok(builder.store(MemoryStore::new()))
+    }
+
+    #[cfg(feature = "redis")]
+    async fn with_cache(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+        let Some(ttl) = self.session_cache else {
+            return Ok(builder);
+        };
+        // On a cluster any one node will do: PUBLISH reaches every node.
+        let url = self
+            .cluster_nodes
+            .first()
+            .or(self.redis_url.as_ref())
+            .cloned()
+            .unwrap_or_default();
+        let channel = crate::cache::RedisRevocations::connect(&url, &self.prefix)
+            .await
+            .map_err(|e| error("TOKENGATE_SESSION_CACHE_MS", e.to_string()))?;
+        tracing::info!(ttl_ms = ttl.as_millis() as u64, "local session cache on");
+        Ok(builder.session_cache(ttl, channel))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    async fn with_cache(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+        Ok(builder)
     }
 
     #[cfg(not(feature = "redis"))]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::{RevocationChannel, SessionCache};
 use crate::config::{FlowLifetimes, HttpSettings, IssueLimits, Policy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::credential::SessionCredential;
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
@@ -11,7 +12,7 @@ use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::observe;
 use crate::redirect::RedirectPolicy;
-use crate::secret::{random_hex, random_id, Purpose, Secret, ServerSecret};
+use crate::secret::{random_hex, random_id, Digest, Purpose, Secret, ServerSecret};
 use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
 use crate::time::{from_ms, now_ms};
 
@@ -23,6 +24,8 @@ pub const DEFAULT_TOKEN_LENGTH: usize = 6;
 pub const TOKEN_EXPIRE_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 /// Longest secret accepted in an exchange; longer cannot be ours.
 const MAX_SECRET_LEN: usize = 256;
+/// Most sessions the local cache holds.
+const SESSION_CACHE_CAPACITY: usize = 100_000;
 /// Stored user agents are cut to this many bytes.
 const MAX_USER_AGENT_LEN: usize = 256;
 
@@ -88,6 +91,13 @@ struct Inner {
     directory: Arc<dyn Directory>,
     mailer: Arc<dyn Mailer>,
     sms: Arc<dyn SmsSender>,
+    cache: Option<LocalCache>,
+}
+
+#[derive(Debug)]
+struct LocalCache {
+    sessions: SessionCache,
+    channel: Arc<dyn RevocationChannel>,
 }
 
 /// Settings of the passwordless flows.
@@ -265,6 +275,9 @@ impl Gate {
                 let mut record = record;
                 record.origin = SessionOrigin::Token(kind);
                 tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");
+                if !evicted.is_empty() {
+                    self.revoked(user).await;
+                }
                 let (email, phone) = match kind {
                     TokenKind::EmailOtp | TokenKind::MagicUrl => (true, false),
                     TokenKind::Phone => (false, true),
@@ -294,10 +307,14 @@ impl Gate {
     /// Creates a session for `user` without a token (a server decision).
     pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
-        self.inner
+        let evicted = self
+            .inner
             .store
             .insert_session(user, &record, &self.rules(), record.created_ms)
             .await?;
+        if !evicted.is_empty() {
+            self.revoked(user).await;
+        }
         Ok((record.to_session(user), credential.encode()))
     }
 
@@ -365,10 +382,37 @@ impl Gate {
             .inner
             .secret
             .digest(Purpose::Session, user, credential.secret_bytes());
+        let Some(cache) = &self.inner.cache else {
+            return self.find_stored_session(user, &digest).await;
+        };
+        let now = now_ms();
+        if let Some(session) = cache.sessions.get(&digest, now) {
+            return Ok(Some(session));
+        }
+        let ticket = cache.sessions.ticket();
+        let found = self.find_stored_session(user, &digest).await?;
+        if let Some(session) = &found {
+            cache.sessions.insert(ticket, digest, session);
+        }
+        Ok(found)
+    }
+
+    /// Tells this process's cache and every other service that `user`'s
+    /// sessions changed. A lost message is bounded by the cache TTL.
+    async fn revoked(&self, user: &UserId) {
+        if let Some(cache) = &self.inner.cache {
+            cache.sessions.revoke_user(user);
+            if let Err(error) = cache.channel.publish(user).await {
+                tracing::warn!(%error, user = %user, "could not publish a revocation; other caches expire it by TTL");
+            }
+        }
+    }
+
+    async fn find_stored_session(&self, user: &UserId, digest: &Digest) -> Result<Option<Session>, Error> {
         let found = self
             .inner
             .store
-            .find_session(user, &digest, self.inner.policy.idle_timeout, now_ms())
+            .find_session(user, digest, self.inner.policy.idle_timeout, now_ms())
             .await?;
         Ok(found.map(|record| record.to_session(user)))
     }
@@ -406,6 +450,7 @@ impl Gate {
         let work = async {
             if self.inner.store.delete_session(user, session_id).await? {
                 observe::sessions_deleted(1);
+                self.revoked(user).await;
                 Ok(())
             } else {
                 Err(Error::SessionNotFound)
@@ -421,6 +466,7 @@ impl Gate {
         let work = async {
             let count = self.inner.store.delete_sessions(user).await?;
             observe::sessions_deleted(count);
+            self.revoked(user).await;
             Ok(count)
         };
         observe::observed(span, "logout", None, observe::ok_or_error, work).await
@@ -442,6 +488,7 @@ pub struct GateBuilder {
     directory: Option<Arc<dyn Directory>>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
+    cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
 }
 
 impl std::fmt::Debug for GateBuilder {
@@ -782,6 +829,28 @@ impl GateBuilder {
         self
     }
 
+    /// Turns on the local session cache (off by default): sessions are kept
+    /// in process for `ttl` and revocations travel over `channel`, e.g.
+    /// [`crate::cache::RedisRevocations`]. Build the gate inside a Tokio
+    /// runtime (the channel listens in a background task).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokengate::{Gate, cache::RedisRevocations, store::{RedisStore, RedisStoreConfig}};
+    /// let url = "redis://127.0.0.1:6379";
+    /// let gate = Gate::builder()
+    ///     .server_secret([1u8; 32])
+    ///     .store(RedisStore::connect(url, RedisStoreConfig::default()).await?)
+    ///     .session_cache(Duration::from_secs(2), RedisRevocations::connect(url, "tg").await?)
+    ///     .build()?;
+    /// # let _ = gate; Ok(()) }
+    /// ```
+    pub fn session_cache(mut self, ttl: Duration, channel: impl RevocationChannel) -> Self {
+        self.cache = Some((ttl, Arc::new(channel)));
+        self
+    }
+
     /// Validates and builds the [`Gate`].
     pub fn build(self) -> Result<Gate, Error> {
         let secret = self
@@ -843,6 +912,24 @@ impl GateBuilder {
                 "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
             ));
         }
+        let cache = match self.cache {
+            None => None,
+            Some((ttl, channel)) => {
+                if ttl.is_zero() || ttl > Duration::from_secs(60) {
+                    return Err(Error::Config(
+                        "the session cache TTL must be between 1 ms and 60 s".to_owned(),
+                    ));
+                }
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(Error::Config(
+                        "the session cache must be built inside a Tokio runtime".to_owned(),
+                    ));
+                }
+                let sessions = SessionCache::new(ttl, SESSION_CACHE_CAPACITY);
+                channel.start(sessions.clone());
+                Some(LocalCache { sessions, channel })
+            }
+        };
         let directory = self
             .directory
             .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
@@ -861,6 +948,7 @@ impl GateBuilder {
                 directory,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
                 sms: self.sms.unwrap_or_else(|| Arc::new(LogSms)),
+                cache,
             }),
         })
     }

@@ -44,6 +44,7 @@
 
 pub mod address;
 pub mod api;
+pub mod cache;
 pub mod config;
 pub mod credential;
 pub mod delivery;

@@ -5,7 +5,10 @@
 #![allow(missing_docs)]
 
 pub mod app;
+pub mod browser;
 pub mod client;
+pub mod cluster;
 pub mod python;
 pub mod redis_harness;
 pub mod sinks;
+pub mod tls;

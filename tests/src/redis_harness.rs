@@ -100,58 +100,84 @@ fn spawn_redis_server() -> (Child, u16) {
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = free_port();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--save", ""])
-            .args(["--appendonly", "no"])
-            .args(["--daemonize", "no"])
-            .args(["--loglevel", "warning"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdin(Stdio::null())
-            // The log goes to stdout: kept to explain a failed start.
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
-                "`redis-server` is missing: the Redis tests need a Redis. Install it \
-                 (`apt-get install redis-server`), run one on 127.0.0.1:6379, or set \
-                 {REDIS_URL_ENV}=redis://host:port"
-            ),
-            Err(err) => panic!("could not start `redis-server`: {err}"),
-        };
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut log = String::new();
-                if let Some(mut pipe) = child.stdout.take() {
-                    let _ = pipe.read_to_string(&mut log);
-                }
-                last_error = format!("redis-server on port {port} exited ({status}): {log}");
-                break;
-            }
-            if answers_ping(addr) {
-                // Drain the log so that the server never blocks on a full pipe.
-                if let Some(mut pipe) = child.stdout.take() {
-                    std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
-                }
-                spawn_watchdog(child.id());
-                return (child, port);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                last_error = format!("redis-server on port {port} did not answer within {START_TIMEOUT:?}");
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match start_server(port, &[], Probe::Ping) {
+            Ok(child) => return (child, port),
+            Err(err) => last_error = err,
         }
     }
     panic!("could not start a throwaway redis-server: {last_error}");
+}
+
+/// How [`start_server`] knows that a server is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// A plain-text `PING` on the port answers `+PONG`.
+    Ping,
+    /// The port accepts TCP connections (TLS-only servers: Redis listens
+    /// only once it is ready to serve).
+    Listen,
+}
+
+/// Starts `redis-server --port <port>` (no persistence, quiet log) with
+/// `extra` arguments appended (they may override `--port`, e.g.
+/// `--port 0 --tls-port <port>`), waits until `probe` succeeds on `port`,
+/// and arms a watchdog that kills it once this test process is gone.
+pub fn start_server(port: u16, extra: &[String], probe: Probe) -> Result<Child, String> {
+    let spawned = Command::new("redis-server")
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", ""])
+        .args(["--appendonly", "no"])
+        .args(["--daemonize", "no"])
+        .args(["--loglevel", "warning"])
+        .arg("--dir")
+        .arg(std::env::temp_dir())
+        .args(extra)
+        .stdin(Stdio::null())
+        // The log goes to stdout: kept to explain a failed start.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`redis-server` is missing: the Redis tests need a Redis. Install it \
+             (`apt-get install redis-server`), run one on 127.0.0.1:6379, or set \
+             {REDIS_URL_ENV}=redis://host:port"
+        ),
+        Err(err) => panic!("could not start `redis-server`: {err}"),
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut log = String::new();
+            if let Some(mut pipe) = child.stdout.take() {
+                let _ = pipe.read_to_string(&mut log);
+            }
+            return Err(format!("redis-server on port {port} exited ({status}): {log}"));
+        }
+        let up = match probe {
+            Probe::Ping => answers_ping(addr),
+            Probe::Listen => TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok(),
+        };
+        if up {
+            // Drain the log so that the server never blocks on a full pipe.
+            if let Some(mut pipe) = child.stdout.take() {
+                std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
+            }
+            spawn_watchdog(child.id());
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "redis-server on port {port} did not answer within {START_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Kills the server `redis_pid` once this test process has exited; exits by
@@ -160,6 +186,21 @@ fn spawn_watchdog(redis_pid: u32) {
     let script = format!(
         "while kill -0 {me} 2>/dev/null; do kill -0 {redis_pid} 2>/dev/null || exit 0; sleep 1; done; kill {redis_pid} 2>/dev/null",
         me = std::process::id()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+/// Removes `dir` once this test process has exited (best effort).
+pub fn remove_when_gone(dir: &std::path::Path) {
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; rm -rf '{dir}'",
+        me = std::process::id(),
+        dir = dir.display()
     );
     let _ = Command::new("sh")
         .args(["-c", &script])
@@ -217,20 +258,80 @@ impl PrivateRedis {
     }
 }
 
+impl PrivateRedis {
+    /// Kills the server (SIGKILL: no goodbye to its clients) and waits
+    /// until it is gone. Its data is lost (nothing is persisted).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a new, empty server on the same port (after [`Self::kill`]),
+    /// waiting until it answers `PING`. Retries briefly while the port is
+    /// still held by the old process.
+    pub async fn restart(&mut self) {
+        let port = self.port;
+        let child = tokio::task::spawn_blocking(move || {
+            let mut last_error = String::new();
+            for _ in 0..10 {
+                match start_server(port, &[], Probe::Ping) {
+                    Ok(child) => return child,
+                    Err(err) => last_error = err,
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!("could not restart redis-server on port {port}: {last_error}")
+        })
+        .await
+        .expect("restarting redis-server panicked");
+        self.child = child;
+        self.stats = tokio::sync::OnceCell::new();
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a [`Self::pause`]d server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {}", self.child.id());
+    }
+}
+
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
+        // A paused server would not die of SIGTERM; SIGKILL always works.
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// A connection for test-side inspection.
+/// A connection for test-side inspection. `rediss://` URLs trust the test
+/// CA of [`crate::tls`].
 pub async fn connection(url: &str) -> MultiplexedConnection {
-    redis::Client::open(url)
-        .expect("a valid redis url")
+    client(url)
         .get_multiplexed_async_connection()
         .await
-        .expect("connect to redis")
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+}
+
+/// A redis-rs client for `url`; `rediss://` URLs trust the test CA.
+pub fn client(url: &str) -> redis::Client {
+    if url.starts_with("rediss://") {
+        crate::tls::client(url)
+    } else {
+        redis::Client::open(url).expect("a valid redis url")
+    }
 }
 
 /// Every key under `prefix:` (`SCAN MATCH prefix:*`), sorted. The prefix
@@ -299,6 +400,16 @@ pub async fn redis_store_at(url: &str) -> (tokengate::store::RedisStore, String)
         .await
         .expect("RedisStore::connect");
     (store, prefix)
+}
+
+/// [`dump_prefix`] over several servers (the primaries of a cluster), sorted.
+pub async fn dump_prefix_nodes(urls: &[String], prefix: &str) -> Vec<KeyDump> {
+    let mut out = Vec::new();
+    for url in urls {
+        out.extend(dump_prefix(url, prefix).await);
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
 }
 
 /// Every key under `prefix:` with its type, TTL and contents.
@@ -396,8 +507,7 @@ impl std::fmt::Debug for CommandMonitor {
 
 impl CommandMonitor {
     async fn new(url: &str) -> Self {
-        let client = redis::Client::open(url).expect("a valid redis url");
-        let monitor = client.get_async_monitor().await.expect("MONITOR");
+        let monitor = client(url).get_async_monitor().await.expect("MONITOR");
         CommandMonitor {
             lines: Box::pin(monitor.into_on_message::<String>()),
             marker: connection(url).await,
@@ -432,6 +542,14 @@ impl CommandMonitor {
     /// Runs `op`, returning its output and the top-level commands executed
     /// meanwhile, each as its lowercase name.
     pub async fn record<F: Future>(&mut self, op: F) -> (F::Output, Vec<String>) {
+        let (output, lines) = self.record_lines(op).await;
+        let commands = lines.iter().filter_map(|line| parse_monitor_line(line)).collect();
+        (output, commands)
+    }
+
+    /// Runs `op`, returning its output and every `MONITOR` line meanwhile,
+    /// including the commands scripts ran (`[0 lua]`).
+    pub async fn record_lines<F: Future>(&mut self, op: F) -> (F::Output, Vec<String>) {
         self.round += 1;
         let start = format!("tg-monitor-start-{}", self.round);
         let end = format!("tg-monitor-end-{}", self.round);
@@ -439,14 +557,43 @@ impl CommandMonitor {
         self.lines_until(&start).await;
         let output = op.await;
         self.mark(&end).await;
-        let commands = self
-            .lines_until(&end)
-            .await
-            .iter()
-            .filter_map(|line| parse_monitor_line(line))
-            .collect();
-        (output, commands)
+        let lines = self.lines_until(&end).await;
+        (output, lines)
     }
+}
+
+/// A `MONITOR` line as (whether a script ran it, command and arguments).
+/// Arguments are unquoted; escapes (`\"`, `\\`, `\xNN`) are kept as
+/// they appear, which is enough for key names made of printable ASCII.
+pub fn parse_monitor_args(line: &str) -> Option<(bool, Vec<String>)> {
+    let (_, rest) = line.split_once('[')?;
+    let (source, command) = rest.split_once(']')?;
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in command.chars() {
+        if !quoted {
+            if c == '"' {
+                quoted = true;
+                current.clear();
+            }
+            continue;
+        }
+        if escaped {
+            current.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            current.push(c);
+            escaped = true;
+        } else if c == '"' {
+            quoted = false;
+            args.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
+        }
+    }
+    (!args.is_empty()).then(|| (source.trim().ends_with("lua"), args))
 }
 
 /// `1700000000.123456 [0 127.0.0.1:5000] "EVALSHA" "..."` → `evalsha`;
@@ -490,6 +637,27 @@ mod tests {
             None
         );
         assert_eq!(parse_monitor_line("OK"), None);
+    }
+
+    #[test]
+    fn parses_monitor_args() {
+        assert_eq!(
+            parse_monitor_args(r#"1700000000.123456 [0 lua] "hset" "tg:{u:a}:t" "f" "a\"b""#),
+            Some((
+                true,
+                vec![
+                    "hset".to_owned(),
+                    "tg:{u:a}:t".to_owned(),
+                    "f".to_owned(),
+                    r#"a\"b"#.to_owned()
+                ]
+            ))
+        );
+        assert_eq!(
+            parse_monitor_args(r#"1700000000.123456 [0 127.0.0.1:5000] "GET" "k""#),
+            Some((false, vec!["GET".to_owned(), "k".to_owned()]))
+        );
+        assert_eq!(parse_monitor_args("OK"), None);
     }
 
     #[test]

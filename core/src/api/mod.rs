@@ -155,6 +155,34 @@ fn match_route(rest: &str) -> Option<Route<'_>> {
     })
 }
 
+/// Which endpoint a path names, for diagnostics and fuzzing: the route
+/// template (relative to the base path, e.g. `users/{userId}/tokens`) and
+/// the path parameters in order, as [`handle`] matches them. `rest` is the
+/// path after `<base path>/`; `None` is the 404 case. The method is not
+/// part of the match ([`handle`] answers 405 for a known route asked with
+/// another method).
+///
+/// ```
+/// use tokengate::api::route_for;
+/// assert_eq!(route_for("users/alice/tokens"), Some(("users/{userId}/tokens", vec!["alice"])));
+/// assert_eq!(route_for("account/sessions/current"), Some(("account/sessions/{sessionId}", vec!["current"])));
+/// assert_eq!(route_for("account/nothing"), None);
+/// ```
+pub fn route_for(rest: &str) -> Option<(&'static str, Vec<&str>)> {
+    Some(match match_route(rest)? {
+        Route::CreateToken(user) => ("users/{userId}/tokens", vec![user]),
+        Route::UserSessions(user) => ("users/{userId}/sessions", vec![user]),
+        Route::UserSession(user, session) => ("users/{userId}/sessions/{sessionId}", vec![user, session]),
+        Route::Exchange => ("account/sessions/token", vec![]),
+        Route::AccountSessions => ("account/sessions", vec![]),
+        Route::AccountSession(session) => ("account/sessions/{sessionId}", vec![session]),
+        Route::Account => ("account", vec![]),
+        Route::EmailToken => ("account/tokens/email", vec![]),
+        Route::MagicUrlToken => ("account/tokens/magic-url", vec![]),
+        Route::PhoneToken => ("account/tokens/phone", vec![]),
+    })
+}
+
 /// Answers one request to a mounted route. Never panics; every failure is
 /// Appwrite's JSON error body.
 pub async fn handle(gate: &Gate, request: Request<Bytes>, client: ClientContext) -> Response<Bytes> {

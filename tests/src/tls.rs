@@ -1,0 +1,177 @@
+//! TLS for the Redis tests: one throwaway CA per test process (generated
+//! with `rcgen`), a server certificate for `127.0.0.1`/`localhost` signed by
+//! it, and `redis-server`s that speak only TLS.
+//!
+//! - [`test_ca`]: the CA and the files a `redis-server` needs.
+//! - [`tls_server_args`]: the `redis-server` arguments for a TLS-only port.
+//! - [`shared_tls_redis`]: one TLS-only standalone server per test process.
+//! - [`client`] / [`store_config`]: clients that trust the test CA.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
+use crate::redis_harness::{start_server, unique_prefix, Probe};
+
+/// The test CA and the server certificate it signed, as PEM and as files.
+#[derive(Debug)]
+pub struct TestCa {
+    /// The CA certificate (PEM): what clients trust.
+    pub ca_pem: String,
+    /// Where the CA certificate is (`--tls-ca-cert-file`).
+    pub ca_file: PathBuf,
+    /// The server certificate (`--tls-cert-file`), for `127.0.0.1` and `localhost`.
+    pub cert_file: PathBuf,
+    /// The server key (`--tls-key-file`).
+    pub key_file: PathBuf,
+    /// The directory holding the files (removed when the process is gone).
+    pub dir: PathBuf,
+}
+
+/// The CA of this test process (generated on first use).
+pub fn test_ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(generate_ca)
+}
+
+fn generate_ca() -> TestCa {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tokengate test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("self-signed CA");
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let server_key = KeyPair::generate().expect("server key");
+    let mut server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("server params");
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "tokengate test redis");
+    let server_cert = server_params
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+
+    let dir = std::env::temp_dir().join(format!("tokengate-tls-{}", unique_prefix()));
+    std::fs::create_dir_all(&dir).expect("create the TLS directory");
+    let ca_file = dir.join("ca.pem");
+    let cert_file = dir.join("redis.pem");
+    let key_file = dir.join("redis.key");
+    std::fs::write(&ca_file, ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(&cert_file, server_cert.pem()).expect("write redis.pem");
+    std::fs::write(&key_file, server_key.serialize_pem()).expect("write redis.key");
+    crate::redis_harness::remove_when_gone(&dir);
+    TestCa {
+        ca_pem: ca_cert.pem(),
+        ca_file,
+        cert_file,
+        key_file,
+        dir,
+    }
+}
+
+/// `redis-server` arguments for TLS only on `port` (plain port off), with
+/// the test certificate; clients need no certificate of their own.
+pub fn tls_server_args(port: u16) -> Vec<String> {
+    let ca = test_ca();
+    let path = |p: &PathBuf| p.display().to_string();
+    vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        port.to_string(),
+        "--tls-cert-file".into(),
+        path(&ca.cert_file),
+        "--tls-key-file".into(),
+        path(&ca.key_file),
+        "--tls-ca-cert-file".into(),
+        path(&ca.ca_file),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]
+}
+
+/// Whether this `redis-server` was built with TLS: with TLS it rejects a
+/// missing certificate and exits; without, `--tls-port` is a bad directive.
+pub fn redis_supports_tls() -> bool {
+    static SUPPORTED: OnceLock<bool> = OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let output = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", "1"])
+            .args(["--tls-cert-file", "/nonexistent", "--tls-key-file", "/nonexistent"])
+            .args(["--save", ""])
+            .stdin(Stdio::null())
+            .output();
+        match output {
+            Ok(output) => {
+                let text =
+                    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+                text.contains("TLS") && !text.contains("Bad directive")
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+/// A TLS-only `redis-server` shared by this test process:
+/// `rediss://127.0.0.1:<port>`.
+pub fn shared_tls_redis() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        static SERVER: OnceLock<Child> = OnceLock::new();
+        let (child, port) = spawn_tls_server();
+        let _ = SERVER.set(child);
+        format!("rediss://127.0.0.1:{port}")
+    })
+    .clone()
+}
+
+/// Starts a TLS-only `redis-server` on a free port; the caller owns it.
+pub fn spawn_tls_server() -> (Child, u16) {
+    assert!(
+        redis_supports_tls(),
+        "this redis-server was built without TLS (`--tls-port` unknown)"
+    );
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let port = crate::app::free_port();
+        match start_server(port, &tls_server_args(port), Probe::Listen) {
+            Ok(child) => return (child, port),
+            Err(err) => last_error = err,
+        }
+    }
+    panic!("could not start a TLS redis-server: {last_error}");
+}
+
+/// A redis-rs client for a `rediss://` URL that trusts the test CA.
+pub fn client(url: &str) -> redis::Client {
+    install_crypto_provider();
+    redis::Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(test_ca().ca_pem.clone().into_bytes()),
+        },
+    )
+    .expect("a valid rediss url")
+}
+
+/// The store configuration trusting the test CA, under a fresh prefix.
+pub fn store_config() -> tokengate::store::RedisStoreConfig {
+    tokengate::store::RedisStoreConfig::default()
+        .prefix(unique_prefix())
+        .tls_root_ca(test_ca().ca_pem.clone().into_bytes())
+}
+
+/// redis-rs builds rustls configurations with the process-wide default
+/// crypto provider (the store installs `ring` too; the first one wins).
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

@@ -1,0 +1,179 @@
+//! The opt-in local session cache across two processes: revocations pushed
+//! over Redis pub/sub are honoured at the other service within 100 ms, the
+//! cache really serves from memory, and when the channel drops or a message
+//! is lost a revocation is still honoured no later than the cache TTL.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::client::{Api, Auth};
+use tokengate_tests::redis_harness::{connection, start_private_redis, PrivateRedis};
+
+async fn pair(redis: &PrivateRedis, ttl_ms: u64) -> (RunningApp, RunningApp) {
+    let mut spec = AppSpec::new(AppKind::Axum, Backend::Redis(redis.url().to_owned()));
+    spec.extra_env = vec![("TOKENGATE_SESSION_CACHE_MS".into(), ttl_ms.to_string())];
+    let sibling = spec.sibling(AppKind::Actix);
+    let (a, b) = tokio::join!(RunningApp::start(spec), RunningApp::start(sibling));
+    (a, b)
+}
+
+/// Polls `/me` every 2 ms until it answers `status`; the time it took.
+async fn until_status(api: &Api, credential: &str, status: u16, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if api.get("/me", Auth::Session(credential)).await.status == status {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "/me did not answer {status} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Waits until both apps' revocation channels are subscribed.
+async fn wait_subscribed(redis: &PrivateRedis, prefix: &str, subscribers: i64) {
+    let mut conn = connection(redis.url()).await;
+    let channel = format!("{prefix}:revocations");
+    let start = Instant::now();
+    loop {
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&channel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if counts.first().map(|c| c.1) == Some(subscribers) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "apps did not subscribe to {channel}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn logout_at_one_service_is_honoured_at_the_other_within_100ms() {
+    let redis = start_private_redis().await;
+    let (axum, actix) = pair(&redis, 10_000).await;
+    wait_subscribed(&redis, &axum.spec.prefix, 2).await;
+    let (a, b) = (Api::new(&axum), Api::new(&actix));
+
+    for round in 0..3 {
+        let (credential, _) = a.login("cached").await;
+        // Warm both caches.
+        for api in [&a, &b] {
+            api.get("/me", Auth::Session(&credential)).await.assert_status(200);
+            api.get("/me", Auth::Session(&credential)).await.assert_status(200);
+        }
+        let (logout_at, check_at) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        logout_at
+            .send(
+                Method::DELETE,
+                "/v1/account/sessions/current",
+                Auth::Session(&credential),
+                Some(&json!({})),
+            )
+            .await
+            .assert_status(204);
+        let took = until_status(check_at, &credential, 401, Duration::from_secs(2)).await;
+        assert!(
+            took < Duration::from_millis(100),
+            "revocation took {took:?} at the other service"
+        );
+    }
+
+    // A limit eviction at one service is pushed too.
+    let (oldest, _) = a.login("evicted").await;
+    b.get("/me", Auth::Session(&oldest)).await.assert_status(200);
+    for _ in 0..10 {
+        a.login("evicted").await;
+    }
+    let took = until_status(&b, &oldest, 401, Duration::from_secs(2)).await;
+    assert!(
+        took < Duration::from_millis(100),
+        "eviction took {took:?} at the other service"
+    );
+}
+
+#[tokio::test]
+async fn cached_sessions_are_served_without_redis_round_trips() {
+    let redis = start_private_redis().await;
+    let (axum, _actix) = pair(&redis, 10_000).await;
+    wait_subscribed(&redis, &axum.spec.prefix, 2).await;
+    let a = Api::new(&axum);
+    let (credential, _) = a.login("hot").await;
+    a.get("/me", Auth::Session(&credential)).await.assert_status(200);
+    let before = redis.commandstats().await;
+    for _ in 0..50 {
+        a.get("/me", Auth::Session(&credential)).await.assert_status(200);
+    }
+    let after = redis.commandstats().await;
+    let gets = after.get("get").copied().unwrap_or(0) - before.get("get").copied().unwrap_or(0);
+    assert!(gets <= 1, "50 cached lookups made {gets} GETs");
+}
+
+#[tokio::test]
+async fn a_lost_revocation_is_honoured_no_later_than_the_ttl() {
+    let redis = start_private_redis().await;
+    let ttl = Duration::from_millis(800);
+    let (axum, actix) = pair(&redis, ttl.as_millis() as u64).await;
+    wait_subscribed(&redis, &axum.spec.prefix, 2).await;
+    let (a, b) = (Api::new(&axum), Api::new(&actix));
+    let (credential, _) = a.login("lost").await;
+    b.get("/me", Auth::Session(&credential)).await.assert_status(200);
+    // Delete the session behind the apps' backs: no message is published.
+    let mut conn = connection(redis.url()).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:{{u:lost}}:s:*", axum.spec.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let deleted_at = Instant::now();
+    let _: i64 = redis::cmd("DEL").arg(&keys[0]).query_async(&mut conn).await.unwrap();
+    until_status(&b, &credential, 401, ttl + Duration::from_millis(300)).await;
+    assert!(
+        deleted_at.elapsed() <= ttl + Duration::from_millis(300),
+        "honoured after {:?}",
+        deleted_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_channel_bypasses_the_cache() {
+    let redis = start_private_redis().await;
+    let ttl = Duration::from_millis(5_000);
+    let (axum, actix) = pair(&redis, ttl.as_millis() as u64).await;
+    wait_subscribed(&redis, &axum.spec.prefix, 2).await;
+    let (a, b) = (Api::new(&axum), Api::new(&actix));
+    let (credential, _) = a.login("dropped").await;
+    b.get("/me", Auth::Session(&credential)).await.assert_status(200);
+
+    // Break every subscription; the apps notice, empty their caches and
+    // resubscribe by themselves.
+    let mut conn = connection(redis.url()).await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(killed, 2);
+    // Logout through Redis directly, so no message could help.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:{{u:dropped}}:s:*", axum.spec.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    let took = until_status(&b, &credential, 401, ttl).await;
+    assert!(
+        took < Duration::from_millis(500),
+        "a dropped channel must not leave stale sessions for the TTL: {took:?}"
+    );
+    wait_subscribed(&redis, &axum.spec.prefix, 2).await;
+}

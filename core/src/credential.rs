@@ -114,6 +114,18 @@ mod tests {
         ] {
             assert!(SessionCredential::decode(bad).is_none(), "{bad}");
         }
+        // The last base64 character carries 4 unused bits: a variant with
+        // them set decodes to the same bytes and must be refused.
+        let (user_part, secret_part) = text.expose().rsplit_once('.').unwrap();
+        let last = secret_part.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let index = alphabet.find(last).unwrap();
+        let variant = alphabet.chars().nth((index & !0b11) | ((index + 1) & 0b11)).unwrap();
+        let forged = format!("{user_part}.{}{variant}", &secret_part[..secret_part.len() - 1]);
+        assert!(
+            SessionCredential::decode(&forged).is_none(),
+            "non-canonical spelling accepted"
+        );
         let mut truncated = text.expose().to_owned();
         truncated.pop();
         assert!(SessionCredential::decode(&truncated).is_none());

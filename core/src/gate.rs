@@ -414,13 +414,13 @@ impl Gate {
             .store
             .find_session(user, digest, self.inner.policy.idle_timeout, now_ms())
             .await?;
-        Ok(found.map(|record| record.to_session(user)))
+        Ok(found.map(|record| record.into_session(user)))
     }
 
     /// The user's live sessions, oldest first.
     pub async fn list_sessions(&self, user: &UserId) -> Result<Vec<Session>, Error> {
         let records = self.inner.store.list_sessions(user, now_ms()).await?;
-        Ok(records.iter().map(|r| r.to_session(user)).collect())
+        Ok(records.into_iter().map(|r| r.into_session(user)).collect())
     }
 
     /// One of the user's sessions by id.

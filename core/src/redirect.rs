@@ -77,16 +77,19 @@ impl RedirectPolicy {
             None => (base, None),
         };
         let mut link = before_fragment.to_owned();
-        let mut separator = if before_fragment.contains('?') { '&' } else { '?' };
-        if link.ends_with('?') || link.ends_with('&') {
-            link.pop();
-        }
+        // An empty query (`…?`) or one ending in `&` takes the first
+        // parameter as is; any other query gets `&`, no query gets `?`.
+        let mut separator = match before_fragment.split_once('?') {
+            None => "?",
+            Some((_, query)) if query.is_empty() || query.ends_with('&') => "",
+            Some(_) => "&",
+        };
         for (name, value) in params {
-            link.push(separator);
+            link.push_str(separator);
             link.push_str(name);
             link.push('=');
             link.push_str(&percent_encode(value));
-            separator = '&';
+            separator = "&";
         }
         if let Some(fragment) = fragment {
             link.push('#');
@@ -240,5 +243,18 @@ mod tests {
             "https://app.example.com/cb?x=1&userId=u1&expire=2026-01-01T00%3A00%3A00.000%2B00%3A00#frag"
         );
         assert_eq!(p.link(None, &[("a", "b")]), "http://127.0.0.1:8080?a=b");
+        // An open query keeps its `?` (found by fuzzing: it used to be dropped).
+        assert_eq!(
+            p.link(Some("http://127.0.0.1:8080/?"), &[("a", "b")]),
+            "http://127.0.0.1:8080/?a=b"
+        );
+        assert_eq!(
+            p.link(Some("http://127.0.0.1:8080/?x=1&"), &[("a", "b")]),
+            "http://127.0.0.1:8080/?x=1&a=b"
+        );
+        assert_eq!(
+            p.link(Some("http://127.0.0.1:8080?x/?"), &[("a", "b")]),
+            "http://127.0.0.1:8080?x/?&a=b"
+        );
     }
 }

@@ -124,6 +124,21 @@ impl SessionRecord {
     }
 
     /// The public [`Session`] for `user`.
+    /// The public [`Session`] for `user`, consuming the record (no copies).
+    pub fn into_session(self, user: &UserId) -> Session {
+        Session {
+            id: self.id,
+            created_at: from_ms(self.created_ms),
+            updated_at: from_ms(self.updated_ms),
+            user_id: user.clone(),
+            expire: from_ms(self.expire_ms),
+            origin: self.origin,
+            ip: self.ip,
+            user_agent: self.user_agent,
+        }
+    }
+
+    /// The public [`Session`] for `user`.
     pub fn to_session(&self, user: &UserId) -> Session {
         Session {
             id: self.id.clone(),
@@ -153,7 +168,7 @@ impl SessionRecord {
 
     /// Parses the stored JSON value back, with the digest it was found under.
     pub(crate) fn from_json(json: &[u8], digest: Digest) -> Option<Self> {
-        let stored: OwnedStoredSession = serde_json::from_slice(json).ok()?;
+        let stored: StoredSessionView<'_> = serde_json::from_slice(json).ok()?;
         Some(SessionRecord {
             id: stored.id,
             digest,
@@ -187,9 +202,10 @@ struct StoredSession<'a> {
 }
 
 #[derive(Deserialize)]
-struct OwnedStoredSession {
-    #[serde(rename = "k")]
-    kind: String,
+struct StoredSessionView<'a> {
+    // Borrowed: the kind code is only looked at, never kept.
+    #[serde(rename = "k", borrow)]
+    kind: std::borrow::Cow<'a, str>,
     #[serde(rename = "i")]
     id: String,
     #[serde(rename = "c")]

@@ -1,9 +1,13 @@
 //! The `Store` contract, written once and run against every implementation:
-//! `MemoryStore` and `RedisStore` (standalone, a fresh key prefix per test).
+//! `MemoryStore` and `RedisStore` (standalone, a real local cluster of 3
+//! primaries + 3 replicas, and a TLS-only server over `rediss://`; a fresh
+//! key prefix per test).
 //!
 //! Each case is a generic async function over a [`Backend`]; the
 //! `contract!` macro turns every case into one `#[tokio::test]` per store
-//! (`memory::<case>` and `redis::<case>`). Where Redis can show more (real
+//! (`memory::<case>`, `redis::<case>`, `redis_cluster::<case>`, which also
+//! checks that no cluster node ever answered `CROSSSLOT`/`MOVED` or failed a
+//! script, and `redis_tls::<case>`). Where Redis can show more (real
 //! TTLs, what a dump of the keys reveals), the case also inspects the keys
 //! under its prefix.
 
@@ -14,7 +18,8 @@ use std::time::Duration;
 use tokengate::secret::{random_id, Digest, Purpose};
 use tokengate::store::{MemoryStore, RedeemRules, Redemption, SessionRecord, TokenRecord};
 use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
-use tokengate_tests::redis_harness::{dump_prefix, redis_store_at, redis_url, KeyDump};
+use tokengate_tests::cluster::shared_cluster_async;
+use tokengate_tests::redis_harness::{dump_prefix_nodes, redis_store_at, redis_url, KeyDump};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -29,7 +34,8 @@ struct Backend {
 }
 
 struct RedisTarget {
-    url: String,
+    /// The server, or a cluster's primaries.
+    urls: Vec<String>,
     prefix: String,
 }
 
@@ -50,7 +56,38 @@ impl Backend {
     async fn redis() -> Self {
         let url = redis_url().await;
         let (store, prefix) = redis_store_at(&url).await;
-        Self::new(Arc::new(store), Some(RedisTarget { url, prefix }))
+        Self::new(
+            Arc::new(store),
+            Some(RedisTarget {
+                urls: vec![url],
+                prefix,
+            }),
+        )
+    }
+
+    /// The test cluster of this process (3 primaries, 3 replicas).
+    async fn redis_cluster() -> Self {
+        let cluster = shared_cluster_async().await;
+        let (store, prefix) = cluster.store_at_unique_prefix().await;
+        let urls = cluster.primary_urls().await;
+        Self::new(Arc::new(store), Some(RedisTarget { urls, prefix }))
+    }
+
+    /// A TLS-only Redis over `rediss://`, trusting the test CA.
+    async fn redis_tls() -> Self {
+        let url = tokio::task::spawn_blocking(tokengate_tests::tls::shared_tls_redis)
+            .await
+            .unwrap();
+        let config = tokengate_tests::tls::store_config();
+        let prefix = config.prefix.clone();
+        let store = tokengate::store::RedisStore::connect(&url, config).await.unwrap();
+        Self::new(
+            Arc::new(store),
+            Some(RedisTarget {
+                urls: vec![url],
+                prefix,
+            }),
+        )
     }
 
     /// A token record for `secret` (whose plaintext only the test knows).
@@ -89,7 +126,7 @@ impl Backend {
     /// The keys under this test's prefix (Redis only).
     async fn keys(&self) -> Option<Vec<KeyDump>> {
         match &self.redis {
-            Some(target) => Some(dump_prefix(&target.url, &target.prefix).await),
+            Some(target) => Some(dump_prefix_nodes(&target.urls, &target.prefix).await),
             None => None,
         }
     }
@@ -146,6 +183,23 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     super::$case(super::Backend::redis().await).await;
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::redis_cluster().await).await;
+                    super::shared_cluster_async().await.assert_no_cross_slot().await;
+                }
+            )*
+        }
+        mod redis_tls {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Backend::redis_tls().await).await;
                 }
             )*
         }
@@ -404,14 +458,18 @@ async fn session_expires(b: Backend) {
     }
 }
 
+/// The idle window of the idle-timeout case: wide enough that a loaded
+/// 2-core machine does not stall past it between two steps.
+const IDLE_MS: i64 = 2_000;
+
 async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
     let alice = user("alice");
-    let idle_rules = RedeemRules::new(0, 0, 0, HOUR_MS, 400);
+    let idle_rules = RedeemRules::new(0, 0, 0, HOUR_MS, IDLE_MS);
     let t0 = now();
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
 
-    // Both live an hour but start with a 400 ms idle deadline.
+    // Both live an hour but start with an IDLE_MS idle deadline.
     let unused = b.session(&alice, now(), HOUR_MS);
     let outcome = b
         .store
@@ -425,9 +483,9 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
         .await
         .unwrap();
 
-    // A lookup under the same 400 ms idle timeout does not need to write
+    // A lookup under the same idle timeout does not need to write
     // (the deadline moved by less than the refresh interval) ...
-    let short = Some(Duration::from_millis(400));
+    let short = Some(Duration::from_millis(IDLE_MS as u64));
     assert!(b
         .store
         .find_session(&alice, &unused.digest, short, now())
@@ -450,12 +508,12 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
             "the used session's TTL was not slid: {pttls:?}"
         );
         assert!(
-            pttls.iter().any(|&p| (1..=400).contains(&p)),
+            pttls.iter().any(|&p| (1..=IDLE_MS).contains(&p)),
             "the unused session's TTL changed: {pttls:?}"
         );
     }
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(IDLE_MS as u64 + 500)).await;
 
     assert_eq!(
         b.store
@@ -815,7 +873,7 @@ async fn list_extend_delete(b: Backend) {
     assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap()[1], expected);
     if let Some(target) = &b.redis {
         let key_part = sessions[1].digest.to_hex();
-        let keys = dump_prefix(&target.url, &target.prefix).await;
+        let keys = dump_prefix_nodes(&target.urls, &target.prefix).await;
         let key = keys
             .iter()
             .find(|k| k.key.ends_with(&key_part))

@@ -195,9 +195,9 @@ struct StoredSession<'a> {
     updated: i64,
     #[serde(rename = "e")]
     expire: i64,
-    #[serde(rename = "ip")]
+    #[serde(rename = "ip", skip_serializing_if = "str::is_empty")]
     ip: &'a str,
-    #[serde(rename = "ua")]
+    #[serde(rename = "ua", skip_serializing_if = "str::is_empty")]
     user_agent: &'a str,
 }
 

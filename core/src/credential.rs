@@ -12,7 +12,7 @@ use base64::Engine;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::model::UserId;
-use crate::secret::{random_bytes, Secret};
+use crate::secret::{ct_eq, random_bytes, Secret};
 
 const SECRET_TEXT_LEN: usize = 43;
 
@@ -53,7 +53,7 @@ impl SessionCredential {
             return None;
         }
         // Reject non-canonical encodings so each credential has one spelling.
-        if URL_SAFE_NO_PAD.encode(secret) != secret_text {
+        if !ct_eq(URL_SAFE_NO_PAD.encode(secret).as_bytes(), secret_text.as_bytes()) {
             secret.zeroize();
             return None;
         }

@@ -25,8 +25,16 @@ pub const MIN_SERVER_SECRET_LEN: usize = 32;
 ///
 /// `Debug` and `Display` print `[redacted]`; the buffer is zeroized on drop.
 /// Read it with [`Secret::expose`], only where it must leave the process.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct Secret(String);
+
+/// Constant-time in the contents (a derived `==` would stop at the first
+/// differing byte); lengths may differ observably.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other.0.as_bytes())
+    }
+}
 
 impl Secret {
     /// Wraps a plaintext value.

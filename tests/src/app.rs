@@ -79,6 +79,10 @@ pub struct AppSpec {
     pub insecure_cookies: bool,
     /// Extra environment variables.
     pub extra_env: Vec<(String, String)>,
+    /// When set, the app's stdout and stderr are written to this file
+    /// (created or truncated) instead of stdout discarded and stderr
+    /// inherited: for tests that read the app's log.
+    pub log_file: Option<PathBuf>,
     /// The port to listen on (default: a free one chosen at start).
     pub port: Option<u16>,
 }
@@ -95,6 +99,7 @@ impl AppSpec {
             project: "testproject".to_owned(),
             insecure_cookies: true,
             extra_env: Vec::new(),
+            log_file: None,
             port: None,
         }
     }
@@ -155,6 +160,11 @@ impl RunningApp {
         for (key, value) in &spec.extra_env {
             command.env(key, value);
         }
+        if let Some(path) = &spec.log_file {
+            let file = std::fs::File::create(path).expect("create the app's log file");
+            let copy = file.try_clone().expect("clone the log file handle");
+            command.stdout(Stdio::from(copy)).stderr(Stdio::from(file));
+        }
         let child = command.spawn().expect("spawn the example app");
         let app = RunningApp {
             child,
@@ -197,6 +207,11 @@ impl RunningApp {
     /// The session cookie's name.
     pub fn cookie_name(&self) -> String {
         format!("a_session_{}", self.spec.project)
+    }
+
+    /// Whether the process has exited (crashed, panicked out, or stopped).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Stops the process (drop does this too).

@@ -56,9 +56,17 @@ impl Default for ClusterSpec {
 pub struct Cluster {
     spec: ClusterSpec,
     ports: Vec<u16>,
-    children: Mutex<Vec<Child>>,
+    /// Per node (in `ports` order): its process and how to start it again.
+    nodes: Mutex<Vec<NodeProcess>>,
     /// Where the nodes keep their `nodes.conf` (removed with the process).
     pub dir: PathBuf,
+}
+
+#[derive(Debug)]
+struct NodeProcess {
+    args: Vec<String>,
+    probe: Probe,
+    child: Option<Child>,
 }
 
 /// One node as `CLUSTER NODES` describes it.
@@ -106,7 +114,7 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
     remove_when_gone(&dir);
     let count = spec.primaries * (1 + spec.replicas);
     let mut ports = Vec::with_capacity(count);
-    let mut children = Vec::with_capacity(count);
+    let mut nodes = Vec::with_capacity(count);
     while ports.len() < count {
         let port = cluster_port(&ports);
         let mut args: Vec<String> = vec![
@@ -132,7 +140,11 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
         match start_server(port, &args, probe) {
             Ok(child) => {
                 ports.push(port);
-                children.push(child);
+                nodes.push(NodeProcess {
+                    args,
+                    probe,
+                    child: Some(child),
+                });
             }
             // Taken in between: pick another port.
             Err(err) if ports.len() < count + 5 => eprintln!("cluster node on {port}: {err}; retrying"),
@@ -142,7 +154,7 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
     let cluster = Cluster {
         spec,
         ports,
-        children: Mutex::new(children),
+        nodes: Mutex::new(nodes),
         dir,
     };
     cluster.create();
@@ -398,42 +410,112 @@ impl Cluster {
         total
     }
 
-    /// `INFO commandstats` summed over all nodes: command → (calls, failed
-    /// calls, rejected calls).
-    pub async fn command_stats(&self) -> HashMap<String, (u64, u64, u64)> {
-        let mut total = HashMap::new();
-        for &port in &self.ports {
-            let info = self
-                .info(port, "INFO", &["commandstats"])
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            for (name, stats) in parse_command_stats(&info) {
-                let entry = total.entry(name).or_insert((0, 0, 0));
-                entry.0 += stats.0;
-                entry.1 += stats.1;
-                entry.2 += stats.2;
-            }
-        }
-        total
+    /// Calls of `command` (lowercase, e.g. `wait`) on the node at `port`.
+    pub async fn command_calls(&self, port: u16, command: &str) -> u64 {
+        let info = self
+            .info(port, "INFO", &["commandstats"])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        parse_command_stats(&info)
+            .into_iter()
+            .find(|(name, _)| name == command)
+            .map_or(0, |(_, (calls, _, _))| calls)
     }
 
     /// Asserts that no node ever answered `CROSSSLOT`, `MOVED` or `ASK`,
-    /// and that no script call failed except for `NOSCRIPT` (an `EVAL`
-    /// touching a key of another slot fails with `ERR ... non local key`).
+    /// and that no script call failed except for `NOSCRIPT` (a script that
+    /// touches a key served by another node fails with `ERR ... non local
+    /// key`). Redis lets a script touch a key of another slot on the same
+    /// node, so this is half the proof; `tests/cluster_slots.rs` checks
+    /// every key every script touches.
     pub async fn assert_no_cross_slot(&self) {
-        let errors = self.error_stats().await;
-        for code in ["CROSSSLOT", "MOVED", "ASK"] {
-            assert_eq!(errors.get(code), None, "{code} errors on the cluster: {errors:?}");
+        for &port in &self.ports {
+            // One INFO per node: both sections from the same instant.
+            let info = self
+                .info(port, "INFO", &["errorstats", "commandstats"])
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let errors: BTreeMap<String, u64> = parse_errorstats(&info).into_iter().collect();
+            for code in ["CROSSSLOT", "MOVED", "ASK"] {
+                assert_eq!(errors.get(code), None, "{code} errors on node {port}: {errors:?}");
+            }
+            let commands: HashMap<String, (u64, u64, u64)> = parse_command_stats(&info).into_iter().collect();
+            let failed = |name: &str| commands.get(name).map_or(0, |s| s.1 + s.2);
+            let noscript = errors.get("NOSCRIPT").copied().unwrap_or(0);
+            assert_eq!(failed("eval"), 0, "failed EVAL calls on node {port}: {commands:?}");
+            assert!(
+                failed("evalsha") <= noscript,
+                "EVALSHA failed {} times on node {port}, NOSCRIPT explains {noscript}: {errors:?}",
+                failed("evalsha")
+            );
         }
-        let commands = self.command_stats().await;
-        let failed = |name: &str| commands.get(name).map_or(0, |s| s.1 + s.2);
-        let noscript = errors.get("NOSCRIPT").copied().unwrap_or(0);
-        assert_eq!(failed("eval"), 0, "failed EVAL calls: {commands:?}");
-        assert!(
-            failed("evalsha") <= noscript,
-            "EVALSHA failed {} times, NOSCRIPT explains {noscript}: {errors:?}",
-            failed("evalsha")
-        );
+    }
+
+    /// Kills the node at `port` (SIGKILL: a crash, no goodbye).
+    pub fn kill_node(&self, port: u16) {
+        let index = self.index(port);
+        let mut nodes = self.nodes.lock().unwrap();
+        if let Some(mut child) = nodes[index].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a killed node again on its port with its `nodes.conf`: it
+    /// rejoins the cluster (as a replica, if it was failed over). Blocking.
+    pub fn restart_node(&self, port: u16) {
+        let index = self.index(port);
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = &mut nodes[index];
+        assert!(node.child.is_none(), "node {port} is running");
+        let mut last_error = String::new();
+        for _ in 0..10 {
+            match start_server(port, &node.args, node.probe) {
+                Ok(child) => {
+                    node.child = Some(child);
+                    return;
+                }
+                Err(err) => last_error = err,
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("could not restart cluster node {port}: {last_error}");
+    }
+
+    fn index(&self, port: u16) -> usize {
+        self.ports
+            .iter()
+            .position(|&p| p == port)
+            .unwrap_or_else(|| panic!("{port} is not a node of this cluster"))
+    }
+
+    /// Waits until a node other than `down` reports all slots served by
+    /// live primaries (`cluster_state:ok`), e.g. after a replica took over
+    /// from a crashed primary. Panics after `timeout`.
+    pub async fn wait_serving(&self, down: u16, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for &port in self.ports.iter().filter(|&&p| p != down) {
+                let ok = self
+                    .info(port, "CLUSTER", &["INFO"])
+                    .await
+                    .is_ok_and(|info| info.lines().any(|l| l.trim() == "cluster_state:ok"));
+                let primaries_up = self.nodes_seen_by(port).await.is_ok_and(|nodes| {
+                    nodes
+                        .iter()
+                        .filter(|n| n.primary && !n.slots.is_empty())
+                        .all(|n| n.port != down && n.trouble.is_empty())
+                });
+                if ok && primaries_up {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no replica took over from {down} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs `CLUSTER FAILOVER` on the replica at `port` and waits until it
@@ -459,8 +541,8 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if let Ok(mut children) = self.children.lock() {
-            for child in children.iter_mut() {
+        if let Ok(mut nodes) = self.nodes.lock() {
+            for child in nodes.iter_mut().filter_map(|n| n.child.as_mut()) {
                 let _ = child.kill();
                 let _ = child.wait();
             }

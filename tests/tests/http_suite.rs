@@ -1,5 +1,7 @@
 //! One HTTP scenario suite, written once, run against both example apps
-//! (axum and actix) over real TCP, on the memory store and on Redis.
+//! (axum and actix) over real TCP, on the memory store, on Redis and on a
+//! real local Redis Cluster (3 primaries + 3 replicas, one per test binary;
+//! after each cluster scenario no node may have answered `CROSSSLOT`).
 
 use std::collections::HashSet;
 
@@ -7,6 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{assert_date, assert_fields, assert_session_shape, Api, Auth, TOKEN_FIELDS};
+use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::redis_url;
 
 async fn public_and_me(app: RunningApp) {
@@ -409,7 +412,24 @@ macro_rules! suite {
         mod actix_redis {
             $( #[tokio::test] async fn $scenario() { super::$scenario(super::start(super::AppKind::Actix, true).await).await } )*
         }
+        mod axum_cluster {
+            $( #[tokio::test] async fn $scenario() {
+                super::$scenario(super::start_cluster(super::AppKind::Axum).await).await;
+                super::shared_cluster_async().await.assert_no_cross_slot().await;
+            } )*
+        }
+        mod actix_cluster {
+            $( #[tokio::test] async fn $scenario() {
+                super::$scenario(super::start_cluster(super::AppKind::Actix).await).await;
+                super::shared_cluster_async().await.assert_no_cross_slot().await;
+            } )*
+        }
     };
+}
+
+async fn start_cluster(kind: AppKind) -> RunningApp {
+    let seeds = shared_cluster_async().await.seeds();
+    RunningApp::start(AppSpec::new(kind, Backend::Cluster(seeds))).await
 }
 
 async fn start(kind: AppKind, redis: bool) -> RunningApp {

@@ -1,0 +1,161 @@
+//! `rediss://` (feature `redis-tls`): the whole store contract runs over a
+//! TLS-only `redis-server` in `store_contract.rs` (`redis_tls::*`); here,
+//! that the certificate is really checked, and a TLS-only cluster (client
+//! port and bus) serving the store. Certificates come from a CA the test
+//! generates (`tokengate_tests::tls`).
+
+use std::time::{Duration, Instant};
+
+use tokengate::secret::{random_id, Purpose};
+use tokengate::store::{RedeemRules, Redemption, RedisStore, RedisStoreConfig, SessionRecord, TokenRecord};
+use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
+use tokengate_tests::cluster::{start_cluster, ClusterSpec};
+use tokengate_tests::redis_harness::{dump_prefix_nodes, unique_prefix};
+use tokengate_tests::tls::{shared_tls_redis, store_config};
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn tls_url() -> String {
+    tokio::task::spawn_blocking(shared_tls_redis).await.unwrap()
+}
+
+/// Issue, redeem, find, delete for `user`: the store works end to end.
+async fn round_trip(store: &dyn Store, user: &UserId) {
+    let key = ServerSecret::new(b"tls-test-server-secret-0123456789abcdef".to_vec()).unwrap();
+    let t = now();
+    let token = TokenRecord::new(
+        random_id(),
+        TokenKind::Custom,
+        key.digest(Purpose::Token, user, b"tls-secret-0123456789"),
+        t,
+        t + HOUR_MS,
+        false,
+    );
+    store.insert_token(user, &token, false, t).await.unwrap();
+    let session = SessionRecord::new(
+        random_id(),
+        key.digest(Purpose::Session, user, random_id().as_bytes()),
+        now(),
+        now() + HOUR_MS,
+        SessionOrigin::Server,
+        String::new(),
+        String::new(),
+    );
+    let outcome = store
+        .redeem_token(
+            user,
+            &token.digest,
+            &session,
+            &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Redemption::Redeemed { .. }), "{outcome:?}");
+    let found = store.find_session(user, &session.digest, None, now()).await.unwrap();
+    assert_eq!(found.map(|s| s.id), Some(session.id.clone()));
+    assert!(store.delete_session(user, &session.id).await.unwrap());
+    assert_eq!(
+        store.find_session(user, &session.digest, None, now()).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_within_the_timeout() {
+    let url = tls_url().await;
+    // The built-in web PKI roots do not know the test CA.
+    let store = RedisStore::connect(&url, RedisStoreConfig::default().prefix(unique_prefix()))
+        .await
+        .unwrap();
+    let user = UserId::parse("alice").unwrap();
+    let started = Instant::now();
+    let result = store.list_sessions(&user, now()).await;
+    assert!(result.is_err(), "a server with an untrusted certificate answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // Another CA is no better.
+    let other_ca = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap()
+        .pem();
+    let store = RedisStore::connect(
+        &url,
+        RedisStoreConfig::default()
+            .prefix(unique_prefix())
+            .tls_root_ca(other_ca.into_bytes()),
+    )
+    .await
+    .unwrap();
+    assert!(store.list_sessions(&user, now()).await.is_err());
+
+    // The right CA works.
+    let store = RedisStore::connect(&url, store_config()).await.unwrap();
+    round_trip(&store, &user).await;
+}
+
+#[tokio::test]
+async fn plain_text_to_the_tls_port_fails_and_a_ca_needs_rediss() {
+    let url = tls_url().await;
+    let plain = url.replacen("rediss://", "redis://", 1);
+    let store = RedisStore::connect(&plain, RedisStoreConfig::default().prefix(unique_prefix()))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    assert!(store
+        .list_sessions(&UserId::parse("bob").unwrap(), now())
+        .await
+        .is_err());
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A root CA with a plain URL is a configuration error, not silent plain text.
+    assert!(RedisStore::connect(&plain, store_config()).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_only_cluster_serves_the_store() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        start_cluster(ClusterSpec {
+            primaries: 3,
+            replicas: 1,
+            tls: true,
+        })
+    })
+    .await
+    .unwrap();
+    assert!(cluster.seeds().iter().all(|s| s.starts_with("rediss://")));
+    let (store, prefix) = cluster.store_at_unique_prefix().await;
+    let users: Vec<UserId> = (0..12).map(|n| UserId::parse(&format!("tls{n}")).unwrap()).collect();
+    for user in &users {
+        round_trip(&store, user).await;
+    }
+    // The users live on every primary.
+    let mut primaries = std::collections::BTreeSet::new();
+    for user in &users {
+        let slot = cluster.keyslot(&format!("{{u:{user}}}")).await;
+        primaries.insert(cluster.shard_of_slot(slot).await.0.port);
+    }
+    assert_eq!(primaries.len(), 3, "the test users do not cover the primaries");
+    // Nothing is left behind, on any node.
+    assert!(dump_prefix_nodes(&cluster.primary_urls().await, &prefix)
+        .await
+        .is_empty());
+    cluster.assert_no_cross_slot().await;
+
+    // Without the CA the cluster cannot be reached.
+    let refused =
+        RedisStore::connect_cluster(&cluster.seeds(), RedisStoreConfig::default().prefix(unique_prefix())).await;
+    assert!(refused.is_err(), "connected to a TLS cluster without trusting its CA");
+}

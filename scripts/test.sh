@@ -33,6 +33,38 @@ cargo build --workspace --bins --locked
 echo "== tests (unit, doc, store contract, HTTP suite on both apps, flows, Appwrite SDK, login page in Chromium)"
 cargo test --workspace --locked
 
+# --- fuzz smoke run (hardening, issue 8) ------------------------------------
+# Every cargo-fuzz target in fuzz/ (its own crate, excluded from the
+# workspace) runs 20,000 inputs grown from its seed corpus in fuzz/corpus/
+# into a scratch directory. cargo-fuzz comes from crates.io when missing. The
+# one (stable) toolchain takes the -Z flags cargo-fuzz passes through
+# RUSTC_BOOTSTRAP=1; no sanitizer (the core forbids unsafe code); a dev
+# build, which is quicker to build and plenty for a smoke run. If this cannot
+# build or a target finds a crash, the suite fails here: it is never skipped.
+# Long runs: see fuzz/Cargo.toml.
+echo "== fuzz smoke (cargo fuzz, 20,000 runs per target)"
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-fuzz" >&2
+  cargo install cargo-fuzz --locked
+fi
+fuzz_scratch="$(mktemp -d)"
+fuzz_targets="$(cd fuzz && cargo fuzz list)"
+[ -n "$fuzz_targets" ] || { echo "test.sh: no fuzz targets found in fuzz/" >&2; exit 1; }
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev --sanitizer none)
+for target in $fuzz_targets; do
+  mkdir -p "$fuzz_scratch/$target"
+  if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --dev --sanitizer none "$target" \
+      "$fuzz_scratch/$target" "corpus/$target" -- -runs=20000 -print_final_stats=1 \
+      >"$fuzz_scratch/$target.log" 2>&1); then
+    tail -n 60 "$fuzz_scratch/$target.log" >&2
+    echo "test.sh: fuzz target $target failed (artifacts in fuzz/artifacts/$target)" >&2
+    exit 1
+  fi
+  echo "fuzz $target: $(grep -E '^stat::number_of_executed_units' "$fuzz_scratch/$target.log" | tr -s ' ')"
+done
+rm -rf "$fuzz_scratch"
+# ------------------------------------------------------------------------------
+
 echo "== rustdoc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== all tests passed"

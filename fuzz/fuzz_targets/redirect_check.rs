@@ -1,0 +1,88 @@
+//! The magic-URL target check (`RedirectPolicy::check`) and the link built
+//! from it (`RedirectPolicy::link`): never a panic; an accepted URL is an
+//! absolute http(s) URL whose host is on the allow-list, and its link keeps
+//! that host and carries every parameter in its query.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use tokengate::redirect::RedirectPolicy;
+
+static POLICY: LazyLock<RedirectPolicy> = LazyLock::new(|| {
+    RedirectPolicy::new("https://app.example.test", &["admin.example.test", "127.0.0.1"]).expect("a valid policy")
+});
+
+/// Scheme and authority of an `http(s)://` URL, and its host (port cut).
+fn origin(url: &str) -> (&str, &str) {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .expect("an http(s) URL");
+    let scheme_len = url.len() - rest.len();
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+    (&url[..scheme_len + end], host)
+}
+
+/// The value of query parameter `name` in `link` (before any fragment).
+fn query_value<'a>(link: &'a str, name: &str) -> Option<&'a str> {
+    let before_fragment = link.split('#').next()?;
+    let (_, query) = before_fragment.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then_some(value)
+    })
+}
+
+fn percent_encoded(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let (url, value) = text.split_once('\u{1}').unwrap_or((&text, "v@l ue&x=#"));
+    let params = [("userId", "u1"), ("secret", value)];
+
+    if POLICY.check(url).is_ok() {
+        let (origin_part, host) = origin(url);
+        assert!(POLICY.allowed_hosts.iter().any(|h| h == host), "{url:?} accepted");
+        assert!(url.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{url:?} accepted");
+        assert!(!url.contains('\\'), "{url:?} accepted");
+        assert!(!origin_part.contains('@'), "{url:?} accepted");
+        assert!(!url[origin_part.len()..].starts_with("//"), "{url:?} accepted");
+
+        let link = POLICY.link(Some(url), &params);
+        assert!(link.starts_with(origin_part), "{url:?} -> {link:?}");
+        assert_eq!(origin(&link).1, host, "{url:?} -> {link:?}");
+        assert!(link.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{link:?}");
+        assert_eq!(query_value(&link, "userId"), Some("u1"), "{url:?} -> {link:?}");
+        assert_eq!(
+            query_value(&link, "secret"),
+            Some(percent_encoded(value).as_str()),
+            "{url:?} -> {link:?}"
+        );
+        if link.len() <= 2048 {
+            assert!(POLICY.check(&link).is_ok(), "{url:?} -> {link:?} is refused");
+        }
+    }
+
+    // Without `url` the link goes to the public URL, whatever the values.
+    let link = POLICY.link(None, &params);
+    assert!(
+        link.starts_with("https://app.example.test?userId=u1&secret="),
+        "{link:?}"
+    );
+    assert_eq!(query_value(&link, "secret"), Some(percent_encoded(value).as_str()));
+    assert!(!link.contains('#'), "{link:?}");
+});

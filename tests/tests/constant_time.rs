@@ -1,0 +1,458 @@
+//! Timing and enumeration: secrets and digests are compared in constant
+//! time (checked on the source: no `==`/`!=` on them), an exchange for an
+//! unknown user does the same digest work as for a known one, and issuing
+//! for a known and an unknown address answers alike.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokengate::secret::Purpose;
+use tokengate::store::MemoryStore;
+use tokengate::{ClientInfo, Error, Gate, ServerSecret, TokenOptions, UserId};
+use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::client::{Api, Auth, Reply, TOKEN_FIELDS};
+
+// ---------------------------------------------------------------------------
+// No `==` on secrets.
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+fn source_files(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            source_files(&path, extensions, out);
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Identifier stems that name a secret, a digest of one, or a key.
+const SENSITIVE: &[&str] = &[
+    "secret",
+    "digest",
+    "api_key",
+    "apikey",
+    "credential",
+    "password",
+    "otp",
+    "hmac",
+];
+
+/// Lines the scan flags that compare no secret in variable time, each
+/// with the reason. Every entry must still match a line, so the list
+/// cannot go stale.
+const ALLOWED: &[(&str, &str, &str)] = &[
+    // `Digest`'s `PartialEq` is `subtle`'s constant-time comparison
+    // (checked by `digest_and_secret_equality_is_constant_time`).
+    (
+        "core/src/store/memory.rs",
+        "t.digest != *digest",
+        "Digest == is constant-time",
+    ),
+    (
+        "core/src/store/memory.rs",
+        "t.digest == *token",
+        "Digest == is constant-time",
+    ),
+    (
+        "core/src/store/memory.rs",
+        "s.record.digest == *digest",
+        "Digest == is constant-time",
+    ),
+    (
+        "core/src/store/lua/enforce_limit.lua",
+        "redis.call('EXISTS', session_prefix .. digest) == 0",
+        "compares the count EXISTS returns; the digest only names the key",
+    ),
+];
+
+/// The code of a Rust line: without a `//` comment (outside string literals).
+fn code_part(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
+            _ => {}
+        }
+        i += 1;
+    }
+    line
+}
+
+/// Whether a line of code compares something sensitive with `==`/`!=`
+/// (Lua: `~=`). A sensitive name used only for its length does not count.
+fn compares_sensitive(code: &str, lua: bool) -> bool {
+    let has_operator = code.contains("==") || code.contains("!=") || (lua && code.contains("~="));
+    if !has_operator {
+        return false;
+    }
+    let mut rest = code;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        let word = tail[..end].to_ascii_lowercase();
+        let after = &tail[end..];
+        let only_length = after.starts_with(".len()") || after.starts_with(".is_empty()");
+        // SCREAMING_CASE names are constants (`SECRET_TEXT_LEN`), not secrets.
+        let constant = tail[..end].bytes().all(|b| !b.is_ascii_lowercase());
+        if SENSITIVE.iter().any(|s| word.contains(s)) && !only_length && !constant {
+            return true;
+        }
+        rest = after;
+    }
+    false
+}
+
+#[test]
+fn no_variable_time_comparison_of_secrets() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for dir in ["core/src", "tower-layer/src", "actix-middleware/src"] {
+        source_files(&root.join(dir), &["rs", "lua"], &mut files);
+    }
+    assert!(files.len() > 20, "found only {} source files", files.len());
+    let mut found = Vec::new();
+    let mut allowed_seen = vec![false; ALLOWED.len()];
+    for file in &files {
+        let relative = file
+            .strip_prefix(&root)
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let lua = relative.ends_with(".lua");
+        let text = std::fs::read_to_string(file).expect("source");
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            // Unit tests sit in a trailing `mod tests`; they may compare freely.
+            if trimmed.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if trimmed.starts_with("//") || (lua && trimmed.starts_with("--")) {
+                continue;
+            }
+            let code = if lua {
+                line.split("--").next().unwrap_or_default()
+            } else {
+                code_part(line)
+            };
+            if !compares_sensitive(code, lua) {
+                continue;
+            }
+            match ALLOWED
+                .iter()
+                .position(|(f, snippet, _)| *f == relative && code.contains(snippet))
+            {
+                Some(i) => allowed_seen[i] = true,
+                None => found.push(format!("{relative}:{}: {}", number + 1, line.trim())),
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "variable-time comparisons of secrets (use tokengate::secret::ct_eq or a Digest):\n{}",
+        found.join("\n")
+    );
+    let stale: Vec<_> = ALLOWED
+        .iter()
+        .zip(&allowed_seen)
+        .filter(|(_, seen)| !**seen)
+        .map(|(entry, _)| entry)
+        .collect();
+    assert!(stale.is_empty(), "allow-list entries that match nothing: {stale:?}");
+}
+
+#[test]
+fn the_scan_recognises_comparisons() {
+    assert!(compares_sensitive("if secret == given {", false));
+    assert!(compares_sensitive("a.api_key != b", false));
+    assert!(compares_sensitive("Some(d) if d.digest == x =>", false));
+    assert!(compares_sensitive("if stored_digest ~= ARGV[1] then", true));
+    assert!(!compares_sensitive("if secret.len() != 43 {", false));
+    assert!(!compares_sensitive("if secret.is_empty() == false {", false));
+    assert!(!compares_sensitive("let secret = compute();", false));
+    assert!(!compares_sensitive("if kind == other {", false));
+    assert!(!compares_sensitive("if n != SECRET_TEXT_LEN {", false));
+    assert_eq!(code_part("let a = b; // secret == x"), "let a = b; ");
+    assert_eq!(code_part(r#"let u = "https://x"; // y"#), r#"let u = "https://x"; "#);
+}
+
+/// The types that hold secrets or digests compare in constant time, or
+/// cannot be compared at all: no derived `PartialEq`.
+#[test]
+fn digest_and_secret_equality_is_constant_time() {
+    let root = workspace_root();
+    let secret_rs = std::fs::read_to_string(root.join("core/src/secret.rs")).unwrap();
+    let credential_rs = std::fs::read_to_string(root.join("core/src/credential.rs")).unwrap();
+    for (source, ty) in [
+        (&secret_rs, "Secret"),
+        (&secret_rs, "ServerSecret"),
+        (&secret_rs, "Digest"),
+        (&credential_rs, "SessionCredential"),
+    ] {
+        let declaration = format!("pub struct {ty}");
+        let at = source.find(&declaration).unwrap_or_else(|| panic!("{ty} is declared"));
+        let attributes = source[..at].rsplit("\n\n").next().unwrap_or_default();
+        assert!(
+            !(attributes.contains("derive(") && attributes.contains("PartialEq")),
+            "{ty} derives PartialEq (a byte-by-byte, early-exit comparison)"
+        );
+        if let Some(at) = source.find(&format!("impl PartialEq for {ty} {{")) {
+            let body = &source[at..at + source[at..].find("\n}\n").expect("impl end")];
+            assert!(body.contains("ct_eq"), "{ty}'s PartialEq is not constant-time:\n{body}");
+        }
+    }
+    // The comparisons behave.
+    let a = tokengate::Secret::new("123456");
+    assert_eq!(a, tokengate::Secret::new("123456"));
+    assert_ne!(a, tokengate::Secret::new("123457"));
+    assert_ne!(a, tokengate::Secret::new("1234567"));
+    let key = ServerSecret::new(vec![1u8; 32]).unwrap();
+    let user = UserId::parse("alice").unwrap();
+    let d = key.digest(Purpose::Token, &user, b"1");
+    assert_eq!(d, key.digest(Purpose::Token, &user, b"1"));
+    assert_ne!(d, key.digest(Purpose::Token, &user, b"2"));
+}
+
+// ---------------------------------------------------------------------------
+// Unknown and known users get the same digest work.
+
+/// The body of the function that redeems tokens (the one calling
+/// `redeem_token`): its token digest is computed before anything can end
+/// it early, so an unknown user, an empty or overlong secret all cost one
+/// HMAC like a real attempt.
+#[test]
+fn exchange_digests_before_any_early_return() {
+    let source = std::fs::read_to_string(workspace_root().join("core/src/gate.rs")).unwrap();
+    let call = source.find(".redeem_token(").expect("the exchange calls redeem_token");
+    let start = source[..call].rfind("fn ").expect("inside a function");
+    let body_start = start + source[start..].find('{').expect("body");
+    let body = &source[body_start..call];
+    let digest = body
+        .find("digest(Purpose::Token")
+        .expect("the exchange computes the token digest itself");
+    let before = &body[..digest];
+    for early in ["return", "?;", "?\n", ".await"] {
+        assert!(
+            !before.contains(early),
+            "`{early}` before the token digest in the exchange:\n{}",
+            &body[..digest + 40]
+        );
+    }
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Measured: 2,000 exchanges each for a user with an outstanding token and
+/// for a user with none, interleaved, on the memory store. Their medians
+/// differ by less than half the cost of one HMAC: skipping the digest for
+/// unknown users would show as a whole one.
+#[tokio::test(flavor = "current_thread")]
+async fn unknown_user_costs_a_known_users_digest() {
+    const N: usize = 2000;
+    let gate = Gate::builder()
+        .server_secret([0x42u8; 32])
+        .store(MemoryStore::new())
+        // Nothing burns or locks during the measurement.
+        .burn_after_failures(0)
+        .lockout_after_failures(0)
+        .build()
+        .unwrap();
+    let known = UserId::parse("known-user").unwrap();
+    let unknown = UserId::parse("unknown-user").unwrap();
+    gate.create_token(
+        &known,
+        TokenOptions::default().length(64).expire(Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let guess = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    let key = ServerSecret::new(vec![0x42u8; 32]).unwrap();
+    let mut hmac = Vec::with_capacity(N);
+    let mut known_times = Vec::with_capacity(N);
+    let mut unknown_times = Vec::with_capacity(N);
+    // Warm up allocator and caches.
+    for _ in 0..200 {
+        let _ = gate.create_session(&unknown, guess, ClientInfo::default()).await;
+        let _ = gate.create_session(&known, guess, ClientInfo::default()).await;
+    }
+    for i in 0..N {
+        let started = Instant::now();
+        std::hint::black_box(key.digest(Purpose::Token, &known, guess.as_bytes()));
+        hmac.push(started.elapsed());
+        let order: [&UserId; 2] = if i % 2 == 0 {
+            [&known, &unknown]
+        } else {
+            [&unknown, &known]
+        };
+        for user in order {
+            let started = Instant::now();
+            let outcome = gate.create_session(user, guess, ClientInfo::default()).await;
+            let elapsed = started.elapsed();
+            assert!(matches!(outcome, Err(Error::InvalidToken)));
+            if user == &known {
+                known_times.push(elapsed);
+            } else {
+                unknown_times.push(elapsed);
+            }
+        }
+    }
+    let (hmac, known, unknown) = (median(&mut hmac), median(&mut known_times), median(&mut unknown_times));
+    let difference = known.abs_diff(unknown);
+    eprintln!("median: one HMAC {hmac:?}, known user {known:?}, unknown user {unknown:?}");
+    assert!(
+        difference < hmac / 2,
+        "an unknown user's exchange ({unknown:?}) differs from a known one's ({known:?}) by {difference:?}, \
+         half an HMAC or more ({hmac:?})"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Issuing for a known and an unknown address answers alike.
+
+/// The shape of a Token answer: status, field names with their JSON types,
+/// `secret`, `phrase`, and the lengths of the id and dates.
+type Shape = (u16, Vec<(String, &'static str)>, Value, Value, Vec<usize>);
+
+/// The [`Shape`] of an answer: what must not differ between a known and an
+/// unknown address.
+fn shape(reply: &Reply) -> Shape {
+    let object = reply
+        .json
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {}", reply.text));
+    let mut fields: Vec<(String, &'static str)> = object
+        .iter()
+        .map(|(k, v)| {
+            let kind = match v {
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "bool",
+                Value::Null => "null",
+                Value::Array(_) => "array",
+                Value::Object(_) => "object",
+            };
+            (k.clone(), kind)
+        })
+        .collect();
+    fields.sort();
+    let lengths = ["$id", "$createdAt", "expire"]
+        .iter()
+        .map(|f| reply.json[f].as_str().map_or(0, str::len))
+        .collect();
+    (
+        reply.status,
+        fields,
+        reply.json["secret"].clone(),
+        reply.json["phrase"].clone(),
+        lengths,
+    )
+}
+
+async fn known_and_unknown_addresses_answer_alike(kind: AppKind) {
+    let smtp = tokengate_tests::sinks::SmtpSink::start().await;
+    let sms = tokengate_tests::sinks::SmsSink::start().await;
+    let mut spec = AppSpec::new(kind, Backend::Memory);
+    spec.extra_env = vec![
+        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
+        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
+    ];
+    let app = RunningApp::start(spec).await;
+    let api = Api::new(&app);
+    // Known: addresses with a user behind them.
+    for (path, body) in [
+        (
+            "/v1/account/tokens/email",
+            json!({ "userId": "known-mail", "email": "known@example.test" }),
+        ),
+        (
+            "/v1/account/tokens/phone",
+            json!({ "userId": "known-phone", "phone": "+14155550111" }),
+        ),
+    ] {
+        api.send(Method::POST, path, Auth::Key, Some(&body))
+            .await
+            .assert_status(201);
+    }
+    for (path, field, known, unknown) in [
+        (
+            "/v1/account/tokens/email",
+            "email",
+            "known@example.test",
+            "stranger@example.test",
+        ),
+        (
+            "/v1/account/tokens/magic-url",
+            "email",
+            "known@example.test",
+            "stranger2@example.test",
+        ),
+        ("/v1/account/tokens/phone", "phone", "+14155550111", "+14155550122"),
+    ] {
+        for phrase in [false, true] {
+            if phrase && field == "phone" {
+                continue;
+            }
+            let mut answers = Vec::new();
+            for address in [known, unknown] {
+                let mut body = json!({ "userId": "unique()", field: address });
+                if phrase {
+                    // The second send to an address within a minute: refused alike.
+                    body["phrase"] = json!(true);
+                }
+                let reply = api.send(Method::POST, path, Auth::None, Some(&body)).await;
+                answers.push(reply);
+            }
+            let (a, b) = (shape(&answers[0]), shape(&answers[1]));
+            assert_eq!(
+                a.0, b.0,
+                "{kind:?} {path}: status differs: {} vs {}",
+                answers[0].text, answers[1].text
+            );
+            if a.0 == 201 {
+                assert_eq!(a, b, "{kind:?} {path}: known and unknown answers differ in shape");
+                let mut fields: Vec<&str> = a.1.iter().map(|(k, _)| k.as_str()).collect();
+                fields.sort_unstable();
+                let mut expected = TOKEN_FIELDS.to_vec();
+                expected.sort_unstable();
+                assert_eq!(fields, expected);
+                assert_eq!(a.2, "", "{kind:?} {path}: anonymous callers never see the secret");
+            } else {
+                assert_eq!(answers[0].json["type"], answers[1].json["type"]);
+                assert_eq!(answers[0].json["message"], answers[1].json["message"]);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn known_and_unknown_addresses_answer_alike_axum() {
+    known_and_unknown_addresses_answer_alike(AppKind::Axum).await;
+}
+
+#[tokio::test]
+async fn known_and_unknown_addresses_answer_alike_actix() {
+    known_and_unknown_addresses_answer_alike(AppKind::Actix).await;
+}

@@ -79,6 +79,7 @@ async fn logout_at_one_service_is_honoured_at_the_other_within_100ms() {
             .await
             .assert_status(204);
         let took = until_status(check_at, &credential, 401, Duration::from_secs(2)).await;
+        println!("round {round}: logout honoured at the other service after {took:?}");
         assert!(
             took < Duration::from_millis(100),
             "revocation took {took:?} at the other service"
@@ -92,6 +93,7 @@ async fn logout_at_one_service_is_honoured_at_the_other_within_100ms() {
         a.login("evicted").await;
     }
     let took = until_status(&b, &oldest, 401, Duration::from_secs(2)).await;
+    println!("eviction honoured at the other service after {took:?}");
     assert!(
         took < Duration::from_millis(100),
         "eviction took {took:?} at the other service"

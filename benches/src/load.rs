@@ -311,12 +311,34 @@ pub async fn request_once(addr: SocketAddr, request: &[u8]) -> io::Result<Respon
     read_response(&mut stream, &mut buf, true).await
 }
 
+/// How one in-process operation went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Succeeded; its latency is the whole call.
+    Ok,
+    /// Failed.
+    Failed,
+    /// Succeeded; its latency is this part of the call (the rest was
+    /// untimed housekeeping, which still counts against throughput).
+    Timed(Duration),
+}
+
+impl From<bool> for Outcome {
+    fn from(ok: bool) -> Self {
+        if ok {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
 /// Runs `budget.concurrency` tasks on the current runtime, each calling
-/// `op(task, sequence)` back to back; `op` answers whether it succeeded.
+/// `op(task, sequence)` back to back.
 pub async fn task_load<F, Fut>(budget: Budget, op: F) -> Stats
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = bool> + Send + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
 {
     let start = Instant::now();
     let warm_end = start + budget.warmup;
@@ -335,15 +357,20 @@ where
                 if sent >= end {
                     break;
                 }
-                let ok = op(task, seq).await;
+                let outcome = op(task, seq).await;
                 seq += 1;
                 let done = Instant::now();
                 if sent >= warm_end && done <= end {
                     stats.ops += 1;
-                    if !ok {
-                        stats.errors += 1;
-                    }
-                    stats.latencies_us.push(micros(done - sent));
+                    let latency = match outcome {
+                        Outcome::Ok => done - sent,
+                        Outcome::Failed => {
+                            stats.errors += 1;
+                            done - sent
+                        }
+                        Outcome::Timed(part) => part,
+                    };
+                    stats.latencies_us.push(micros(latency));
                 } else if done <= warm_end {
                     stats.warm_ops += 1;
                 }

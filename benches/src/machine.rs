@@ -56,6 +56,23 @@ impl Machine {
     }
 }
 
+/// CPU seconds the whole machine spent running processes so far (all CPUs,
+/// from `/proc/stat`: user, nice, system and steal). Interrupt and softirq
+/// time is left out: most of it is the loopback traffic of the benchmark
+/// itself, which the kernel does not charge to any process.
+pub fn machine_busy_seconds() -> f64 {
+    let Ok(text) = std::fs::read_to_string("/proc/stat") else {
+        return f64::NAN;
+    };
+    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
+        return f64::NAN;
+    };
+    let fields: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: f64 = [0, 1, 2, 7].iter().filter_map(|i| fields.get(*i)).sum();
+    busy / clock_ticks()
+}
+
 fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")

@@ -25,14 +25,55 @@
 //! | `BENCH_DURATION` | `5` | seconds measured per row |
 //! | `BENCH_WARMUP` | `1` | seconds of warm-up before each row |
 //! | `BENCH_CONCURRENCY` | `64` | connections / concurrent tasks per row |
+//! | `BENCH_ROUNDS` | `3` | rounds over the HTTP rows (each row measured once per round; the median is reported) |
+//! | `BENCH_RETRIES` | `8` | measurements the whole run may repeat because other processes used more than 10% of the machine (the least disturbed attempt is kept; at most 2 repeats each) |
 //! | `BENCH_SCALE` | `1000000` | sessions and tokens in the large scale case |
 //! | `BENCH_SMALL` | `1000` | sessions and tokens in the small scale case |
 //! | `BENCH_SECTIONS` | `http,exchange,scale` | which sections to run |
+//! | `BENCH_SECTIONS=profile` | | instead of the above, a profiling loop: see `profile.rs` |
 //! | `BENCH_RESULTS` | `benches/RESULTS.md` | where to write the table (`-`: nowhere); a partial or non-default run writes only when this is set |
 #![forbid(unsafe_code)]
 
+/// Measures `$measure` (an expression that may use `$attempt`, the attempt
+/// number from 0) again while other processes load the machine beyond
+/// `scenarios::QUIET_LOAD` and the retry budget lasts; keeps the least
+/// disturbed attempt.
+macro_rules! least_disturbed {
+    ($retries:expr, $label:expr, $attempt:ident => $measure:expr) => {{
+        let mut best: Option<$crate::scenarios::Measured> = None;
+        let mut attempts = 0usize;
+        for $attempt in 0..=$retries.per_measurement {
+            if $attempt > 0 {
+                if $retries.remaining == 0 {
+                    break;
+                }
+                $retries.remaining -= 1;
+            }
+            attempts += 1;
+            let measured: $crate::scenarios::Measured = $measure;
+            let load = measured.cpu.other_load;
+            if best.as_ref().is_none_or(|b| load < b.cpu.other_load) {
+                best = Some(measured);
+            }
+            if load <= $crate::scenarios::QUIET_LOAD || $attempt == $retries.per_measurement || $retries.remaining == 0
+            {
+                break;
+            }
+            eprintln!(
+                "      {}: other processes used {:.0}% of the machine; measuring again",
+                $label,
+                load * 100.0
+            );
+        }
+        let mut best = best.expect("at least one attempt");
+        best.attempts = attempts;
+        best
+    }};
+}
+
 mod load;
 mod machine;
+mod profile;
 mod redis_server;
 mod report;
 mod scenarios;
@@ -73,6 +114,8 @@ fn env_u64(name: &str, default: u64) -> Result<u64, String> {
 
 struct Settings {
     budget: Budget,
+    rounds: usize,
+    retry_budget: usize,
     scale: u64,
     small: u64,
     sections: Vec<String>,
@@ -90,6 +133,11 @@ fn settings() -> Result<Settings, String> {
     if budget.duration.is_zero() {
         return Err("BENCH_DURATION must be positive".to_owned());
     }
+    let rounds = env_u64("BENCH_ROUNDS", 3)? as usize;
+    let retry_budget = match std::env::var("BENCH_RETRIES") {
+        Ok(v) if v.trim() == "0" => 0,
+        _ => env_u64("BENCH_RETRIES", 8)? as usize,
+    };
     let scale = env_u64("BENCH_SCALE", 1_000_000)?;
     let small = env_u64("BENCH_SMALL", 1_000)?;
     let sections: Vec<String> = std::env::var("BENCH_SECTIONS")
@@ -99,13 +147,14 @@ fn settings() -> Result<Settings, String> {
         .filter(|s| !s.is_empty())
         .collect();
     for section in &sections {
-        if !["http", "exchange", "scale"].contains(&section.as_str()) {
+        if !["http", "exchange", "scale", "profile"].contains(&section.as_str()) {
             return Err(format!("BENCH_SECTIONS: unknown section {section:?}"));
         }
     }
     let complete = sections.len() == 3
         && budget.concurrency == 64
         && budget.duration >= Duration::from_secs(5)
+        && rounds >= 3
         && scale == 1_000_000
         && small == 1_000;
     let results = match std::env::var("BENCH_RESULTS") {
@@ -116,6 +165,8 @@ fn settings() -> Result<Settings, String> {
     };
     Ok(Settings {
         budget,
+        rounds,
+        retry_budget,
         scale,
         small,
         sections,
@@ -130,6 +181,10 @@ fn run() -> Result<(), String> {
     let machine = machine::Machine::describe();
     let redis = RedisServer::start()?;
     eprintln!("redis-server at {} ({})", redis.url, redis.version);
+    if settings.sections.iter().any(|s| s == "profile") {
+        let op = std::env::var("BENCH_PROFILE_OP").unwrap_or_else(|_| "auth".to_owned());
+        return profile::run(&redis, &op, env_u64("BENCH_PROFILE_OPS", 10_000)?);
+    }
     let mut admin = redis.admin().map_err(|e| e.to_string())?;
     let secret = ServerSecret::random();
     let ctx = Context {
@@ -146,6 +201,7 @@ fn run() -> Result<(), String> {
         machine,
         redis_version: redis.version.clone(),
         budget,
+        rounds: settings.rounds,
         http: Vec::new(),
         exchange: None,
         evalsha: None,
@@ -153,21 +209,47 @@ fn run() -> Result<(), String> {
         wall_secs: 0.0,
     };
     let wants = |s: &str| settings.sections.iter().any(|x| x == s);
+    let mut retries = scenarios::Retries {
+        remaining: settings.retry_budget,
+        per_measurement: 2,
+    };
 
     if wants("http") {
         let fixtures = app.block_on(scenarios::http_fixtures(&redis.url, &secret, budget.concurrency))?;
         for framework in [Framework::Axum, Framework::Actix] {
             for row in Row::ALL {
-                eprintln!("http: {} ({})", framework.name(), row.letter());
-                let result = scenarios::http_row(framework, row, &ctx, &fixtures, budget, &mut admin)?;
+                report.http.push(scenarios::HttpResult {
+                    framework,
+                    row,
+                    runs: Vec::new(),
+                });
+            }
+        }
+        // Rounds go over every row in turn, so that a disturbance (another
+        // process on the machine) spreads over the rows instead of hitting one.
+        for round in 1..=settings.rounds {
+            for result in &mut report.http {
+                let (framework, row) = (result.framework, result.row);
                 eprintln!(
-                    "      {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
-                    result.measured.stats.rate(),
-                    result.measured.stats.p50(),
-                    result.measured.stats.p99(),
-                    result.measured.stats.errors
+                    "http round {round}/{}: {} ({})",
+                    settings.rounds,
+                    framework.name(),
+                    row.letter()
                 );
-                report.http.push(result);
+                let measured = least_disturbed!(
+                    retries,
+                    format!("{} ({})", framework.name(), row.letter()),
+                    _attempt => scenarios::http_row(framework, row, &ctx, &fixtures, budget, &mut admin)?
+                );
+                eprintln!(
+                    "      {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, other load {:.0}%",
+                    measured.stats.rate(),
+                    measured.stats.p50(),
+                    measured.stats.p99(),
+                    measured.stats.errors,
+                    measured.cpu.other_load * 100.0
+                );
+                result.runs.push(measured);
             }
         }
     }
@@ -176,11 +258,25 @@ fn run() -> Result<(), String> {
         eprintln!("exchange: issue + exchange pairs");
         let exchange = app.block_on(async {
             let gate = scenarios::gate(&redis.url, &secret).await?;
-            Ok::<_, String>(scenarios::exchange(gate, 'x', budget, &mut admin).await)
+            // Fresh users on every attempt: a tag per attempt.
+            Ok::<_, String>(least_disturbed!(
+                retries,
+                "exchange",
+                attempt => {
+                    let tag = ['x', 'y', 'z', 'X', 'Y', 'Z'][attempt % 6];
+                    scenarios::exchange(gate.clone(), tag, false, budget, &mut admin).await
+                }
+            ))
         })?;
         eprintln!("          {:.0} pairs/s", exchange.stats.rate());
         eprintln!("exchange: trivial EVALSHA");
-        let evalsha = app.block_on(scenarios::evalsha(&redis.url, budget, &mut admin))?;
+        let evalsha = app.block_on(async {
+            Ok::<_, String>(least_disturbed!(
+                retries,
+                "EVALSHA",
+                _attempt => scenarios::evalsha(&redis.url, budget, &mut admin).await?
+            ))
+        })?;
         eprintln!("          {:.0} EVALSHA/s", evalsha.stats.rate());
         report.exchange = Some(exchange);
         report.evalsha = Some(evalsha);
@@ -193,6 +289,7 @@ fn run() -> Result<(), String> {
             settings.small,
             settings.scale,
             budget,
+            &mut retries,
         ))?);
     }
 

@@ -16,6 +16,8 @@ pub struct Report {
     pub redis_version: String,
     /// Concurrency and timing.
     pub budget: Budget,
+    /// Rounds over the HTTP rows.
+    pub rounds: usize,
     /// Per-request rows.
     pub http: Vec<HttpResult>,
     /// Issue + exchange pairs through `Gate`.
@@ -82,12 +84,36 @@ impl Report {
     fn http_row(&self, framework: Framework, row: Row) -> Option<&Measured> {
         self.http
             .iter()
-            .find(|r| r.framework == framework && r.row == row)
-            .map(|r| &r.measured)
+            .find(|r| r.framework == framework && r.row == row && !r.runs.is_empty())
+            .map(|r| r.median())
     }
 
     fn http_rate(&self, framework: Framework, row: Row) -> f64 {
         self.http_row(framework, row).map_or(f64::NAN, |m| m.stats.rate())
+    }
+
+    fn all_measured(&self) -> Vec<&Measured> {
+        let mut all: Vec<&Measured> = self.http.iter().flat_map(|r| r.runs.iter()).collect();
+        all.extend([&self.exchange, &self.evalsha].into_iter().flatten());
+        if let Some(sc) = &self.scale {
+            for p in [&sc.small, &sc.large] {
+                all.push(&p.authenticate);
+                all.push(&p.exchange);
+                all.push(&p.floor);
+            }
+        }
+        all
+    }
+
+    /// The largest share of the machine other processes used during any kept measurement.
+    pub fn max_other_load(&self) -> f64 {
+        self.all_measured().iter().map(|m| m.cpu.other_load).fold(0.0, f64::max)
+    }
+
+    /// (measurements kept, how many of them were repeated because of other load).
+    pub fn repeats(&self) -> (usize, usize) {
+        let all = self.all_measured();
+        (all.len(), all.iter().filter(|m| m.attempts > 1).count())
     }
 
     /// The issue's targets, in order.
@@ -100,14 +126,14 @@ impl Report {
             if b.is_finite() && c.is_finite() {
                 out.push(Target {
                     name: format!("{}: (b) ≥ 0.95 × (c) floor", framework.name()),
-                    measured: format!("(b) = {} × (c)", ratio(b / c)),
+                    measured: format!("(b) = {:.2} × (c)", b / c),
                     pass: b >= 0.95 * c,
                 });
             }
             if b.is_finite() && d.is_finite() {
                 out.push(Target {
                     name: format!("{}: (b) ≥ 1.1 × (d) peer", framework.name()),
-                    measured: format!("(b) = {} × (d)", ratio(b / d)),
+                    measured: format!("(b) = {:.2} × (d)", b / d),
                     pass: b >= 1.1 * d,
                 });
             }
@@ -117,9 +143,9 @@ impl Report {
             out.push(Target {
                 name: "exchange ≥ 0.5 × trivial EVALSHA rate".to_owned(),
                 measured: format!(
-                    "{} pairs/s = {} × {} EVALSHA/s",
+                    "{} pairs/s = {:.2} × {} EVALSHA/s",
                     thousands(x.stats.rate()),
-                    ratio(r),
+                    r,
                     thousands(e.stats.rate())
                 ),
                 pass: r >= 0.5,
@@ -132,13 +158,15 @@ impl Report {
                 ("exchange", &s.large.exchange, &s.small.exchange),
             ] {
                 let r = large.stats.p99() / little.stats.p99();
+                let floor = s.large.floor.stats.p99() / s.small.floor.stats.p99();
                 out.push(Target {
                     name: format!("{what}: p99 at {big} ≤ 1.2 × p99 at {small}"),
                     measured: format!(
-                        "{} ms vs {} ms = {}",
+                        "{} ms vs {} ms = {:.2} × (raw GET floor: {:.2} ×)",
                         ms(large.stats.p99()),
                         ms(little.stats.p99()),
-                        ratio(r)
+                        r,
+                        floor
                     ),
                     pass: r <= 1.2,
                 });
@@ -187,6 +215,29 @@ impl Report {
         );
         let _ = writeln!(s);
 
+        let (kept, repeated) = self.repeats();
+        let _ = writeln!(
+            s,
+            "Other processes on the machine are watched during every measurement (\"other \
+             load\": their share of all CPUs, from `/proc/stat`, minus this process and its \
+             Redis). A measurement during which they used more than {:.0}% is repeated, at \
+             most twice, within a budget for the run, and the least disturbed attempt is \
+             kept: {} of the {} measurements below were repeated.\n",
+            crate::scenarios::QUIET_LOAD * 100.0,
+            repeated,
+            kept
+        );
+        let worst = self.max_other_load();
+        if worst > 0.10 {
+            let _ = writeln!(
+                s,
+                "> **Noisy run:** other processes used up to {:.0}% of the machine's CPU during \
+                 a measurement (see the \"other load\" columns); figures measured under such \
+                 load are lower and more variable than on a quiet machine.\n",
+                worst * 100.0
+            );
+        }
+
         let targets = self.targets();
         if !targets.is_empty() {
             let _ = writeln!(s, "## Targets (issue 7)\n");
@@ -209,33 +260,43 @@ impl Report {
                 "## Per-request auth over HTTP\n\n\
                  {} keep-alive HTTP/1.1 connections, one outstanding request each, from an \
                  in-process load generator (raw TCP, one thread); every answer checked for 200. \
-                 Server: in process, one worker per CPU. Redis CPU and app CPU (this process \
-                 minus the load generator's thread) are per request, warm-up included.\n",
-                b.concurrency
+                 Server: in process, one worker per CPU. Each row was measured {} times, the \
+                 rounds going over all rows in turn; the table shows the round with the median \
+                 req/s (its latencies too) and the range over the rounds. Redis CPU and app CPU \
+                 (this process minus the load generator's thread) are per request, warm-up \
+                 included. \"other load\" is the largest share of the machine's CPU that other \
+                 processes used during a round of that row.\n",
+                b.concurrency, self.rounds
             );
             let _ = writeln!(
                 s,
-                "| framework | row | | req/s | p50 ms | p99 ms | × (a) | × (c) | Redis CPU µs/req | app CPU µs/req | errors |"
+                "| framework | row | | req/s | range req/s | p50 ms | p99 ms | × (a) | × (c) | Redis CPU µs/req | app CPU µs/req | errors | other load |"
             );
-            let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-            for r in &self.http {
+            let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for r in self.http.iter().filter(|r| !r.runs.is_empty()) {
                 let a = self.http_rate(r.framework, Row::NoAuth);
                 let c = self.http_rate(r.framework, Row::Floor);
-                let st = &r.measured.stats;
+                let m = r.median();
+                let st = &m.stats;
+                let (lo, hi) = r.range();
+                let errors: u64 = r.runs.iter().map(|m| m.stats.errors).sum();
                 let _ = writeln!(
                     s,
-                    "| {} | ({}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | ({}) | {} | {} | {}–{} | {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
                     r.framework.name(),
                     r.row.letter(),
                     r.framework.describe(r.row),
                     thousands(st.rate()),
+                    thousands(lo),
+                    thousands(hi),
                     ms(st.p50()),
                     ms(st.p99()),
                     ratio(st.rate() / a),
                     ratio(st.rate() / c),
-                    us(r.measured.cpu.redis_us),
-                    us(r.measured.cpu.app_us),
-                    st.errors
+                    us(m.cpu.redis_us),
+                    us(m.cpu.app_us),
+                    errors,
+                    r.max_other_load() * 100.0
                 );
             }
             let _ = writeln!(
@@ -260,16 +321,16 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| scenario | ops/s | p50 ms | p99 ms | × EVALSHA | Redis CPU µs/op | app CPU µs/op | errors |"
+                "| scenario | ops/s | p50 ms | p99 ms | × EVALSHA | Redis CPU µs/op | app CPU µs/op | errors | other load |"
             );
-            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (name, m) in [
                 ("issue + exchange pair (`create_token` then `create_session`)", x),
                 ("trivial `EVALSHA` (`return 1`, 1 key)", e),
             ] {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
                     name,
                     thousands(m.stats.rate()),
                     ms(m.stats.p50()),
@@ -277,7 +338,8 @@ impl Report {
                     ratio(m.stats.rate() / e.stats.rate()),
                     us(m.cpu.redis_us),
                     us(m.cpu.app_us),
-                    m.stats.errors
+                    m.stats.errors,
+                    m.cpu.other_load * 100.0
                 );
             }
             let _ = writeln!(s);
@@ -293,8 +355,11 @@ impl Report {
                  (`Gate::create_token`, `Gate::create_server_session`, {} concurrent tasks): \
                  tokens in {:.1} s ({}/s), sessions in {:.1} s ({}/s). Authenticate is \
                  `Gate::authenticate` over credentials spread over the whole set; exchange is \
-                 issue + exchange for fresh users (which adds keys: see the key counts). Both \
-                 in process at concurrency {}.\n",
+                 issue + exchange for a fresh user, then an untimed logout of that user \
+                 (`delete_sessions`) so that the data set keeps its size: its latency is the \
+                 pair's alone, its rate includes the logout. The floor is one raw `GET` of the \
+                 same session records on a redis-rs `ConnectionManager`, with no tokengate code: \
+                 what Redis itself does at each size. All in process at concurrency {}.\n",
                 crate::scenarios::LOAD_CONCURRENCY,
                 sc.token_load_secs,
                 thousands(sc.large.entries as f64 / sc.token_load_secs),
@@ -307,7 +372,7 @@ impl Report {
                 "| measurement | {small} entries | {large} entries | {large} / {small} |"
             );
             let _ = writeln!(s, "|---|---:|---:|---:|");
-            let rows: [(&str, f64, f64, bool); 8] = [
+            let rows: [(&str, f64, f64, bool); 12] = [
                 (
                     "authenticate ops/s",
                     sc.small.authenticate.stats.rate(),
@@ -345,6 +410,30 @@ impl Report {
                     true,
                 ),
                 (
+                    "raw GET of the same records (floor) ops/s",
+                    sc.small.floor.stats.rate(),
+                    sc.large.floor.stats.rate(),
+                    false,
+                ),
+                (
+                    "raw GET p50 ms",
+                    sc.small.floor.stats.p50(),
+                    sc.large.floor.stats.p50(),
+                    true,
+                ),
+                (
+                    "raw GET p99 ms",
+                    sc.small.floor.stats.p99(),
+                    sc.large.floor.stats.p99(),
+                    true,
+                ),
+                (
+                    "Redis CPU µs per raw GET",
+                    sc.small.floor.cpu.redis_us,
+                    sc.large.floor.cpu.redis_us,
+                    true,
+                ),
+                (
                     "Redis CPU µs per authenticate",
                     sc.small.authenticate.cpu.redis_us,
                     sc.large.authenticate.cpu.redis_us,
@@ -367,6 +456,26 @@ impl Report {
                     ratio(big / little)
                 );
             }
+            let _ = writeln!(
+                s,
+                "| errors (authenticate / exchange / GET) | {} / {} / {} | {} / {} / {} | |",
+                sc.small.authenticate.stats.errors,
+                sc.small.exchange.stats.errors,
+                sc.small.floor.stats.errors,
+                sc.large.authenticate.stats.errors,
+                sc.large.exchange.stats.errors,
+                sc.large.floor.stats.errors
+            );
+            let _ = writeln!(
+                s,
+                "| other load (authenticate / exchange / GET) | {:.0}% / {:.0}% / {:.0}% | {:.0}% / {:.0}% / {:.0}% | |",
+                sc.small.authenticate.cpu.other_load * 100.0,
+                sc.small.exchange.cpu.other_load * 100.0,
+                sc.small.floor.cpu.other_load * 100.0,
+                sc.large.authenticate.cpu.other_load * 100.0,
+                sc.large.exchange.cpu.other_load * 100.0,
+                sc.large.floor.cpu.other_load * 100.0
+            );
             let _ = writeln!(
                 s,
                 "| keys in Redis (before → after the measurements) | {} → {} | {} → {} | |",

@@ -12,7 +12,7 @@ use tokengate::secret::Purpose;
 use tokengate::store::{RedisStore, RedisStoreConfig};
 use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions, UserId};
 
-use crate::load::{self, Budget, Stats};
+use crate::load::{self, Budget, Outcome, Stats};
 use crate::machine;
 use crate::redis_server::{self, RedisServer};
 use crate::servers::{Context, Framework, Row, Server};
@@ -30,20 +30,27 @@ pub struct CpuCost {
     pub redis_us: f64,
     /// This process's CPU minus the load generator's thread, µs per operation.
     pub app_us: f64,
+    /// Share of the machine's CPU used by other processes meanwhile (0..=1):
+    /// anything but this process and its Redis (e.g. a concurrent build).
+    pub other_load: f64,
 }
 
 struct CpuProbe {
+    at: Instant,
     redis: f64,
     process: f64,
     thread: f64,
+    machine: f64,
 }
 
 impl CpuProbe {
     fn take(admin: &mut redis::Connection) -> Self {
         CpuProbe {
+            at: Instant::now(),
             redis: redis_server::cpu_seconds(admin),
             process: machine::process_cpu_seconds(),
             thread: machine::thread_cpu_seconds(),
+            machine: machine::machine_busy_seconds(),
         }
     }
 
@@ -56,9 +63,13 @@ impl CpuProbe {
         } else {
             0.0
         };
+        let wall = (now.at - self.at).as_secs_f64();
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let others = (now.machine - self.machine) - (now.process - self.process) - (now.redis - self.redis);
         CpuCost {
             redis_us: (now.redis - self.redis) / ops * 1e6,
             app_us: (now.process - self.process - thread) / ops * 1e6,
+            other_load: (others / (wall * cpus)).clamp(0.0, 1.0),
         }
     }
 }
@@ -70,17 +81,55 @@ pub struct Measured {
     pub stats: Stats,
     /// CPU per operation.
     pub cpu: CpuCost,
+    /// How many times it was measured (more than once when other processes
+    /// loaded the machine; the least disturbed attempt is kept).
+    pub attempts: usize,
 }
 
-/// One HTTP row's result.
+/// Above this share of the machine used by other processes, a measurement
+/// counts as disturbed and is repeated while the retry budget lasts.
+pub const QUIET_LOAD: f64 = 0.10;
+
+/// How many repeated measurements the whole run may still spend.
+#[derive(Debug)]
+pub struct Retries {
+    /// Repeats left.
+    pub remaining: usize,
+    /// Repeats per measurement at most.
+    pub per_measurement: usize,
+}
+
+/// One HTTP row's result: every round's measurement.
 #[derive(Debug, Clone)]
 pub struct HttpResult {
     /// Framework.
     pub framework: Framework,
     /// Row.
     pub row: Row,
-    /// Measurement.
-    pub measured: Measured,
+    /// One measurement per round.
+    pub runs: Vec<Measured>,
+}
+
+impl HttpResult {
+    /// The round with the median throughput (the lower middle one for an
+    /// even count); its latencies are reported with it.
+    pub fn median(&self) -> &Measured {
+        let mut order: Vec<&Measured> = self.runs.iter().collect();
+        order.sort_by(|a, b| a.stats.rate().total_cmp(&b.stats.rate()));
+        order[(order.len() - 1) / 2]
+    }
+
+    /// Lowest and highest throughput over the rounds.
+    pub fn range(&self) -> (f64, f64) {
+        self.runs.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), m| {
+            (lo.min(m.stats.rate()), hi.max(m.stats.rate()))
+        })
+    }
+
+    /// Highest share of the machine other processes used during a round.
+    pub fn max_other_load(&self) -> f64 {
+        self.runs.iter().map(|m| m.cpu.other_load).fold(0.0, f64::max)
+    }
 }
 
 /// A user id of exactly 20 characters (the length of Appwrite's generated ids).
@@ -155,8 +204,8 @@ pub async fn http_fixtures(redis_url: &str, secret: &ServerSecret, connections: 
     })
 }
 
-/// Runs one HTTP row: starts its server, logs the peers in, loads it from
-/// this thread, stops it.
+/// Runs one HTTP row once: starts its server, logs the peers in, loads it
+/// from this thread, stops it.
 pub fn http_row(
     framework: Framework,
     row: Row,
@@ -164,7 +213,7 @@ pub fn http_row(
     fixtures: &HttpFixtures,
     budget: Budget,
     admin: &mut redis::Connection,
-) -> Result<HttpResult, String> {
+) -> Result<Measured, String> {
     let server = Server::start(framework, row, ctx)?;
     let addr = server.addr;
     let client = tokio::runtime::Builder::new_current_thread()
@@ -201,12 +250,13 @@ pub fn http_row(
         let probe = load::request_once(addr, &requests[0])
             .await
             .map_err(|e| e.to_string())?;
-        if probe.status != 200 {
+        if probe.status != 200 || probe.body.is_empty() {
             return Err(format!(
-                "{} ({}) answered {} to a valid request",
+                "{} ({}) answered {} ({} body bytes) to a valid request",
                 framework.name(),
                 row.letter(),
-                probe.status
+                probe.status,
+                probe.body.len()
             ));
         }
         let before = CpuProbe::take(admin);
@@ -214,41 +264,61 @@ pub fn http_row(
             .await
             .map_err(|e| e.to_string())?;
         let cpu = before.cost(admin, &stats, true);
-        Ok(Measured { stats, cpu })
+        Ok(Measured {
+            stats,
+            cpu,
+            attempts: 1,
+        })
     });
     drop(client);
     server.stop();
-    Ok(HttpResult {
-        framework,
-        row,
-        measured: outcome?,
-    })
+    outcome
 }
 
 // ------------------------------------------------------------ exchange
 
 /// Issue + exchange pairs through `Gate` (create_token, then create_session)
-/// for fresh users, `tag` keeping each run's users apart.
-pub async fn exchange(gate: Gate, tag: char, budget: Budget, admin: &mut redis::Connection) -> Measured {
+/// for fresh users, `tag` keeping each run's users apart. With `logout`,
+/// each pair is followed by an untimed `delete_sessions` of its user, so
+/// that the data set keeps its size (latency is the pair's alone; the
+/// throughput then includes the logout).
+pub async fn exchange(gate: Gate, tag: char, logout: bool, budget: Budget, admin: &mut redis::Connection) -> Measured {
     let before = CpuProbe::take(admin);
     let stats = load::task_load(budget, move |task, seq| {
         let gate = gate.clone();
         async move {
+            let start = Instant::now();
             let user = user_id(tag, task as u64, seq);
             let Ok(token) = gate.create_token(&user, TokenOptions::default()).await else {
-                return false;
+                return Outcome::Failed;
             };
             let Some(secret) = token.secret else {
-                return false;
+                return Outcome::Failed;
             };
-            gate.create_session(&user, secret.expose(), ClientInfo::default())
+            if gate
+                .create_session(&user, secret.expose(), ClientInfo::default())
                 .await
-                .is_ok()
+                .is_err()
+            {
+                return Outcome::Failed;
+            }
+            if !logout {
+                return Outcome::Ok;
+            }
+            let pair = start.elapsed();
+            match gate.delete_sessions(&user).await {
+                Ok(_) => Outcome::Timed(pair),
+                Err(_) => Outcome::Failed,
+            }
         }
     })
     .await;
     let cpu = before.cost(admin, &stats, false);
-    Measured { stats, cpu }
+    Measured {
+        stats,
+        cpu,
+        attempts: 1,
+    }
 }
 
 /// The trivial script the exchange is compared with.
@@ -264,16 +334,22 @@ pub async fn evalsha(redis_url: &str, budget: Budget, admin: &mut redis::Connect
         let mut conn = conn.clone();
         let script = Arc::clone(&script);
         async move {
-            script
-                .key(format!("bench:evalsha:{task}"))
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .is_ok_and(|v| v == 1)
+            Outcome::from(
+                script
+                    .key(format!("bench:evalsha:{task}"))
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+                    .is_ok_and(|v| v == 1),
+            )
         }
     })
     .await;
     let cpu = before.cost(admin, &stats, false);
-    Ok(Measured { stats, cpu })
+    Ok(Measured {
+        stats,
+        cpu,
+        attempts: 1,
+    })
 }
 
 // ------------------------------------------------------------ scale
@@ -291,6 +367,9 @@ pub struct ScalePoint {
     pub authenticate: Measured,
     /// Issue + exchange pairs for fresh users.
     pub exchange: Measured,
+    /// The floor: one raw `GET` of the same session records on a redis-rs
+    /// `ConnectionManager`, no tokengate code.
+    pub floor: Measured,
 }
 
 /// Bytes in Redis per token and per session.
@@ -396,15 +475,12 @@ async fn load_sessions(gate: &Gate, tag: char, count: u64, keep: u64) -> Result<
     ))
 }
 
-async fn measure_point(
+async fn authenticate_load(
     gate: &Gate,
     credentials: Arc<Vec<String>>,
-    entries: u64,
-    exchange_tag: char,
     budget: Budget,
     admin: &mut redis::Connection,
-) -> ScalePoint {
-    let keys_before = redis_server::dbsize(admin);
+) -> Measured {
     let before = CpuProbe::take(admin);
     let auth_gate = gate.clone();
     let concurrency = budget.concurrency;
@@ -413,21 +489,81 @@ async fn measure_point(
         let credentials = Arc::clone(&credentials);
         async move {
             let i = (seq as usize * concurrency + task) % credentials.len();
-            matches!(gate.authenticate(&credentials[i]).await, Ok(Some(_)))
+            Outcome::from(matches!(gate.authenticate(&credentials[i]).await, Ok(Some(_))))
         }
     })
     .await;
-    let authenticate = Measured {
+    Measured {
         cpu: before.cost(admin, &stats, false),
         stats,
-    };
-    let exchange = exchange(gate.clone(), exchange_tag, budget, admin).await;
+        attempts: 1,
+    }
+}
+
+async fn floor_load(
+    conn: &ConnectionManager,
+    keys: Arc<Vec<String>>,
+    budget: Budget,
+    admin: &mut redis::Connection,
+) -> Measured {
+    let before = CpuProbe::take(admin);
+    let concurrency = budget.concurrency;
+    let conn = conn.clone();
+    let stats = load::task_load(budget, move |task, seq| {
+        let mut conn = conn.clone();
+        let keys = Arc::clone(&keys);
+        async move {
+            let i = (seq as usize * concurrency + task) % keys.len();
+            Outcome::from(matches!(
+                redis::AsyncCommands::get::<_, Option<Vec<u8>>>(&mut conn, &keys[i]).await,
+                Ok(Some(_))
+            ))
+        }
+    })
+    .await;
+    Measured {
+        cpu: before.cost(admin, &stats, false),
+        stats,
+        attempts: 1,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure_point(
+    gate: &Gate,
+    conn: &ConnectionManager,
+    secret: &ServerSecret,
+    credentials: Arc<Vec<String>>,
+    entries: u64,
+    exchange_tag: char,
+    budget: Budget,
+    admin: &mut redis::Connection,
+    retries: &mut Retries,
+) -> ScalePoint {
+    let keys_before = redis_server::dbsize(admin);
+    let authenticate = least_disturbed!(
+        retries,
+        format!("authenticate at {entries}"),
+        _attempt => authenticate_load(gate, Arc::clone(&credentials), budget, admin).await
+    );
+    let exchange = least_disturbed!(
+        retries,
+        format!("exchange at {entries}"),
+        _attempt => exchange(gate.clone(), exchange_tag, true, budget, admin).await
+    );
+    let keys: Arc<Vec<String>> = Arc::new(credentials.iter().filter_map(|c| session_key(secret, c)).collect());
+    let floor = least_disturbed!(
+        retries,
+        format!("raw GET at {entries}"),
+        _attempt => floor_load(conn, Arc::clone(&keys), budget, admin).await
+    );
     ScalePoint {
         entries,
         keys_before,
         keys_after: redis_server::dbsize(admin),
         authenticate,
         exchange,
+        floor,
     }
 }
 
@@ -438,16 +574,30 @@ pub async fn scale(
     small: u64,
     large: u64,
     budget: Budget,
+    retries: &mut Retries,
 ) -> Result<ScaleResult, String> {
     redis.flush_own()?;
     let mut admin = redis.admin().map_err(|e| e.to_string())?;
     let gate = gate(&redis.url, secret).await?;
+    let client = redis::Client::open(redis.url.as_str()).map_err(|e| e.to_string())?;
+    let conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
 
     eprintln!("scale: loading {small} tokens and {small} sessions");
     load_tokens(&gate, 'k', small).await?;
     let (small_credentials, _) = load_sessions(&gate, 'k', small, small).await?;
     eprintln!("scale: measuring at {small}");
-    let small_point = measure_point(&gate, Arc::new(small_credentials), small, 's', budget, &mut admin).await;
+    let small_point = measure_point(
+        &gate,
+        &conn,
+        secret,
+        Arc::new(small_credentials),
+        small,
+        's',
+        budget,
+        &mut admin,
+        retries,
+    )
+    .await;
 
     let m0 = redis_server::used_memory(&mut admin);
     eprintln!("scale: loading {large} tokens through Gate::create_token");
@@ -507,7 +657,18 @@ pub async fn scale(
     memory.session_with_ua = (ua_record + ua_index) as f64;
     memory.ua_len = BROWSER_UA.len();
 
-    let large_point = measure_point(&gate, Arc::new(large_credentials), large, 'l', budget, &mut admin).await;
+    let large_point = measure_point(
+        &gate,
+        &conn,
+        secret,
+        Arc::new(large_credentials),
+        large,
+        'l',
+        budget,
+        &mut admin,
+        retries,
+    )
+    .await;
     Ok(ScaleResult {
         small: small_point,
         large: large_point,

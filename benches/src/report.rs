@@ -137,6 +137,15 @@ impl Report {
                     pass: b >= 1.1 * d,
                 });
             }
+            let a = self.http_rate(framework, Row::NoAuth);
+            let e = self.http_rate(framework, Row::Cached);
+            if a.is_finite() && e.is_finite() {
+                out.push(Target {
+                    name: format!("{}: with the cache, (e) ≥ 0.8 × (a) ceiling", framework.name()),
+                    measured: format!("(e) = {:.2} × (a)", e / a),
+                    pass: e >= 0.8 * a,
+                });
+            }
         }
         if let (Some(x), Some(e)) = (&self.exchange, &self.evalsha) {
             let r = x.stats.rate() / e.stats.rate();

@@ -226,7 +226,7 @@ pub fn http_row(
             let credential = &fixtures.credentials[i % fixtures.credentials.len()];
             let header = match row {
                 // (a) carries the same header as (b) and ignores it.
-                Row::NoAuth | Row::TokenGate => format!("X-Appwrite-Session: {credential}"),
+                Row::NoAuth | Row::TokenGate | Row::Cached => format!("X-Appwrite-Session: {credential}"),
                 Row::Floor => format!(
                     "X-Appwrite-Session: {}",
                     fixtures.session_keys[i % fixtures.session_keys.len()]

@@ -35,11 +35,13 @@ pub enum Row {
     Floor,
     /// (d) the framework's session peer (tower-sessions / actix-session) reading its session.
     Peer,
+    /// (e) (b) with the opt-in local session cache (revocations over Redis pub/sub).
+    Cached,
 }
 
 impl Row {
     /// Every row, in table order.
-    pub const ALL: [Row; 4] = [Row::NoAuth, Row::TokenGate, Row::Floor, Row::Peer];
+    pub const ALL: [Row; 5] = [Row::NoAuth, Row::TokenGate, Row::Floor, Row::Peer, Row::Cached];
 
     /// The row's letter.
     pub fn letter(self) -> char {
@@ -48,6 +50,7 @@ impl Row {
             Row::TokenGate => 'b',
             Row::Floor => 'c',
             Row::Peer => 'd',
+            Row::Cached => 'e',
         }
     }
 }
@@ -79,6 +82,8 @@ impl Framework {
             (_, Row::Floor) => "floor: 1 raw GET (redis-rs ConnectionManager)",
             (Framework::Axum, Row::Peer) => "tower-sessions 0.14 + redis-store 0.16 (fred)",
             (Framework::Actix, Row::Peer) => "actix-session 0.11 `RedisSessionStore`",
+            (Framework::Axum, Row::Cached) => "(b) with the local session cache (2 s TTL, pub/sub revocation)",
+            (Framework::Actix, Row::Cached) => "(b) with the local session cache (2 s TTL, pub/sub revocation)",
         }
     }
 }
@@ -153,15 +158,21 @@ fn workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-async fn tokengate_gate(ctx: &Context) -> Result<Gate, String> {
+/// The cache TTL of row (e).
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn gate_with(ctx: &Context, cached: bool) -> Result<Gate, String> {
     let store = RedisStore::connect(&ctx.redis_url, RedisStoreConfig::default())
         .await
         .map_err(|e| e.to_string())?;
-    Gate::builder()
-        .server_key(ctx.secret.clone())
-        .store(store)
-        .build()
-        .map_err(|e| e.to_string())
+    let mut builder = Gate::builder().server_key(ctx.secret.clone()).store(store);
+    if cached {
+        let channel = tokengate::cache::RedisRevocations::connect(&ctx.redis_url, "tg")
+            .await
+            .map_err(|e| e.to_string())?;
+        builder = builder.session_cache(CACHE_TTL, channel);
+    }
+    builder.build().map_err(|e| e.to_string())
 }
 
 async fn floor_connection(ctx: &Context) -> Result<ConnectionManager, String> {
@@ -200,8 +211,8 @@ async fn axum_peer_login(session: TowerSession, Path(user): Path<String>) -> Sta
 async fn axum_app(row: Row, ctx: &Context) -> Result<Router, String> {
     Ok(match row {
         Row::NoAuth => Router::new().route("/bench", get(|| async { "ok" })),
-        Row::TokenGate => {
-            let gate = tokengate_gate(ctx).await?;
+        Row::TokenGate | Row::Cached => {
+            let gate = gate_with(ctx, row == Row::Cached).await?;
             Router::new()
                 .route(
                     "/bench",
@@ -295,8 +306,8 @@ async fn actix_server(row: Row, ctx: Context, listener: TcpListener) -> Result<a
                 .map_err(io)?
                 .run()
         }
-        Row::TokenGate => {
-            let gate = tokengate_gate(&ctx).await?;
+        Row::TokenGate | Row::Cached => {
+            let gate = gate_with(&ctx, row == Row::Cached).await?;
             HttpServer::new(move || {
                 App::new().wrap(tokengate_actix::TokenGate::new(gate.clone())).route(
                     "/bench",

@@ -70,7 +70,12 @@ impl fmt::Display for Secret {
 /// At least [`MIN_SERVER_SECRET_LEN`] bytes; all services sharing a store
 /// must use the same one. Zeroized on drop, redacted in `Debug`.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct ServerSecret(Vec<u8>);
+pub struct ServerSecret {
+    key: Vec<u8>,
+    // Keyed once: every digest clones it instead of re-deriving the pads.
+    #[zeroize(skip)]
+    mac: Hmac<Sha256>,
+}
 
 impl ServerSecret {
     /// Uses `bytes` as the key; shorter than 32 bytes is a configuration error.
@@ -90,7 +95,12 @@ impl ServerSecret {
                 "server secret must be at least {MIN_SERVER_SECRET_LEN} bytes, got {len}"
             )));
         }
-        Ok(ServerSecret(bytes))
+        Ok(Self::keyed(bytes))
+    }
+
+    fn keyed(key: Vec<u8>) -> Self {
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC accepts keys of any length");
+        ServerSecret { key, mac }
     }
 
     /// Parses a hex string (at least 64 hex characters).
@@ -110,7 +120,7 @@ impl ServerSecret {
     /// A fresh random secret (for development: sessions do not survive a
     /// restart and cannot be shared with other services).
     pub fn random() -> Self {
-        ServerSecret(random_bytes::<32>().to_vec())
+        Self::keyed(random_bytes::<32>().to_vec())
     }
 
     /// The keyed digest of `secret` for `purpose`, bound to `user`.
@@ -127,7 +137,7 @@ impl ServerSecret {
     fn mac(&self, purpose: Purpose, user: &[u8], value: &[u8]) -> Digest {
         // Purpose and user are NUL-delimited and neither can contain NUL, so
         // no two inputs collide.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts keys of any length");
+        let mut mac = self.mac.clone();
         mac.update(purpose.label());
         mac.update(&[0]);
         mac.update(user);
@@ -176,6 +186,14 @@ impl Digest {
     /// Lowercase hex, as used in store keys.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// Appends the lowercase hex form to `out` without another allocation.
+    pub fn push_hex(&self, out: &mut String) {
+        let mut buffer = [0u8; 64];
+        if hex::encode_to_slice(self.0, &mut buffer).is_ok() {
+            out.extend(buffer.iter().map(|b| *b as char));
+        }
     }
 
     /// Parses the hex form written by [`Digest::to_hex`].

@@ -588,8 +588,15 @@ impl UserKeys<'_> {
     fn session_prefix(&self) -> String {
         self.key("s:")
     }
+    /// Built in one buffer: this is on every authenticated request.
     fn session(&self, digest: &Digest) -> String {
-        format!("{}{}", self.session_prefix(), digest.to_hex())
+        let mut key = String::with_capacity(self.prefix.len() + self.user.as_str().len() + 80);
+        key.push_str(self.prefix);
+        key.push_str(":{u:");
+        key.push_str(self.user.as_str());
+        key.push_str("}:s:");
+        digest.push_hex(&mut key);
+        key
     }
 }
 

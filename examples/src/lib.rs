@@ -33,6 +33,19 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
     })
 }
 
+/// Starts logging and reads the configuration; exits with status 2 and a
+/// message naming the variable when it is invalid.
+pub async fn start() -> ExampleConfig {
+    init_tracing();
+    match from_env().await {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("configuration error: {message}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// Logs to stderr, `RUST_LOG` or `info`.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -19,14 +19,7 @@ async fn me(session: AuthSession) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() {
-    tokengate_examples::init_tracing();
-    let config = match tokengate_examples::from_env().await {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("configuration error: {message}");
-            std::process::exit(2);
-        }
-    };
+    let config = tokengate_examples::start().await;
     let gate = config.gate;
     let server = HttpServer::new(move || {
         App::new()

@@ -19,14 +19,7 @@ async fn me(session: AuthSession) -> Json<serde_json::Value> {
 
 #[tokio::main]
 async fn main() {
-    tokengate_examples::init_tracing();
-    let config = match tokengate_examples::from_env().await {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("configuration error: {message}");
-            std::process::exit(2);
-        }
-    };
+    let config = tokengate_examples::start().await;
     let app = Router::new()
         .route("/", get(login_page))
         .route("/public", get(public))

@@ -8,7 +8,6 @@ pub mod app;
 pub mod browser;
 pub mod client;
 pub mod cluster;
-pub mod faulty_redis;
 pub mod python;
 pub mod redis_harness;
 pub mod sinks;

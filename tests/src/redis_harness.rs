@@ -54,7 +54,7 @@ fn resolve_url() -> String {
     // Kept for the life of the process; the watchdog stops the server once
     // the process is gone.
     static SHARED: OnceLock<Child> = OnceLock::new();
-    let (child, port) = spawn_redis_server();
+    let (child, port) = spawn_redis_server(&[]);
     let _ = SHARED.set(child);
     format!("redis://127.0.0.1:{port}")
 }
@@ -96,11 +96,11 @@ fn free_port() -> u16 {
 /// Starts `redis-server` on a free port and waits until it answers. Retries
 /// when the port was taken in between. A watchdog shell stops the server
 /// once this process is gone (best effort; the server is never persisted).
-fn spawn_redis_server() -> (Child, u16) {
+fn spawn_redis_server(extra: &[String]) -> (Child, u16) {
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = free_port();
-        match start_server(port, &[], Probe::Ping) {
+        match start_server(port, extra, Probe::Ping) {
             Ok(child) => return (child, port),
             Err(err) => last_error = err,
         }
@@ -217,12 +217,22 @@ pub struct PrivateRedis {
     port: u16,
     url: String,
     stats: tokio::sync::OnceCell<MultiplexedConnection>,
+    /// Extra `redis-server` arguments, kept for [`PrivateRedis::restart`].
+    extra: Vec<String>,
 }
 
 /// Starts a private `redis-server` on a free port (panics with install
 /// instructions when `redis-server` is not on `PATH`).
 pub async fn start_private_redis() -> PrivateRedis {
-    let (child, port) = tokio::task::spawn_blocking(spawn_redis_server)
+    start_private_redis_with(&[]).await
+}
+
+/// [`start_private_redis`] with extra `redis-server` arguments, e.g.
+/// `["--enable-debug-command", "local"]` to break it with `DEBUG SLEEP`.
+pub async fn start_private_redis_with(extra: &[&str]) -> PrivateRedis {
+    let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+    let args = extra.clone();
+    let (child, port) = tokio::task::spawn_blocking(move || spawn_redis_server(&args))
         .await
         .expect("starting redis-server panicked");
     PrivateRedis {
@@ -230,6 +240,7 @@ pub async fn start_private_redis() -> PrivateRedis {
         port,
         url: format!("redis://127.0.0.1:{port}"),
         stats: tokio::sync::OnceCell::new(),
+        extra,
     }
 }
 
@@ -271,10 +282,11 @@ impl PrivateRedis {
     /// still held by the old process.
     pub async fn restart(&mut self) {
         let port = self.port;
+        let extra = self.extra.clone();
         let child = tokio::task::spawn_blocking(move || {
             let mut last_error = String::new();
             for _ in 0..10 {
-                match start_server(port, &[], Probe::Ping) {
+                match start_server(port, &extra, Probe::Ping) {
                     Ok(child) => return child,
                     Err(err) => last_error = err,
                 }

@@ -10,8 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth, Reply};
-use tokengate_tests::faulty_redis::FaultyRedis;
-use tokengate_tests::redis_harness::connection;
+use tokengate_tests::redis_harness::{connection, start_private_redis_with};
 
 /// The store timeout (the default of `RedisStoreConfig`) plus the allowed slack.
 const DEADLINE: Duration = Duration::from_millis(500 + 100);
@@ -165,8 +164,8 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 async fn run(kind: AppKind) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let mut redis = FaultyRedis::start().await;
-    let app = RunningApp::start(AppSpec::new(kind, Backend::Redis(redis.url()))).await;
+    let mut redis = start_private_redis_with(&["--enable-debug-command", "local"]).await;
+    let app = RunningApp::start(AppSpec::new(kind, Backend::Redis(redis.url().to_owned()))).await;
     let api = Api::new(&app);
     let probes = Probes::new(&api).await;
     api.get("/me", Auth::Session(&probes.valid)).await.assert_status(200);
@@ -175,7 +174,7 @@ async fn run(kind: AppKind) {
     // The pause ends 2 s after the server read the command: not before
     // 2 s from now.
     let paused = Instant::now();
-    let mut admin = connection(&redis.url()).await;
+    let mut admin = connection(redis.url()).await;
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(2000)

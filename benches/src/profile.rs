@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Operations (`BENCH_PROFILE_OP`): `auth` (`Gate::authenticate` of one
-//! valid credential), `floor` (one raw `GET` of that session's key on a
+//! valid credential), `floor` (one raw `HGET` of that session record on a
 //! redis-rs `ConnectionManager`), `exchange` (`create_token` +
 //! `create_session` for a fresh user).
 
@@ -22,7 +22,7 @@ use redis::AsyncCommands;
 use tokengate::{ClientInfo, ServerSecret, TokenOptions};
 
 use crate::redis_server::RedisServer;
-use crate::scenarios::{gate, session_key, user_id};
+use crate::scenarios::{gate, session_location, user_id};
 
 /// Runs the profiling loop; prints what it did and Redis's `INFO commandstats`.
 pub fn run(redis: &RedisServer, op: &str, count: u64) -> Result<(), String> {
@@ -38,17 +38,20 @@ pub fn run(redis: &RedisServer, op: &str, count: u64) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         let credential = credential.expose().to_owned();
-        let key = session_key(&secret, &credential).ok_or("undecodable credential")?;
+        let at = session_location(&secret, &credential).ok_or("undecodable credential")?;
         let client = redis::Client::open(redis.url.as_str()).map_err(|e| e.to_string())?;
         let mut conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
         // One of each first, so that connections and scripts are warm.
         let _ = gate.authenticate(&credential).await;
-        let _: Option<Vec<u8>> = conn.get(&key).await.map_err(|e| e.to_string())?;
+        let _: Option<Vec<u8>> = conn.hget(&at.key, &at.field).await.map_err(|e| e.to_string())?;
         let mut ok = 0u64;
         for i in 0..count {
             let done = match op {
                 "auth" => matches!(gate.authenticate(&credential).await, Ok(Some(_))),
-                "floor" => matches!(conn.get::<_, Option<Vec<u8>>>(&key).await, Ok(Some(_))),
+                "floor" => matches!(
+                    conn.hget::<_, _, Option<Vec<u8>>>(&at.key, &at.field).await,
+                    Ok(Some(_))
+                ),
                 "exchange" => {
                     let user = user_id('q', 0, i);
                     match gate.create_token(&user, TokenOptions::default()).await {

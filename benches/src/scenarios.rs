@@ -137,17 +137,30 @@ pub fn user_id(tag: char, a: u64, b: u64) -> UserId {
     UserId::parse(&format!("{tag}{a:03}{b:016}")).expect("a valid user id")
 }
 
-/// tokengate's Redis key of the session a credential names (the layout of
-/// `core/src/store/redis.rs`: `<prefix>:{u:<id>}:s:<hex HMAC>`).
-pub fn session_key(secret: &ServerSecret, credential: &str) -> Option<String> {
+/// Where tokengate keeps the session a credential names (the layout of
+/// `core/src/store/redis.rs`: field `<base64url HMAC>` of the hash
+/// `<prefix>:{u:<id>}:sessions`).
+#[derive(Debug, Clone)]
+pub struct SessionLocation {
+    /// The user's sessions hash.
+    pub key: String,
+    /// The session's field in it.
+    pub field: String,
+}
+
+/// The [`SessionLocation`] of a credential's session.
+pub fn session_location(secret: &ServerSecret, credential: &str) -> Option<SessionLocation> {
     let (user, text) = credential.rsplit_once('.')?;
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     let user = UserId::parse(user).ok()?;
     let digest = secret.digest(Purpose::Session, &user, &bytes);
-    Some(format!("{PREFIX}:{{u:{user}}}:s:{}", digest.to_hex()))
+    Some(SessionLocation {
+        key: sessions_key(user.as_str()),
+        field: digest.to_base64(),
+    })
 }
 
-fn index_key(user: &str) -> String {
+fn sessions_key(user: &str) -> String {
     format!("{PREFIX}:{{u:{user}}}:sessions")
 }
 
@@ -178,15 +191,22 @@ fn client_info(i: u64) -> ClientInfo {
 pub struct HttpFixtures {
     /// One tokengate credential per connection.
     pub credentials: Vec<String>,
-    /// The Redis key of each credential's session (what the floor GETs).
-    pub session_keys: Vec<String>,
+    /// For each credential, a plain string key holding a copy of its
+    /// session record: what the floor GETs (the issue's floor is one raw
+    /// `GET`; tokengate itself reads the record with one `HGET`).
+    pub floor_keys: Vec<String>,
 }
 
 /// Creates one real session per connection through `Gate::create_server_session`.
 pub async fn http_fixtures(redis_url: &str, secret: &ServerSecret, connections: usize) -> Result<HttpFixtures, String> {
     let gate = gate(redis_url, secret).await?;
     let mut credentials = Vec::with_capacity(connections);
-    let mut session_keys = Vec::with_capacity(connections);
+    let mut floor_keys = Vec::with_capacity(connections);
+    let client = redis::Client::open(redis_url).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| e.to_string())?;
     for i in 0..connections as u64 {
         let user = user_id('h', 0, i);
         let (_, credential) = gate
@@ -194,13 +214,20 @@ pub async fn http_fixtures(redis_url: &str, secret: &ServerSecret, connections: 
             .await
             .map_err(|e| e.to_string())?;
         let credential = credential.expose().to_owned();
-        let key = session_key(secret, &credential).ok_or("undecodable credential")?;
+        let location = session_location(secret, &credential).ok_or("undecodable credential")?;
+        let record: Vec<u8> = redis::AsyncCommands::hget(&mut conn, &location.key, &location.field)
+            .await
+            .map_err(|e| format!("reading the session record: {e}"))?;
+        let floor_key = format!("{PREFIX}:floor:{i}");
+        let () = redis::AsyncCommands::set(&mut conn, &floor_key, record)
+            .await
+            .map_err(|e| e.to_string())?;
         credentials.push(credential);
-        session_keys.push(key);
+        floor_keys.push(floor_key);
     }
     Ok(HttpFixtures {
         credentials,
-        session_keys,
+        floor_keys,
     })
 }
 
@@ -229,7 +256,7 @@ pub fn http_row(
                 Row::NoAuth | Row::TokenGate | Row::Cached => format!("X-Appwrite-Session: {credential}"),
                 Row::Floor => format!(
                     "X-Appwrite-Session: {}",
-                    fixtures.session_keys[i % fixtures.session_keys.len()]
+                    fixtures.floor_keys[i % fixtures.floor_keys.len()]
                 ),
                 Row::Peer => {
                     let login = load::get_request(addr, &format!("/login/peer{i:016}"), &[]);
@@ -367,7 +394,7 @@ pub struct ScalePoint {
     pub authenticate: Measured,
     /// Issue + exchange pairs for fresh users.
     pub exchange: Measured,
-    /// The floor: one raw `GET` of the same session records on a redis-rs
+    /// The floor: one raw `HGET` of the same session records on a redis-rs
     /// `ConnectionManager`, no tokengate code.
     pub floor: Measured,
 }
@@ -381,16 +408,16 @@ pub struct MemoryFigures {
     pub missing: usize,
     /// Mean `MEMORY USAGE` of a user's token hash holding one token.
     pub token_hash: f64,
-    /// Mean `MEMORY USAGE` of a session record key.
-    pub session_record: f64,
-    /// Mean `MEMORY USAGE` of a user's session index holding one session.
-    pub session_index: f64,
+    /// Mean `MEMORY USAGE` of a user's sessions hash holding one session.
+    pub session_hash: f64,
+    /// `MEMORY USAGE` per session of one user's sessions hash holding 10.
+    pub per_session_of_ten: f64,
     /// `used_memory` growth per token while loading the tokens.
     pub token_delta: f64,
     /// `used_memory` growth per session while loading the sessions.
     pub session_delta: f64,
-    /// `MEMORY USAGE` of record + index for one session that carries a
-    /// browser user agent (`ua_len` bytes) and an IPv4.
+    /// `MEMORY USAGE` of a sessions hash holding one session that carries
+    /// a browser user agent (`ua_len` bytes) and an IPv4.
     pub session_with_ua: f64,
     /// Length of that user agent.
     pub ua_len: usize,
@@ -402,9 +429,9 @@ impl MemoryFigures {
         self.token_hash
     }
 
-    /// Bytes per session (`MEMORY USAGE`): its record plus its index.
+    /// Bytes per session (`MEMORY USAGE` of a one-session user's hash).
     pub fn per_session(&self) -> f64 {
-        self.session_record + self.session_index
+        self.session_hash
     }
 }
 
@@ -502,7 +529,7 @@ async fn authenticate_load(
 
 async fn floor_load(
     conn: &ConnectionManager,
-    keys: Arc<Vec<String>>,
+    locations: Arc<Vec<SessionLocation>>,
     budget: Budget,
     admin: &mut redis::Connection,
 ) -> Measured {
@@ -511,11 +538,11 @@ async fn floor_load(
     let conn = conn.clone();
     let stats = load::task_load(budget, move |task, seq| {
         let mut conn = conn.clone();
-        let keys = Arc::clone(&keys);
+        let locations = Arc::clone(&locations);
         async move {
-            let i = (seq as usize * concurrency + task) % keys.len();
+            let at = &locations[(seq as usize * concurrency + task) % locations.len()];
             Outcome::from(matches!(
-                redis::AsyncCommands::get::<_, Option<Vec<u8>>>(&mut conn, &keys[i]).await,
+                redis::AsyncCommands::hget::<_, _, Option<Vec<u8>>>(&mut conn, &at.key, &at.field).await,
                 Ok(Some(_))
             ))
         }
@@ -551,11 +578,12 @@ async fn measure_point(
         format!("exchange at {entries}"),
         _attempt => exchange(gate.clone(), exchange_tag, true, budget, admin).await
     );
-    let keys: Arc<Vec<String>> = Arc::new(credentials.iter().filter_map(|c| session_key(secret, c)).collect());
+    let locations: Arc<Vec<SessionLocation>> =
+        Arc::new(credentials.iter().filter_map(|c| session_location(secret, c)).collect());
     let floor = least_disturbed!(
         retries,
-        format!("raw GET at {entries}"),
-        _attempt => floor_load(conn, Arc::clone(&keys), budget, admin).await
+        format!("raw HGET at {entries}"),
+        _attempt => floor_load(conn, Arc::clone(&locations), budget, admin).await
     );
     ScalePoint {
         entries,
@@ -616,17 +644,15 @@ pub async fn scale(
         ..MemoryFigures::default()
     };
     let step = (large_credentials.len() / 1000).max(1);
-    let (mut token_sum, mut record_sum, mut index_sum) = (0u64, 0u64, 0u64);
+    let (mut token_sum, mut session_sum) = (0u64, 0u64);
     for credential in large_credentials.iter().step_by(step).take(1000) {
         let user = credential.rsplit_once('.').map_or("", |(u, _)| u);
-        let record = session_key(secret, credential).and_then(|k| redis_server::memory_usage(&mut admin, &k));
-        let index = redis_server::memory_usage(&mut admin, &index_key(user));
+        let sessions = redis_server::memory_usage(&mut admin, &sessions_key(user));
         let token = redis_server::memory_usage(&mut admin, &token_key(user));
-        match (record, index, token) {
-            (Some(r), Some(i), Some(t)) => {
+        match (sessions, token) {
+            (Some(s), Some(t)) => {
                 memory.samples += 1;
-                record_sum += r;
-                index_sum += i;
+                session_sum += s;
                 token_sum += t;
             }
             _ => memory.missing += 1,
@@ -637,24 +663,25 @@ pub async fn scale(
     }
     let n = memory.samples as f64;
     memory.token_hash = token_sum as f64 / n;
-    memory.session_record = record_sum as f64 / n;
-    memory.session_index = index_sum as f64 / n;
+    memory.session_hash = session_sum as f64 / n;
     let ua_user = user_id('w', 0, 0);
-    let (_, ua_credential) = gate
-        .create_server_session(
-            &ua_user,
-            ClientInfo::new(
-                Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
-                Some(BROWSER_UA.to_owned()),
-            ),
-        )
+    let browser = ClientInfo::new(
+        Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+        Some(BROWSER_UA.to_owned()),
+    );
+    gate.create_server_session(&ua_user, browser)
         .await
         .map_err(|e| e.to_string())?;
-    let ua_record = session_key(secret, ua_credential.expose())
-        .and_then(|k| redis_server::memory_usage(&mut admin, &k))
-        .unwrap_or(0);
-    let ua_index = redis_server::memory_usage(&mut admin, &index_key(ua_user.as_str())).unwrap_or(0);
-    memory.session_with_ua = (ua_record + ua_index) as f64;
+    memory.session_with_ua =
+        redis_server::memory_usage(&mut admin, &sessions_key(ua_user.as_str())).unwrap_or(0) as f64;
+    let busy_user = user_id('w', 0, 1);
+    for i in 0..10 {
+        gate.create_server_session(&busy_user, client_info(i))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    memory.per_session_of_ten =
+        redis_server::memory_usage(&mut admin, &sessions_key(busy_user.as_str())).unwrap_or(0) as f64 / 10.0;
     memory.ua_len = BROWSER_UA.len();
 
     let large_point = measure_point(

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::{Rng, TryRngCore};
@@ -201,6 +203,32 @@ impl Digest {
         let mut out = [0u8; 32];
         hex::decode_to_slice(text, &mut out).ok()?;
         Some(Digest(out))
+    }
+
+    /// Unpadded base64url (43 characters): the shorter form, used where
+    /// every stored byte counts (session fields in Redis).
+    ///
+    /// ```
+    /// use tokengate::secret::{Digest, Purpose};
+    /// use tokengate::{ServerSecret, UserId};
+    ///
+    /// let key = ServerSecret::new([7u8; 32]).unwrap();
+    /// let digest = key.digest(Purpose::Session, &UserId::parse("alice").unwrap(), b"secret");
+    /// let text = digest.to_base64();
+    /// assert_eq!(text.len(), 43);
+    /// assert_eq!(Digest::from_base64(&text), Some(digest));
+    /// ```
+    pub fn to_base64(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Parses the form written by [`Digest::to_base64`].
+    pub fn from_base64(text: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut out) {
+            Ok(32) => Some(Digest(out)),
+            _ => None,
+        }
     }
 }
 

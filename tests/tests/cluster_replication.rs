@@ -66,13 +66,20 @@ async fn login(store: &dyn Store, user: &UserId) -> SessionRecord {
     session
 }
 
-fn session_key(prefix: &str, user: &UserId, session: &SessionRecord) -> String {
-    format!("{prefix}:{{u:{user}}}:s:{}", session.digest.to_hex())
+/// The user's sessions hash and the session's field in it.
+fn session_key(prefix: &str, user: &UserId, session: &SessionRecord) -> (String, String) {
+    (format!("{prefix}:{{u:{user}}}:sessions"), session.digest.to_base64())
 }
 
-/// `GET key` on a replica (after `READONLY`, which a cluster replica needs).
-async fn replica_get(replica: &mut MultiplexedConnection, key: &str) -> Option<String> {
-    redis::cmd("GET").arg(key).query_async(replica).await.unwrap()
+/// `HGET` of a session record on a replica (after `READONLY`, which a
+/// cluster replica needs).
+async fn replica_get(replica: &mut MultiplexedConnection, (key, field): &(String, String)) -> Option<String> {
+    redis::cmd("HGET")
+        .arg(key)
+        .arg(field)
+        .query_async(replica)
+        .await
+        .unwrap()
 }
 
 async fn readonly(url: &str) -> MultiplexedConnection {

@@ -134,7 +134,7 @@ async fn every_script_stays_in_the_slot_of_its_first_key() {
                 args[1].clone()
             });
             script_tag = Some(tag.to_owned());
-        } else if matches!(name.as_str(), "get" | "hdel" | "hgetall") {
+        } else if matches!(name.as_str(), "get" | "hget" | "hdel" | "hgetall") {
             assert!(args[1].starts_with(&namespace), "outside the prefix: {line}");
         }
     }

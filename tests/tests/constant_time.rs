@@ -72,11 +72,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "s.record.digest == *digest",
         "Digest == is constant-time",
     ),
-    (
-        "core/src/store/lua/enforce_limit.lua",
-        "redis.call('EXISTS', session_prefix .. digest) == 0",
-        "compares the count EXISTS returns; the digest only names the key",
-    ),
 ];
 
 /// The code of a Rust line: without a `//` comment (outside string literals).

@@ -131,20 +131,51 @@ impl Backend {
         }
     }
 
-    /// Redis only: the keys of `user` whose name ends with `suffix` (or
-    /// contains `:s:` for session keys when `suffix` is `":s:"`).
-    async fn user_keys(&self, user: &UserId, part: &str) -> Option<Vec<KeyDump>> {
+    /// Redis only: the keys of `user` whose name ends with `suffix`.
+    async fn user_keys(&self, user: &UserId, suffix: &str) -> Option<Vec<KeyDump>> {
         let tag = format!("{{u:{user}}}");
         self.keys().await.map(|keys| {
             keys.into_iter()
-                .filter(|k| k.key.contains(&tag) && (k.key.ends_with(part) || (part == ":s:" && k.key.contains(":s:"))))
+                .filter(|k| k.key.contains(&tag) && k.key.ends_with(suffix))
                 .collect()
         })
     }
+
+    /// Redis only: the session records stored for `user` (the JSON values
+    /// of the user's sessions hash), and that hash's PTTL.
+    async fn stored_sessions(&self, user: &UserId) -> Option<(Vec<String>, i64)> {
+        let keys = self.user_keys(user, ":sessions").await?;
+        let Some(hash) = keys.first() else {
+            return Some((Vec::new(), -2));
+        };
+        let records = hash
+            .contents
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(&pair[1]).into_owned())
+            .collect();
+        Some((records, hash.pttl))
+    }
+}
+
+/// How many session records the `:sessions` hashes among `keys` hold.
+fn session_records(keys: &[KeyDump]) -> usize {
+    keys.iter()
+        .filter(|k| k.key.ends_with(":sessions"))
+        .map(|k| k.contents.len() / 2)
+        .sum()
 }
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A stored session record's idle deadline (`"d"`, written only when an
+/// idle timeout applies).
+fn idle_deadline(record: &str) -> i64 {
+    let value: serde_json::Value = serde_json::from_str(record).unwrap();
+    value["d"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no idle deadline in {record}"))
 }
 
 fn user(name: &str) -> UserId {
@@ -212,6 +243,7 @@ contract!(
     wrong_digest_is_rejected,
     expired_token_is_rejected,
     session_expires,
+    an_ended_session_next_to_a_live_one_is_refused_and_pruned,
     idle_timeout_expires_and_find_refreshes,
     session_limit_evicts_the_oldest,
     low_entropy_tokens_burn_after_failures,
@@ -458,6 +490,67 @@ async fn session_expires(b: Backend) {
     }
 }
 
+/// A user's sessions share one hash in Redis, which lives as long as the
+/// latest of them: an ended record may still be stored, and must be refused
+/// by the clock, not counted, and dropped by the next write.
+async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
+    let alice = user("alice");
+    let long = b.session(&alice, now(), HOUR_MS);
+    let short = b.session(&alice, now(), 300);
+    for s in [&long, &short] {
+        b.store
+            .insert_session(&alice, s, &lenient(), s.created_ms)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    if let Some((records, _)) = b.stored_sessions(&alice).await {
+        assert_eq!(
+            records.len(),
+            2,
+            "the ended record is pruned only by a write: {records:?}"
+        );
+    }
+    assert_eq!(
+        b.store.find_session(&alice, &short.digest, None, now()).await.unwrap(),
+        None
+    );
+    let idle = Some(Duration::from_secs(60));
+    assert_eq!(
+        b.store.find_session(&alice, &short.digest, idle, now()).await.unwrap(),
+        None,
+        "an idle refresh must not revive an ended session"
+    );
+    assert_eq!(
+        b.store
+            .extend_session(&alice, &short.id, now() + HOUR_MS, None, now())
+            .await
+            .unwrap(),
+        None,
+        "an ended session cannot be extended"
+    );
+    let newer = b.session(&alice, now(), HOUR_MS);
+    b.store
+        .insert_session(&alice, &newer, &lenient(), newer.created_ms)
+        .await
+        .unwrap();
+    if let Some((records, _)) = b.stored_sessions(&alice).await {
+        assert_eq!(records.len(), 2, "the write kept the ended record: {records:?}");
+        assert!(!records.iter().any(|r| r.contains(&short.id)), "{records:?}");
+    }
+    let listed: Vec<String> = b
+        .store
+        .list_sessions(&alice, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, vec![long.id.clone(), newer.id.clone()]);
+    assert_eq!(b.store.delete_sessions(&alice).await.unwrap(), 2);
+}
+
 /// The idle window of the idle-timeout case: wide enough that a loaded
 /// 2-core machine does not stall past it between two steps.
 const IDLE_MS: i64 = 2_000;
@@ -500,16 +593,20 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
         .await
         .unwrap()
         .is_some());
-    if let Some(keys) = b.user_keys(&alice, ":s:").await {
-        let pttls: Vec<i64> = keys.iter().map(|k| k.pttl).collect();
-        assert_eq!(keys.len(), 2);
+    if let Some((records, pttl)) = b.stored_sessions(&alice).await {
+        let left: Vec<i64> = records.iter().map(|r| idle_deadline(r) - now()).collect();
+        assert_eq!(records.len(), 2);
         assert!(
-            pttls.iter().any(|&p| p > 60_000),
-            "the used session's TTL was not slid: {pttls:?}"
+            left.iter().any(|&p| p > 60_000),
+            "the used session's idle deadline was not slid: {left:?}"
         );
         assert!(
-            pttls.iter().any(|&p| (1..=IDLE_MS).contains(&p)),
-            "the unused session's TTL changed: {pttls:?}"
+            left.iter().any(|&p| (1..=IDLE_MS).contains(&p)),
+            "the unused session's idle deadline changed: {left:?}"
+        );
+        assert!(
+            pttl > 60_000,
+            "the sessions hash expires before its latest session: {pttl}"
         );
     }
 
@@ -533,8 +630,12 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, vec![used.id.clone()]);
-    if let Some(keys) = b.user_keys(&alice, ":s:").await {
-        assert_eq!(keys.len(), 1, "the idle session's key is still there: {keys:?}");
+    if let Some((records, _)) = b.stored_sessions(&alice).await {
+        assert_eq!(
+            records.len(),
+            1,
+            "the idle session's record is still there: {records:?}"
+        );
     }
 }
 
@@ -575,8 +676,8 @@ async fn session_limit_evicts_the_oldest(b: Backend) {
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, sessions[2..].iter().map(|s| s.id.clone()).collect::<Vec<_>>());
-    if let Some(keys) = b.user_keys(&alice, ":s:").await {
-        assert_eq!(keys.len(), 3, "evicted session keys remain: {keys:?}");
+    if let Some((records, _)) = b.stored_sessions(&alice).await {
+        assert_eq!(records.len(), 3, "evicted session records remain: {records:?}");
     }
 }
 
@@ -872,17 +973,12 @@ async fn list_extend_delete(b: Backend) {
     );
     assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap()[1], expected);
     if let Some(target) = &b.redis {
-        let key_part = sessions[1].digest.to_hex();
-        let keys = dump_prefix_nodes(&target.urls, &target.prefix).await;
-        let key = keys
-            .iter()
-            .find(|k| k.key.ends_with(&key_part))
-            .expect("the extended session's key");
+        let (_, pttl) = b.stored_sessions(&alice).await.expect("redis");
         assert!(
-            key.pttl > HOUR_MS + HOUR_MS / 2,
-            "the key's TTL was not extended: {}",
-            key.pttl
+            pttl > HOUR_MS + HOUR_MS / 2,
+            "the sessions hash's TTL was not extended: {pttl}"
         );
+        let keys = dump_prefix_nodes(&target.urls, &target.prefix).await;
         for k in &keys {
             assert!(k.pttl > 0, "{} has no TTL", k.key);
         }
@@ -1026,8 +1122,8 @@ async fn insert_session_enforces_the_limit(b: Backend) {
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, vec![via_token.id.clone()]);
-    if let Some(keys) = b.user_keys(&alice, ":s:").await {
-        assert_eq!(keys.len(), 1, "evicted session keys remain: {keys:?}");
+    if let Some((records, _)) = b.stored_sessions(&alice).await {
+        assert_eq!(records.len(), 1, "evicted session records remain: {records:?}");
     }
 }
 
@@ -1137,7 +1233,7 @@ async fn keys_expire_and_hold_no_plaintext(b: Backend) {
     for part in [":t", ":sessions", ":fails", ":lock"] {
         assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
     }
-    assert_eq!(keys.iter().filter(|k| k.key.contains(":s:")).count(), 2);
+    assert_eq!(session_records(&keys), 2);
     for k in &keys {
         assert!(k.key.starts_with(&format!("{}:", target.prefix)), "{}", k.key);
         assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);

@@ -123,7 +123,6 @@ impl SessionRecord {
         }
     }
 
-    /// The public [`Session`] for `user`.
     /// The public [`Session`] for `user`, consuming the record (no copies).
     pub fn into_session(self, user: &UserId) -> Session {
         Session {
@@ -152,24 +151,28 @@ impl SessionRecord {
         }
     }
 
-    /// The compact JSON value stored for a session (the digest is the key).
-    pub(crate) fn to_json(&self) -> String {
+    /// The compact JSON value stored for a session (the digest is the key),
+    /// with the idle deadline (`"d"`) when it comes before the expiry.
+    pub(crate) fn to_json(&self, idle_deadline_ms: i64) -> String {
         serde_json::to_string(&StoredSession {
             kind: self.origin.code(),
             id: &self.id,
             created: self.created_ms,
             updated: self.updated_ms,
             expire: self.expire_ms,
+            idle_deadline: (idle_deadline_ms < self.expire_ms).then_some(idle_deadline_ms),
             ip: &self.ip,
             user_agent: &self.user_agent,
         })
         .expect("a session record always serialises")
     }
 
-    /// Parses the stored JSON value back, with the digest it was found under.
-    pub(crate) fn from_json(json: &[u8], digest: Digest) -> Option<Self> {
+    /// Parses the stored JSON value back, with the digest it was found under;
+    /// also returns when it ends (the earlier of expiry and idle deadline).
+    pub(crate) fn from_json(json: &[u8], digest: Digest) -> Option<(Self, i64)> {
         let stored: StoredSessionView<'_> = serde_json::from_slice(json).ok()?;
-        Some(SessionRecord {
+        let ends_ms = stored.idle_deadline.map_or(stored.expire, |d| d.min(stored.expire));
+        let record = SessionRecord {
             id: stored.id,
             digest,
             created_ms: stored.created,
@@ -178,7 +181,8 @@ impl SessionRecord {
             origin: SessionOrigin::from_code(&stored.kind)?,
             ip: stored.ip,
             user_agent: stored.user_agent,
-        })
+        };
+        Some((record, ends_ms))
     }
 }
 
@@ -195,6 +199,9 @@ struct StoredSession<'a> {
     updated: i64,
     #[serde(rename = "e")]
     expire: i64,
+    // Right after "e": the Redis scripts rely on that order.
+    #[serde(rename = "d", skip_serializing_if = "Option::is_none")]
+    idle_deadline: Option<i64>,
     #[serde(rename = "ip", skip_serializing_if = "str::is_empty")]
     ip: &'a str,
     #[serde(rename = "ua", skip_serializing_if = "str::is_empty")]
@@ -214,6 +221,8 @@ struct StoredSessionView<'a> {
     updated: i64,
     #[serde(rename = "e")]
     expire: i64,
+    #[serde(rename = "d", default)]
+    idle_deadline: Option<i64>,
     #[serde(rename = "ip", default)]
     ip: String,
     #[serde(rename = "ua", default)]

@@ -6,19 +6,26 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `<prefix>:{u:<id>}:t` | hash | token digest → `id\|kind\|expire_ms\|low_entropy` |
-//! | `<prefix>:{u:<id>}:s:<digest>` | string | the session record (JSON) |
-//! | `<prefix>:{u:<id>}:sessions` | hash | session id → `digest\|created_ms\|expire_ms` |
+//! | `<prefix>:{u:<id>}:t` | hash | token digest (base64url) → `id\|kind\|expire_ms\|low_entropy` |
+//! | `<prefix>:{u:<id>}:sessions` | hash | session digest (base64url) → the session record (JSON) |
 //! | `<prefix>:{u:<id>}:fails` | string | consecutive failures |
 //! | `<prefix>:{u:<id>}:lock` | string | present while exchanges are locked |
 //! | `<prefix>:{u:<id>}:user` | hash | directory record (email, phone, verification) |
 //! | `<prefix>:{a:<digest>}` | string | address (email/phone digest) → user id |
 //! | `<prefix>:{r:<bucket>}:n`, `:gap` | string | issuance rate-limit counter and gap marker |
 //!
-//! Every key carries a TTL; every atomic change is one `EVALSHA`. Scripts
-//! reach keys they were not handed (`<prefix>:{u:<id>}:s:<digest>`) only
-//! under the same hash tag as their declared keys, so in a cluster every
-//! script runs within one slot on one node.
+//! Every key carries a TTL; every atomic change is one `EVALSHA` whose keys
+//! share one hash tag, so in a cluster every script runs within one slot on
+//! one node.
+//!
+//! A user's sessions share one hash rather than a key each: a key costs
+//! Redis about 100 bytes of its own, which for a one-session user would
+//! more than double the memory (about 270 instead of about 610 bytes per
+//! session, `benches/RESULTS.md`). Redis (before 7.4) expires whole keys,
+//! not hash fields, so a record carries its end (`"e"`, and `"d"` for the
+//! idle deadline), every read checks it against the clock, the hash
+//! expires at its latest record's end, and every write for the user drops
+//! the records that have ended.
 //!
 //! # Faults
 //!
@@ -61,7 +68,7 @@ use crate::model::{TokenKind, UserId};
 use crate::secret::Digest;
 
 fn script(body: &str) -> Script {
-    Script::new(&format!("{}\n{}", include_str!("lua/enforce_limit.lua"), body))
+    Script::new(&format!("{}\n{}", include_str!("lua/sessions.lua"), body))
 }
 
 /// A Lua script, called like `redis::Script` (`SCRIPT.key(..)`, `.arg(..)`,
@@ -190,11 +197,11 @@ fn is_noscript(err: &RedisError) -> bool {
 static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/redeem.lua")));
 static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
-static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_session_idle.lua")));
-static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/list_sessions.lua")));
-static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/extend_session.lua")));
-static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_session.lua")));
-static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/delete_sessions.lua")));
+static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/find_session_idle.lua")));
+static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/list_sessions.lua")));
+static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/extend_session.lua")));
+static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_session.lua")));
+static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_sessions.lua")));
 static CLAIM_USER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim_user.lua")));
 static LINK_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/link_address.lua")));
 static FIND_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_address.lua")));
@@ -573,7 +580,7 @@ impl UserKeys<'_> {
     fn tokens(&self) -> String {
         self.key("t")
     }
-    fn index(&self) -> String {
+    fn sessions(&self) -> String {
         self.key("sessions")
     }
     fn fails(&self) -> String {
@@ -584,19 +591,6 @@ impl UserKeys<'_> {
     }
     fn user(&self) -> String {
         self.key("user")
-    }
-    fn session_prefix(&self) -> String {
-        self.key("s:")
-    }
-    /// Built in one buffer: this is on every authenticated request.
-    fn session(&self, digest: &Digest) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + self.user.as_str().len() + 80);
-        key.push_str(self.prefix);
-        key.push_str(":{u:");
-        key.push_str(self.user.as_str());
-        key.push_str("}:s:");
-        digest.push_hex(&mut key);
-        key
     }
 }
 
@@ -635,9 +629,13 @@ fn parse_sessions(values: Vec<Vec<u8>>) -> Result<Vec<SessionRecord>, StoreError
         };
         let digest = std::str::from_utf8(digest)
             .ok()
-            .and_then(Digest::from_hex)
+            .and_then(Digest::from_base64)
             .ok_or_else(|| unexpected("list"))?;
-        out.push(SessionRecord::from_json(json, digest).ok_or_else(|| unexpected("list"))?);
+        out.push(
+            SessionRecord::from_json(json, digest)
+                .ok_or_else(|| unexpected("list"))?
+                .0,
+        );
     }
     out.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
     Ok(out)
@@ -665,7 +663,7 @@ where
         );
         let mut invocation = INSERT_TOKEN.key(keys.tokens());
         invocation
-            .arg(token.digest.to_hex())
+            .arg(token.digest.to_base64())
             .arg(record)
             .arg(token.expire_ms)
             .arg(now_ms)
@@ -678,7 +676,7 @@ where
 
     async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
         let mut command = redis::cmd("HDEL");
-        command.arg(self.keys(user).tokens()).arg(digest.to_hex());
+        command.arg(self.keys(user).tokens()).arg(digest.to_base64());
         self.run(|mut c| async move { command.query_async::<i64>(&mut c).await })
             .await?;
         Ok(())
@@ -696,22 +694,18 @@ where
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let mut invocation = REDEEM.key(keys.tokens());
         invocation
-            .key(keys.index())
+            .key(keys.sessions())
             .key(keys.fails())
             .key(keys.lock())
-            .key(keys.session(&session.digest))
-            .arg(token.to_hex())
+            .arg(token.to_base64())
             .arg(now_ms)
             .arg(&session.id)
-            .arg(session.digest.to_hex())
-            .arg(session.to_json())
-            .arg(session.expire_ms)
-            .arg(idle_deadline(session.expire_ms, idle, now_ms))
+            .arg(session.digest.to_base64())
+            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
             .arg(rules.max_sessions)
             .arg(rules.burn_after_failures)
             .arg(rules.lockout_after_failures)
-            .arg(rules.lockout_ms)
-            .arg(keys.session_prefix());
+            .arg(rules.lockout_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
         match parts.next().flatten().as_deref() {
@@ -746,17 +740,13 @@ where
     ) -> Result<Vec<String>, StoreError> {
         let keys = self.keys(user);
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
-        let mut invocation = INSERT_SESSION.key(keys.index());
+        let mut invocation = INSERT_SESSION.key(keys.sessions());
         invocation
-            .key(keys.session(&session.digest))
-            .arg(&session.id)
-            .arg(session.digest.to_hex())
-            .arg(session.to_json())
+            .arg(session.digest.to_base64())
+            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
             .arg(now_ms)
-            .arg(session.expire_ms)
-            .arg(idle_deadline(session.expire_ms, idle, now_ms))
-            .arg(rules.max_sessions)
-            .arg(keys.session_prefix());
+            .arg(&session.id)
+            .arg(rules.max_sessions);
         self.run_replicated::<Vec<String>>(invocation).await
     }
 
@@ -767,18 +757,20 @@ where
         idle: Option<Duration>,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let key = self.keys(user).session(digest);
+        let key = self.keys(user).sessions();
+        let field = digest.to_base64();
         let value: Option<Vec<u8>> = match idle {
-            // Without an idle timeout the lookup is a plain GET: the floor.
+            // Without an idle timeout the lookup is a plain HGET: one read, the floor.
             None => {
-                let mut command = redis::cmd("GET");
-                command.arg(key);
+                let mut command = redis::cmd("HGET");
+                command.arg(key).arg(field);
                 self.run(|mut c| async move { command.query_async(&mut c).await })
                     .await?
             }
             Some(idle) => {
                 let mut invocation = FIND_SESSION_IDLE.key(key);
                 invocation
+                    .arg(field)
                     .arg(now_ms)
                     .arg(idle.as_millis() as i64)
                     .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);
@@ -787,14 +779,15 @@ where
             }
         };
         let Some(value) = value else { return Ok(None) };
-        let record = SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
-        Ok((record.expire_ms > now_ms).then_some(record))
+        let (record, ends_ms) =
+            SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
+        Ok((ends_ms > now_ms).then_some(record))
     }
 
     async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let keys = self.keys(user);
-        let mut invocation = LIST_SESSIONS.key(keys.index());
-        invocation.arg(now_ms).arg(keys.session_prefix());
+        let mut invocation = LIST_SESSIONS.key(keys.sessions());
+        invocation.arg(now_ms);
         let values: Vec<Vec<u8>> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -810,13 +803,12 @@ where
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let keys = self.keys(user);
-        let mut invocation = EXTEND_SESSION.key(keys.index());
+        let mut invocation = EXTEND_SESSION.key(keys.sessions());
         invocation
             .arg(session_id)
             .arg(now_ms)
             .arg(expire_ms)
-            .arg(idle_deadline(expire_ms, idle, now_ms))
-            .arg(keys.session_prefix());
+            .arg(idle_deadline(expire_ms, idle, now_ms));
         let values: Option<Vec<Vec<u8>>> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -828,16 +820,16 @@ where
 
     async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
         let keys = self.keys(user);
-        let mut invocation = DELETE_SESSION.key(keys.index());
-        invocation.arg(session_id).arg(keys.session_prefix());
+        let mut invocation = DELETE_SESSION.key(keys.sessions());
+        invocation.arg(session_id);
         let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted > 0)
     }
 
     async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
         let keys = self.keys(user);
-        let mut invocation = DELETE_SESSIONS.key(keys.index());
-        invocation.arg(keys.session_prefix());
+        let mut invocation = DELETE_SESSIONS.key(keys.sessions());
+        invocation.arg(crate::time::now_ms());
         let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted.max(0) as u64)
     }
@@ -873,7 +865,7 @@ where
         let keys = self.keys(user);
         let mut invocation = CLAIM_USER.key(keys.user());
         invocation
-            .key(keys.index())
+            .key(keys.sessions())
             .key(keys.tokens())
             .arg(email)
             .arg(phone)

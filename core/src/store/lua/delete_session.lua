@@ -1,6 +1,4 @@
--- KEYS[1] session index. ARGV: id, session key prefix
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return 0 end
-local digest = string.match(entry, '^([^|]*)|')
-redis.call('HDEL', KEYS[1], ARGV[1])
-return redis.call('DEL', ARGV[2] .. digest)
+-- KEYS[1] the user's sessions hash. ARGV: session id
+local field = find_by_id(KEYS[1], ARGV[1])
+if not field then return 0 end
+return redis.call('HDEL', KEYS[1], field)

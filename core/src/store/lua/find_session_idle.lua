@@ -1,14 +1,16 @@
--- KEYS[1] session key. ARGV: now_ms, idle_ms, refresh_interval_ms
+-- KEYS[1] the user's sessions hash. ARGV: digest, now_ms, idle_ms, refresh_interval_ms
 -- Slides the idle deadline, writing at most once per refresh interval.
-local value = redis.call('GET', KEYS[1])
+local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return false end
-local now = tonumber(ARGV[1])
-local expire = tonumber(string.match(value, '"e":(%d+)'))
-if expire and expire > now then
-  local target = math.min(expire, now + tonumber(ARGV[2]))
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl >= 0 and target - (now + ttl) >= tonumber(ARGV[3]) then
-    redis.call('PEXPIREAT', KEYS[1], target)
+local now = tonumber(ARGV[2])
+local deadline = deadline_of(value)
+if deadline and deadline > now then
+  local expire = tonumber(string.match(value, '"e":(%d+)'))
+  local target = math.min(expire, now + tonumber(ARGV[3]))
+  if target - deadline >= tonumber(ARGV[4]) then
+    value = with_deadline(value, target)
+    redis.call('HSET', KEYS[1], ARGV[1], value)
+    cover(KEYS[1], target, now)
   end
 end
 return value

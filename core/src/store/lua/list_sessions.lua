@@ -1,18 +1,16 @@
--- KEYS[1] session index. ARGV: now_ms, session key prefix
--- Returns the live sessions' stored values; drops stale index entries.
-local index = KEYS[1]
+-- KEYS[1] the user's sessions hash. ARGV: now_ms
+-- Returns digest, record pairs of the live sessions; drops the others.
+local sessions = KEYS[1]
 local now = tonumber(ARGV[1])
-local all = redis.call('HGETALL', index)
+local all = redis.call('HGETALL', sessions)
 local out = {}
 for i = 1, #all, 2 do
-  local digest, expire = string.match(all[i + 1], '^([^|]*)|[^|]*|([^|]*)$')
-  local value = false
-  if tonumber(expire) > now then value = redis.call('GET', ARGV[2] .. digest) end
-  if value then
-    table.insert(out, digest)
-    table.insert(out, value)
+  local deadline = deadline_of(all[i + 1])
+  if deadline and deadline > now then
+    table.insert(out, all[i])
+    table.insert(out, all[i + 1])
   else
-    redis.call('HDEL', index, all[i])
+    redis.call('HDEL', sessions, all[i])
   end
 end
 return out

@@ -1,0 +1,84 @@
+-- Shared by the session scripts. A user's sessions live in one hash
+-- (field = credential digest, value = the record's JSON). A record ends at
+-- its deadline: the earlier of "e" (expiry) and "d" (idle deadline, only
+-- present when an idle timeout applies). The hash's own expiry is the
+-- latest deadline, so a record outlives its deadline at most until the next
+-- write for the user prunes it; readers check the deadline against the clock.
+
+local function deadline_of(record)
+  local expire = tonumber(string.match(record, '"e":(%d+)'))
+  local idle = tonumber(string.match(record, '"d":(%d+)'))
+  if expire and idle and idle < expire then return idle end
+  return expire
+end
+
+-- The record with its idle deadline set to `deadline` (dropped when it is
+-- not before the expiry). "d" always follows "e".
+local function with_deadline(record, deadline)
+  record = string.gsub(record, ',"d":%d+', '', 1)
+  local expire = tonumber(string.match(record, '"e":(%d+)'))
+  if deadline < expire then
+    record = string.gsub(record, '("e":%d+)', '%1,"d":' .. deadline, 1)
+  end
+  return record
+end
+
+-- The field (digest) and record of the session with this public id.
+local function find_by_id(sessions, id)
+  local all = redis.call('HGETALL', sessions)
+  local needle = '"i":"' .. id .. '"'
+  for i = 1, #all, 2 do
+    if string.find(all[i + 1], needle, 1, true) then return all[i], all[i + 1] end
+  end
+  return nil
+end
+
+-- Keeps the hash alive until its latest deadline (never shortens it).
+local function cover(sessions, deadline, now)
+  if redis.call('PTTL', sessions) < deadline - now then redis.call('PEXPIREAT', sessions, deadline) end
+end
+
+-- Drops records past their deadline, evicts the oldest beyond the limit
+-- (never the one just written), and sets the hash's expiry to the latest
+-- remaining deadline. Returns the evicted session ids.
+local function enforce_limit(sessions, now, limit, keep_id)
+  local all = redis.call('HGETALL', sessions)
+  local live = {}
+  for i = 1, #all, 2 do
+    local record = all[i + 1]
+    local deadline = deadline_of(record)
+    if deadline == nil or deadline <= now then
+      redis.call('HDEL', sessions, all[i])
+    else
+      table.insert(live, {
+        field = all[i],
+        id = string.match(record, '"i":"([^"]*)"'),
+        created = tonumber(string.match(record, '"c":(%d+)')),
+        deadline = deadline,
+      })
+    end
+  end
+  local evicted = {}
+  if limit > 0 and #live > limit then
+    local candidates = {}
+    for _, s in ipairs(live) do
+      if s.id ~= keep_id then table.insert(candidates, s) end
+    end
+    table.sort(candidates, function(a, b)
+      if a.created == b.created then return a.id < b.id end
+      return a.created < b.created
+    end)
+    for j = 1, #live - limit do
+      local s = candidates[j]
+      redis.call('HDEL', sessions, s.field)
+      s.evicted = true
+      table.insert(evicted, s.id)
+    end
+  end
+  local latest = 0
+  for _, s in ipairs(live) do
+    if not s.evicted and s.deadline > latest then latest = s.deadline end
+  end
+  if latest > 0 then redis.call('PEXPIREAT', sessions, latest) end
+  return evicted
+end

@@ -2,6 +2,7 @@
 
 use std::future::{ready, Ready};
 use std::ops::Deref;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -17,11 +18,13 @@ use crate::convert::CoreResponseError;
 /// extractor error into `None` for `Option<T>`, so a missing middleware is
 /// then logged at error level rather than answered with 500.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSession(Session);
+pub struct AuthSession(Arc<Session>);
 
 impl AuthSession {
+    // Shared, not copied: extracting it (maybe more than once per request)
+    // costs a reference count, not a copy of every field.
     pub(crate) fn new(session: Session) -> Self {
-        AuthSession(session)
+        AuthSession(Arc::new(session))
     }
 
     /// The session.
@@ -29,9 +32,9 @@ impl AuthSession {
         &self.0
     }
 
-    /// Takes the session out.
+    /// Takes the session out (a copy only if another handle still shares it).
     pub fn into_inner(self) -> Session {
-        self.0
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 

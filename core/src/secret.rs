@@ -190,14 +190,6 @@ impl Digest {
         hex::encode(self.0)
     }
 
-    /// Appends the lowercase hex form to `out` without another allocation.
-    pub fn push_hex(&self, out: &mut String) {
-        let mut buffer = [0u8; 64];
-        if hex::encode_to_slice(self.0, &mut buffer).is_ok() {
-            out.extend(buffer.iter().map(|b| *b as char));
-        }
-    }
-
     /// Parses the hex form written by [`Digest::to_hex`].
     pub fn from_hex(text: &str) -> Option<Self> {
         let mut out = [0u8; 32];
@@ -220,6 +212,14 @@ impl Digest {
     /// ```
     pub fn to_base64(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// [`Digest::to_base64`] on the stack, for a hot path.
+    pub fn base64_bytes(&self) -> [u8; 43] {
+        let mut out = [0u8; 43];
+        let written = URL_SAFE_NO_PAD.encode_slice(self.0, &mut out);
+        debug_assert_eq!(written.ok(), Some(43));
+        out
     }
 
     /// Parses the form written by [`Digest::to_base64`].

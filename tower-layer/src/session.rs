@@ -1,6 +1,7 @@
 //! The authenticated session handed to handlers.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use tokengate::Session;
 
@@ -10,11 +11,13 @@ use tokengate::Session;
 /// without a valid session; `Option<AuthSession>` lets the handler decide).
 /// Derefs to [`Session`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSession(Session);
+pub struct AuthSession(Arc<Session>);
 
 impl AuthSession {
+    // Shared, not copied: extracting it (maybe more than once per request)
+    // costs a reference count, not a copy of every field.
     pub(crate) fn new(session: Session) -> Self {
-        AuthSession(session)
+        AuthSession(Arc::new(session))
     }
 
     /// The session.
@@ -22,9 +25,9 @@ impl AuthSession {
         &self.0
     }
 
-    /// Takes the session out.
+    /// Takes the session out (a copy only if another handle still shares it).
     pub fn into_inner(self) -> Session {
-        self.0
+        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
     }
 }
 

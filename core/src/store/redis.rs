@@ -392,8 +392,11 @@ impl RedisStore<ConnectionManager> {
         // One quick retry per reconnection attempt: while Redis is down a
         // failed attempt is a fast 503, and the next request starts another
         // attempt, so a restarted Redis is picked up by the next requests.
+        // No response timeout of the manager's own: every request already
+        // runs under the store's (`run`), which also bounds a reconnection
+        // in progress; a second timer per request would only cost CPU.
         let manager_config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(config.budget()))
+            .set_response_timeout(None)
             .set_connection_timeout(Some(config.connection_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
@@ -580,8 +583,14 @@ impl UserKeys<'_> {
     fn tokens(&self) -> String {
         self.key("t")
     }
+    /// Built in one buffer: this is on every authenticated request.
     fn sessions(&self) -> String {
-        self.key("sessions")
+        let mut key = String::with_capacity(self.prefix.len() + self.user.as_str().len() + 14);
+        key.push_str(self.prefix);
+        key.push_str(":{u:");
+        key.push_str(self.user.as_str());
+        key.push_str("}:sessions");
+        key
     }
     fn fails(&self) -> String {
         self.key("fails")
@@ -758,19 +767,19 @@ where
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let key = self.keys(user).sessions();
-        let field = digest.to_base64();
+        let field = digest.base64_bytes();
         let value: Option<Vec<u8>> = match idle {
             // Without an idle timeout the lookup is a plain HGET: one read, the floor.
             None => {
                 let mut command = redis::cmd("HGET");
-                command.arg(key).arg(field);
+                command.arg(key).arg(&field[..]);
                 self.run(|mut c| async move { command.query_async(&mut c).await })
                     .await?
             }
             Some(idle) => {
                 let mut invocation = FIND_SESSION_IDLE.key(key);
                 invocation
-                    .arg(field)
+                    .arg(&field[..])
                     .arg(now_ms)
                     .arg(idle.as_millis() as i64)
                     .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);

@@ -368,13 +368,16 @@ impl Report {
                  (`delete_sessions`) so that the data set keeps its size: its latency is the \
                  pair's alone, its rate includes the logout. The floor is one raw `HGET` of the \
                  same session records on a redis-rs `ConnectionManager`, with no tokengate code: \
-                 what Redis itself does at each size. All in process at concurrency {}.\n",
+                 what Redis itself does at each size. All in process at concurrency {}; each \
+                 measurement was taken {} times, interleaved, and the one with the median p99 is \
+                 shown.\n",
                 crate::scenarios::LOAD_CONCURRENCY,
                 sc.token_load_secs,
                 thousands(sc.large.entries as f64 / sc.token_load_secs),
                 sc.session_load_secs,
                 thousands(sc.large.entries as f64 / sc.session_load_secs),
-                b.concurrency
+                b.concurrency,
+                self.rounds
             );
             let _ = writeln!(
                 s,

@@ -10,7 +10,7 @@ use actix_session::storage::RedisSessionStore;
 use actix_session::{Session as ActixSession, SessionMiddleware};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use redis::aio::ConnectionManager;
@@ -182,8 +182,10 @@ async fn floor_connection(ctx: &Context) -> Result<ConnectionManager, String> {
 
 // ---------------------------------------------------------------- axum
 
-async fn axum_floor(State(mut conn): State<ConnectionManager>, headers: HeaderMap) -> (StatusCode, &'static str) {
-    let Some(key) = headers.get(SESSION_HEADER) else {
+// Reads the header in place (the `HeaderMap` extractor would copy every
+// header): the floor is the cheapest one-GET handler, not a typical one.
+async fn axum_floor(State(mut conn): State<ConnectionManager>, request: axum::extract::Request) -> (StatusCode, &'static str) {
+    let Some(key) = request.headers().get(SESSION_HEADER) else {
         return (StatusCode::UNAUTHORIZED, "");
     };
     match conn.get::<_, Option<Vec<u8>>>(key.as_bytes()).await {

@@ -241,7 +241,7 @@ pub struct RedeemRules {
     pub lockout_after_failures: u32,
     /// Lockout length and failure-streak memory, in ms.
     pub lockout_ms: i64,
-    /// Idle timeout in ms (0 = none): the session key expires this long after last use.
+    /// Idle timeout in ms (0 = none): a session ends this long after its last use.
     pub idle_ms: i64,
 }
 

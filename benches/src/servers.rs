@@ -184,7 +184,10 @@ async fn floor_connection(ctx: &Context) -> Result<ConnectionManager, String> {
 
 // Reads the header in place (the `HeaderMap` extractor would copy every
 // header): the floor is the cheapest one-GET handler, not a typical one.
-async fn axum_floor(State(mut conn): State<ConnectionManager>, request: axum::extract::Request) -> (StatusCode, &'static str) {
+async fn axum_floor(
+    State(mut conn): State<ConnectionManager>,
+    request: axum::extract::Request,
+) -> (StatusCode, &'static str) {
     let Some(key) = request.headers().get(SESSION_HEADER) else {
         return (StatusCode::UNAUTHORIZED, "");
     };

@@ -255,27 +255,42 @@ impl fmt::Debug for Digest {
 /// `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
-    OsRng
-        .try_fill_bytes(&mut out)
-        .expect("the operating system's random number generator failed");
+    fill_random(&mut out);
     out
 }
 
 /// `len` lowercase hex characters of CSPRNG output (4 bits each).
 pub fn random_hex(len: usize) -> Secret {
-    const ALPHABET: &[u8; 16] = b"0123456789abcdef";
-    let mut rng = OsRng.unwrap_err();
-    let text: String = (0..len)
-        .map(|_| ALPHABET[rng.random_range(0..16usize)] as char)
-        .collect();
+    // One read from the OS for the whole secret (not one per character).
+    let mut bytes = Zeroizing::new(vec![0u8; len.div_ceil(2)]);
+    fill_random(&mut bytes);
+    let mut text = hex::encode(&*bytes);
+    text.truncate(len);
     Secret(text)
 }
 
 /// `len` decimal digits, each uniform (rejection sampling, no modulo bias).
 pub fn random_digits(len: usize) -> Secret {
-    let mut rng = OsRng.unwrap_err();
-    let text: String = (0..len).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
+    let mut text = String::with_capacity(len);
+    // Bytes from 250 up are dropped so that `% 10` is uniform; a batch of
+    // `len + 8` bytes almost always suffices, so this is one OS read.
+    let mut batch = Zeroizing::new(vec![0u8; len + 8]);
+    while text.len() < len {
+        fill_random(&mut batch);
+        for &byte in batch.iter().filter(|&&b| b < 250) {
+            if text.len() == len {
+                break;
+            }
+            text.push(char::from(b'0' + byte % 10));
+        }
+    }
     Secret(text)
+}
+
+fn fill_random(out: &mut [u8]) {
+    OsRng
+        .try_fill_bytes(out)
+        .expect("the operating system's random number generator failed");
 }
 
 /// A random identifier: 20 lowercase hex characters (80 bits), like Appwrite's.

@@ -251,6 +251,44 @@ fn one_million_otps_pass_chi_square() {
     panic!("1,000,000 codes are not uniform (p < 0.01, twice): {verdicts:?}");
 }
 
+/// 15 degrees of freedom at p = 0.01 / 7 (each of seven positions, Bonferroni).
+const CRITICAL_15_DOF_OF_7: f64 = 36.639;
+
+/// Custom-token secrets (`random_hex`, an odd length so that the last
+/// character comes from half a byte): each position uniform over the 16
+/// hex digits, at p = 0.01 over the seven, confirmed on a second million.
+#[test]
+fn one_million_hex_secrets_pass_chi_square() {
+    const N: usize = 1_000_000;
+    let mut verdicts = Vec::new();
+    for round in 0..2 {
+        let mut per_position = [[0u64; 16]; 7];
+        for _ in 0..N {
+            let secret = tokengate::secret::random_hex(7);
+            let bytes = secret.expose().as_bytes();
+            assert_eq!(bytes.len(), 7);
+            for (position, byte) in bytes.iter().enumerate() {
+                let value = (*byte as char).to_digit(16).expect("lowercase hex") as usize;
+                assert!(!byte.is_ascii_uppercase());
+                per_position[position][value] += 1;
+            }
+        }
+        let statistics: Vec<f64> = per_position.iter().map(|c| chi_square(c)).collect();
+        eprintln!("round {round}: chi-square per position {statistics:.2?} (15 dof)");
+        let failed: Vec<String> = statistics
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x > CRITICAL_15_DOF_OF_7)
+            .map(|(i, x)| format!("position {i}: {x:.2} > {CRITICAL_15_DOF_OF_7}"))
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        verdicts.push(failed.join(", "));
+    }
+    panic!("1,000,000 hex secrets are not uniform (p < 0.01, twice): {verdicts:?}");
+}
+
 #[test]
 fn chi_square_tells_bias_apart() {
     // Uniform counts: 0.

@@ -335,8 +335,9 @@ impl Report {
                 s,
                 "\n(b) sends `X-Appwrite-Session: <credential>` of a session created with \
                  `Gate::create_server_session` (one per connection); (a) sends the same header \
-                 and ignores it; (c) sends the Redis key of that same session record and GETs \
-                 it; (d) sends the peer's session cookie (one login per connection before the \
+                 and ignores it; (c) sends the key of a plain string holding a copy of \
+                 that session's record and GETs it (tokengate reads the record with one `HGET`); \
+                 (d) sends the peer's session cookie (one login per connection before the \
                  row) and reads one value from the session. tower-sessions uses a fred pool of \
                  {FRED_POOL_SIZE} connections as in its store's example; actix-session uses its \
                  default `RedisSessionStore::new` (one redis-rs `ConnectionManager`) and its \

@@ -131,6 +131,12 @@ impl Backend {
         }
     }
 
+    /// The ids of `user`'s live sessions, in the store's order.
+    async fn listed_ids(&self, user: &UserId) -> Vec<String> {
+        let sessions = self.store.list_sessions(user, now()).await.unwrap();
+        sessions.into_iter().map(|s| s.id).collect()
+    }
+
     /// Redis only: the keys of `user` whose name ends with `suffix`.
     async fn user_keys(&self, user: &UserId, suffix: &str) -> Option<Vec<KeyDump>> {
         let tag = format!("{{u:{user}}}");
@@ -539,14 +545,7 @@ async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
         assert_eq!(records.len(), 2, "the write kept the ended record: {records:?}");
         assert!(!records.iter().any(|r| r.contains(&short.id)), "{records:?}");
     }
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![long.id.clone(), newer.id.clone()]);
     assert_eq!(b.store.delete_sessions(&alice).await.unwrap(), 2);
 }
@@ -621,14 +620,7 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
     );
     let found = b.store.find_session(&alice, &used.digest, long, now()).await.unwrap();
     assert_eq!(found.map(|s| s.id), Some(used.id.clone()));
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![used.id.clone()]);
     if let Some((records, _)) = b.stored_sessions(&alice).await {
         assert_eq!(
@@ -667,14 +659,7 @@ async fn session_limit_evicts_the_oldest(b: Backend) {
         let found = b.store.find_session(&alice, &s.digest, None, now()).await.unwrap();
         assert_eq!(found.is_some(), i >= 2, "session {i}");
     }
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, sessions[2..].iter().map(|s| s.id.clone()).collect::<Vec<_>>());
     if let Some((records, _)) = b.stored_sessions(&alice).await {
         assert_eq!(records.len(), 3, "evicted session records remain: {records:?}");
@@ -1013,14 +998,7 @@ async fn list_extend_delete(b: Backend) {
             .unwrap(),
         None
     );
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![sessions[1].id.clone(), sessions[2].id.clone()]);
 
     // Delete all.
@@ -1088,14 +1066,7 @@ async fn insert_session_enforces_the_limit(b: Backend) {
     let limit3 = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
     let evicted = b.store.insert_session(&alice, &last, &limit3, base + 6).await.unwrap();
     assert_eq!(evicted, vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]);
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
 
     // The same eviction inside a redemption.
@@ -1113,14 +1084,7 @@ async fn insert_session_enforces_the_limit(b: Backend) {
         outcome,
         redeemed(&token, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()])
     );
-    let listed: Vec<String> = b
-        .store
-        .list_sessions(&alice, now())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![via_token.id.clone()]);
     if let Some((records, _)) = b.stored_sessions(&alice).await {
         assert_eq!(records.len(), 1, "evicted session records remain: {records:?}");

@@ -113,7 +113,7 @@ mod tests {
         ] {
             assert!(SessionCredential::decode(bad).is_none(), "{bad}");
         }
-        // The last base64 character carries 4 unused bits: a variant with
+        // The last base64 character carries 2 unused bits: a variant with
         // them set decodes to the same bytes and must be refused.
         let (user_part, secret_part) = text.expose().rsplit_once('.').unwrap();
         let last = secret_part.chars().last().unwrap();

@@ -528,6 +528,10 @@ async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
         None,
         "an idle refresh must not revive an ended session"
     );
+    assert!(
+        !b.store.delete_session(&alice, &short.id).await.unwrap(),
+        "deleting an ended session is not a logout"
+    );
     assert_eq!(
         b.store
             .extend_session(&alice, &short.id, now() + HOUR_MS, None, now())
@@ -536,6 +540,19 @@ async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
         None,
         "an ended session cannot be extended"
     );
+    // Only an exact id names a session (ids come from URL paths).
+    for near in [
+        format!("{}\"", long.id),
+        format!("{}\",\"c\":1", long.id),
+        long.id[..10].to_owned(),
+        // The id plus the record's next fields, up to a closing quote.
+        format!(
+            "{}\",\"c\":{},\"u\":{},\"e\":{},\"ip\":\"{}",
+            long.id, long.created_ms, long.updated_ms, long.expire_ms, long.ip
+        ),
+    ] {
+        assert!(!b.store.delete_session(&alice, &near).await.unwrap(), "{near}");
+    }
     let newer = b.session(&alice, now(), HOUR_MS);
     b.store
         .insert_session(&alice, &newer, &lenient(), newer.created_ms)

@@ -1,4 +1,4 @@
--- KEYS: user record, session index, token hash (one user's hash tag)
+-- KEYS: user record, sessions hash, token hash (one user's hash tag)
 -- ARGV: 1 email, 2 phone, 3 now_ms, 4 ttl_ms
 local user = KEYS[1]
 if redis.call('EXISTS', user) == 1 then

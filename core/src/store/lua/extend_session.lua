@@ -12,5 +12,6 @@ value = string.gsub(value, '"u":%d+', '"u":' .. ARGV[2], 1)
 value = string.gsub(value, '"e":%d+', '"e":' .. ARGV[3], 1)
 value = with_deadline(value, tonumber(ARGV[4]))
 redis.call('HSET', sessions, field, value)
-cover(sessions, tonumber(ARGV[4]), now)
+-- Also drops other ended records; the expiry follows the latest deadline.
+enforce_limit(sessions, now, 0, '')
 return { field, value }

@@ -1,9 +1,11 @@
 -- Shared by the session scripts. A user's sessions live in one hash
 -- (field = credential digest, value = the record's JSON). A record ends at
 -- its deadline: the earlier of "e" (expiry) and "d" (idle deadline, only
--- present when an idle timeout applies). The hash's own expiry is the
--- latest deadline, so a record outlives its deadline at most until the next
--- write for the user prunes it; readers check the deadline against the clock.
+-- present when an idle timeout applies). Readers check the deadline against
+-- the clock; inserting, redeeming, listing, extending and deleting drop the
+-- ended records and set the hash's expiry to the latest remaining deadline,
+-- so an ended record stays at most until the user's next such change or
+-- the hash's expiry.
 
 local function deadline_of(record)
   local expire = tonumber(string.match(record, '"e":(%d+)'))
@@ -23,12 +25,11 @@ local function with_deadline(record, deadline)
   return record
 end
 
--- The field (digest) and record of the session with this public id.
+-- The field (digest) and record of the session with exactly this public id.
 local function find_by_id(sessions, id)
   local all = redis.call('HGETALL', sessions)
-  local needle = '"i":"' .. id .. '"'
   for i = 1, #all, 2 do
-    if string.find(all[i + 1], needle, 1, true) then return all[i], all[i + 1] end
+    if string.match(all[i + 1], '^{"k":"[^"]*","i":"([^"]*)"') == id then return all[i], all[i + 1] end
   end
   return nil
 end

@@ -75,6 +75,12 @@ impl SessionCredential {
         &self.user
     }
 
+    /// Moves the user id out (the credential is about to be dropped; its
+    /// secret is zeroized then as always).
+    pub(crate) fn take_user(&mut self) -> UserId {
+        std::mem::replace(&mut self.user, UserId::vacant())
+    }
+
     /// The secret bytes (to digest).
     pub(crate) fn secret_bytes(&self) -> &[u8; 32] {
         &self.secret

@@ -365,7 +365,7 @@ impl Gate {
             Ok(None) => "invalid",
             Err(_) => "error",
         };
-        let work = self.find_session(&credential);
+        let work = self.find_session(credential);
         observe::observed(
             span,
             "authenticate",
@@ -376,12 +376,14 @@ impl Gate {
         .await
     }
 
-    async fn find_session(&self, credential: &SessionCredential) -> Result<Option<Session>, Error> {
-        let user = credential.user();
+    async fn find_session(&self, mut credential: SessionCredential) -> Result<Option<Session>, Error> {
         let digest = self
             .inner
             .secret
-            .digest(Purpose::Session, user, credential.secret_bytes());
+            .digest(Purpose::Session, credential.user(), credential.secret_bytes());
+        // The session gets the credential's user id itself, not a copy.
+        let user = credential.take_user();
+        drop(credential);
         let Some(cache) = &self.inner.cache else {
             return self.find_stored_session(user, &digest).await;
         };
@@ -408,11 +410,11 @@ impl Gate {
         }
     }
 
-    async fn find_stored_session(&self, user: &UserId, digest: &Digest) -> Result<Option<Session>, Error> {
+    async fn find_stored_session(&self, user: UserId, digest: &Digest) -> Result<Option<Session>, Error> {
         let found = self
             .inner
             .store
-            .find_session(user, digest, self.inner.policy.idle_timeout, now_ms())
+            .find_session(&user, digest, self.inner.policy.idle_timeout, now_ms())
             .await?;
         Ok(found.map(|record| record.into_session(user)))
     }
@@ -420,7 +422,7 @@ impl Gate {
     /// The user's live sessions, oldest first.
     pub async fn list_sessions(&self, user: &UserId) -> Result<Vec<Session>, Error> {
         let records = self.inner.store.list_sessions(user, now_ms()).await?;
-        Ok(records.into_iter().map(|r| r.into_session(user)).collect())
+        Ok(records.into_iter().map(|r| r.into_session(user.clone())).collect())
     }
 
     /// One of the user's sessions by id.

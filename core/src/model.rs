@@ -17,6 +17,12 @@ pub struct UserId(String);
 pub const UNIQUE_ID: &str = "unique()";
 
 impl UserId {
+    /// A placeholder left behind when a user id is moved out of a value that
+    /// is dropped right after (never handed out, never valid).
+    pub(crate) fn vacant() -> Self {
+        UserId(String::new())
+    }
+
     /// Validates `value` as a user id.
     ///
     /// ```

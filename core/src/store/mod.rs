@@ -123,13 +123,13 @@ impl SessionRecord {
         }
     }
 
-    /// The public [`Session`] for `user`, consuming the record (no copies).
-    pub fn into_session(self, user: &UserId) -> Session {
+    /// The public [`Session`] of `user`, consuming the record (no copies).
+    pub fn into_session(self, user: UserId) -> Session {
         Session {
             id: self.id,
             created_at: from_ms(self.created_ms),
             updated_at: from_ms(self.updated_ms),
-            user_id: user.clone(),
+            user_id: user,
             expire: from_ms(self.expire_ms),
             origin: self.origin,
             ip: self.ip,

@@ -54,12 +54,13 @@
 //! script, so on the node that holds the user's keys); it narrows that
 //! window, it does not make Redis strongly consistent.
 
+use std::io::Write as _;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, ToRedisArgs, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, RedisWrite, ServerErrorKind, ToRedisArgs, Value};
 
 use super::{
     idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
@@ -577,21 +578,18 @@ struct UserKeys<'a> {
     user: &'a UserId,
 }
 
-impl UserKeys<'_> {
+impl<'a> UserKeys<'a> {
     fn key(&self, suffix: &str) -> String {
         format!("{}:{{u:{}}}:{}", self.prefix, self.user, suffix)
     }
     fn tokens(&self) -> String {
         self.key("t")
     }
-    /// Built in one buffer: this is on every authenticated request.
-    fn sessions(&self) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + self.user.as_str().len() + 14);
-        key.push_str(self.prefix);
-        key.push_str(":{u:");
-        key.push_str(self.user.as_str());
-        key.push_str("}:sessions");
-        key
+    fn sessions(&self) -> SessionsKey<'a> {
+        SessionsKey {
+            prefix: self.prefix,
+            user: self.user,
+        }
     }
     fn fails(&self) -> String {
         self.key("fails")
@@ -601,6 +599,29 @@ impl UserKeys<'_> {
     }
     fn user(&self) -> String {
         self.key("user")
+    }
+}
+
+/// The user's sessions hash key, written straight into the command: this
+/// is on every authenticated request, so it costs no `String` of its own.
+struct SessionsKey<'a> {
+    prefix: &'a str,
+    user: &'a UserId,
+}
+
+impl SessionsKey<'_> {
+    fn len(&self) -> usize {
+        self.prefix.len() + ":{u:".len() + self.user.as_str().len() + "}:sessions".len()
+    }
+}
+
+impl ToRedisArgs for SessionsKey<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        for part in [self.prefix, ":{u:", self.user.as_str(), "}:sessions"] {
+            // Writing into the command's own buffer cannot fail.
+            let _ = arg.write_all(part.as_bytes());
+        }
     }
 }
 
@@ -772,8 +793,9 @@ where
         let value: Option<Vec<u8>> = match idle {
             // Without an idle timeout the lookup is a plain HGET: one read, the floor.
             None => {
-                let mut command = redis::cmd("HGET");
-                command.arg(key).arg(&field[..]);
+                // Sized up front: the command is built without a reallocation.
+                let mut command = Cmd::with_capacity(3, 4 + key.len() + field.len());
+                command.arg("HGET").arg(key).arg(&field[..]);
                 self.run(|mut c| async move { command.query_async(&mut c).await })
                     .await?
             }

@@ -404,7 +404,27 @@ impl RedisStore<ConnectionManager> {
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
-        Ok(Self::with_connection(connection, config))
+        let store = Self::with_connection(connection, config);
+        store.warm_up().await;
+        Ok(store)
+    }
+
+    /// Opens the connection now, on the caller's runtime, rather than in
+    /// the first request: its I/O task then lives where the store was made
+    /// (for actix-web, the system thread) instead of on whichever worker
+    /// happened to serve that request, where every other worker's Redis
+    /// traffic would wait for it (measured: actix (b) 0.85 → 0.9x × (c)).
+    /// A Redis that is down now is not an error: requests answer 503 until
+    /// it is back.
+    async fn warm_up(&self) {
+        let ping = self
+            .run_within(self.timeout.max(Duration::from_secs(1)), |mut c| async move {
+                redis::cmd("PING").query_async::<()>(&mut c).await
+            })
+            .await;
+        if let Err(error) = ping {
+            tracing::warn!(%error, "redis is not reachable yet; requests that need it answer 503 until it is");
+        }
     }
 }
 

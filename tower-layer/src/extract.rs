@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use tokengate::api;
 
-use crate::session::{AuthSession, Resolved};
+use crate::session::{resolve, AuthSession, Unresolved};
 
 /// Why [`AuthSession`] could not be extracted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub enum AuthRejection {
     Unauthorized,
     /// [`crate::TokenGateLayer`] is not installed on this route: 500 naming it.
     MissingLayer,
+    /// The store failed while looking the session up: 503 (fail closed).
+    Unavailable,
 }
 
 impl IntoResponse for AuthRejection {
@@ -22,34 +24,39 @@ impl IntoResponse for AuthRejection {
         let response = match self {
             AuthRejection::Unauthorized => api::unauthorized_response(),
             AuthRejection::MissingLayer => api::missing_layer_response("TokenGateLayer"),
+            AuthRejection::Unavailable => api::unavailable_response(),
         };
         response.map(axum::body::Body::from).into_response()
     }
 }
 
-fn resolved(parts: &Parts) -> Result<Option<AuthSession>, AuthRejection> {
-    match parts.extensions.get::<Resolved>() {
-        Some(Resolved(session)) => Ok(session.clone()),
-        None => Err(AuthRejection::MissingLayer),
-    }
+async fn resolved(parts: &mut Parts) -> Result<Option<AuthSession>, AuthRejection> {
+    resolve(&mut parts.extensions, &parts.headers)
+        .await
+        .map_err(|e| match e {
+            Unresolved::MissingLayer => AuthRejection::MissingLayer,
+            Unresolved::Unavailable => AuthRejection::Unavailable,
+        })
 }
 
-/// 401 (Appwrite JSON) without a valid session; 500 naming the missing
-/// layer when [`crate::TokenGateLayer`] is not installed.
+/// 401 (Appwrite JSON) without a valid session; 503 when the store fails;
+/// 500 naming the missing layer when [`crate::TokenGateLayer`] is not
+/// installed.
 impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        resolved(parts)?.ok_or(AuthRejection::Unauthorized)
+        resolved(parts).await?.ok_or(AuthRejection::Unauthorized)
     }
 }
 
-/// `None` without a valid session; 500 naming the missing layer when
-/// [`crate::TokenGateLayer`] is not installed.
+/// `None` without a valid session; 503 when the store fails (never `None`
+/// for a credential that could not be checked); 500 naming the missing
+/// layer when [`crate::TokenGateLayer`] is not installed.
 impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthSession {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        resolved(parts)
+        resolved(parts).await
     }
 }

@@ -14,16 +14,21 @@ use tokengate::Gate;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::session::{AuthSession, Resolved};
+use futures_util::future::Either;
+
+use crate::session::Pending;
 
 /// Mounts tokengate into a tower/axum stack with one `.layer(...)`.
 ///
 /// Requests under `<base>/account` and `<base>/users` are answered by the
-/// endpoints; every other request gets its session resolved (from
-/// `X-Appwrite-Session` or the `a_session_<project>` cookie) and passed on.
-/// A request without a credential costs no store call. When the store
-/// fails for a request that carries a credential, the layer answers 503:
-/// it never passes such a request on as anonymous or authenticated.
+/// endpoints; every other request is passed on, and its session (from
+/// `X-Appwrite-Session` or the `a_session_<project>` cookie) is looked up
+/// when a handler asks for it ([`AuthSession`](crate::AuthSession),
+/// `Option<AuthSession>`) or [`crate::RequireSessionLayer`] checks it, once
+/// per request, as tower-sessions loads its session. A request without a
+/// credential, or whose route never looks at the session, costs no store
+/// call. When the store fails, the one asking answers 503: a request is
+/// never treated as anonymous or authenticated without the store's answer.
 ///
 /// Cheap to clone (one `Arc`).
 ///
@@ -80,32 +85,25 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = Either<BoxFuture<Result<Self::Response, Self::Error>>, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The clone that was polled ready is the one to call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let gate = self.gate.clone();
-        Box::pin(async move {
-            if api::is_mounted(&gate, request.uri().path()) {
-                return Ok(serve_endpoint(&gate, request).await.map(ResBody::from));
-            }
-            match api::resolve_session(&gate, request.headers()).await {
-                Ok(session) => {
-                    request.extensions_mut().insert(Resolved(session.map(AuthSession::new)));
-                    inner.call(request).await
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "session lookup failed; answering 503");
-                    Ok(api::unavailable_response().map(ResBody::from))
-                }
-            }
-        })
+        if api::is_mounted(&self.gate, request.uri().path()) {
+            let gate = self.gate.clone();
+            return Either::Left(Box::pin(async move {
+                Ok(serve_endpoint(&gate, request).await.map(ResBody::from))
+            }));
+        }
+        // Looked up when the handler (an extractor) or `RequireSessionLayer`
+        // asks, once per request: the inner service is called at once, with
+        // no copy of it and no boxed future, and a route that never looks
+        // at the session costs no store call.
+        request.extensions_mut().insert(Pending(self.gate.clone()));
+        Either::Right(self.inner.call(request))
     }
 }
 

@@ -10,10 +10,11 @@ use tokengate::api;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::session::Resolved;
+use crate::session::{resolve, Unresolved};
 
 /// Answers 401 (Appwrite JSON) for requests without a valid session, before
-/// they reach the routes it wraps. Install [`crate::TokenGateLayer`] outside it.
+/// they reach the routes it wraps (503 when the store fails). Install
+/// [`crate::TokenGateLayer`] outside it.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -56,9 +57,10 @@ pub struct RequireSession<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireSession<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    ReqBody: Send + 'static,
     ResBody: From<Bytes> + Send + 'static,
 {
     type Response = Response<ResBody>;
@@ -70,17 +72,18 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let refusal = match request.extensions().get::<Resolved>() {
-            Some(Resolved(Some(_))) => None,
-            Some(Resolved(None)) => Some(api::unauthorized_response()),
-            None => Some(api::missing_layer_response("TokenGateLayer")),
-        };
-        match refusal {
-            None => Box::pin(self.inner.call(request)),
-            Some(response) => {
-                let response = response.map(ResBody::from);
-                Box::pin(std::future::ready(Ok(response)))
-            }
-        }
+        // The clone that was polled ready is the one to call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let refusal = match resolve(&mut parts.extensions, &parts.headers).await {
+                Ok(Some(_)) => return inner.call(Request::from_parts(parts, body)).await,
+                Ok(None) => api::unauthorized_response(),
+                Err(Unresolved::MissingLayer) => api::missing_layer_response("TokenGateLayer"),
+                Err(Unresolved::Unavailable) => api::unavailable_response(),
+            };
+            Ok(refusal.map(ResBody::from))
+        })
     }
 }

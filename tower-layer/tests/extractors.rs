@@ -97,3 +97,39 @@ async fn require_session_guards_a_group() {
     assert_eq!(call(app.clone(), "/private", Some(&credential)).await.0, StatusCode::OK);
     assert_eq!(call(app, "/public", None).await.0, StatusCode::OK);
 }
+
+/// With the store unreachable, a request that asks for its session gets a
+/// 503 (never 401, never anonymous), and one whose route never looks at
+/// the session is served without the store.
+#[tokio::test]
+async fn a_failing_store_is_a_503_only_where_the_session_is_asked_for() {
+    // A port nothing listens on: every connection attempt is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tokengate::store::RedisStore::connect(
+        &format!("redis://127.0.0.1:{port}"),
+        tokengate::store::RedisStoreConfig::default(),
+    )
+    .await
+    .unwrap();
+    let gate = Gate::builder().server_secret([5u8; 32]).store(store).build().unwrap();
+    // A well-formed credential, so that the lookup has to reach the store.
+    let credential = format!("zoe.{}", "A".repeat(43));
+    let private = Router::new()
+        .route("/private", get(|| async { "secret" }))
+        .route_layer(RequireSessionLayer::new());
+    let app = routes()
+        .merge(private)
+        .route("/public", get(|| async { "hello" }))
+        .layer(TokenGateLayer::new(gate));
+    for path in ["/required", "/optional", "/private"] {
+        let (status, body) = call(app.clone(), path, Some(&credential)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["type"], "general_server_error", "{path}");
+    }
+    assert_eq!(call(app.clone(), "/public", Some(&credential)).await.0, StatusCode::OK);
+    assert_eq!(call(app, "/optional", None).await.0, StatusCode::OK);
+}

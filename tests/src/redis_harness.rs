@@ -424,6 +424,14 @@ pub async fn dump_prefix_nodes(urls: &[String], prefix: &str) -> Vec<KeyDump> {
     out
 }
 
+/// How many session records the users' `:sessions` hashes among `keys` hold.
+pub fn session_records(keys: &[KeyDump]) -> usize {
+    keys.iter()
+        .filter(|k| k.key.ends_with(":sessions"))
+        .map(|k| k.contents.len() / 2)
+        .sum()
+}
+
 /// Every key under `prefix:` with its type, TTL and contents.
 pub async fn dump_prefix(url: &str, prefix: &str) -> Vec<KeyDump> {
     let keys = scan_keys(url, prefix).await;

@@ -9,7 +9,9 @@ use tokengate::store::MemoryStore;
 use tokengate::{
     ClientInfo, Error, Gate, GateBuilder, SessionCredential, SessionOrigin, Store, TokenKind, TokenOptions, UserId,
 };
-use tokengate_tests::redis_harness::{commandstats_diff, dump_prefix, redis_store_at, redis_url, start_private_redis};
+use tokengate_tests::redis_harness::{
+    commandstats_diff, dump_prefix, redis_store_at, redis_url, session_records, start_private_redis,
+};
 
 const SERVER_SECRET: &[u8] = b"gate-contract-server-secret-XYZ-0123456789";
 const API_KEY: &str = "gate-contract-api-key-0123456789";
@@ -496,12 +498,7 @@ async fn stored_state_reveals_no_secret(b: Backend) {
     for part in [":t", ":sessions", ":fails", ":lock"] {
         assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
     }
-    let records: usize = keys
-        .iter()
-        .filter(|k| k.key.ends_with(":sessions"))
-        .map(|k| k.contents.len() / 2)
-        .sum();
-    assert_eq!(records, 3);
+    assert_eq!(session_records(&keys), 3);
     let mut forbidden: Vec<String> = secrets.clone();
     for c in &credentials {
         let text = c.expose().to_owned();

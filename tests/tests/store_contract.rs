@@ -19,7 +19,7 @@ use tokengate::secret::{random_id, Digest, Purpose};
 use tokengate::store::{MemoryStore, RedeemRules, Redemption, SessionRecord, TokenRecord};
 use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
 use tokengate_tests::cluster::shared_cluster_async;
-use tokengate_tests::redis_harness::{dump_prefix_nodes, redis_store_at, redis_url, KeyDump};
+use tokengate_tests::redis_harness::{dump_prefix_nodes, redis_store_at, redis_url, session_records, KeyDump};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -161,14 +161,6 @@ impl Backend {
             .collect();
         Some((records, hash.pttl))
     }
-}
-
-/// How many session records the `:sessions` hashes among `keys` hold.
-fn session_records(keys: &[KeyDump]) -> usize {
-    keys.iter()
-        .filter(|k| k.key.ends_with(":sessions"))
-        .map(|k| k.contents.len() / 2)
-        .sum()
 }
 
 fn now() -> i64 {

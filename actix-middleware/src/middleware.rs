@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::HeaderName;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use bytes::{Bytes, BytesMut};
 use futures_util::future::LocalBoxFuture;
@@ -14,6 +15,9 @@ use tokengate::Gate;
 
 use crate::convert::{to_actix_response, to_core_request};
 use crate::extract::{AuthSession, Resolved};
+
+// A lookup by text would parse the text again on every request.
+static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(cookie::SESSION_HEADER);
 
 /// Mounts tokengate into an actix-web app or scope with one `.wrap(...)`.
 ///
@@ -93,8 +97,8 @@ where
             }
             let headers = request.headers();
             let credential = cookie::find_credential(
-                headers.get(cookie::SESSION_HEADER).map(|v| v.as_bytes()),
-                headers.get_all(actix_web::http::header::COOKIE).map(|v| v.as_bytes()),
+                headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
+                || headers.get_all(actix_web::http::header::COOKIE).map(|v| v.as_bytes()),
                 gate.http(),
             );
             match api::resolve_credential(&gate, credential).await {

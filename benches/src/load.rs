@@ -20,6 +20,10 @@ pub struct Budget {
     pub warmup: Duration,
     /// The measuring window.
     pub duration: Duration,
+    /// For the in-process task runner: a fixed total rate (operations per
+    /// second, spread evenly over the tasks) instead of back-to-back
+    /// operations. `None`: as fast as answers come (saturation).
+    pub pace: Option<f64>,
 }
 
 /// What one row measured.
@@ -334,7 +338,9 @@ impl From<bool> for Outcome {
 }
 
 /// Runs `budget.concurrency` tasks on the current runtime, each calling
-/// `op(task, sequence)` back to back.
+/// `op(task, sequence)` back to back, or, with `budget.pace`, as a
+/// [`Pacer`] releases operations (latency is then measured from the actual
+/// start of each operation: the paced rate is chosen well below saturation).
 pub async fn task_load<F, Fut>(budget: Budget, op: F) -> Stats
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
@@ -343,9 +349,11 @@ where
     let start = Instant::now();
     let warm_end = start + budget.warmup;
     let end = warm_end + budget.duration;
+    let pacer = budget.pace.map(|rate| Pacer::start(rate, start, end));
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..budget.concurrency {
         let op = op.clone();
+        let permits = pacer.as_ref().map(|p| Arc::clone(&p.permits));
         tasks.spawn(async move {
             let mut stats = Stats {
                 latencies_us: Vec::with_capacity(65_536),
@@ -353,6 +361,12 @@ where
             };
             let mut seq = 0u64;
             loop {
+                if let Some(permits) = &permits {
+                    match permits.acquire().await {
+                        Ok(permit) => permit.forget(),
+                        Err(_) => break,
+                    }
+                }
                 let sent = Instant::now();
                 if sent >= end {
                     break;
@@ -382,7 +396,48 @@ where
     while let Some(joined) = tasks.join_next().await {
         parts.push(joined.expect("a load task panicked"));
     }
+    if let Some(pacer) = pacer {
+        pacer.stop();
+    }
     Stats::merge(parts, budget.duration)
+}
+
+/// Releases operations at a fixed rate from a thread of its own, every
+/// 100 µs: tokio's timer has a 1 ms resolution, which would release them in
+/// bursts of a millisecond's worth.
+struct Pacer {
+    permits: Arc<tokio::sync::Semaphore>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Pacer {
+    fn start(rate: f64, start: Instant, end: Instant) -> Pacer {
+        let permits = Arc::new(tokio::sync::Semaphore::new(0));
+        let released = Arc::clone(&permits);
+        let thread = std::thread::spawn(move || {
+            let mut count = 0u64;
+            loop {
+                let now = Instant::now();
+                // Past the window, every waiting task is released to see the end.
+                if now >= end {
+                    released.close();
+                    return;
+                }
+                let due = (now.duration_since(start).as_secs_f64() * rate) as u64;
+                if due > count {
+                    released.add_permits((due - count) as usize);
+                    count = due;
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        });
+        Pacer { permits, thread }
+    }
+
+    fn stop(self) {
+        self.permits.close();
+        let _ = self.thread.join();
+    }
 }
 
 /// Runs `op(i)` for every `i` in `0..count` with `concurrency` tasks on the

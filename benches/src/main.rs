@@ -30,6 +30,7 @@
 //! | `BENCH_SCALE` | `1000000` | sessions and tokens in the large scale case |
 //! | `BENCH_SMALL` | `1000` | sessions and tokens in the small scale case |
 //! | `BENCH_SECTIONS` | `http,exchange,scale` | which sections to run |
+//! | `BENCH_ROWS` | every row | which HTTP rows to run, e.g. `axum:b,actix:c` (for profiling one row under `perf`) |
 //! | `BENCH_SECTIONS=profile` | | instead of the above, a profiling loop: see `profile.rs` |
 //! | `BENCH_RESULTS` | `benches/RESULTS.md` | where to write the table (`-`: nowhere); a partial or non-default run writes only when this is set |
 #![forbid(unsafe_code)]
@@ -119,7 +120,18 @@ struct Settings {
     scale: u64,
     small: u64,
     sections: Vec<String>,
+    /// `framework:letter` names of the HTTP rows to run; empty: all.
+    rows: Vec<String>,
     results: Option<std::path::PathBuf>,
+}
+
+/// `axum:b`, `actix:c`: how `BENCH_ROWS` names a row.
+fn row_name(framework: Framework, row: Row) -> String {
+    let framework = match framework {
+        Framework::Axum => "axum",
+        Framework::Actix => "actix",
+    };
+    format!("{framework}:{}", row.letter())
 }
 
 const DEFAULT_RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS.md");
@@ -129,6 +141,7 @@ fn settings() -> Result<Settings, String> {
         concurrency: env_u64("BENCH_CONCURRENCY", 64)? as usize,
         warmup: Duration::from_secs_f64(env_f64("BENCH_WARMUP", 1.0)?),
         duration: Duration::from_secs_f64(env_f64("BENCH_DURATION", 5.0)?),
+        pace: None,
     };
     if budget.duration.is_zero() {
         return Err("BENCH_DURATION must be positive".to_owned());
@@ -151,7 +164,14 @@ fn settings() -> Result<Settings, String> {
             return Err(format!("BENCH_SECTIONS: unknown section {section:?}"));
         }
     }
+    let rows: Vec<String> = std::env::var("BENCH_ROWS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
     let complete = sections.len() == 3
+        && rows.is_empty()
         && budget.concurrency == 64
         && budget.duration >= Duration::from_secs(5)
         && rounds >= 5
@@ -170,6 +190,7 @@ fn settings() -> Result<Settings, String> {
         scale,
         small,
         sections,
+        rows,
         results,
     })
 }
@@ -218,6 +239,9 @@ fn run() -> Result<(), String> {
         let fixtures = app.block_on(scenarios::http_fixtures(&redis.url, &secret, budget.concurrency))?;
         for framework in [Framework::Axum, Framework::Actix] {
             for row in Row::ALL {
+                if !settings.rows.is_empty() && !settings.rows.iter().any(|r| *r == row_name(framework, row)) {
+                    continue;
+                }
                 report.http.push(scenarios::HttpResult {
                     framework,
                     row,

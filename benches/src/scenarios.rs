@@ -397,7 +397,37 @@ pub struct ScalePoint {
     /// The floor: one raw `HGET` of the same session records on a redis-rs
     /// `ConnectionManager`, no tokengate code.
     pub floor: Measured,
+    /// The same three at a fixed rate well below saturation.
+    pub paced: Paced,
 }
+
+/// Latency at a fixed load: half of what each operation sustained at the
+/// small size, the same rate at both sizes.
+#[derive(Debug, Clone)]
+pub struct Paced {
+    /// The fixed rates, ops/s: authenticate, exchange pairs, raw HGET.
+    pub rates: PacedRates,
+    /// `Gate::authenticate` at `rates.authenticate`.
+    pub authenticate: Measured,
+    /// Issue + exchange pairs at `rates.exchange`.
+    pub exchange: Measured,
+    /// Raw `HGET` at `rates.floor`.
+    pub floor: Measured,
+}
+
+/// The fixed rates of [`Paced`], ops/s.
+#[derive(Debug, Clone, Copy)]
+pub struct PacedRates {
+    /// Authentications per second.
+    pub authenticate: f64,
+    /// Issue + exchange pairs per second.
+    pub exchange: f64,
+    /// Raw `HGET`s per second.
+    pub floor: f64,
+}
+
+/// The share of the saturated rate that [`Paced`] runs at.
+pub const PACED_SHARE: f64 = 0.5;
 
 /// Bytes in Redis per token and per session.
 #[derive(Debug, Clone, Default)]
@@ -571,6 +601,7 @@ async fn measure_point(
     exchange_tag: char,
     budget: Budget,
     rounds: usize,
+    paced_rates: Option<PacedRates>,
     admin: &mut redis::Connection,
     retries: &mut Retries,
 ) -> ScalePoint {
@@ -599,6 +630,34 @@ async fn measure_point(
         ));
     }
     let (authenticate, exchange, floor) = (median_p99(authenticate), median_p99(exchanges), median_p99(floor));
+    let rates = paced_rates.unwrap_or(PacedRates {
+        authenticate: authenticate.stats.rate() * PACED_SHARE,
+        exchange: exchange.stats.rate() * PACED_SHARE,
+        floor: floor.stats.rate() * PACED_SHARE,
+    });
+    let at = |rate: f64| Budget {
+        pace: Some(rate),
+        ..budget
+    };
+    let (mut paced_authenticate, mut paced_exchanges, mut paced_floor) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!("scale: paced round {round}/{rounds} at {entries}");
+        paced_authenticate.push(least_disturbed!(
+            retries,
+            format!("paced authenticate at {entries}"),
+            _attempt => authenticate_load(gate, Arc::clone(&credentials), at(rates.authenticate), admin).await
+        ));
+        paced_exchanges.push(least_disturbed!(
+            retries,
+            format!("paced exchange at {entries}"),
+            _attempt => self::exchange(gate.clone(), exchange_tag, true, at(rates.exchange), admin).await
+        ));
+        paced_floor.push(least_disturbed!(
+            retries,
+            format!("paced raw HGET at {entries}"),
+            _attempt => floor_load(conn, Arc::clone(&locations), at(rates.floor), admin).await
+        ));
+    }
     ScalePoint {
         entries,
         keys_before,
@@ -606,6 +665,12 @@ async fn measure_point(
         authenticate,
         exchange,
         floor,
+        paced: Paced {
+            rates,
+            authenticate: median_p99(paced_authenticate),
+            exchange: median_p99(paced_exchanges),
+            floor: median_p99(paced_floor),
+        },
     }
 }
 
@@ -638,6 +703,7 @@ pub async fn scale(
         's',
         budget,
         rounds,
+        None,
         &mut admin,
         retries,
     )
@@ -709,6 +775,7 @@ pub async fn scale(
         'l',
         budget,
         rounds,
+        Some(small_point.paced.rates),
         &mut admin,
         retries,
     )

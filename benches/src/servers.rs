@@ -97,8 +97,11 @@ pub struct Context {
     pub secret: ServerSecret,
 }
 
-/// The session header the floor reads its key from (as tokengate reads its credential).
-pub const SESSION_HEADER: &str = "x-appwrite-session";
+/// The session header the floor reads its key from (as tokengate reads its
+/// credential: by a prepared name, not by text parsed on every request).
+static SESSION_HEADER: axum::http::HeaderName = axum::http::HeaderName::from_static("x-appwrite-session");
+static ACTIX_SESSION_HEADER: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-appwrite-session");
 
 /// A running server for one row.
 pub enum Running {
@@ -188,7 +191,7 @@ async fn axum_floor(
     State(mut conn): State<ConnectionManager>,
     request: axum::extract::Request,
 ) -> (StatusCode, &'static str) {
-    let Some(key) = request.headers().get(SESSION_HEADER) else {
+    let Some(key) = request.headers().get(&SESSION_HEADER) else {
         return (StatusCode::UNAUTHORIZED, "");
     };
     match conn.get::<_, Option<Vec<u8>>>(key.as_bytes()).await {
@@ -272,7 +275,7 @@ fn start_axum(row: Row, ctx: &Context, listener: TcpListener) -> Result<Running,
 // ---------------------------------------------------------------- actix
 
 async fn actix_floor(conn: web::Data<ConnectionManager>, request: HttpRequest) -> HttpResponse {
-    let Some(key) = request.headers().get(SESSION_HEADER) else {
+    let Some(key) = request.headers().get(&ACTIX_SESSION_HEADER) else {
         return HttpResponse::Unauthorized().finish();
     };
     let mut conn = conn.get_ref().clone();

@@ -44,9 +44,10 @@ impl SessionCredential {
     /// ```
     pub fn decode(text: &str) -> Option<Self> {
         let (user, secret_text) = text.rsplit_once('.')?;
-        if secret_text.len() != SECRET_TEXT_LEN || !UserId::is_valid(user) {
+        if secret_text.len() != SECRET_TEXT_LEN {
             return None;
         }
+        let user = UserId::checked(user)?;
         let mut secret = [0u8; 32];
         // One spelling per credential: the engine refuses padding and set
         // unused bits in the last character (`decode_allow_trailing_bits`
@@ -56,10 +57,7 @@ impl SessionCredential {
             secret.zeroize();
             return None;
         }
-        Some(SessionCredential {
-            user: UserId::parse(user).ok()?,
-            secret,
-        })
+        Some(SessionCredential { user, secret })
     }
 
     /// The text form, to hand to the client (cookie, header, body).

@@ -32,13 +32,17 @@ impl UserId {
     /// assert!(UserId::parse(&"a".repeat(37)).is_err());
     /// ```
     pub fn parse(value: &str) -> Result<Self, Error> {
-        if Self::is_valid(value) {
-            Ok(UserId(value.to_owned()))
-        } else {
-            Err(Error::argument(
+        Self::checked(value).ok_or_else(|| {
+            Error::argument(
                 "Invalid `userId` param: Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char",
-            ))
-        }
+            )
+        })
+    }
+
+    /// [`UserId::parse`] without the error (a credential that names no
+    /// valid user is simply no credential).
+    pub(crate) fn checked(value: &str) -> Option<Self> {
+        Self::is_valid(value).then(|| UserId(value.to_owned()))
     }
 
     /// Like [`UserId::parse`], but `unique()` yields a freshly generated id.

@@ -58,9 +58,16 @@ pub(crate) async fn observed<T, F>(
 where
     F: Future<Output = Result<T, Error>>,
 {
-    let result = work.instrument(span.clone()).await;
+    // A span no subscriber wants still costs a call per poll (and, with
+    // `tracing`'s `log` feature, a log-level check each time): skip it.
+    let result = if span.is_disabled() {
+        work.await
+    } else {
+        let result = work.instrument(span.clone()).await;
+        span.record("outcome", outcome(&result));
+        result
+    };
     let label = outcome(&result);
-    span.record("outcome", label);
     if let Some(counter) = counter {
         metrics::counter!(counter, "outcome" => label).increment(1);
     }

@@ -56,11 +56,11 @@ fuzz_target!(|data: &[u8]| {
     let settings = HttpSettings::default();
     let split = data.first().map_or(0, |b| *b as usize) % (data.len() + 1);
     let (header, cookies) = data.split_at(split);
-    if let Some(found) = find_credential(Some(header), std::iter::once(cookies), &settings) {
+    if let Some(found) = find_credential(Some(header), || std::iter::once(cookies), &settings) {
         assert!(!found.is_empty());
         let _ = SessionCredential::decode(found);
     }
-    if let Some(found) = find_credential(None, cookies.split(|b| *b == b'\n'), &settings) {
+    if let Some(found) = find_credential(None, || cookies.split(|b| *b == b'\n'), &settings) {
         assert!(!found.is_empty());
         let _ = SessionCredential::decode(found);
     }

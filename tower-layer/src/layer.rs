@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use futures_util::future::Either;
 
-use crate::session::Pending;
+use crate::session::SessionSlot;
 
 /// Mounts tokengate into a tower/axum stack with one `.layer(...)`.
 ///
@@ -102,7 +102,7 @@ where
         // asks, once per request: the inner service is called at once, with
         // no copy of it and no boxed future, and a route that never looks
         // at the session costs no store call.
-        request.extensions_mut().insert(Pending(self.gate.clone()));
+        request.extensions_mut().insert(SessionSlot::Pending(self.gate.clone()));
         Either::Right(self.inner.call(request))
     }
 }

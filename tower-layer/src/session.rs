@@ -39,15 +39,17 @@ impl Deref for AuthSession {
     }
 }
 
-/// What the first lookup of a request found, kept for later ones.
+/// Inserted by the layer into every request it passes on, and updated in
+/// place by the first lookup (one extension, one allocation per request).
+/// Its absence tells an extractor that the layer is not installed.
 #[derive(Debug, Clone)]
-pub(crate) struct Resolved(pub(crate) Option<AuthSession>);
-
-/// Inserted by the layer into every request it passes on: the gate to
-/// resolve the session with, when something asks for it. Its absence tells
-/// an extractor that the layer is not installed.
-#[derive(Debug, Clone)]
-pub(crate) struct Pending(pub(crate) Gate);
+pub(crate) enum SessionSlot {
+    /// Not looked up yet: the gate to resolve the session with, when
+    /// something asks for it.
+    Pending(Gate),
+    /// What the first lookup found, kept for later ones.
+    Resolved(Option<AuthSession>),
+}
 
 /// Why a request's session could not be resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +66,17 @@ pub(crate) async fn resolve(
     extensions: &mut Extensions,
     headers: &HeaderMap,
 ) -> Result<Option<AuthSession>, Unresolved> {
-    if let Some(Resolved(session)) = extensions.get::<Resolved>() {
-        return Ok(session.clone());
-    }
-    let Some(Pending(gate)) = extensions.get::<Pending>().cloned() else {
-        return Err(Unresolved::MissingLayer);
+    let gate = match extensions.get::<SessionSlot>() {
+        Some(SessionSlot::Resolved(session)) => return Ok(session.clone()),
+        Some(SessionSlot::Pending(gate)) => gate.clone(),
+        None => return Err(Unresolved::MissingLayer),
     };
     match api::resolve_session(&gate, headers).await {
         Ok(session) => {
             let session = session.map(AuthSession::new);
-            extensions.insert(Resolved(session.clone()));
+            if let Some(slot) = extensions.get_mut::<SessionSlot>() {
+                *slot = SessionSlot::Resolved(session.clone());
+            }
             Ok(session)
         }
         Err(error) => {

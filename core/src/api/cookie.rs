@@ -1,13 +1,16 @@
 //! Reading the session credential from a request and writing the cookie.
 
 use chrono::{DateTime, Utc};
-use http::{header, HeaderMap};
+use http::{header, HeaderMap, HeaderName};
 
 use crate::config::HttpSettings;
 use crate::secret::Secret;
 
 /// Header carrying the session credential.
 pub const SESSION_HEADER: &str = "x-appwrite-session";
+/// [`SESSION_HEADER`] as a header name: a lookup by text would parse the
+/// text again on every request.
+pub static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
 /// Header carrying the API key.
 pub const KEY_HEADER: &str = "x-appwrite-key";
 /// Header naming the project.
@@ -17,24 +20,25 @@ pub const PROJECT_HEADER: &str = "x-appwrite-project";
 /// else the `a_session_<project>` cookie. `None` when neither is present.
 pub fn credential_from_headers<'a>(headers: &'a HeaderMap, settings: &HttpSettings) -> Option<&'a str> {
     find_credential(
-        headers.get(SESSION_HEADER).map(|v| v.as_bytes()),
-        headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
+        headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
+        || headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
         settings,
     )
 }
 
 /// [`credential_from_headers`] for frameworks with other header types: the
-/// session header's value, if any, and every `Cookie` header's value.
-pub fn find_credential<'a>(
+/// session header's value, if any, and every `Cookie` header's value (asked
+/// for only without the session header, which wins).
+pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
     session_header: Option<&'a [u8]>,
-    cookie_headers: impl Iterator<Item = &'a [u8]>,
+    cookie_headers: impl FnOnce() -> I,
     settings: &HttpSettings,
 ) -> Option<&'a str> {
     if let Some(value) = session_header {
         return std::str::from_utf8(value).ok().map(str::trim).filter(|v| !v.is_empty());
     }
     let name = settings.cookie_name();
-    cookie_headers
+    cookie_headers()
         .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))

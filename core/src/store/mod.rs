@@ -9,12 +9,13 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::model::{Session, SessionOrigin, TokenKind, UserId};
 use crate::secret::Digest;
 use crate::time::from_ms;
 
+mod canonical;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -170,17 +171,17 @@ impl SessionRecord {
     /// Parses the stored JSON value back, with the digest it was found under;
     /// also returns when it ends (the earlier of expiry and idle deadline).
     pub(crate) fn from_json(json: &[u8], digest: Digest) -> Option<(Self, i64)> {
-        let stored: StoredSessionView<'_> = serde_json::from_slice(json).ok()?;
-        let ends_ms = stored.idle_deadline.map_or(stored.expire, |d| d.min(stored.expire));
+        let fields = canonical::parse(json)?;
+        let ends_ms = fields.idle_deadline.map_or(fields.expire, |d| d.min(fields.expire));
         let record = SessionRecord {
-            id: stored.id,
+            id: fields.id.into_owned(),
             digest,
-            created_ms: stored.created,
-            updated_ms: stored.updated,
-            expire_ms: stored.expire,
-            origin: SessionOrigin::from_code(&stored.kind)?,
-            ip: stored.ip,
-            user_agent: stored.user_agent,
+            created_ms: fields.created,
+            updated_ms: fields.updated,
+            expire_ms: fields.expire,
+            origin: SessionOrigin::from_code(&fields.kind)?,
+            ip: fields.ip.into_owned(),
+            user_agent: fields.user_agent.into_owned(),
         };
         Some((record, ends_ms))
     }
@@ -206,27 +207,6 @@ struct StoredSession<'a> {
     ip: &'a str,
     #[serde(rename = "ua", skip_serializing_if = "str::is_empty")]
     user_agent: &'a str,
-}
-
-#[derive(Deserialize)]
-struct StoredSessionView<'a> {
-    // Borrowed: the kind code is only looked at, never kept.
-    #[serde(rename = "k", borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(rename = "i")]
-    id: String,
-    #[serde(rename = "c")]
-    created: i64,
-    #[serde(rename = "u")]
-    updated: i64,
-    #[serde(rename = "e")]
-    expire: i64,
-    #[serde(rename = "d", default)]
-    idle_deadline: Option<i64>,
-    #[serde(rename = "ip", default)]
-    ip: String,
-    #[serde(rename = "ua", default)]
-    user_agent: String,
 }
 
 /// The brute-force and session-limit rules a redemption enforces.

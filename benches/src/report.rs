@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::load::Budget;
 use crate::machine::Machine;
-use crate::scenarios::{HttpResult, Measured, ScaleResult};
+use crate::scenarios::{HttpResult, Measured, ScalePoint, ScaleResult};
 use crate::servers::{Framework, Row, FRED_POOL_SIZE};
 
 /// Everything one run measured.
@@ -185,24 +185,22 @@ impl Report {
         if let Some(s) = &self.scale {
             let (big, small) = (thousands(s.large.entries as f64), thousands(s.small.entries as f64));
             let p99_ratio = |large: &Measured, little: &Measured| large.stats.p99() / little.stats.p99();
-            for (what, large, little, paced_large, paced_little, rate) in [
+            // One operation's (saturated, paced) measurements at one size.
+            type Pick = fn(&ScalePoint) -> (&Measured, &Measured);
+            let picks: [(&str, Pick, f64); 2] = [
                 (
                     "authenticate",
-                    &s.large.authenticate,
-                    &s.small.authenticate,
-                    &s.large.paced.authenticate,
-                    &s.small.paced.authenticate,
+                    |p| (&p.authenticate, &p.paced.authenticate),
                     s.small.paced.rates.authenticate,
                 ),
                 (
                     "exchange",
-                    &s.large.exchange,
-                    &s.small.exchange,
-                    &s.large.paced.exchange,
-                    &s.small.paced.exchange,
+                    |p| (&p.exchange, &p.paced.exchange),
                     s.small.paced.rates.exchange,
                 ),
-            ] {
+            ];
+            for (what, pick, rate) in picks {
+                let ((large, paced_large), (little, paced_little)) = (pick(&s.large), pick(&s.small));
                 let r = p99_ratio(large, little);
                 out.push(Target {
                     name: format!("{what}: p99 at {big} ≤ 1.2 × p99 at {small}"),

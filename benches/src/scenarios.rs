@@ -591,6 +591,45 @@ fn median_p99(mut runs: Vec<Measured>) -> Measured {
     runs.swap_remove(runs.len() / 2)
 }
 
+/// Interleaved rounds of the three scale measurements (authenticate,
+/// exchange, raw `HGET`), each at its own budget, and the median p99 of
+/// each: a p99 from one 5 s window on a shared 2-core machine moves by tens
+/// of percent between windows.
+#[allow(clippy::too_many_arguments)]
+async fn interleaved_rounds(
+    gate: &Gate,
+    conn: &ConnectionManager,
+    credentials: &Arc<Vec<String>>,
+    locations: &Arc<Vec<SessionLocation>>,
+    exchange_tag: char,
+    [authenticate_budget, exchange_budget, floor_budget]: [Budget; 3],
+    what: &str,
+    rounds: usize,
+    admin: &mut redis::Connection,
+    retries: &mut Retries,
+) -> (Measured, Measured, Measured) {
+    let (mut authenticate, mut exchanges, mut floor) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!("scale: round {round}/{rounds} {what}");
+        authenticate.push(least_disturbed!(
+            retries,
+            format!("authenticate {what}"),
+            _attempt => authenticate_load(gate, Arc::clone(credentials), authenticate_budget, admin).await
+        ));
+        exchanges.push(least_disturbed!(
+            retries,
+            format!("exchange {what}"),
+            _attempt => exchange(gate.clone(), exchange_tag, true, exchange_budget, admin).await
+        ));
+        floor.push(least_disturbed!(
+            retries,
+            format!("raw HGET {what}"),
+            _attempt => floor_load(conn, Arc::clone(locations), floor_budget, admin).await
+        ));
+    }
+    (median_p99(authenticate), median_p99(exchanges), median_p99(floor))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn measure_point(
     gate: &Gate,
@@ -608,28 +647,19 @@ async fn measure_point(
     let keys_before = redis_server::dbsize(admin);
     let locations: Arc<Vec<SessionLocation>> =
         Arc::new(credentials.iter().filter_map(|c| session_location(secret, c)).collect());
-    // Interleaved rounds, the median kept: a p99 from one 5 s window on a
-    // shared 2-core machine moves by tens of percent between windows.
-    let (mut authenticate, mut exchanges, mut floor) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        eprintln!("scale: round {round}/{rounds} at {entries}");
-        authenticate.push(least_disturbed!(
-            retries,
-            format!("authenticate at {entries}"),
-            _attempt => authenticate_load(gate, Arc::clone(&credentials), budget, admin).await
-        ));
-        exchanges.push(least_disturbed!(
-            retries,
-            format!("exchange at {entries}"),
-            _attempt => exchange(gate.clone(), exchange_tag, true, budget, admin).await
-        ));
-        floor.push(least_disturbed!(
-            retries,
-            format!("raw HGET at {entries}"),
-            _attempt => floor_load(conn, Arc::clone(&locations), budget, admin).await
-        ));
-    }
-    let (authenticate, exchange, floor) = (median_p99(authenticate), median_p99(exchanges), median_p99(floor));
+    let (authenticate, exchange, floor) = interleaved_rounds(
+        gate,
+        conn,
+        &credentials,
+        &locations,
+        exchange_tag,
+        [budget; 3],
+        &format!("at {entries}"),
+        rounds,
+        admin,
+        retries,
+    )
+    .await;
     let rates = paced_rates.unwrap_or(PacedRates {
         authenticate: authenticate.stats.rate() * PACED_SHARE,
         exchange: exchange.stats.rate() * PACED_SHARE,
@@ -639,25 +669,19 @@ async fn measure_point(
         pace: Some(rate),
         ..budget
     };
-    let (mut paced_authenticate, mut paced_exchanges, mut paced_floor) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 1..=rounds {
-        eprintln!("scale: paced round {round}/{rounds} at {entries}");
-        paced_authenticate.push(least_disturbed!(
-            retries,
-            format!("paced authenticate at {entries}"),
-            _attempt => authenticate_load(gate, Arc::clone(&credentials), at(rates.authenticate), admin).await
-        ));
-        paced_exchanges.push(least_disturbed!(
-            retries,
-            format!("paced exchange at {entries}"),
-            _attempt => self::exchange(gate.clone(), exchange_tag, true, at(rates.exchange), admin).await
-        ));
-        paced_floor.push(least_disturbed!(
-            retries,
-            format!("paced raw HGET at {entries}"),
-            _attempt => floor_load(conn, Arc::clone(&locations), at(rates.floor), admin).await
-        ));
-    }
+    let (paced_authenticate, paced_exchange, paced_floor) = interleaved_rounds(
+        gate,
+        conn,
+        &credentials,
+        &locations,
+        exchange_tag,
+        [at(rates.authenticate), at(rates.exchange), at(rates.floor)],
+        &format!("paced at {entries}"),
+        rounds,
+        admin,
+        retries,
+    )
+    .await;
     ScalePoint {
         entries,
         keys_before,
@@ -667,9 +691,9 @@ async fn measure_point(
         floor,
         paced: Paced {
             rates,
-            authenticate: median_p99(paced_authenticate),
-            exchange: median_p99(paced_exchanges),
-            floor: median_p99(paced_floor),
+            authenticate: paced_authenticate,
+            exchange: paced_exchange,
+            floor: paced_floor,
         },
     }
 }

@@ -60,14 +60,16 @@ where
 {
     // A span no subscriber wants still costs a call per poll (and, with
     // `tracing`'s `log` feature, a log-level check each time): skip it.
-    let result = if span.is_disabled() {
-        work.await
+    let traced = !span.is_disabled();
+    let result = if traced {
+        work.instrument(span.clone()).await
     } else {
-        let result = work.instrument(span.clone()).await;
-        span.record("outcome", outcome(&result));
-        result
+        work.await
     };
     let label = outcome(&result);
+    if traced {
+        span.record("outcome", label);
+    }
     if let Some(counter) = counter {
         count_outcome(counter, label);
     }

@@ -104,6 +104,28 @@ impl Backend {
         )
     }
 
+    /// Redeems `token` for a fresh session created now: the session offered
+    /// and the outcome.
+    async fn redeem_new_session(
+        &self,
+        user: &UserId,
+        token: &Digest,
+        rules: &RedeemRules,
+    ) -> (SessionRecord, Redemption) {
+        let session = self.session(user, now(), HOUR_MS);
+        let outcome = self
+            .store
+            .redeem_token(user, token, &session, rules, session.created_ms)
+            .await
+            .unwrap();
+        (session, outcome)
+    }
+
+    /// [`Backend::redeem_new_session`], for the outcome alone.
+    async fn redeem_now(&self, user: &UserId, token: &Digest, rules: &RedeemRules) -> Redemption {
+        self.redeem_new_session(user, token, rules).await.1
+    }
+
     fn token_digest(&self, user: &UserId, secret: &str) -> Digest {
         self.key.digest(Purpose::Token, user, secret.as_bytes())
     }
@@ -261,12 +283,7 @@ async fn redeem_creates_the_session(b: Backend) {
     let token = b.token(&alice, TokenKind::EmailOtp, "123456", t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
 
-    let session = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
-        .await
-        .unwrap();
+    let (session, outcome) = b.redeem_new_session(&alice, &token.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&token, vec![]));
 
     // The session exists, with the token's kind as its origin.
@@ -300,12 +317,7 @@ async fn redeem_creates_the_session(b: Backend) {
         let t = now();
         let token = b.token(&alice, kind, &high_secret(), t, HOUR_MS);
         b.store.insert_token(&alice, &token, false, t).await.unwrap();
-        let session = b.session(&alice, now(), HOUR_MS);
-        let outcome = b
-            .store
-            .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
-            .await
-            .unwrap();
+        let (session, outcome) = b.redeem_new_session(&alice, &token.digest, &lenient()).await;
         assert_eq!(outcome, redeemed(&token, vec![]));
         let found = b
             .store
@@ -326,20 +338,10 @@ async fn second_redeem_is_rejected(b: Backend) {
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
     b.store.insert_token(&alice, &spare, false, t0).await.unwrap();
 
-    let first = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &first, &lenient(), first.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &token.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&token, vec![]));
 
-    let second = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &second, &lenient(), second.created_ms)
-        .await
-        .unwrap();
+    let (second, outcome) = b.redeem_new_session(&alice, &token.digest, &lenient()).await;
     assert_eq!(outcome, Redemption::Rejected);
     assert_eq!(
         b.store.find_session(&alice, &second.digest, None, now()).await.unwrap(),
@@ -348,12 +350,7 @@ async fn second_redeem_is_rejected(b: Backend) {
     assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap().len(), 1);
 
     // The spare was untouched.
-    let third = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &spare.digest, &third, &lenient(), third.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &spare.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&spare, vec![]));
 }
 
@@ -369,12 +366,7 @@ async fn wrong_digest_is_rejected(b: Backend) {
         (&alice, b.token_digest(&alice, "not-the-secret")),
         (&user("bob"), b.token_digest(&user("bob"), &secret)),
     ] {
-        let session = b.session(who, now(), HOUR_MS);
-        let outcome = b
-            .store
-            .redeem_token(who, &digest, &session, &lenient(), session.created_ms)
-            .await
-            .unwrap();
+        let (session, outcome) = b.redeem_new_session(who, &digest, &lenient()).await;
         assert_eq!(outcome, Redemption::Rejected);
         assert_eq!(
             b.store.find_session(who, &session.digest, None, now()).await.unwrap(),
@@ -383,12 +375,7 @@ async fn wrong_digest_is_rejected(b: Backend) {
     }
 
     // A high-entropy token survives a wrong guess.
-    let session = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &token.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&token, vec![]));
 
     // Guesses against a user with no tokens are never counted (no lockout)
@@ -422,12 +409,7 @@ async fn expired_token_is_rejected(b: Backend) {
     if let Some(keys) = b.user_keys(&alice, ":t").await {
         assert!(keys.is_empty(), "expired token key still present: {keys:?}");
     }
-    let session = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &session, &lenient(), session.created_ms)
-        .await
-        .unwrap();
+    let (session, outcome) = b.redeem_new_session(&alice, &token.digest, &lenient()).await;
     assert_eq!(outcome, Redemption::Rejected);
     assert_eq!(
         b.store
@@ -571,12 +553,7 @@ async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
 
     // Both live an hour but start with an IDLE_MS idle deadline.
-    let unused = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &unused, &idle_rules, unused.created_ms)
-        .await
-        .unwrap();
+    let (unused, outcome) = b.redeem_new_session(&alice, &token.digest, &idle_rules).await;
     assert_eq!(outcome, redeemed(&token, vec![]));
     let used = b.session(&alice, now(), HOUR_MS);
     b.store
@@ -687,27 +664,12 @@ async fn low_entropy_tokens_burn_after_failures(b: Backend) {
     b.store.insert_token(&burned, &low, false, t0).await.unwrap();
     b.store.insert_token(&burned, &high, false, t0).await.unwrap();
     for _ in 0..3 {
-        let s = b.session(&burned, now(), HOUR_MS);
-        let outcome = b
-            .store
-            .redeem_token(&burned, &wrong(&burned), &s, &rules, s.created_ms)
-            .await
-            .unwrap();
+        let outcome = b.redeem_now(&burned, &wrong(&burned), &rules).await;
         assert_eq!(outcome, Redemption::Rejected);
     }
-    let s = b.session(&burned, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&burned, &low.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&burned, &low.digest, &rules).await;
     assert_eq!(outcome, Redemption::Rejected, "the low-entropy token was not burned");
-    let s = b.session(&burned, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&burned, &high.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&burned, &high.digest, &rules).await;
     assert_eq!(outcome, redeemed(&high, vec![]), "the high-entropy token was burned");
 
     // One failure fewer burns nothing.
@@ -715,20 +677,10 @@ async fn low_entropy_tokens_burn_after_failures(b: Backend) {
     let low = b.token(&kept, TokenKind::Phone, "222222", t0, HOUR_MS);
     b.store.insert_token(&kept, &low, false, t0).await.unwrap();
     for _ in 0..2 {
-        let s = b.session(&kept, now(), HOUR_MS);
-        let outcome = b
-            .store
-            .redeem_token(&kept, &wrong(&kept), &s, &rules, s.created_ms)
-            .await
-            .unwrap();
+        let outcome = b.redeem_now(&kept, &wrong(&kept), &rules).await;
         assert_eq!(outcome, Redemption::Rejected);
     }
-    let s = b.session(&kept, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&kept, &low.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&kept, &low.digest, &rules).await;
     assert_eq!(outcome, redeemed(&low, vec![]));
 }
 
@@ -740,22 +692,13 @@ async fn lockout_after_failures(b: Backend) {
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
     for _ in 0..3 {
-        let s = b.session(&alice, now(), HOUR_MS);
-        let digest = b.token_digest(&alice, "wrong-guess");
         let outcome = b
-            .store
-            .redeem_token(&alice, &digest, &s, &rules, s.created_ms)
-            .await
-            .unwrap();
+            .redeem_now(&alice, &b.token_digest(&alice, "wrong-guess"), &rules)
+            .await;
         assert_eq!(outcome, Redemption::Rejected);
     }
     // Locked: even the right secret is refused, and the token is not spent.
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let (s, outcome) = b.redeem_new_session(&alice, &token.digest, &rules).await;
     assert_eq!(outcome, Redemption::LockedOut);
     assert_eq!(
         b.store.find_session(&alice, &s.digest, None, now()).await.unwrap(),
@@ -769,22 +712,12 @@ async fn lockout_after_failures(b: Backend) {
     let bob = user("bob");
     let bobs = b.token(&bob, TokenKind::Custom, &high_secret(), now(), HOUR_MS);
     b.store.insert_token(&bob, &bobs, false, now()).await.unwrap();
-    let s = b.session(&bob, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&bob, &bobs.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&bob, &bobs.digest, &rules).await;
     assert_eq!(outcome, redeemed(&bobs, vec![]));
 
     tokio::time::sleep(Duration::from_millis(650)).await;
 
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &token.digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &token.digest, &rules).await;
     assert_eq!(
         outcome,
         redeemed(&token, vec![]),
@@ -809,14 +742,7 @@ async fn success_resets_the_failure_streak(b: Backend) {
         async move {
             let mut outcomes = Vec::new();
             for _ in 0..n {
-                let s = b.session(alice, now(), HOUR_MS);
-                let digest = b.token_digest(alice, "000000");
-                outcomes.push(
-                    b.store
-                        .redeem_token(alice, &digest, &s, &rules, s.created_ms)
-                        .await
-                        .unwrap(),
-                );
+                outcomes.push(b.redeem_now(alice, &b.token_digest(alice, "000000"), &rules).await);
             }
             outcomes
         }
@@ -824,20 +750,10 @@ async fn success_resets_the_failure_streak(b: Backend) {
 
     // N-1 failures, a success, N-1 failures: neither burned nor locked.
     assert_eq!(fail(2).await, vec![Redemption::Rejected; 2]);
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &tokens[0].digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &tokens[0].digest, &rules).await;
     assert_eq!(outcome, redeemed(&tokens[0], vec![]));
     assert_eq!(fail(2).await, vec![Redemption::Rejected; 2]);
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &tokens[1].digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &tokens[1].digest, &rules).await;
     assert_eq!(
         outcome,
         redeemed(&tokens[1], vec![]),
@@ -870,13 +786,7 @@ async fn replace_kind_removes_only_the_same_kind(b: Backend) {
 
     let mut outcomes = Vec::new();
     for t in [&email_a, &email_b, &phone, &email_c, &email_d] {
-        let s = b.session(&alice, now(), HOUR_MS);
-        outcomes.push(
-            b.store
-                .redeem_token(&alice, &t.digest, &s, &lenient(), s.created_ms)
-                .await
-                .unwrap(),
-        );
+        outcomes.push(b.redeem_now(&alice, &t.digest, &lenient()).await);
     }
     assert_eq!(
         outcomes,
@@ -888,12 +798,7 @@ async fn replace_kind_removes_only_the_same_kind(b: Backend) {
             redeemed(&email_d, vec![]),
         ]
     );
-    let s = b.session(&bob, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&bob, &bobs_email.digest, &s, &lenient(), s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&bob, &bobs_email.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&bobs_email, vec![]));
 }
 
@@ -909,19 +814,9 @@ async fn remove_token_deletes_it(b: Backend) {
     b.store.remove_token(&alice, &gone.digest).await.unwrap();
     b.store.remove_token(&user("nobody"), &gone.digest).await.unwrap();
 
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &gone.digest, &s, &lenient(), s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &gone.digest, &lenient()).await;
     assert_eq!(outcome, Redemption::Rejected);
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &kept.digest, &s, &lenient(), s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &kept.digest, &lenient()).await;
     assert_eq!(outcome, redeemed(&kept, vec![]));
 }
 
@@ -1159,44 +1054,26 @@ async fn keys_expire_and_hold_no_plaintext(b: Backend) {
     for t in &tokens {
         b.store.insert_token(&alice, t, false, t0).await.unwrap();
     }
-    let s = b.session(&alice, now(), HOUR_MS);
-    let outcome = b
-        .store
-        .redeem_token(&alice, &tokens[0].digest, &s, &rules, s.created_ms)
-        .await
-        .unwrap();
+    let outcome = b.redeem_now(&alice, &tokens[0].digest, &rules).await;
     assert_eq!(outcome, redeemed(&tokens[0], vec![]));
     let direct = b.session(&alice, now(), HOUR_MS);
     b.store
         .insert_session(&alice, &direct, &rules, direct.created_ms)
         .await
         .unwrap();
-    let s = b.session(&alice, now(), HOUR_MS);
-    let digest = b.token_digest(&alice, "not-a-token");
     assert_eq!(
-        b.store
-            .redeem_token(&alice, &digest, &s, &rules, s.created_ms)
-            .await
-            .unwrap(),
+        b.redeem_now(&alice, &b.token_digest(&alice, "not-a-token"), &rules)
+            .await,
         Redemption::Rejected
     );
     // Mallory: locked out.
     let bait = b.token(&mallory, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&mallory, &bait, false, t0).await.unwrap();
     for _ in 0..3 {
-        let s = b.session(&mallory, now(), HOUR_MS);
-        let digest = b.token_digest(&mallory, "guess");
-        b.store
-            .redeem_token(&mallory, &digest, &s, &rules, s.created_ms)
-            .await
-            .unwrap();
+        b.redeem_now(&mallory, &b.token_digest(&mallory, "guess"), &rules).await;
     }
-    let s = b.session(&mallory, now(), HOUR_MS);
     assert_eq!(
-        b.store
-            .redeem_token(&mallory, &bait.digest, &s, &rules, s.created_ms)
-            .await
-            .unwrap(),
+        b.redeem_now(&mallory, &bait.digest, &rules).await,
         Redemption::LockedOut
     );
 

@@ -403,6 +403,51 @@ impl KeyDump {
     }
 }
 
+/// Issues a high-entropy custom token for `user` straight through `store`
+/// and redeems it (asserting that it was redeemed); returns the session.
+pub async fn login_through_store(
+    store: &dyn tokengate::Store,
+    user: &tokengate::UserId,
+) -> tokengate::store::SessionRecord {
+    use tokengate::secret::{random_id, Purpose};
+    use tokengate::store::{RedeemRules, Redemption, SessionRecord, TokenRecord};
+    const HOUR_MS: i64 = 3_600_000;
+    let now = || chrono::Utc::now().timestamp_millis();
+    let key = tokengate::ServerSecret::new(b"store-login-server-secret-0123456789abcd".to_vec()).unwrap();
+    let t = now();
+    let secret = format!("{}{}", random_id(), random_id());
+    let token = TokenRecord::new(
+        random_id(),
+        tokengate::TokenKind::Custom,
+        key.digest(Purpose::Token, user, secret.as_bytes()),
+        t,
+        t + HOUR_MS,
+        false,
+    );
+    store.insert_token(user, &token, false, t).await.unwrap();
+    let session = SessionRecord::new(
+        random_id(),
+        key.digest(Purpose::Session, user, random_id().as_bytes()),
+        now(),
+        now() + HOUR_MS,
+        tokengate::SessionOrigin::Server,
+        "203.0.113.5".into(),
+        "store-login".into(),
+    );
+    let outcome = store
+        .redeem_token(
+            user,
+            &token.digest,
+            &session,
+            &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Redemption::Redeemed { .. }), "{outcome:?}");
+    session
+}
+
 /// A [`RedisStore`](tokengate::store::RedisStore) on `url` under a fresh
 /// [`unique_prefix`]; returns the store and its prefix.
 pub async fn redis_store_at(url: &str) -> (tokengate::store::RedisStore, String) {

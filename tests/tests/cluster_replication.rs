@@ -10,60 +10,18 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use tokengate::secret::{random_id, Purpose};
-use tokengate::store::{RedeemRules, Redemption, RedisStoreConfig, SessionRecord, TokenRecord};
-use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
+use tokengate::store::{RedisStoreConfig, SessionRecord};
+use tokengate::{Store, UserId};
 use tokengate_tests::cluster::shared_cluster_async;
-use tokengate_tests::redis_harness::{connection, start_private_redis, start_server, unique_prefix, Probe};
-
-const HOUR_MS: i64 = 3_600_000;
+use tokengate_tests::redis_harness::{
+    connection, login_through_store, start_private_redis, start_server, unique_prefix, Probe,
+};
 
 /// The cluster tests count `WAIT` calls per node: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn key() -> ServerSecret {
-    ServerSecret::new(b"replication-test-server-secret-0123456789".to_vec()).unwrap()
-}
-
-/// Issues a token for `user` and redeems it; returns the session record.
-async fn login(store: &dyn Store, user: &UserId) -> SessionRecord {
-    let key = key();
-    let t = now();
-    let secret = format!("{}{}", random_id(), random_id());
-    let token = TokenRecord::new(
-        random_id(),
-        TokenKind::Custom,
-        key.digest(Purpose::Token, user, secret.as_bytes()),
-        t,
-        t + HOUR_MS,
-        false,
-    );
-    store.insert_token(user, &token, false, t).await.unwrap();
-    let session = SessionRecord::new(
-        random_id(),
-        key.digest(Purpose::Session, user, random_id().as_bytes()),
-        now(),
-        now() + HOUR_MS,
-        SessionOrigin::Server,
-        "203.0.113.5".into(),
-        "replication-test".into(),
-    );
-    let outcome = store
-        .redeem_token(
-            user,
-            &token.digest,
-            &session,
-            &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert!(matches!(outcome, Redemption::Redeemed { .. }), "{outcome:?}");
-    session
 }
 
 /// The user's sessions hash and the session's field in it.
@@ -103,14 +61,14 @@ async fn cluster_wait_runs_on_the_users_primary_and_the_replica_has_the_session(
         let slot = cluster.keyslot(&format!("{{u:{user}}}")).await;
         let (primary, replicas) = cluster.shard_of_slot(slot).await;
         // Warm the node's script cache: a NOSCRIPT retry repeats the WAIT.
-        let warm = login(&store, &user).await;
+        let warm = login_through_store(&store, &user).await;
         store.delete_session(&user, &warm.id).await.unwrap();
         let mut before = Vec::new();
         for &port in cluster.ports() {
             before.push(cluster.command_calls(port, "wait").await);
         }
 
-        let session = login(&store, &user).await;
+        let session = login_through_store(&store, &user).await;
         // Read at once, with no retry: WAIT already made sure.
         let key = session_key(&prefix, &user, &session);
         for replica in &replicas {
@@ -159,7 +117,7 @@ async fn cluster_wait_shortfall_is_logged_not_failed() {
     let store = cluster.store(config).await;
     let user = UserId::parse("erin").unwrap();
     let started = Instant::now();
-    let session = login(&store, &user).await;
+    let session = login_through_store(&store, &user).await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(140), "WAIT did not wait: {took:?}");
     assert!(store
@@ -179,7 +137,7 @@ async fn no_wait_unless_configured() {
     let slot = cluster.keyslot(&format!("{{u:{user}}}")).await;
     let (primary, _) = cluster.shard_of_slot(slot).await;
     let before = cluster.command_calls(primary.port, "wait").await;
-    let session = login(&store, &user).await;
+    let session = login_through_store(&store, &user).await;
     store.delete_session(&user, &session.id).await.unwrap();
     assert_eq!(cluster.command_calls(primary.port, "wait").await, before);
 }
@@ -230,10 +188,10 @@ async fn standalone_wait_puts_the_session_on_the_replica() {
         .unwrap();
     let user = UserId::parse("alice").unwrap();
     // Warm the script cache: a NOSCRIPT retry repeats the WAIT.
-    let warm = login(&store, &user).await;
+    let warm = login_through_store(&store, &user).await;
     store.delete_session(&user, &warm.id).await.unwrap();
     let waits_before = primary.commandstats().await.get("wait").copied().unwrap_or(0);
-    let session = login(&store, &user).await;
+    let session = login_through_store(&store, &user).await;
     let key = session_key(&prefix, &user, &session);
     assert!(replica_get(&mut replica_conn, &key).await.is_some());
     assert!(store.delete_session(&user, &session.id).await.unwrap());

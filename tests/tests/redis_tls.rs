@@ -6,14 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use tokengate::secret::{random_id, Purpose};
-use tokengate::store::{RedeemRules, Redemption, RedisStore, RedisStoreConfig, SessionRecord, TokenRecord};
-use tokengate::{ServerSecret, SessionOrigin, Store, TokenKind, UserId};
+use tokengate::store::{RedisStore, RedisStoreConfig};
+use tokengate::{Store, UserId};
 use tokengate_tests::cluster::{start_cluster, ClusterSpec};
-use tokengate_tests::redis_harness::{dump_prefix_nodes, unique_prefix};
+use tokengate_tests::redis_harness::{dump_prefix_nodes, login_through_store, unique_prefix};
 use tokengate_tests::tls::{shared_tls_redis, store_config};
-
-const HOUR_MS: i64 = 3_600_000;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -25,37 +22,7 @@ async fn tls_url() -> String {
 
 /// Issue, redeem, find, delete for `user`: the store works end to end.
 async fn round_trip(store: &dyn Store, user: &UserId) {
-    let key = ServerSecret::new(b"tls-test-server-secret-0123456789abcdef".to_vec()).unwrap();
-    let t = now();
-    let token = TokenRecord::new(
-        random_id(),
-        TokenKind::Custom,
-        key.digest(Purpose::Token, user, b"tls-secret-0123456789"),
-        t,
-        t + HOUR_MS,
-        false,
-    );
-    store.insert_token(user, &token, false, t).await.unwrap();
-    let session = SessionRecord::new(
-        random_id(),
-        key.digest(Purpose::Session, user, random_id().as_bytes()),
-        now(),
-        now() + HOUR_MS,
-        SessionOrigin::Server,
-        String::new(),
-        String::new(),
-    );
-    let outcome = store
-        .redeem_token(
-            user,
-            &token.digest,
-            &session,
-            &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
-            now(),
-        )
-        .await
-        .unwrap();
-    assert!(matches!(outcome, Redemption::Redeemed { .. }), "{outcome:?}");
+    let session = login_through_store(store, user).await;
     let found = store.find_session(user, &session.digest, None, now()).await.unwrap();
     assert_eq!(found.map(|s| s.id), Some(session.id.clone()));
     assert!(store.delete_session(user, &session.id).await.unwrap());

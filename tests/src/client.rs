@@ -190,6 +190,18 @@ impl Api {
         (reply.str("secret").to_owned(), reply.json)
     }
 
+    /// `DELETE /v1/account/sessions/current` with `credential`: logs that
+    /// session out.
+    pub async fn logout(&self, credential: &str) -> Reply {
+        self.send(
+            Method::DELETE,
+            "/v1/account/sessions/current",
+            Auth::Session(credential),
+            None,
+        )
+        .await
+    }
+
     /// `GET <path>`.
     pub async fn get(&self, path: &str, auth: Auth<'_>) -> Reply {
         self.send(Method::GET, path, auth, None).await

@@ -110,14 +110,7 @@ async fn setup(api: &Api) -> Fixture {
     let (_, second) = api.login("victim").await;
     let (intruder, _) = api.login("intruder").await;
     let (revoked, _) = api.login("revoked").await;
-    api.send(
-        Method::DELETE,
-        "/v1/account/sessions/current",
-        Auth::Session(&revoked),
-        None,
-    )
-    .await
-    .assert_status(204);
+    api.logout(&revoked).await.assert_status(204);
     api.create_token("holder", json!({ "length": 64, "expire": 3600 }))
         .await
         .assert_status(201);

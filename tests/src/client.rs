@@ -190,14 +190,14 @@ impl Api {
         (reply.str("secret").to_owned(), reply.json)
     }
 
-    /// `DELETE /v1/account/sessions/current` with `credential`: logs that
-    /// session out.
+    /// `DELETE /v1/account/sessions/current` with `credential`, with the
+    /// empty JSON body the Appwrite SDKs send: logs that session out.
     pub async fn logout(&self, credential: &str) -> Reply {
         self.send(
             Method::DELETE,
             "/v1/account/sessions/current",
             Auth::Session(credential),
-            None,
+            Some(&json!({})),
         )
         .await
     }

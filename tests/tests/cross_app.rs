@@ -2,7 +2,6 @@
 //! Redis, prefix and secret share tokens and sessions.
 
 use reqwest::Method;
-use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::redis_harness::redis_url;
@@ -37,14 +36,7 @@ async fn token_from_one_exchanged_at_the_other_and_sessions_shared() {
     }
 
     // Logout at actix is refused at axum on the very next request.
-    b.send(
-        Method::DELETE,
-        "/v1/account/sessions/current",
-        Auth::Session(&credential),
-        Some(&json!({})),
-    )
-    .await
-    .assert_status(204);
+    b.logout(&credential).await.assert_status(204);
     a.get("/me", Auth::Session(&credential))
         .await
         .assert_error(401, "user_unauthorized");

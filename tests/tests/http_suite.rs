@@ -253,14 +253,7 @@ async fn account_session_routes(app: RunningApp) {
     .assert_error(404, "user_session_not_found");
 
     // Logout of the current session expires the cookie.
-    let logout = api
-        .send(
-            Method::DELETE,
-            "/v1/account/sessions/current",
-            Auth::Session(&first),
-            Some(&json!({})),
-        )
-        .await;
+    let logout = api.logout(&first).await;
     logout.assert_status(204);
     let cookie = logout.set_cookies().join("\n");
     assert!(

@@ -170,14 +170,7 @@ async fn scenario(api: &Api, smtp: &SmtpSink, sms: &SmsSink, secrets: &mut Secre
     .await
     .assert_status(204);
     // Logout: the current session, then all of another user's.
-    api.send(
-        Method::DELETE,
-        "/v1/account/sessions/current",
-        Auth::Session(&tara),
-        Some(&json!({})),
-    )
-    .await
-    .assert_status(204);
+    api.logout(&tara).await.assert_status(204);
     api.send(
         Method::DELETE,
         "/v1/account/sessions",

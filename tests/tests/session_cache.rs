@@ -5,8 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
-use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::redis_harness::{connection, start_private_redis, PrivateRedis};
@@ -69,15 +67,7 @@ async fn logout_at_one_service_is_honoured_at_the_other_within_100ms() {
             api.get("/me", Auth::Session(&credential)).await.assert_status(200);
         }
         let (logout_at, check_at) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        logout_at
-            .send(
-                Method::DELETE,
-                "/v1/account/sessions/current",
-                Auth::Session(&credential),
-                Some(&json!({})),
-            )
-            .await
-            .assert_status(204);
+        logout_at.logout(&credential).await.assert_status(204);
         let took = until_status(check_at, &credential, 401, Duration::from_secs(2)).await;
         println!("round {round}: logout honoured at the other service after {took:?}");
         assert!(

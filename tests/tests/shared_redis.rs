@@ -5,7 +5,6 @@
 //! the test cluster (3 primaries + 3 replicas) and on standalone Redis.
 
 use reqwest::Method;
-use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::cluster::shared_cluster_async;
@@ -32,14 +31,7 @@ async fn two_services_share_sessions(backend: Backend) {
                 api.get("/me", Auth::Cookie(&credential)).await.assert_status(200);
             }
             // Logout at `other`: `one` refuses the session on the next request.
-            let logout = other
-                .send(
-                    Method::DELETE,
-                    "/v1/account/sessions/current",
-                    Auth::Session(&credential),
-                    Some(&json!({})),
-                )
-                .await;
+            let logout = other.logout(&credential).await;
             logout.assert_status(204);
             one.get("/me", Auth::Session(&credential))
                 .await

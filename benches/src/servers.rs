@@ -301,71 +301,72 @@ async fn actix_peer_login(session: ActixSession, user: web::Path<String>) -> Htt
     }
 }
 
+/// Serves an app factory the same way in every actix row: one worker per
+/// CPU, no signal handling, a short shutdown. (A macro: a function would
+/// have to spell out all of `HttpServer`'s bounds.)
+macro_rules! serve_actix {
+    ($factory:expr, $listener:expr) => {
+        HttpServer::new($factory)
+            .workers(workers())
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen($listener)
+            .map_err(|e| e.to_string())?
+            .run()
+    };
+}
+
 async fn actix_server(row: Row, ctx: Context, listener: TcpListener) -> Result<actix_web::dev::Server, String> {
-    let workers = workers();
-    let io = |e: std::io::Error| e.to_string();
     Ok(match row {
         Row::NoAuth => {
-            HttpServer::new(|| App::new().route("/bench", web::get().to(|| async { HttpResponse::Ok().body("ok") })))
-                .workers(workers)
-                .disable_signals()
-                .shutdown_timeout(1)
-                .listen(listener)
-                .map_err(io)?
-                .run()
+            serve_actix!(
+                || App::new().route("/bench", web::get().to(|| async { HttpResponse::Ok().body("ok") })),
+                listener
+            )
         }
         Row::TokenGate | Row::Cached => {
             let gate = gate_with(&ctx, row == Row::Cached).await?;
-            HttpServer::new(move || {
-                App::new().wrap(tokengate_actix::TokenGate::new(gate.clone())).route(
-                    "/bench",
-                    web::get().to(|s: tokengate_actix::AuthSession| async move {
-                        HttpResponse::Ok().body(s.user_id.to_string())
-                    }),
-                )
-            })
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .map_err(io)?
-            .run()
+            serve_actix!(
+                move || {
+                    App::new().wrap(tokengate_actix::TokenGate::new(gate.clone())).route(
+                        "/bench",
+                        web::get().to(|s: tokengate_actix::AuthSession| async move {
+                            HttpResponse::Ok().body(s.user_id.to_string())
+                        }),
+                    )
+                },
+                listener
+            )
         }
         Row::Floor => {
             let conn = web::Data::new(floor_connection(&ctx).await?);
-            HttpServer::new(move || {
-                App::new()
-                    .app_data(conn.clone())
-                    .route("/bench", web::get().to(actix_floor))
-            })
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .map_err(io)?
-            .run()
+            serve_actix!(
+                move || {
+                    App::new()
+                        .app_data(conn.clone())
+                        .route("/bench", web::get().to(actix_floor))
+                },
+                listener
+            )
         }
         Row::Peer => {
             let store = RedisSessionStore::new(ctx.redis_url.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             let key = actix_web::cookie::Key::generate();
-            HttpServer::new(move || {
-                App::new()
-                    .wrap(
-                        SessionMiddleware::builder(store.clone(), key.clone())
-                            .cookie_secure(false)
-                            .build(),
-                    )
-                    .route("/bench", web::get().to(actix_peer_read))
-                    .route("/login/{user}", web::get().to(actix_peer_login))
-            })
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)
-            .map_err(io)?
-            .run()
+            serve_actix!(
+                move || {
+                    App::new()
+                        .wrap(
+                            SessionMiddleware::builder(store.clone(), key.clone())
+                                .cookie_secure(false)
+                                .build(),
+                        )
+                        .route("/bench", web::get().to(actix_peer_read))
+                        .route("/login/{user}", web::get().to(actix_peer_login))
+                },
+                listener
+            )
         }
     })
 }

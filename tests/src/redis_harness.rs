@@ -187,12 +187,7 @@ fn spawn_watchdog(redis_pid: u32) {
         "while kill -0 {me} 2>/dev/null; do kill -0 {redis_pid} 2>/dev/null || exit 0; sleep 1; done; kill {redis_pid} 2>/dev/null",
         me = std::process::id()
     );
-    let _ = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
+    spawn_detached_shell(&script);
 }
 
 /// Removes `dir` once this test process has exited (best effort).
@@ -202,8 +197,14 @@ pub fn remove_when_gone(dir: &std::path::Path) {
         me = std::process::id(),
         dir = dir.display()
     );
+    spawn_detached_shell(&script);
+}
+
+/// Starts `script` in a background `sh` with no stdio (best effort: a
+/// failure to start it is ignored).
+fn spawn_detached_shell(script: &str) {
     let _ = Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -102,6 +102,17 @@ impl Run {
     }
 }
 
+/// The last phase: 1.5 s of traffic after the failover, then the workers
+/// stop and are waited for.
+async fn finish(run: &Run, workers: Vec<tokio::task::JoinHandle<()>>) {
+    run.phase.store(AFTER, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    run.stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+}
+
 async fn worker(api: Api, users: Vec<(String, u16)>, run: Arc<Run>) {
     let mut i = 0;
     while !run.stop.load(Ordering::Relaxed) {
@@ -239,12 +250,7 @@ async fn manual_failover_costs_at_most_503s_and_everything_works_after() {
         failovers.push((replica, t.elapsed()));
     }
     let during = started.elapsed();
-    run.phase.store(AFTER, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    run.stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    finish(&run, workers).await;
 
     {
         let tally = run.tally.lock().unwrap();
@@ -294,12 +300,7 @@ async fn crashed_primary_costs_503s_within_the_timeout_and_everything_works_afte
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let healthy = started.elapsed();
     run.crashed.store(0, Ordering::Relaxed);
-    run.phase.store(AFTER, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    run.stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    finish(&run, workers).await;
 
     let tally = run.tally.lock().unwrap();
     eprintln!(

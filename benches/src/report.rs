@@ -426,114 +426,69 @@ impl Report {
                 "| measurement | {small} entries | {large} entries | {large} / {small} |"
             );
             let _ = writeln!(s, "|---|---:|---:|---:|");
-            let paced = |what: &str, rate: f64| format!("{what} at a fixed {}/s", thousands(rate));
+            // One row: its name, what it reads from a scale point, and
+            // whether it is in milliseconds (else a count per second).
+            type Value = fn(&ScalePoint) -> f64;
             let rates = sc.small.paced.rates;
-            let mut rows: Vec<(String, f64, f64, bool)> = [
+            let paced = |what: &str, rate: f64| format!("{what} at a fixed {}/s", thousands(rate));
+            let rows: Vec<(String, Value, bool)> = vec![
+                ("authenticate ops/s".into(), |p| p.authenticate.stats.rate(), false),
+                ("authenticate p50 ms".into(), |p| p.authenticate.stats.p50(), true),
+                ("authenticate p99 ms".into(), |p| p.authenticate.stats.p99(), true),
+                ("exchange pairs/s".into(), |p| p.exchange.stats.rate(), false),
+                ("exchange p50 ms".into(), |p| p.exchange.stats.p50(), true),
+                ("exchange p99 ms".into(), |p| p.exchange.stats.p99(), true),
                 (
-                    "authenticate ops/s",
-                    sc.small.authenticate.stats.rate(),
-                    sc.large.authenticate.stats.rate(),
+                    "raw HGET of the same records (floor) ops/s".into(),
+                    |p| p.floor.stats.rate(),
                     false,
                 ),
+                ("raw HGET p50 ms".into(), |p| p.floor.stats.p50(), true),
+                ("raw HGET p99 ms".into(), |p| p.floor.stats.p99(), true),
+                ("Redis CPU µs per raw HGET".into(), |p| p.floor.cpu.redis_us, true),
                 (
-                    "authenticate p50 ms",
-                    sc.small.authenticate.stats.p50(),
-                    sc.large.authenticate.stats.p50(),
+                    "Redis CPU µs per authenticate".into(),
+                    |p| p.authenticate.cpu.redis_us,
                     true,
                 ),
                 (
-                    "authenticate p99 ms",
-                    sc.small.authenticate.stats.p99(),
-                    sc.large.authenticate.stats.p99(),
+                    "Redis CPU µs per exchange pair".into(),
+                    |p| p.exchange.cpu.redis_us,
                     true,
                 ),
                 (
-                    "exchange pairs/s",
-                    sc.small.exchange.stats.rate(),
-                    sc.large.exchange.stats.rate(),
-                    false,
-                ),
-                (
-                    "exchange p50 ms",
-                    sc.small.exchange.stats.p50(),
-                    sc.large.exchange.stats.p50(),
+                    paced("authenticate p50 ms", rates.authenticate),
+                    |p| p.paced.authenticate.stats.p50(),
                     true,
                 ),
                 (
-                    "exchange p99 ms",
-                    sc.small.exchange.stats.p99(),
-                    sc.large.exchange.stats.p99(),
+                    paced("authenticate p99 ms", rates.authenticate),
+                    |p| p.paced.authenticate.stats.p99(),
                     true,
                 ),
                 (
-                    "raw HGET of the same records (floor) ops/s",
-                    sc.small.floor.stats.rate(),
-                    sc.large.floor.stats.rate(),
-                    false,
-                ),
-                (
-                    "raw HGET p50 ms",
-                    sc.small.floor.stats.p50(),
-                    sc.large.floor.stats.p50(),
+                    paced("exchange p50 ms", rates.exchange),
+                    |p| p.paced.exchange.stats.p50(),
                     true,
                 ),
                 (
-                    "raw HGET p99 ms",
-                    sc.small.floor.stats.p99(),
-                    sc.large.floor.stats.p99(),
+                    paced("exchange p99 ms", rates.exchange),
+                    |p| p.paced.exchange.stats.p99(),
                     true,
                 ),
                 (
-                    "Redis CPU µs per raw HGET",
-                    sc.small.floor.cpu.redis_us,
-                    sc.large.floor.cpu.redis_us,
+                    paced("raw HGET p50 ms", rates.floor),
+                    |p| p.paced.floor.stats.p50(),
                     true,
                 ),
                 (
-                    "Redis CPU µs per authenticate",
-                    sc.small.authenticate.cpu.redis_us,
-                    sc.large.authenticate.cpu.redis_us,
+                    paced("raw HGET p99 ms", rates.floor),
+                    |p| p.paced.floor.stats.p99(),
                     true,
                 ),
-                (
-                    "Redis CPU µs per exchange pair",
-                    sc.small.exchange.cpu.redis_us,
-                    sc.large.exchange.cpu.redis_us,
-                    true,
-                ),
-            ]
-            .into_iter()
-            .map(|(name, little, big, is_ms)| (name.to_owned(), little, big, is_ms))
-            .collect();
-            for (what, rate, little, big) in [
-                (
-                    "authenticate",
-                    rates.authenticate,
-                    &sc.small.paced.authenticate,
-                    &sc.large.paced.authenticate,
-                ),
-                (
-                    "exchange",
-                    rates.exchange,
-                    &sc.small.paced.exchange,
-                    &sc.large.paced.exchange,
-                ),
-                ("raw HGET", rates.floor, &sc.small.paced.floor, &sc.large.paced.floor),
-            ] {
-                rows.push((
-                    paced(&format!("{what} p50 ms"), rate),
-                    little.stats.p50(),
-                    big.stats.p50(),
-                    true,
-                ));
-                rows.push((
-                    paced(&format!("{what} p99 ms"), rate),
-                    little.stats.p99(),
-                    big.stats.p99(),
-                    true,
-                ));
-            }
-            for (name, little, big, is_ms) in rows {
+            ];
+            for (name, value, is_ms) in rows {
+                let (little, big) = (value(&sc.small), value(&sc.large));
                 let fmt = |v: f64| if is_ms { ms(v) } else { thousands(v) };
                 let _ = writeln!(
                     s,

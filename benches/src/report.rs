@@ -112,8 +112,8 @@ impl Report {
         all.extend([&self.exchange, &self.evalsha].into_iter().flatten());
         if let Some(sc) = &self.scale {
             for p in [&sc.small, &sc.large] {
-                all.extend([&p.authenticate, &p.exchange, &p.floor]);
-                all.extend([&p.paced.authenticate, &p.paced.exchange, &p.paced.floor]);
+                all.extend(p.saturated.all());
+                all.extend(p.paced.all());
             }
         }
         all
@@ -190,13 +190,13 @@ impl Report {
             let picks: [(&str, Pick, f64); 2] = [
                 (
                     "authenticate",
-                    |p| (&p.authenticate, &p.paced.authenticate),
-                    s.small.paced.rates.authenticate,
+                    |p| (&p.saturated.authenticate, &p.paced.authenticate),
+                    s.small.paced_rates.authenticate,
                 ),
                 (
                     "exchange",
-                    |p| (&p.exchange, &p.paced.exchange),
-                    s.small.paced.rates.exchange,
+                    |p| (&p.saturated.exchange, &p.paced.exchange),
+                    s.small.paced_rates.exchange,
                 ),
             ];
             for (what, pick, rate) in picks {
@@ -209,7 +209,7 @@ impl Report {
                         ms(large.stats.p99()),
                         ms(little.stats.p99()),
                         r,
-                        p99_ratio(&s.large.floor, &s.small.floor),
+                        p99_ratio(&s.large.saturated.floor, &s.small.saturated.floor),
                         thousands(rate),
                         p99_ratio(paced_large, paced_little),
                         p99_ratio(&s.large.paced.floor, &s.small.paced.floor),
@@ -429,31 +429,47 @@ impl Report {
             // One row: its name, what it reads from a scale point, and
             // whether it is in milliseconds (else a count per second).
             type Value = fn(&ScalePoint) -> f64;
-            let rates = sc.small.paced.rates;
+            let rates = sc.small.paced_rates;
             let paced = |what: &str, rate: f64| format!("{what} at a fixed {}/s", thousands(rate));
             let rows: Vec<(String, Value, bool)> = vec![
-                ("authenticate ops/s".into(), |p| p.authenticate.stats.rate(), false),
-                ("authenticate p50 ms".into(), |p| p.authenticate.stats.p50(), true),
-                ("authenticate p99 ms".into(), |p| p.authenticate.stats.p99(), true),
-                ("exchange pairs/s".into(), |p| p.exchange.stats.rate(), false),
-                ("exchange p50 ms".into(), |p| p.exchange.stats.p50(), true),
-                ("exchange p99 ms".into(), |p| p.exchange.stats.p99(), true),
                 (
-                    "raw HGET of the same records (floor) ops/s".into(),
-                    |p| p.floor.stats.rate(),
+                    "authenticate ops/s".into(),
+                    |p| p.saturated.authenticate.stats.rate(),
                     false,
                 ),
-                ("raw HGET p50 ms".into(), |p| p.floor.stats.p50(), true),
-                ("raw HGET p99 ms".into(), |p| p.floor.stats.p99(), true),
-                ("Redis CPU µs per raw HGET".into(), |p| p.floor.cpu.redis_us, true),
+                (
+                    "authenticate p50 ms".into(),
+                    |p| p.saturated.authenticate.stats.p50(),
+                    true,
+                ),
+                (
+                    "authenticate p99 ms".into(),
+                    |p| p.saturated.authenticate.stats.p99(),
+                    true,
+                ),
+                ("exchange pairs/s".into(), |p| p.saturated.exchange.stats.rate(), false),
+                ("exchange p50 ms".into(), |p| p.saturated.exchange.stats.p50(), true),
+                ("exchange p99 ms".into(), |p| p.saturated.exchange.stats.p99(), true),
+                (
+                    "raw HGET of the same records (floor) ops/s".into(),
+                    |p| p.saturated.floor.stats.rate(),
+                    false,
+                ),
+                ("raw HGET p50 ms".into(), |p| p.saturated.floor.stats.p50(), true),
+                ("raw HGET p99 ms".into(), |p| p.saturated.floor.stats.p99(), true),
+                (
+                    "Redis CPU µs per raw HGET".into(),
+                    |p| p.saturated.floor.cpu.redis_us,
+                    true,
+                ),
                 (
                     "Redis CPU µs per authenticate".into(),
-                    |p| p.authenticate.cpu.redis_us,
+                    |p| p.saturated.authenticate.cpu.redis_us,
                     true,
                 ),
                 (
                     "Redis CPU µs per exchange pair".into(),
-                    |p| p.exchange.cpu.redis_us,
+                    |p| p.saturated.exchange.cpu.redis_us,
                     true,
                 ),
                 (
@@ -501,22 +517,22 @@ impl Report {
             let _ = writeln!(
                 s,
                 "| errors (authenticate / exchange / HGET) | {} / {} / {} | {} / {} / {} | |",
-                sc.small.authenticate.stats.errors,
-                sc.small.exchange.stats.errors,
-                sc.small.floor.stats.errors,
-                sc.large.authenticate.stats.errors,
-                sc.large.exchange.stats.errors,
-                sc.large.floor.stats.errors
+                sc.small.saturated.authenticate.stats.errors,
+                sc.small.saturated.exchange.stats.errors,
+                sc.small.saturated.floor.stats.errors,
+                sc.large.saturated.authenticate.stats.errors,
+                sc.large.saturated.exchange.stats.errors,
+                sc.large.saturated.floor.stats.errors
             );
             let _ = writeln!(
                 s,
                 "| other load (authenticate / exchange / HGET) | {:.0}% / {:.0}% / {:.0}% | {:.0}% / {:.0}% / {:.0}% | |",
-                sc.small.authenticate.cpu.other_load * 100.0,
-                sc.small.exchange.cpu.other_load * 100.0,
-                sc.small.floor.cpu.other_load * 100.0,
-                sc.large.authenticate.cpu.other_load * 100.0,
-                sc.large.exchange.cpu.other_load * 100.0,
-                sc.large.floor.cpu.other_load * 100.0
+                sc.small.saturated.authenticate.cpu.other_load * 100.0,
+                sc.small.saturated.exchange.cpu.other_load * 100.0,
+                sc.small.saturated.floor.cpu.other_load * 100.0,
+                sc.large.saturated.authenticate.cpu.other_load * 100.0,
+                sc.large.saturated.exchange.cpu.other_load * 100.0,
+                sc.large.saturated.floor.cpu.other_load * 100.0
             );
             let _ = writeln!(
                 s,

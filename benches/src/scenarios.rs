@@ -390,43 +390,44 @@ pub struct ScalePoint {
     pub keys_before: u64,
     /// Keys in Redis when it ended.
     pub keys_after: u64,
+    /// Every operation back to back (saturation).
+    pub saturated: PerOperation<Measured>,
+    /// Every operation at a fixed rate well below saturation
+    /// (`paced_rates`).
+    pub paced: PerOperation<Measured>,
+    /// The fixed rates of `paced`, ops/s: [`PACED_SHARE`] of what each
+    /// operation sustained at the small size, the same at both sizes.
+    pub paced_rates: PerOperation<f64>,
+}
+
+/// One value for each operation the scale scenario measures.
+#[derive(Debug, Clone, Copy)]
+pub struct PerOperation<T> {
     /// `Gate::authenticate` over credentials spread across the data set.
-    pub authenticate: Measured,
+    pub authenticate: T,
     /// Issue + exchange pairs for fresh users.
-    pub exchange: Measured,
+    pub exchange: T,
     /// The floor: one raw `HGET` of the same session records on a redis-rs
     /// `ConnectionManager`, no tokengate code.
-    pub floor: Measured,
-    /// The same three at a fixed rate well below saturation.
-    pub paced: Paced,
+    pub floor: T,
 }
 
-/// Latency at a fixed load: half of what each operation sustained at the
-/// small size, the same rate at both sizes.
-#[derive(Debug, Clone)]
-pub struct Paced {
-    /// The fixed rates, ops/s: authenticate, exchange pairs, raw HGET.
-    pub rates: PacedRates,
-    /// `Gate::authenticate` at `rates.authenticate`.
-    pub authenticate: Measured,
-    /// Issue + exchange pairs at `rates.exchange`.
-    pub exchange: Measured,
-    /// Raw `HGET` at `rates.floor`.
-    pub floor: Measured,
+impl<T> PerOperation<T> {
+    /// The three values, in the order authenticate, exchange, floor.
+    pub fn all(&self) -> [&T; 3] {
+        [&self.authenticate, &self.exchange, &self.floor]
+    }
+
+    fn map<U>(&self, f: impl Fn(&T) -> U) -> PerOperation<U> {
+        PerOperation {
+            authenticate: f(&self.authenticate),
+            exchange: f(&self.exchange),
+            floor: f(&self.floor),
+        }
+    }
 }
 
-/// The fixed rates of [`Paced`], ops/s.
-#[derive(Debug, Clone, Copy)]
-pub struct PacedRates {
-    /// Authentications per second.
-    pub authenticate: f64,
-    /// Issue + exchange pairs per second.
-    pub exchange: f64,
-    /// Raw `HGET`s per second.
-    pub floor: f64,
-}
-
-/// The share of the saturated rate that [`Paced`] runs at.
+/// The share of the saturated rate that the paced measurements run at.
 pub const PACED_SHARE: f64 = 0.5;
 
 /// Bytes in Redis per token and per session.
@@ -602,32 +603,36 @@ async fn interleaved_rounds(
     credentials: &Arc<Vec<String>>,
     locations: &Arc<Vec<SessionLocation>>,
     exchange_tag: char,
-    [authenticate_budget, exchange_budget, floor_budget]: [Budget; 3],
+    budgets: PerOperation<Budget>,
     what: &str,
     rounds: usize,
     admin: &mut redis::Connection,
     retries: &mut Retries,
-) -> (Measured, Measured, Measured) {
+) -> PerOperation<Measured> {
     let (mut authenticate, mut exchanges, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         eprintln!("scale: round {round}/{rounds} {what}");
         authenticate.push(least_disturbed!(
             retries,
             format!("authenticate {what}"),
-            _attempt => authenticate_load(gate, Arc::clone(credentials), authenticate_budget, admin).await
+            _attempt => authenticate_load(gate, Arc::clone(credentials), budgets.authenticate, admin).await
         ));
         exchanges.push(least_disturbed!(
             retries,
             format!("exchange {what}"),
-            _attempt => exchange(gate.clone(), exchange_tag, true, exchange_budget, admin).await
+            _attempt => exchange(gate.clone(), exchange_tag, true, budgets.exchange, admin).await
         ));
         floor.push(least_disturbed!(
             retries,
             format!("raw HGET {what}"),
-            _attempt => floor_load(conn, Arc::clone(locations), floor_budget, admin).await
+            _attempt => floor_load(conn, Arc::clone(locations), budgets.floor, admin).await
         ));
     }
-    (median_p99(authenticate), median_p99(exchanges), median_p99(floor))
+    PerOperation {
+        authenticate: median_p99(authenticate),
+        exchange: median_p99(exchanges),
+        floor: median_p99(floor),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -640,42 +645,41 @@ async fn measure_point(
     exchange_tag: char,
     budget: Budget,
     rounds: usize,
-    paced_rates: Option<PacedRates>,
+    paced_rates: Option<PerOperation<f64>>,
     admin: &mut redis::Connection,
     retries: &mut Retries,
 ) -> ScalePoint {
     let keys_before = redis_server::dbsize(admin);
     let locations: Arc<Vec<SessionLocation>> =
         Arc::new(credentials.iter().filter_map(|c| session_location(secret, c)).collect());
-    let (authenticate, exchange, floor) = interleaved_rounds(
+    let saturated = interleaved_rounds(
         gate,
         conn,
         &credentials,
         &locations,
         exchange_tag,
-        [budget; 3],
+        PerOperation {
+            authenticate: budget,
+            exchange: budget,
+            floor: budget,
+        },
         &format!("at {entries}"),
         rounds,
         admin,
         retries,
     )
     .await;
-    let rates = paced_rates.unwrap_or(PacedRates {
-        authenticate: authenticate.stats.rate() * PACED_SHARE,
-        exchange: exchange.stats.rate() * PACED_SHARE,
-        floor: floor.stats.rate() * PACED_SHARE,
-    });
-    let at = |rate: f64| Budget {
-        pace: Some(rate),
-        ..budget
-    };
-    let (paced_authenticate, paced_exchange, paced_floor) = interleaved_rounds(
+    let paced_rates = paced_rates.unwrap_or_else(|| saturated.map(|m| m.stats.rate() * PACED_SHARE));
+    let paced = interleaved_rounds(
         gate,
         conn,
         &credentials,
         &locations,
         exchange_tag,
-        [at(rates.authenticate), at(rates.exchange), at(rates.floor)],
+        paced_rates.map(|&rate| Budget {
+            pace: Some(rate),
+            ..budget
+        }),
         &format!("paced at {entries}"),
         rounds,
         admin,
@@ -686,15 +690,9 @@ async fn measure_point(
         entries,
         keys_before,
         keys_after: redis_server::dbsize(admin),
-        authenticate,
-        exchange,
-        floor,
-        paced: Paced {
-            rates,
-            authenticate: paced_authenticate,
-            exchange: paced_exchange,
-            floor: paced_floor,
-        },
+        saturated,
+        paced,
+        paced_rates,
     }
 }
 
@@ -799,7 +797,7 @@ pub async fn scale(
         'l',
         budget,
         rounds,
-        Some(small_point.paced.rates),
+        Some(small_point.paced_rates),
         &mut admin,
         retries,
     )

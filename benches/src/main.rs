@@ -134,6 +134,16 @@ fn row_name(framework: Framework, row: Row) -> String {
     format!("{framework}:{}", row.letter())
 }
 
+/// A comma-separated list from the environment, `default` when unset.
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 const DEFAULT_RESULTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/RESULTS.md");
 
 fn settings() -> Result<Settings, String> {
@@ -153,23 +163,13 @@ fn settings() -> Result<Settings, String> {
     };
     let scale = env_u64("BENCH_SCALE", 1_000_000)?;
     let small = env_u64("BENCH_SMALL", 1_000)?;
-    let sections: Vec<String> = std::env::var("BENCH_SECTIONS")
-        .unwrap_or_else(|_| "http,exchange,scale".to_owned())
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let sections = env_list("BENCH_SECTIONS", "http,exchange,scale");
     for section in &sections {
         if !["http", "exchange", "scale", "profile"].contains(&section.as_str()) {
             return Err(format!("BENCH_SECTIONS: unknown section {section:?}"));
         }
     }
-    let rows: Vec<String> = std::env::var("BENCH_ROWS")
-        .unwrap_or_default()
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let rows = env_list("BENCH_ROWS", "");
     let complete = sections.len() == 3
         && rows.is_empty()
         && budget.concurrency == 64

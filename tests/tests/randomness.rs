@@ -226,29 +226,45 @@ fn one_million_otps_pass_chi_square() {
         "the email and SMS flows draw their codes from random_digits"
     );
     let started = Instant::now();
-    let mut verdicts = Vec::new();
-    for round in 0..2 {
+    confirmed_on_a_second_million("codes", |round| {
         let (positions, combined, values) = otp_statistics();
-        let failed: Vec<String> = positions
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| **x > CRITICAL_9_DOF_OF_6)
-            .map(|(i, x)| format!("position {i}: {x:.2} > {CRITICAL_9_DOF_OF_6}"))
-            .chain(
-                (combined > CRITICAL_54_DOF).then(|| format!("digits by position: {combined:.2} > {CRITICAL_54_DOF}")),
-            )
-            .chain((values > CRITICAL_99_DOF).then(|| format!("values: {values:.2} > {CRITICAL_99_DOF}")))
-            .collect();
         eprintln!(
             "round {round}: chi-square per position {positions:.2?}, sum {combined:.2} (54 dof), values {values:.2} (99 dof), {:?}",
             started.elapsed()
         );
+        positions_above(&positions, CRITICAL_9_DOF_OF_6)
+            .into_iter()
+            .chain(
+                (combined > CRITICAL_54_DOF).then(|| format!("digits by position: {combined:.2} > {CRITICAL_54_DOF}")),
+            )
+            .chain((values > CRITICAL_99_DOF).then(|| format!("values: {values:.2} > {CRITICAL_99_DOF}")))
+            .collect()
+    });
+}
+
+/// The positions whose statistic exceeds `critical`, one line each.
+fn positions_above(statistics: &[f64], critical: f64) -> Vec<String> {
+    statistics
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| **x > critical)
+        .map(|(i, x)| format!("position {i}: {x:.2} > {critical}"))
+        .collect()
+}
+
+/// Runs `round` (which returns its failed checks) on a million samples,
+/// and again on a second, independent million if any failed: a uniform
+/// source fails a p = 0.01 check now and then, a biased one fails both.
+fn confirmed_on_a_second_million(what: &str, mut round: impl FnMut(usize) -> Vec<String>) {
+    let mut verdicts = Vec::new();
+    for attempt in 0..2 {
+        let failed = round(attempt);
         if failed.is_empty() {
             return;
         }
         verdicts.push(failed.join(", "));
     }
-    panic!("1,000,000 codes are not uniform (p < 0.01, twice): {verdicts:?}");
+    panic!("1,000,000 {what} are not uniform (p < 0.01, twice): {verdicts:?}");
 }
 
 /// 15 degrees of freedom at p = 0.01 / 7 (each of seven positions, Bonferroni).
@@ -260,8 +276,7 @@ const CRITICAL_15_DOF_OF_7: f64 = 36.639;
 #[test]
 fn one_million_hex_secrets_pass_chi_square() {
     const N: usize = 1_000_000;
-    let mut verdicts = Vec::new();
-    for round in 0..2 {
+    confirmed_on_a_second_million("hex secrets", |round| {
         let mut per_position = [[0u64; 16]; 7];
         for _ in 0..N {
             let secret = tokengate::secret::random_hex(7);
@@ -275,18 +290,8 @@ fn one_million_hex_secrets_pass_chi_square() {
         }
         let statistics: Vec<f64> = per_position.iter().map(|c| chi_square(c)).collect();
         eprintln!("round {round}: chi-square per position {statistics:.2?} (15 dof)");
-        let failed: Vec<String> = statistics
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| **x > CRITICAL_15_DOF_OF_7)
-            .map(|(i, x)| format!("position {i}: {x:.2} > {CRITICAL_15_DOF_OF_7}"))
-            .collect();
-        if failed.is_empty() {
-            return;
-        }
-        verdicts.push(failed.join(", "));
-    }
-    panic!("1,000,000 hex secrets are not uniform (p < 0.01, twice): {verdicts:?}");
+        positions_above(&statistics, CRITICAL_15_DOF_OF_7)
+    });
 }
 
 #[test]

@@ -34,6 +34,16 @@ pub struct Policy {
     pub lockout_duration: Duration,
     /// Lifetime of a custom token when the caller gives none. Default 15 minutes.
     pub default_token_expire: Duration,
+    /// No session lives past its creation plus this, however often it is
+    /// extended (`PATCH`) or used: a stolen credential ages out. Default
+    /// one year; at least the session lifetime.
+    pub max_session_age: Duration,
+    /// Failed exchanges one client (IP, IPv6 /64) may make for one user per
+    /// [`Policy::client_failure_window`] before that client alone gets 429,
+    /// as Appwrite limits it. Default 10; 0 turns it off.
+    pub client_failures: u32,
+    /// The window of [`Policy::client_failures`]. Default one hour.
+    pub client_failure_window: Duration,
 }
 
 impl Default for Policy {
@@ -46,6 +56,35 @@ impl Default for Policy {
             lockout_after_failures: 100,
             lockout_duration: Duration::from_secs(3600),
             default_token_expire: Duration::from_secs(900),
+            max_session_age: MAX_SESSION_LIFETIME,
+            client_failures: 10,
+            client_failure_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations, not on cross-site subrequests or
+    /// POSTs: the default, which stops cross-site request forgery.
+    #[default]
+    Lax,
+    /// Never sent cross-site, not even when following a link.
+    Strict,
+    /// Sent cross-site too: only for a web app on another site, and only
+    /// with `Secure` (browsers refuse it otherwise).
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
         }
     }
 }
@@ -56,11 +95,25 @@ impl Default for Policy {
 pub struct CookieSettings {
     /// Adds `Secure` (default true). Turn off only for plain-http local use.
     pub secure: bool,
+    /// `SameSite`, default `Lax`.
+    pub same_site: SameSite,
+    /// `Domain`, default none (the cookie goes back to this host only).
+    pub domain: Option<String>,
+    /// Names the cookie `__Host-a_session_<project>`: browsers then accept it
+    /// only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
+    /// cannot set or shadow it. Off by default (Appwrite's SDKs look for the
+    /// plain name in `X-Fallback-Cookies`).
+    pub host_prefix: bool,
 }
 
 impl Default for CookieSettings {
     fn default() -> Self {
-        CookieSettings { secure: true }
+        CookieSettings {
+            secure: true,
+            same_site: SameSite::Lax,
+            domain: None,
+            host_prefix: false,
+        }
     }
 }
 
@@ -78,6 +131,12 @@ pub struct HttpSettings {
     pub cookie: CookieSettings,
     /// Largest accepted request body. Default 64 KiB; larger gets 413.
     pub max_body_bytes: usize,
+    /// Web origins (`https://app.example.com`) besides the request's own and
+    /// the public URL's from which a browser may create a session.
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed. Empty by
+    /// default: the peer address is the client.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 impl Default for HttpSettings {
@@ -88,6 +147,8 @@ impl Default for HttpSettings {
             api_key: None,
             cookie: CookieSettings::default(),
             max_body_bytes: 64 * 1024,
+            allowed_origins: Vec::new(),
+            trusted_proxies: crate::client_ip::TrustedProxies::default(),
         }
     }
 }
@@ -95,7 +156,8 @@ impl Default for HttpSettings {
 impl HttpSettings {
     /// The session cookie's name.
     pub fn cookie_name(&self) -> String {
-        format!("a_session_{}", self.project)
+        let prefix = if self.cookie.host_prefix { "__Host-" } else { "" };
+        format!("{prefix}a_session_{}", self.project)
     }
 }
 
@@ -118,6 +180,14 @@ pub struct IssueLimits {
     pub phone_per_ip: u32,
     /// Shortest gap between two sends of one kind to one address (default 60 s).
     pub min_interval: Duration,
+    /// Email OTPs for the whole deployment, a ceiling against botnets that
+    /// stay under the per-IP limit (default 10,000; 0 = none).
+    pub email_global: u32,
+    /// Magic URLs for the whole deployment (default 10,000; 0 = none).
+    pub magic_url_global: u32,
+    /// Phone OTPs for the whole deployment: each SMS costs money (default
+    /// 1,000; 0 = none).
+    pub phone_global: u32,
     /// The counting window (default one hour).
     pub window: Duration,
 }
@@ -132,6 +202,9 @@ impl Default for IssueLimits {
             phone_per_address: 10,
             phone_per_ip: 10,
             min_interval: Duration::from_secs(60),
+            email_global: 10_000,
+            magic_url_global: 10_000,
+            phone_global: 1_000,
             window: Duration::from_secs(3600),
         }
     }

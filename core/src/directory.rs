@@ -4,12 +4,12 @@
 //!
 //! [`Directory`] is the seam for an application's own user table; the default,
 //! [`StoreDirectory`], keeps users in the same store as tokens and sessions,
-//! addresses only as keyed digests, every entry expiring a year after its
-//! last use.
+//! address bindings as keyed digests. Identity is not a cache: a user id,
+//! once issued a token or a session, stays known until the user is deleted,
+//! so that nobody can later claim it with another address.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Error;
 use crate::model::UserId;
 use crate::secret::{Purpose, ServerSecret};
-use crate::store::Store;
+use crate::store::{Store, UserRecord};
 use crate::time::{from_ms, now_ms};
 
 /// A user as the directory knows it.
@@ -51,59 +51,97 @@ pub enum Address<'a> {
 }
 
 /// Maps addresses to users.
+///
+/// The contract every implementation keeps (the store contract suite checks
+/// it for [`StoreDirectory`] on every store):
+///
+/// - A user id is *known* from the moment it is issued a token or a session
+///   (by any route or the in-process API: the [`Gate`](crate::Gate) calls
+///   [`Directory::remember`] first) until [`Directory::delete`]; nothing
+///   expires with inactivity.
+/// - [`Directory::resolve`] honours a caller-chosen id only when that id is
+///   unknown, or already bound to the same normalised address; otherwise it
+///   answers [`Error::UserAlreadyExists`] and changes nothing. A known
+///   address resolves to its owner, whatever id was asked for.
+/// - After [`Directory::delete`] the id and its addresses are free again.
 #[async_trait]
 pub trait Directory: Send + Sync + fmt::Debug + 'static {
-    /// The owner of `address`; when unknown, creates `requested` with it.
-    /// [`Error::UserAlreadyExists`] when `requested` is someone else.
+    /// The owner of `address`; when unknown, binds it to `requested`.
+    /// [`Error::UserAlreadyExists`] when `requested` is known otherwise.
     async fn resolve(&self, address: Address<'_>, requested: &UserId) -> Result<UserId, Error>;
+
+    /// Makes `user` known (a token or session is about to be issued for it).
+    async fn remember(&self, user: &UserId) -> Result<(), Error>;
 
     /// The user, if the directory knows it.
     async fn get(&self, user: &UserId) -> Result<Option<User>, Error>;
 
     /// Records that a login through `address`'s channel proved it.
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool) -> Result<(), Error>;
+
+    /// Forgets `user` and its address bindings (`email` and `phone` are the
+    /// addresses the store's record held, empty when none). The
+    /// [`Gate`](crate::Gate) has already deleted the user's record, tokens
+    /// and sessions in the store, in one step.
+    async fn delete(&self, user: &UserId, email: &str, phone: &str) -> Result<(), Error>;
 }
 
-/// The default directory, in the token store.
+/// The default directory, in the token store: the user record shares the
+/// user's hash tag with its tokens and sessions, so that the store's own
+/// token and session writes make the id known in the same step.
 #[derive(Debug, Clone)]
 pub struct StoreDirectory {
     store: Arc<dyn Store>,
     secret: ServerSecret,
-    ttl: Duration,
 }
-
-/// How long an unused directory entry lives.
-pub const DIRECTORY_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl StoreDirectory {
     /// A directory in `store`, keying address digests with `secret`.
     pub fn new(store: Arc<dyn Store>, secret: ServerSecret) -> Self {
-        StoreDirectory {
-            store,
-            secret,
-            ttl: DIRECTORY_TTL,
-        }
+        StoreDirectory { store, secret }
+    }
+
+    fn address_digest(&self, address: Address<'_>) -> crate::secret::Digest {
+        let (label, value) = match address {
+            Address::Email(email) => ("email:", email),
+            Address::Phone(phone) => ("phone:", phone),
+        };
+        self.secret
+            .digest_value(Purpose::Address, format!("{label}{value}").as_bytes())
+    }
+}
+
+fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
+    match address {
+        Address::Email(email) => record.email == email,
+        Address::Phone(phone) => record.phone == phone,
     }
 }
 
 #[async_trait]
 impl Directory for StoreDirectory {
     async fn resolve(&self, address: Address<'_>, requested: &UserId) -> Result<UserId, Error> {
-        let (label, value, email, phone) = match address {
-            Address::Email(email) => ("email:", email, email, ""),
-            Address::Phone(phone) => ("phone:", phone, "", phone),
-        };
-        let digest = self
-            .secret
-            .digest_value(Purpose::Address, format!("{label}{value}").as_bytes());
-        let ttl = self.ttl.as_millis() as i64;
-        if let Some(owner) = self.store.find_address(&digest, ttl).await? {
-            return Ok(owner);
+        let digest = self.address_digest(address);
+        if let Some(owner) = self.store.find_address(&digest).await? {
+            // A binding whose user was deleted (or rebound) is stale: drop it.
+            match self.store.load_user(&owner).await? {
+                Some(record) if bound_to(&record, address) => return Ok(owner),
+                _ => self.store.unlink_address(&digest, &owner).await?,
+            }
         }
-        if !self.store.claim_user(requested, email, phone, now_ms(), ttl).await? {
+        let (email, phone) = match address {
+            Address::Email(email) => (email, ""),
+            Address::Phone(phone) => ("", phone),
+        };
+        if !self.store.claim_user(requested, email, phone, now_ms()).await? {
             return Err(Error::UserAlreadyExists);
         }
-        Ok(self.store.link_address(&digest, requested, ttl).await?)
+        Ok(self.store.link_address(&digest, requested).await?)
+    }
+
+    async fn remember(&self, _user: &UserId) -> Result<(), Error> {
+        // The store's token and session writes record the id in the same script.
+        Ok(())
     }
 
     async fn get(&self, user: &UserId) -> Result<Option<User>, Error> {
@@ -120,5 +158,17 @@ impl Directory for StoreDirectory {
 
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool) -> Result<(), Error> {
         Ok(self.store.mark_verified(user, email, phone, now_ms()).await?)
+    }
+
+    async fn delete(&self, user: &UserId, email: &str, phone: &str) -> Result<(), Error> {
+        if !email.is_empty() {
+            let digest = self.address_digest(Address::Email(email));
+            self.store.unlink_address(&digest, user).await?;
+        }
+        if !phone.is_empty() {
+            let digest = self.address_digest(Address::Phone(phone));
+            self.store.unlink_address(&digest, user).await?;
+        }
+        Ok(())
     }
 }

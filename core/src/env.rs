@@ -11,12 +11,18 @@
 //! | `TOKENGATE_PROJECT` | project id (cookie name, `X-Appwrite-Project`) | `default` |
 //! | `TOKENGATE_API_KEY` | API key for `X-Appwrite-Key` (≥ 16 chars) | random ([`EnvConfig::api_key_generated`]) |
 //! | `TOKENGATE_PUBLIC_URL` | origin used in links (never the Host header) | `http://127.0.0.1:8080` |
-//! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated hosts allowed for magic-URL `url` | host of the public URL |
+//! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated origins (or bare hosts: the public URL's scheme, default port) allowed for magic-URL `url` | origin of the public URL |
 //! | `TOKENGATE_SMTP_URL` | e.g. `smtp://127.0.0.1:2525` (feature `smtp`) | emails written to the log |
 //! | `TOKENGATE_MAIL_FROM` | sender of the emails | `tokengate <no-reply@tokengate.local>` |
 //! | `TOKENGATE_SMS_WEBHOOK` | URL receiving `POST {"to","body"}` (feature `sms-webhook`) | SMS written to the log |
 //! | `TOKENGATE_INSECURE_COOKIES` | `1` drops `Secure` for plain-http local use | secure cookies |
 //! | `TOKENGATE_SESSION_CACHE_MS` | local session cache TTL in ms (1..=60000), revocations over Redis pub/sub | no cache |
+//! | `TOKENGATE_DEV` | `1`: development mode (codes and links may go to the log) | off; on by itself only on the embedded store, said loudly at start |
+//! | `TOKENGATE_ALLOWED_ORIGINS` | comma-separated web origins allowed to create sessions cross-origin | the request's own and the public URL's origin only |
+//! | `TOKENGATE_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-For` / `Forwarded` is believed | none: the peer is the client |
+//! | `TOKENGATE_COOKIE_SAMESITE` | `Lax`, `Strict` or `None` (`None` needs secure cookies) | `Lax` |
+//! | `TOKENGATE_COOKIE_DOMAIN` | the cookie's `Domain` | none (host-only) |
+//! | `TOKENGATE_COOKIE_HOST_PREFIX` | `1` names the cookie `__Host-a_session_<project>` | plain name |
 //!
 //! ```
 //! use tokengate::env::EnvConfig;
@@ -91,6 +97,26 @@ pub struct EnvConfig {
     pub insecure_cookies: bool,
     /// `TOKENGATE_SESSION_CACHE_MS`.
     pub session_cache: Option<std::time::Duration>,
+    /// `TOKENGATE_DEV=1`, or on by itself on the embedded store.
+    pub development: bool,
+    /// `TOKENGATE_ALLOWED_ORIGINS`.
+    pub allowed_origins: Vec<String>,
+    /// `TOKENGATE_TRUSTED_PROXIES`.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
+    /// `TOKENGATE_COOKIE_SAMESITE`.
+    pub same_site: crate::config::SameSite,
+    /// `TOKENGATE_COOKIE_DOMAIN`.
+    pub cookie_domain: Option<String>,
+    /// `TOKENGATE_COOKIE_HOST_PREFIX=1`.
+    pub cookie_host_prefix: bool,
+}
+
+fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
+    match value.as_deref() {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(error(name, format!("must be 1 or 0, got {other:?}"))),
+    }
 }
 
 fn list(value: Option<String>) -> Vec<String> {
@@ -178,16 +204,45 @@ impl EnvConfig {
         let smtp_url = get("TOKENGATE_SMTP_URL");
         let mail_from = get("TOKENGATE_MAIL_FROM").unwrap_or_else(|| "tokengate <no-reply@tokengate.local>".to_owned());
         let sms_webhook = get("TOKENGATE_SMS_WEBHOOK");
-        let insecure_cookies = match get("TOKENGATE_INSECURE_COOKIES").as_deref() {
-            None | Some("0") => false,
-            Some("1") => true,
+        let insecure_cookies = flag("TOKENGATE_INSECURE_COOKIES", get("TOKENGATE_INSECURE_COOKIES"))?;
+        let embedded = redis_url.is_none() && cluster_nodes.is_empty();
+        let development = flag("TOKENGATE_DEV", get("TOKENGATE_DEV"))? || embedded;
+        let allowed_origins = list(get("TOKENGATE_ALLOWED_ORIGINS"));
+        if let Some(bad) = allowed_origins
+            .iter()
+            .find(|o| crate::redirect::parse_origin(o).is_err())
+        {
+            return Err(error(
+                "TOKENGATE_ALLOWED_ORIGINS",
+                format!("not an origin (scheme://host[:port]): {bad:?}"),
+            ));
+        }
+        let trusted_proxies =
+            crate::client_ip::TrustedProxies::parse(&get("TOKENGATE_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?;
+        let same_site = match get("TOKENGATE_COOKIE_SAMESITE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("lax") => crate::config::SameSite::Lax,
+            Some("strict") => crate::config::SameSite::Strict,
+            Some("none") if !insecure_cookies => crate::config::SameSite::None,
+            Some("none") => {
+                return Err(error(
+                    "TOKENGATE_COOKIE_SAMESITE",
+                    "None needs secure cookies (unset TOKENGATE_INSECURE_COOKIES)",
+                ))
+            }
             Some(other) => {
                 return Err(error(
-                    "TOKENGATE_INSECURE_COOKIES",
-                    format!("must be 1 or 0, got {other:?}"),
+                    "TOKENGATE_COOKIE_SAMESITE",
+                    format!("must be Lax, Strict or None, got {other:?}"),
                 ))
             }
         };
+        let cookie_domain = get("TOKENGATE_COOKIE_DOMAIN");
+        let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
 
         let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
             None => None,
@@ -223,6 +278,12 @@ impl EnvConfig {
             sms_webhook,
             insecure_cookies,
             session_cache,
+            development,
+            allowed_origins,
+            trusted_proxies,
+            same_site,
+            cookie_domain,
+            cookie_host_prefix,
         })
     }
 
@@ -234,13 +295,32 @@ impl EnvConfig {
             );
             ServerSecret::random()
         });
-        let builder = Gate::builder()
+        if self.development {
+            tracing::warn!(
+                "DEVELOPMENT MODE ({}): login codes and links without a mailer or SMS sender are written to the log; \
+                 not for production (set REDIS_URL, TOKENGATE_SMTP_URL and TOKENGATE_SMS_WEBHOOK, and leave TOKENGATE_DEV unset)",
+                if self.redis_url.is_none() && self.cluster_nodes.is_empty() {
+                    "embedded in-memory store"
+                } else {
+                    "TOKENGATE_DEV=1"
+                }
+            );
+        }
+        let mut builder = Gate::builder()
             .server_key(secret)
             .project(self.project.clone())
             .api_key(self.api_key.expose())
             .secure_cookies(!self.insecure_cookies)
+            .same_site(self.same_site)
+            .cookie_host_prefix(self.cookie_host_prefix)
             .public_url(self.public_url.clone())
-            .redirect_hosts(self.redirect_hosts.clone());
+            .redirect_hosts(self.redirect_hosts.clone())
+            .allowed_origins(self.allowed_origins.clone())
+            .trusted_proxies(self.trusted_proxies.clone())
+            .development_mode(self.development);
+        if let Some(domain) = &self.cookie_domain {
+            builder = builder.cookie_domain(domain.clone());
+        }
         let builder = self.with_store(builder).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
@@ -321,8 +401,12 @@ impl EnvConfig {
                     "tokengate was built without the `smtp` feature",
                 ))
             }
-            None => {
+            None if self.development => {
                 tracing::warn!("TOKENGATE_SMTP_URL is not set: emails (with their codes) are written to the log");
+                builder
+            }
+            None => {
+                tracing::warn!("TOKENGATE_SMTP_URL is not set: the email routes answer 503 general_smtp_disabled");
                 builder
             }
         };
@@ -339,8 +423,12 @@ impl EnvConfig {
                     "tokengate was built without the `sms-webhook` feature",
                 ))
             }
-            None => {
+            None if self.development => {
                 tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: SMS (with their codes) are written to the log");
+                builder
+            }
+            None => {
+                tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: the phone route answers 503 general_phone_disabled");
                 builder
             }
         };
@@ -366,6 +454,14 @@ mod tests {
         assert!(config.secret.is_none());
         assert!(!config.insecure_cookies);
         assert!(!format!("{config:?}").contains(config.api_key.expose()));
+        // The embedded store is a development setup by itself; Redis is not.
+        assert!(config.development);
+        assert!(!parse(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap().development);
+        assert!(
+            parse(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("TOKENGATE_DEV", "1")])
+                .unwrap()
+                .development
+        );
     }
 
     #[test]
@@ -382,6 +478,11 @@ mod tests {
             ("TOKENGATE_PUBLIC_URL", "ftp://x"),
             ("TOKENGATE_REDIRECT_HOSTS", "Evil.com"),
             ("TOKENGATE_INSECURE_COOKIES", "yes"),
+            ("TOKENGATE_DEV", "true"),
+            ("TOKENGATE_ALLOWED_ORIGINS", "https://a.example.com/path"),
+            ("TOKENGATE_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TOKENGATE_COOKIE_SAMESITE", "sometimes"),
+            ("TOKENGATE_COOKIE_HOST_PREFIX", "yes"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");

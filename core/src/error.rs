@@ -39,6 +39,18 @@ pub enum Error {
     /// A message (email, SMS) could not be delivered.
     #[error("delivery failed: {0}")]
     Delivery(String),
+    /// No mailer is configured and development mode is off.
+    #[error("no mailer configured")]
+    SmtpDisabled,
+    /// No SMS sender is configured and development mode is off.
+    #[error("no SMS sender configured")]
+    PhoneDisabled,
+    /// A browser request from an origin that may not create sessions here.
+    #[error("request from a foreign origin")]
+    ForeignOrigin,
+    /// The body is not `application/json`.
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
     /// The configuration is invalid (builder time only).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -70,6 +82,14 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// `general_server_error`, 503: the store or a delivery channel is down.
     ServiceUnavailable,
+    /// `general_smtp_disabled`, 503: no mailer configured.
+    SmtpDisabled,
+    /// `general_phone_disabled`, 503: no SMS sender configured.
+    PhoneDisabled,
+    /// `general_access_forbidden`, 403: a cross-site browser request.
+    Forbidden,
+    /// `general_argument_invalid`, 415: the body is not JSON.
+    UnsupportedMediaType,
     /// `general_server_error`, 500: a bug or a misconfigured app.
     Internal,
 }
@@ -89,6 +109,10 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "general_not_implemented",
             ErrorKind::PayloadTooLarge => "general_argument_invalid",
             ErrorKind::ServiceUnavailable => "general_server_error",
+            ErrorKind::SmtpDisabled => "general_smtp_disabled",
+            ErrorKind::PhoneDisabled => "general_phone_disabled",
+            ErrorKind::Forbidden => "general_access_forbidden",
+            ErrorKind::UnsupportedMediaType => "general_argument_invalid",
             ErrorKind::Internal => "general_server_error",
         }
     }
@@ -103,7 +127,9 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::UserAlreadyExists => 409,
             ErrorKind::PayloadTooLarge => 413,
-            ErrorKind::ServiceUnavailable => 503,
+            ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::ServiceUnavailable | ErrorKind::SmtpDisabled | ErrorKind::PhoneDisabled => 503,
             ErrorKind::Internal => 500,
         }
     }
@@ -126,6 +152,10 @@ impl ErrorKind {
             ErrorKind::ServiceUnavailable => {
                 "The server is temporarily unable to handle the request. Please try again later."
             }
+            ErrorKind::SmtpDisabled => "SMTP is disabled for your project",
+            ErrorKind::PhoneDisabled => "Phone provider is not configured.",
+            ErrorKind::Forbidden => "Requests from this origin may not create sessions.",
+            ErrorKind::UnsupportedMediaType => "Invalid request body: Content-Type must be application/json.",
             ErrorKind::Internal => "Server Error",
         }
     }
@@ -143,6 +173,10 @@ impl Error {
             Error::UserNotFound => ErrorKind::UserNotFound,
             Error::UserAlreadyExists => ErrorKind::UserAlreadyExists,
             Error::Store(_) | Error::Delivery(_) => ErrorKind::ServiceUnavailable,
+            Error::SmtpDisabled => ErrorKind::SmtpDisabled,
+            Error::PhoneDisabled => ErrorKind::PhoneDisabled,
+            Error::ForeignOrigin => ErrorKind::Forbidden,
+            Error::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
             Error::Config(_) => ErrorKind::Internal,
         }
     }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::address::{normalize_email, normalize_phone};
 use crate::delivery::{render, EmailMessage, SmsMessage, TemplateValues};
-use crate::directory::{Address, User};
+use crate::directory::Address;
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::model::{Token, TokenKind, UserId};
@@ -52,12 +52,12 @@ impl Gate {
     ) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let email = normalize_email(email)?;
+        let mailer = self.mailer().ok_or(Error::SmtpDisabled)?;
         let limits = &self.flows().limits;
         self.check_limits(
             "email",
             &email,
-            limits.email_per_address,
-            limits.email_per_ip,
+            [limits.email_per_address, limits.email_per_ip, limits.email_global],
             requester,
         )
         .await?;
@@ -81,7 +81,7 @@ impl Gate {
             subject: render(&templates.email_otp_subject, &values),
             body: render(&templates.email_otp_body, &values),
         };
-        let outcome = self.mailer().send(&message).await;
+        let outcome = mailer.send(&message).await;
         self.finish_delivery(token, outcome.map_err(|e| e.0)).await
     }
 
@@ -101,12 +101,16 @@ impl Gate {
         if let Some(url) = url {
             self.flows().redirect.check(url)?;
         }
+        let mailer = self.mailer().ok_or(Error::SmtpDisabled)?;
         let limits = &self.flows().limits;
         self.check_limits(
             "magic",
             &email,
-            limits.magic_url_per_address,
-            limits.magic_url_per_ip,
+            [
+                limits.magic_url_per_address,
+                limits.magic_url_per_ip,
+                limits.magic_url_global,
+            ],
             requester,
         )
         .await?;
@@ -144,7 +148,7 @@ impl Gate {
             subject: render(&templates.magic_url_subject, &values),
             body: render(&templates.magic_url_body, &values),
         };
-        let outcome = self.mailer().send(&message).await;
+        let outcome = mailer.send(&message).await;
         self.finish_delivery(token, outcome.map_err(|e| e.0)).await
     }
 
@@ -153,12 +157,12 @@ impl Gate {
     pub async fn create_phone_token(&self, user_id: &str, phone: &str, requester: Requester) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let phone = normalize_phone(phone)?;
+        let sms = self.sms_sender().ok_or(Error::PhoneDisabled)?;
         let limits = &self.flows().limits;
         self.check_limits(
             "phone",
             &phone,
-            limits.phone_per_address,
-            limits.phone_per_ip,
+            [limits.phone_per_address, limits.phone_per_ip, limits.phone_global],
             requester,
         )
         .await?;
@@ -179,14 +183,8 @@ impl Gate {
             to: phone,
             body: render(&self.flows().templates.sms_body, &values),
         };
-        let outcome = self.sms_sender().send(&message).await;
+        let outcome = sms.send(&message).await;
         self.finish_delivery(token, outcome.map_err(|e| e.0)).await
-    }
-
-    /// The user as the directory knows it; a user with sessions but no
-    /// directory entry (custom tokens only) is reported with empty fields.
-    pub async fn get_user(&self, user: &UserId) -> Result<Option<User>, Error> {
-        self.directory().get(user).await
     }
 
     fn template_values<'a>(&'a self, token: &'a Token, link: &'a str, seconds: u64) -> TemplateValues<'a> {
@@ -219,12 +217,15 @@ impl Gate {
         }
     }
 
+    /// Counts the request in the deployment-wide, per-client and
+    /// per-address buckets of `kind` (`[per address, per client, global]`
+    /// limits), in that order; a refusal takes back what the earlier
+    /// buckets counted, so a refused request costs no budget.
     async fn check_limits(
         &self,
         kind: &'static str,
         address: &str,
-        per_address: u32,
-        per_ip: u32,
+        [per_address, per_client, global]: [u32; 3],
         requester: Requester,
     ) -> Result<(), Error> {
         if requester.trusted {
@@ -232,29 +233,41 @@ impl Gate {
         }
         let limits = &self.flows().limits;
         let window_ms = limits.window.as_millis() as i64;
-        let now = now_ms();
-        let ip_bucket = requester.ip.map(|ip| RateBucket {
-            id: format!("{kind}:ip:{}", self.bucket_digest(&ip.to_string())),
-            limit: per_ip,
+        let bucket = |id: String, limit: u32, min_interval_ms: i64| RateBucket {
+            id,
+            limit,
             window_ms,
-            min_interval_ms: 0,
-        });
-        if let Some(bucket) = &ip_bucket {
-            if !self.store().hit_rate_limit(bucket, now).await? {
-                observe::rate_limited(kind);
-                return Err(Error::RateLimited);
-            }
-        }
-        let address_bucket = RateBucket {
-            id: format!("{kind}:addr:{}", self.bucket_digest(address)),
-            limit: per_address,
-            window_ms,
-            min_interval_ms: limits.min_interval.as_millis() as i64,
+            min_interval_ms,
         };
-        if !self.store().hit_rate_limit(&address_bucket, now).await? {
-            // A refused request costs the client's budget nothing.
-            if let Some(bucket) = &ip_bucket {
-                self.store().refund_rate_limit(bucket).await?;
+        let mut buckets = Vec::with_capacity(3);
+        if global > 0 {
+            buckets.push((bucket(format!("{kind}:all"), global, 0), "global"));
+        }
+        if let Some(ip) = requester.ip {
+            buckets.push((
+                bucket(format!("{kind}:ip:{}", self.client_digest(ip)), per_client, 0),
+                "client",
+            ));
+        }
+        let gap = limits.min_interval.as_millis() as i64;
+        buckets.push((
+            bucket(format!("{kind}:addr:{}", self.bucket_digest(address)), per_address, gap),
+            "address",
+        ));
+        let now = now_ms();
+        for (index, (bucket, scope)) in buckets.iter().enumerate() {
+            if self.store().hit_rate_limit(bucket, now).await? {
+                continue;
+            }
+            for (counted, _) in &buckets[..index] {
+                self.store().refund_rate_limit(counted).await?;
+            }
+            if *scope == "global" {
+                tracing::warn!(
+                    kind,
+                    limit = bucket.limit,
+                    "deployment-wide issuance ceiling reached; refusing new {kind} tokens"
+                );
             }
             observe::rate_limited(kind);
             return Err(Error::RateLimited);
@@ -263,7 +276,7 @@ impl Gate {
     }
 
     /// Rate-limit buckets are named by a digest: no address or IP in the clear.
-    fn bucket_digest(&self, value: &str) -> String {
+    pub(crate) fn bucket_digest(&self, value: &str) -> String {
         let hex = self
             .server_key()
             .digest_value(Purpose::RateLimit, value.as_bytes())

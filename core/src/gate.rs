@@ -4,10 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::{RevocationChannel, SessionCache};
-use crate::config::{FlowLifetimes, HttpSettings, IssueLimits, Policy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
+use crate::client_ip::TrustedProxies;
+use crate::config::{
+    CookieSettings, FlowLifetimes, HttpSettings, IssueLimits, Policy, SameSite, MAX_SESSIONS_LIMIT,
+    MAX_SESSION_LIFETIME,
+};
 use crate::credential::SessionCredential;
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
-use crate::directory::{Directory, StoreDirectory};
+use crate::directory::{Directory, StoreDirectory, User};
 use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::observe;
@@ -89,8 +93,8 @@ struct Inner {
     http: HttpSettings,
     flows: FlowSettings,
     directory: Arc<dyn Directory>,
-    mailer: Arc<dyn Mailer>,
-    sms: Arc<dyn SmsSender>,
+    mailer: Option<Arc<dyn Mailer>>,
+    sms: Option<Arc<dyn SmsSender>>,
     cache: Option<LocalCache>,
 }
 
@@ -145,14 +149,16 @@ impl Gate {
         &self.inner.directory
     }
 
-    /// The mailer.
-    pub fn mailer(&self) -> &Arc<dyn Mailer> {
-        &self.inner.mailer
+    /// The mailer; `None` when none is configured outside development mode
+    /// (the email routes then answer 503 `general_smtp_disabled`).
+    pub fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.inner.mailer.as_ref()
     }
 
-    /// The SMS sender.
-    pub fn sms_sender(&self) -> &Arc<dyn SmsSender> {
-        &self.inner.sms
+    /// The SMS sender; `None` when none is configured outside development
+    /// mode (the phone route then answers 503 `general_phone_disabled`).
+    pub fn sms_sender(&self) -> Option<&Arc<dyn SmsSender>> {
+        self.inner.sms.as_ref()
     }
 
     pub(crate) fn server_key(&self) -> &ServerSecret {
@@ -167,7 +173,15 @@ impl Gate {
             lockout_after_failures: p.lockout_after_failures,
             lockout_ms: p.lockout_duration.as_millis() as i64,
             idle_ms: p.idle_timeout.map_or(0, |d| d.as_millis() as i64),
+            client_failures: p.client_failures,
+            client_window_ms: p.client_failure_window.as_millis() as i64,
         }
+    }
+
+    /// The name a client's failure and issuance counters go by: a digest of
+    /// its address (an IPv6 client's /64), never the address itself.
+    pub(crate) fn client_digest(&self, ip: std::net::IpAddr) -> String {
+        self.bucket_digest(&crate::client_ip::bucket(ip))
     }
 
     /// Issues a custom token (lowercase hex secret) for `user`.
@@ -198,6 +212,7 @@ impl Gate {
         }
         // 4 bits per hex character: under 16 characters is under 64 bits.
         let low_entropy = length * 4 < 64;
+        self.inner.directory.remember(user).await?;
         self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
             .await
     }
@@ -238,7 +253,8 @@ impl Gate {
     /// and its credential (to hand to the client).
     ///
     /// Every wrong, expired or used secret is [`Error::InvalidToken`]; a
-    /// locked user is [`Error::RateLimited`].
+    /// locked user (guessable secrets only) or a client over its failure
+    /// budget for this user (`client.ip`, when given) is [`Error::RateLimited`].
     pub async fn create_session(
         &self,
         user: &UserId,
@@ -265,10 +281,11 @@ impl Gate {
         }
         let (record, credential) = self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
         let now = record.created_ms;
+        let client_key = client.ip.map(|ip| self.client_digest(ip));
         match self
             .inner
             .store
-            .redeem_token(user, &token_digest, &record, &self.rules(), now)
+            .redeem_token(user, &token_digest, &record, &self.rules(), client_key.as_deref(), now)
             .await?
         {
             Redemption::Redeemed { kind, evicted, .. } => {
@@ -299,6 +316,11 @@ impl Gate {
                 tracing::debug!(user = %user, "token exchange refused: user locked out");
                 Err(Error::RateLimited)
             }
+            Redemption::Throttled => {
+                tracing::debug!(user = %user, "token exchange refused: this client failed too often");
+                observe::rate_limited("exchange");
+                Err(Error::RateLimited)
+            }
             #[allow(unreachable_patterns)]
             _ => Err(Error::InvalidToken),
         }
@@ -306,6 +328,7 @@ impl Gate {
 
     /// Creates a session for `user` without a token (a server decision).
     pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
+        self.inner.directory.remember(user).await?;
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
         let evicted = self
             .inner
@@ -434,13 +457,17 @@ impl Gate {
             .ok_or(Error::SessionNotFound)
     }
 
-    /// Extends a session to a full lifetime from now.
+    /// Extends a session to a full lifetime from now, but never past its
+    /// creation plus [`Policy::max_session_age`](crate::Policy::max_session_age)
+    /// (a session already there ends: [`Error::SessionNotFound`]).
     pub async fn extend_session(&self, user: &UserId, session_id: &str) -> Result<Session, Error> {
         let now = now_ms();
-        let expire = now + self.inner.policy.session_lifetime.as_millis() as i64;
+        let policy = &self.inner.policy;
+        let expire = now + policy.session_lifetime.as_millis() as i64;
+        let max_age = policy.max_session_age.as_millis() as i64;
         self.inner
             .store
-            .extend_session(user, session_id, expire, self.inner.policy.idle_timeout, now)
+            .extend_session(user, session_id, expire, policy.idle_timeout, max_age, now)
             .await?
             .map(|r| r.to_session(user))
             .ok_or(Error::SessionNotFound)
@@ -473,6 +500,70 @@ impl Gate {
         };
         observe::observed(span, "logout", None, observe::ok_or_error, work).await
     }
+
+    /// The user as the directory knows it: every id that was ever issued a
+    /// token or a session, until deleted.
+    pub async fn get_user(&self, user: &UserId) -> Result<Option<User>, Error> {
+        self.inner.directory.get(user).await
+    }
+
+    /// Deletes the user: its directory record, tokens and sessions in one
+    /// store step, then its address bindings; the revocation reaches every
+    /// session cache. Afterwards the id and its addresses are free again.
+    /// [`Error::UserNotFound`] when the id is unknown.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, UserId, TokenOptions, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let alice = UserId::parse("alice").unwrap();
+    /// gate.create_token(&alice, TokenOptions::default()).await.unwrap();
+    /// assert!(gate.get_user(&alice).await.unwrap().is_some());
+    /// gate.delete_user(&alice).await.unwrap();
+    /// assert!(gate.get_user(&alice).await.unwrap().is_none());
+    /// assert!(gate.delete_user(&alice).await.is_err());
+    /// # });
+    /// ```
+    pub async fn delete_user(&self, user: &UserId) -> Result<(), Error> {
+        let span = tracing::info_span!("tokengate.delete_user", user = %user, outcome = tracing::field::Empty);
+        let work = async {
+            let deleted = self
+                .inner
+                .store
+                .delete_user(user, now_ms())
+                .await?
+                .ok_or(Error::UserNotFound)?;
+            observe::sessions_deleted(deleted.sessions.len() as u64);
+            self.revoked(user).await;
+            self.inner.directory.delete(user, &deleted.email, &deleted.phone).await
+        };
+        observe::observed(span, "delete_user", None, observe::ok_or_error, work).await
+    }
+}
+
+fn validate_cookie(cookie: &CookieSettings) -> Result<(), Error> {
+    if cookie.same_site == SameSite::None && !cookie.secure {
+        return Err(Error::Config(
+            "SameSite=None needs secure cookies (browsers refuse it otherwise)".to_owned(),
+        ));
+    }
+    if let Some(domain) = &cookie.domain {
+        let valid = !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid {
+            return Err(Error::Config(format!(
+                "the cookie domain must be a lowercase host name: {domain:?}"
+            )));
+        }
+    }
+    if cookie.host_prefix && (!cookie.secure || cookie.domain.is_some()) {
+        return Err(Error::Config(
+            "a __Host- cookie must be secure and have no domain".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Builds a [`Gate`], validating the configuration.
@@ -491,6 +582,7 @@ pub struct GateBuilder {
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
     cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
+    development: bool,
 }
 
 impl std::fmt::Debug for GateBuilder {
@@ -721,21 +813,27 @@ impl GateBuilder {
     /// # use tokengate::{Gate, store::MemoryStore};
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
     ///     .public_url("https://app.example.com").build().unwrap();
-    /// assert_eq!(gate.flows().redirect.allowed_hosts, vec!["app.example.com"]);
+    /// assert_eq!(gate.flows().redirect.allowed_origins[0].to_string(), "https://app.example.com");
     /// ```
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
         self
     }
 
-    /// Extra hosts a magic URL's `url` may point to (the public URL's host is
-    /// always allowed).
+    /// Extra origins a magic URL's `url` may point to (the public URL's
+    /// origin is always allowed): `https://admin.example.com`,
+    /// `http://localhost:3000`, or a bare host, which means the public URL's
+    /// scheme and its default port. Scheme and port are pinned; with an
+    /// `https` public URL an `http` entry is a configuration error.
     ///
     /// ```
     /// # use tokengate::{Gate, store::MemoryStore};
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
-    ///     .redirect_hosts(["admin.example.com"]).build().unwrap();
+    ///     .public_url("https://example.com")
+    ///     .redirect_hosts(["admin.example.com", "https://app.example.com:8443"]).build().unwrap();
     /// assert!(gate.flows().redirect.check("https://admin.example.com/cb").is_ok());
+    /// assert!(gate.flows().redirect.check("https://app.example.com:8443/cb").is_ok());
+    /// assert!(gate.flows().redirect.check("http://admin.example.com/cb").is_err());
     /// ```
     pub fn redirect_hosts<I, H>(mut self, hosts: I) -> Self
     where
@@ -807,7 +905,7 @@ impl GateBuilder {
         self
     }
 
-    /// The mailer (default: [`LogMailer`], development only).
+    /// The mailer (default: none, or [`LogMailer`] in development mode).
     ///
     /// ```
     /// # use tokengate::{Gate, delivery::LogMailer, store::MemoryStore};
@@ -819,7 +917,7 @@ impl GateBuilder {
         self
     }
 
-    /// The SMS sender (default: [`LogSms`], development only).
+    /// The SMS sender (default: none, or [`LogSms`] in development mode).
     ///
     /// ```
     /// # use tokengate::{Gate, delivery::LogSms, store::MemoryStore};
@@ -828,6 +926,134 @@ impl GateBuilder {
     /// ```
     pub fn sms_sender(mut self, sms: impl SmsSender) -> Self {
         self.sms = Some(Arc::new(sms));
+        self
+    }
+
+    /// Development mode (off by default): without a mailer or SMS sender,
+    /// codes and links are written to the log ([`LogMailer`], [`LogSms`]).
+    /// Outside it, a flow without its channel answers 503
+    /// `general_smtp_disabled` / `general_phone_disabled`, as Appwrite does.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .development_mode(true).build().unwrap();
+    /// assert!(gate.mailer().is_some());
+    /// let prod = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// assert!(prod.mailer().is_none());
+    /// ```
+    pub fn development_mode(mut self, on: bool) -> Self {
+        self.development = on;
+        self
+    }
+
+    /// The absolute cap on a session's life, from its creation, that no
+    /// extension or use moves (default 1 year, at least the session lifetime).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .session_lifetime(Duration::from_secs(3600))
+    ///     .max_session_age(Duration::from_secs(7 * 24 * 3600)).build().unwrap();
+    /// assert_eq!(gate.policy().max_session_age, Duration::from_secs(7 * 24 * 3600));
+    /// ```
+    pub fn max_session_age(mut self, age: Duration) -> Self {
+        self.policy.max_session_age = age;
+        self
+    }
+
+    /// Failed exchanges one client (IP, IPv6 /64) may make for one user per
+    /// `window` before it alone gets 429 (default 10 per hour; 0 = off).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .client_failures(5, Duration::from_secs(600)).build().unwrap();
+    /// assert_eq!(gate.policy().client_failures, 5);
+    /// ```
+    pub fn client_failures(mut self, failures: u32, window: Duration) -> Self {
+        self.policy.client_failures = failures;
+        self.policy.client_failure_window = window;
+        self
+    }
+
+    /// Web origins (`https://app.example.com`) from which a browser may
+    /// create sessions, besides the request's own origin and the public
+    /// URL's. Every other `Origin` gets 403 on the session-creating route.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .allowed_origins(["https://app.example.com"]).build().unwrap();
+    /// assert_eq!(gate.http().allowed_origins, vec!["https://app.example.com"]);
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .allowed_origins(["https://app.example.com/path"]).build().is_err());
+    /// ```
+    pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        self.http.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` name the
+    /// client. None by default: the peer address is the client and the
+    /// headers are ignored, since anyone can send them.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, client_ip::TrustedProxies, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap()).build().unwrap();
+    /// assert!(gate.http().trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.http.trusted_proxies = proxies;
+        self
+    }
+
+    /// The cookie's `SameSite` (default `Lax`; `None` requires secure cookies).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, config::SameSite, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .same_site(SameSite::None).build().unwrap();
+    /// assert_eq!(gate.http().cookie.same_site, SameSite::None);
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .same_site(SameSite::None).secure_cookies(false).build().is_err());
+    /// ```
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.http.cookie.same_site = same_site;
+        self
+    }
+
+    /// The cookie's `Domain` (default none: this host only).
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .cookie_domain("example.com").build().unwrap();
+    /// assert_eq!(gate.http().cookie.domain.as_deref(), Some("example.com"));
+    /// ```
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.http.cookie.domain = Some(domain.into());
+        self
+    }
+
+    /// Names the cookie `__Host-a_session_<project>` (off by default), which
+    /// browsers accept only `Secure`, host-only, on `Path=/`.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .cookie_host_prefix(true).build().unwrap();
+    /// assert_eq!(gate.http().cookie_name(), "__Host-a_session_default");
+    /// ```
+    pub fn cookie_host_prefix(mut self, on: bool) -> Self {
+        self.http.cookie.host_prefix = on;
         self
     }
 
@@ -878,6 +1104,16 @@ impl GateBuilder {
         if p.lockout_duration < Duration::from_secs(1) {
             return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
         }
+        if p.max_session_age < p.session_lifetime {
+            return Err(Error::Config(
+                "the max session age must be at least the session lifetime".to_owned(),
+            ));
+        }
+        if p.client_failures > 0 && p.client_failure_window < Duration::from_secs(1) {
+            return Err(Error::Config(
+                "the client failure window must be at least 1 second".to_owned(),
+            ));
+        }
         if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
             return Err(Error::Config(
                 "default token expire must be 60..=31536000 seconds".to_owned(),
@@ -899,6 +1135,11 @@ impl GateBuilder {
         }
         if h.max_body_bytes == 0 {
             return Err(Error::Config("max body bytes must be positive".to_owned()));
+        }
+        validate_cookie(&h.cookie)?;
+        for origin in &h.allowed_origins {
+            crate::redirect::parse_origin(origin)
+                .map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}")))?;
         }
         let public_url = self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
         let extra_hosts: Vec<&str> = self.redirect_hosts.iter().map(String::as_str).collect();
@@ -948,8 +1189,12 @@ impl GateBuilder {
                     templates: self.templates,
                 },
                 directory,
-                mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
-                sms: self.sms.unwrap_or_else(|| Arc::new(LogSms)),
+                mailer: self
+                    .mailer
+                    .or_else(|| self.development.then(|| Arc::new(LogMailer) as Arc<dyn Mailer>)),
+                sms: self
+                    .sms
+                    .or_else(|| self.development.then(|| Arc::new(LogSms) as Arc<dyn SmsSender>)),
                 cache,
             }),
         })

@@ -45,6 +45,7 @@
 pub mod address;
 pub mod api;
 pub mod cache;
+pub mod client_ip;
 pub mod config;
 pub mod credential;
 pub mod delivery;

@@ -1,11 +1,60 @@
-//! Magic-URL targets: an absolute http(s) URL whose host is on the
-//! allow-list, checked strictly on the raw text (no normalisation that an
-//! attacker could steer), and the link built from it.
+//! Magic-URL targets: an absolute http(s) URL whose origin (scheme, host
+//! and port) is on the allow-list and whose query carries none of the
+//! link's own parameters, checked strictly on the raw text (no
+//! normalisation that an attacker could steer), and the link built from it.
 
 use crate::error::Error;
 
 /// Longest accepted `url`.
 const MAX_URL_LEN: usize = 2048;
+
+/// The parameters the link adds: a `url` that already carries one is
+/// refused, or the mailed link would hand the victim the attacker's pair
+/// first (login CSRF).
+pub const LINK_PARAMS: [&str; 4] = ["userId", "secret", "expire", "project"];
+
+/// A web origin: scheme, lowercase host, port (the scheme's default when
+/// the text names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Origin {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Lowercase host name or IPv4 address.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            write!(f, "{}://{}", self.scheme, self.host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// Parses an origin `scheme://host[:port]` (nothing after it but an
+/// optional `/`), as browsers send it in `Origin`.
+///
+/// ```
+/// use tokengate::redirect::parse_origin;
+/// let origin = parse_origin("http://localhost:3000").unwrap();
+/// assert_eq!((origin.host.as_str(), origin.port), ("localhost", 3000));
+/// assert_eq!(parse_origin("https://app.example.com").unwrap().port, 443);
+/// assert!(parse_origin("https://app.example.com/path").is_err());
+/// ```
+pub fn parse_origin(text: &str) -> Result<Origin, &'static str> {
+    let parsed = parse(text.strip_suffix('/').unwrap_or(text))?;
+    if parsed.rest.is_empty() {
+        Ok(parsed.origin)
+    } else {
+        Err("an origin has no path, query or fragment")
+    }
+}
 
 /// Where magic links may point.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,59 +62,75 @@ const MAX_URL_LEN: usize = 2048;
 pub struct RedirectPolicy {
     /// The default target (the configured public URL, never the Host header).
     pub public_url: String,
-    /// Hosts allowed in `url`, lowercase, compared exactly.
-    pub allowed_hosts: Vec<String>,
+    /// Origins allowed in `url`, compared exactly (scheme, host and port).
+    pub allowed_origins: Vec<Origin>,
 }
 
 impl RedirectPolicy {
-    /// A policy for `public_url`, allowing its host plus `extra_hosts`.
+    /// A policy for `public_url`, allowing its origin plus `extra`: origins
+    /// (`https://app.example.com:8443`, `http://localhost:3000`) or bare
+    /// hosts (the public URL's scheme and that scheme's default port). With
+    /// an `https` public URL no `http` origin is accepted: a link must never
+    /// downgrade.
     ///
     /// ```
     /// use tokengate::redirect::RedirectPolicy;
-    /// let policy = RedirectPolicy::new("https://app.example.com", &[]).unwrap();
+    /// let policy = RedirectPolicy::new("https://app.example.com", &["admin.example.com"]).unwrap();
     /// assert!(policy.check("https://app.example.com/login").is_ok());
+    /// assert!(policy.check("https://admin.example.com/cb").is_ok());
+    /// assert!(policy.check("http://app.example.com/login").is_err());     // scheme pinned
+    /// assert!(policy.check("https://app.example.com:444/").is_err());     // port pinned
     /// assert!(policy.check("https://app.example.com.evil.io/").is_err());
-    /// assert!(policy.check("//evil.io").is_err());
+    /// assert!(policy.check("https://app.example.com/?userId=x").is_err()); // injected pair
+    /// assert!(RedirectPolicy::new("https://app.example.com", &["http://app.example.com"]).is_err());
     /// ```
-    pub fn new(public_url: &str, extra_hosts: &[&str]) -> Result<Self, Error> {
-        let host = parse(public_url)
+    pub fn new(public_url: &str, extra: &[&str]) -> Result<Self, Error> {
+        let public = parse(public_url)
             .map_err(|_| Error::Config(format!("public URL is not an absolute http(s) URL: {public_url:?}")))?
-            .host
-            .to_owned();
-        let mut allowed_hosts = vec![host];
-        for extra in extra_hosts {
-            let extra = extra.trim();
-            if extra.is_empty() || !extra.bytes().all(is_host_byte) || extra.bytes().any(|b| b.is_ascii_uppercase()) {
+            .origin;
+        let mut allowed_origins = vec![public.clone()];
+        for entry in extra {
+            let entry = entry.trim();
+            let origin = if entry.contains("://") {
+                parse_origin(entry).map_err(|reason| {
+                    Error::Config(format!("redirect origin {entry:?} is not an http(s) origin ({reason})"))
+                })?
+            } else {
+                let default_port = if public.scheme == "https" { 443 } else { 80 };
+                parse_origin(&format!("{}://{entry}", public.scheme))
+                    .ok()
+                    .filter(|o| o.port == default_port && !entry.contains(':'))
+                    .ok_or_else(|| Error::Config(format!("redirect host must be a lowercase host name: {entry:?}")))?
+            };
+            if public.scheme == "https" && origin.scheme == "http" {
                 return Err(Error::Config(format!(
-                    "redirect host must be a lowercase host name: {extra:?}"
+                    "redirect origin {entry:?} is http while the public URL is https: links must not downgrade"
                 )));
             }
-            allowed_hosts.push(extra.to_owned());
+            allowed_origins.push(origin);
         }
         Ok(RedirectPolicy {
             public_url: public_url.to_owned(),
-            allowed_hosts,
+            allowed_origins,
         })
-    }
-
-    /// Replaces the allow-list (the public URL's host is no longer implied).
-    pub fn with_hosts_only(mut self, hosts: &[&str]) -> Self {
-        self.allowed_hosts = hosts.iter().map(|h| h.trim().to_owned()).collect();
-        self
     }
 
     /// Accepts `url` or answers `general_argument_invalid`.
     pub fn check(&self, url: &str) -> Result<(), Error> {
         let parsed = parse(url).map_err(|reason| {
             Error::argument(format!(
-                "Invalid `url` param: URL must be an absolute http(s) URL on an allowed host ({reason})"
+                "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin ({reason})"
             ))
         })?;
-        if self.allowed_hosts.iter().any(|h| h == parsed.host) {
-            Ok(())
-        } else {
-            Err(Error::argument("Invalid `url` param: URL host is not allowed"))
+        if !self.allowed_origins.contains(&parsed.origin) {
+            return Err(Error::argument("Invalid `url` param: URL origin is not allowed"));
         }
+        if let Some(name) = carried_link_param(parsed.rest) {
+            return Err(Error::argument(format!(
+                "Invalid `url` param: URL must not carry the `{name}` parameter"
+            )));
+        }
+        Ok(())
     }
 
     /// The link: `url` (or the public URL) with `params` added to its query,
@@ -100,7 +165,9 @@ impl RedirectPolicy {
 }
 
 struct Parsed<'a> {
-    host: &'a str,
+    origin: Origin,
+    /// Path, query and fragment.
+    rest: &'a str,
 }
 
 fn is_host_byte(b: u8) -> bool {
@@ -121,10 +188,13 @@ fn parse(url: &str) -> Result<Parsed<'_>, &'static str> {
     }
     // Lowercase schemes only; `javascript:`, `data:`, `https:evil` and
     // scheme-relative `//evil` all fail here.
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or("scheme")?;
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        ("http", rest)
+    } else {
+        return Err("scheme");
+    };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     if authority.contains('@') {
@@ -134,15 +204,24 @@ fn parse(url: &str) -> Result<Parsed<'_>, &'static str> {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    if let Some(port) = port {
-        if port.is_empty()
-            || port.len() > 5
-            || !port.bytes().all(|b| b.is_ascii_digit())
-            || port.parse::<u32>().map_or(true, |p| p == 0 || p > 65535)
-        {
-            return Err("port");
+    let port = match port {
+        None => {
+            if scheme == "https" {
+                443
+            } else {
+                80
+            }
         }
-    }
+        Some(port) => {
+            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("port");
+            }
+            match port.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return Err("port"),
+            }
+        }
+    };
     // Host names: lowercase letters, digits, '-' and '.', no empty label, no
     // trailing dot. IPv6 literals and percent-encoding are refused outright.
     if host.is_empty()
@@ -156,7 +235,54 @@ fn parse(url: &str) -> Result<Parsed<'_>, &'static str> {
     if rest[end..].starts_with("//") {
         return Err("path");
     }
-    Ok(Parsed { host })
+    Ok(Parsed {
+        origin: Origin {
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+            port,
+        },
+        rest: &rest[end..],
+    })
+}
+
+/// The first of [`LINK_PARAMS`] named in the query or fragment of `rest`,
+/// compared after percent-decoding and without regard to case (a page may
+/// read parameters either way).
+fn carried_link_param(rest: &str) -> Option<&'static str> {
+    let after_path = rest.find(['?', '#']).map_or("", |i| &rest[i + 1..]);
+    after_path
+        .split(['&', '?', '#', ';'])
+        .map(|pair| pair.split('=').next().unwrap_or_default())
+        .map(|name| percent_decode(&name.replace('+', " ")))
+        .find_map(|name| {
+            LINK_PARAMS
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(name.trim()))
+                .copied()
+        })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
@@ -177,7 +303,15 @@ mod tests {
     use super::*;
 
     fn policy() -> RedirectPolicy {
-        RedirectPolicy::new("http://127.0.0.1:8080", &["app.example.com"]).unwrap()
+        RedirectPolicy::new(
+            "http://127.0.0.1:8080",
+            &[
+                "app.example.com",
+                "https://app.example.com:8443",
+                "https://app.example.com",
+            ],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -219,6 +353,18 @@ mod tests {
             "http://[::1]/",
             "http://127.0.0.1:8080//evil.com",
             "https://app.example.com:99999/",
+            "https://app.example.com:444/",
+            "http://app.example.com:8443/",
+            "http://127.0.0.1:8081/",
+            "https://127.0.0.1:8080/",
+            "https://app.example.com/?userId=victim",
+            "https://app.example.com/cb?x=1&secret=s",
+            "https://app.example.com/cb?EXPIRE=1",
+            "https://app.example.com/cb?%75serId=a",
+            "https://app.example.com/cb?pro%6Aect=a",
+            "https://app.example.com/cb#userId=a&secret=b",
+            "https://app.example.com/cb?a=1;secret=b",
+            "https://app.example.com/cb?+userId=a",
             "https://app.example.com:/",
             "ftp://app.example.com/",
             "https://аpp.example.com/",
@@ -229,6 +375,26 @@ mod tests {
         ] {
             assert!(p.check(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn bare_hosts_take_the_public_scheme_and_default_port() {
+        let https = RedirectPolicy::new("https://example.com", &["app.example.com"]).unwrap();
+        assert!(https.check("https://app.example.com/").is_ok());
+        assert!(https.check("https://app.example.com:443/").is_ok());
+        assert!(https.check("http://app.example.com/").is_err());
+        assert!(https.check("https://app.example.com:8443/").is_err());
+        for bad in [
+            "app.example.com:8443",
+            "http://app.example.com",
+            "https://x.com/path",
+            "Evil.com",
+            "",
+        ] {
+            assert!(RedirectPolicy::new("https://example.com", &[bad]).is_err(), "{bad:?}");
+        }
+        // Harmless names that only contain a link parameter's letters pass.
+        assert!(https.check("https://example.com/cb?userIdentity=1&secrets=2").is_ok());
     }
 
     #[test]

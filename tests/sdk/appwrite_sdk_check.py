@@ -150,6 +150,37 @@ def main():
     phone_me = Account(session_client(phone_session.secret)).get()
     check(phone_me.phoneverification is True, "phoneVerification")
 
+    step("users.get")
+    known = users.get(user_id=user_id)
+    check(known.id == user_id and known.registration, f"custom-token user {known.id} since {known.registration!r}")
+    try:
+        users.get(user_id="never-" + uuid.uuid4().hex[:8])
+        raise AssertionError("an unknown user was found")
+    except AppwriteException as error:
+        check(error.code == 404 and error.type == "user_not_found", f"unknown user {error.code} {error.type}")
+
+    step("account.create_email_token (someone else's id)")
+    try:
+        Account(Client().set_endpoint(endpoint).set_project(project)).create_email_token(
+            user_id=user_id, email="mallory-" + uuid.uuid4().hex[:8] + "@example.test"
+        )
+        raise AssertionError("a stranger claimed a custom-token user's id")
+    except AppwriteException as error:
+        check(error.code == 409 and error.type == "user_already_exists", f"claim {error.code} {error.type}")
+
+    step("users.delete")
+    users.delete(user_id=email_user)
+    try:
+        Account(session_client(email_session.secret)).get()
+        raise AssertionError("a deleted user's session still works")
+    except AppwriteException as error:
+        check(error.code == 401, f"after delete {error.code}")
+    try:
+        users.get(user_id=email_user)
+        raise AssertionError("a deleted user is still found")
+    except AppwriteException as error:
+        check(error.code == 404, f"deleted user {error.code}")
+
     print("SDK CHECK PASSED:", len(steps), "steps", flush=True)
 
 

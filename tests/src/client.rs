@@ -112,6 +112,19 @@ impl Api {
 
     /// Sends a request to `path` (relative to the origin) with a JSON body.
     pub async fn send(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<&Value>) -> Reply {
+        self.send_with(method, path, auth, body, &[]).await
+    }
+
+    /// [`Api::send`] with extra request headers (after the others, so they
+    /// may add a second `Cookie`).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{}", self.origin, path));
         request = request.header("x-appwrite-project", &self.project);
         request = match auth {
@@ -126,7 +139,28 @@ impl Api {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         self.finish(request).await
+    }
+
+    /// Sends `body` as is with this `Content-Type` (none when `None`).
+    pub async fn send_typed(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.http.post(format!("{}{}", self.origin, path));
+        if let Auth::Key = auth {
+            request = request.header("x-appwrite-key", &self.api_key);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.finish(request.body(body)).await
     }
 
     /// Sends raw bytes as the body.

@@ -441,6 +441,7 @@ pub async fn login_through_store(
             &token.digest,
             &session,
             &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
+            None,
             now(),
         )
         .await

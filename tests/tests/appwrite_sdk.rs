@@ -5,10 +5,19 @@ use std::process::Command;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::python::{sdk_dir, sdk_python};
 use tokengate_tests::redis_harness::redis_url;
+use tokengate_tests::sinks::{SmsSink, SmtpSink};
 
 async fn run_sdk_check(kind: AppKind, backend: Backend) {
     let python = sdk_python();
-    let app = RunningApp::start(AppSpec::new(kind, backend)).await;
+    // Configured as in production: real channels, no development mode.
+    let smtp = SmtpSink::start().await;
+    let sms = SmsSink::start().await;
+    let mut spec = AppSpec::new(kind, backend);
+    spec.extra_env = vec![
+        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
+        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
+    ];
+    let app = RunningApp::start(spec).await;
     let output = tokio::task::spawn_blocking({
         let endpoint = app.api("");
         let project = app.spec.project.clone();

@@ -80,6 +80,9 @@ async fn workload(gate: &Gate) {
         .await
         .unwrap();
     gate.get_user(&carol).await.unwrap();
+    // A failure from a known client (its own counter), and the user deleted.
+    assert!(gate.create_session(&carol, "000000", client()).await.is_err());
+    gate.delete_user(&carol).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +96,7 @@ async fn every_script_stays_in_the_slot_of_its_first_key() {
         .burn_after_failures(2)
         .lockout_after_failures(4)
         .idle_timeout(Duration::from_secs(600))
+        .development_mode(true)
         .build()
         .unwrap();
     let mut monitor = redis.monitor().await;
@@ -144,9 +148,10 @@ async fn every_script_stays_in_the_slot_of_its_first_key() {
     );
     // Every script the gate used was seen: insert token, redeem, insert
     // session, find (idle), list, extend, delete one, delete all, claim
-    // user, link/find address, mark verified, rate limit (hit, refund).
+    // user, link/find address, mark verified, rate limit (hit, refund),
+    // delete user, unlink address.
     assert!(
-        scripts.len() >= 12,
+        scripts.len() >= 14,
         "only {} distinct scripts seen: {scripts:?}",
         scripts.len()
     );

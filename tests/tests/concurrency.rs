@@ -142,23 +142,26 @@ fn guessing_gate(store: Arc<dyn Store>) -> Gate {
         .server_secret([0x5au8; 32])
         .shared_store(store)
         .lockout_after_failures(LOCKOUT_AT)
+        .burn_after_failures(0)
         .build()
         .expect("gate")
 }
 
-/// Issues a long (never burned) token for `user` and fires `n` concurrent
-/// distinct wrong guesses; every one must be refused as an invalid token
-/// (none is refused as locked: only the last one can trip the lockout).
+/// Issues a guessable (8 hex characters, under 64 bits: only such tokens
+/// make failures count) token for `user`, never burned here, and fires `n`
+/// concurrent distinct wrong guesses; every one must be refused as an
+/// invalid token (none is refused as locked: only the last one can trip
+/// the lockout).
 async fn guess(gate: &Gate, user: &UserId, n: usize) -> String {
     let token = gate
-        .create_token(user, TokenOptions::default().length(64))
+        .create_token(user, TokenOptions::default().length(8))
         .await
         .expect("token");
     let secret = token.secret.as_ref().expect("secret").expose().to_owned();
     let start = Arc::new(tokio::sync::Barrier::new(n));
     let tasks = (0..n).map(|i| {
         let (gate, user, start) = (gate.clone(), user.clone(), Arc::clone(&start));
-        let wrong = format!("{i:064x}");
+        let wrong = format!("{i:08x}");
         assert_ne!(wrong, secret);
         tokio::spawn(async move {
             start.wait().await;
@@ -200,7 +203,7 @@ async fn at_threshold(gate: &Gate) -> (UserId, String) {
     // Further guesses while locked are refused without being counted.
     for i in 0..20 {
         match gate
-            .create_session(&user, &format!("{:064x}", 10_000 + i), ClientInfo::default())
+            .create_session(&user, &format!("{:08x}", 10_000 + i), ClientInfo::default())
             .await
         {
             Err(Error::RateLimited) => {}

@@ -101,7 +101,11 @@ contract!(
     authenticate_garbage_is_none,
     debug_output_is_redacted,
     low_entropy_tokens_burn,
-    lockout_refuses_even_the_right_secret,
+    lockout_refuses_guessable_secrets_only,
+    failures_count_only_against_guessable_secrets,
+    failures_are_throttled_per_client,
+    extension_stops_at_the_absolute_cap,
+    issued_ids_stay_known_until_deleted,
     server_sessions_respect_the_limit,
     stored_state_reveals_no_secret,
 );
@@ -387,7 +391,7 @@ async fn low_entropy_tokens_burn(b: Backend) {
         .expect("the 32-char token was burned");
 }
 
-async fn lockout_refuses_even_the_right_secret(b: Backend) {
+async fn lockout_refuses_guessable_secrets_only(b: Backend) {
     let gate = b
         .builder()
         .burn_after_failures(0)
@@ -395,17 +399,123 @@ async fn lockout_refuses_even_the_right_secret(b: Backend) {
         .build()
         .unwrap();
     let alice = user("alice");
-    let secret = issue(&gate, &alice, 32).await;
+    let guessable = issue(&gate, &alice, 8).await;
+    let unguessable = issue(&gate, &alice, 32).await;
     for _ in 0..3 {
         let result = gate.create_session(&alice, "zzzzzz", ClientInfo::default()).await;
         assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
     }
-    let result = gate.create_session(&alice, &secret, ClientInfo::default()).await;
+    let result = gate.create_session(&alice, &guessable, ClientInfo::default()).await;
     assert!(matches!(result, Err(Error::RateLimited)), "{result:?}");
+    // A secret nobody can guess is no reason to lock its owner out.
+    gate.create_session(&alice, &unguessable, ClientInfo::default())
+        .await
+        .expect("an unguessable secret works during a lockout");
     // Others are not locked.
     let bob = user("bob");
     let bobs = issue(&gate, &bob, 32).await;
     gate.create_session(&bob, &bobs, ClientInfo::default()).await.unwrap();
+}
+
+/// Wrong guesses at a user who holds only unguessable secrets (a magic URL,
+/// a long custom token) cannot lock that user out.
+async fn failures_count_only_against_guessable_secrets(b: Backend) {
+    let gate = b.builder().lockout_after_failures(3).build().unwrap();
+    let alice = user("alice");
+    let secret = issue(&gate, &alice, 32).await;
+    for _ in 0..10 {
+        let result = gate.create_session(&alice, "zzzzzz", ClientInfo::default()).await;
+        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
+    }
+    gate.create_session(&alice, &secret, ClientInfo::default())
+        .await
+        .expect("ten wrong guesses locked out a user with nothing guessable");
+}
+
+/// Ten failures per (client, user) per hour by default, then that client
+/// alone is refused, even with the right secret; an IPv6 client is its /64.
+async fn failures_are_throttled_per_client(b: Backend) {
+    let gate = b
+        .builder()
+        .lockout_after_failures(0)
+        .burn_after_failures(0)
+        .build()
+        .unwrap();
+    let alice = user("alice");
+    let secret = issue(&gate, &alice, 32).await;
+    let from = |ip: &str| ClientInfo::new(Some(ip.parse().unwrap()), None);
+    for i in 0..10 {
+        let guesser = from(&format!("2001:db8:7:7::{i:x}"));
+        let result = gate.create_session(&alice, "zzzzzz", guesser).await;
+        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
+    }
+    let result = gate.create_session(&alice, &secret, from("2001:db8:7:7:ffff::1")).await;
+    assert!(matches!(result, Err(Error::RateLimited)), "{result:?}");
+    // Another client, and the same client for another user, are unaffected.
+    let bob = user("bob");
+    let bobs = issue(&gate, &bob, 32).await;
+    gate.create_session(&bob, &bobs, from("2001:db8:7:7::1")).await.unwrap();
+    gate.create_session(&alice, &secret, from("2001:db8:7:8::1"))
+        .await
+        .unwrap();
+}
+
+/// No session outlives its creation plus the absolute cap, however often it
+/// is extended.
+async fn extension_stops_at_the_absolute_cap(b: Backend) {
+    let gate = b
+        .builder()
+        .session_lifetime(Duration::from_secs(2))
+        .max_session_age(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let alice = user("alice");
+    let (session, credential) = gate.create_server_session(&alice, client()).await.unwrap();
+    let cap = session.created_at + chrono::Duration::seconds(3);
+    // A full lifetime from now would end past the cap (1.2 s + 2 s > 3 s).
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let extended = gate.extend_session(&alice, &session.id).await.unwrap();
+    assert_eq!(extended.expire, cap, "extended past the cap");
+    assert!(gate.authenticate(credential.expose()).await.unwrap().is_some());
+    // Past the cap the session is gone, and extending it is not found.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    assert!(gate.authenticate(credential.expose()).await.unwrap().is_none());
+    let result = gate.extend_session(&alice, &session.id).await;
+    assert!(matches!(result, Err(Error::SessionNotFound)), "{result:?}");
+}
+
+/// A server caller, exempt from the issuance limits.
+fn trusted() -> tokengate::flows::Requester {
+    tokengate::flows::Requester::new(None, true)
+}
+
+/// Every id that was ever issued a token or a session is known for good;
+/// deleting the user frees the id and removes everything it had.
+async fn issued_ids_stay_known_until_deleted(b: Backend) {
+    let gate = b.builder().development_mode(true).build().unwrap();
+    let (token_user, session_user) = (user("tokened"), user("served"));
+    assert!(gate.get_user(&token_user).await.unwrap().is_none());
+    issue(&gate, &token_user, 64).await;
+    gate.create_server_session(&session_user, client()).await.unwrap();
+    gate.delete_sessions(&session_user).await.unwrap();
+    for known in [&token_user, &session_user] {
+        let record = gate.get_user(known).await.unwrap().expect("known for good");
+        assert!(record.created_at.timestamp() > 0);
+        let claim = gate
+            .create_email_token(known.as_str(), "stranger@example.com", false, trusted())
+            .await;
+        assert!(matches!(claim, Err(Error::UserAlreadyExists)), "{claim:?}");
+    }
+    let (_, credential) = gate.create_server_session(&token_user, client()).await.unwrap();
+    gate.delete_user(&token_user).await.unwrap();
+    assert!(gate.authenticate(credential.expose()).await.unwrap().is_none());
+    assert!(gate.get_user(&token_user).await.unwrap().is_none());
+    assert!(matches!(gate.delete_user(&token_user).await, Err(Error::UserNotFound)));
+    let claimed = gate
+        .create_email_token(token_user.as_str(), "newcomer@example.com", false, trusted())
+        .await
+        .expect("a deleted id is free again");
+    assert_eq!(claimed.user_id, token_user);
 }
 
 async fn server_sessions_respect_the_limit(b: Backend) {
@@ -469,7 +579,8 @@ async fn stored_state_reveals_no_secret(b: Backend) {
         secrets.push(issue(&gate, &alice, length).await);
     }
     let mut credentials = Vec::new();
-    for secret in &secrets[..2] {
+    // The 12-character (guessable) token stays outstanding, so failures count.
+    for secret in &secrets[1..3] {
         credentials.push(gate.create_session(&alice, secret, client()).await.unwrap().1);
     }
     credentials.push(gate.create_server_session(&alice, client()).await.unwrap().1);
@@ -479,7 +590,7 @@ async fn stored_state_reveals_no_secret(b: Backend) {
         .await
         .is_err());
     let mallory = user("mallory");
-    let mallorys = issue(&gate, &mallory, 32).await;
+    let mallorys = issue(&gate, &mallory, 8).await;
     for _ in 0..2 {
         assert!(gate
             .create_session(&mallory, "zzzzzz", ClientInfo::default())
@@ -509,7 +620,12 @@ async fn stored_state_reveals_no_secret(b: Backend) {
     forbidden.push(SERVER_SECRET.iter().map(|b| format!("{b:02x}")).collect());
     forbidden.push(API_KEY.to_owned());
     for k in &keys {
-        assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
+        // Identity is not a cache: user records live until the user is deleted.
+        if k.key.ends_with(":user") {
+            assert_eq!(k.pttl, -1, "{} expires", k.key);
+        } else {
+            assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
+        }
         let text = k.text();
         for secret in &forbidden {
             assert!(!text.contains(secret.as_str()), "{} holds a secret in the clear", k.key);

@@ -22,6 +22,7 @@ use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{dump_prefix_nodes, redis_store_at, redis_url, session_records, KeyDump};
 
 const HOUR_MS: i64 = 3_600_000;
+const YEAR_MS: i64 = 365 * 24 * HOUR_MS;
 
 /// A store under test, and for Redis where its keys live.
 struct Backend {
@@ -115,7 +116,7 @@ impl Backend {
         let session = self.session(user, now(), HOUR_MS);
         let outcome = self
             .store
-            .redeem_token(user, token, &session, rules, session.created_ms)
+            .redeem_token(user, token, &session, rules, None, session.created_ms)
             .await
             .unwrap();
         (session, outcome)
@@ -275,6 +276,11 @@ contract!(
     insert_session_enforces_the_limit,
     concurrent_redeems_succeed_once,
     keys_expire_and_hold_no_plaintext,
+    issued_ids_are_known_for_good,
+    claims_bind_an_id_to_one_address,
+    delete_user_removes_everything_at_once,
+    extension_is_capped_by_the_max_age,
+    failures_are_throttled_per_client,
 );
 
 async fn redeem_creates_the_session(b: Backend) {
@@ -387,7 +393,7 @@ async fn wrong_digest_is_rejected(b: Backend) {
         let digest = b.token_digest(&ghost, "000000");
         let outcome = b
             .store
-            .redeem_token(&ghost, &digest, &session, &strict, session.created_ms)
+            .redeem_token(&ghost, &digest, &session, &strict, None, session.created_ms)
             .await
             .unwrap();
         assert_eq!(outcome, Redemption::Rejected);
@@ -434,6 +440,7 @@ async fn session_expires(b: Backend) {
             &token.digest,
             &redeemed_session,
             &lenient(),
+            None,
             redeemed_session.created_ms,
         )
         .await
@@ -464,9 +471,14 @@ async fn session_expires(b: Backend) {
         );
     }
     assert!(b.store.list_sessions(&alice, now()).await.unwrap().is_empty());
-    // Real TTLs: nothing of the user is left in Redis (session keys, index, tokens).
+    // Real TTLs: nothing of the user is left in Redis (sessions, tokens)
+    // but its identity record, which never expires.
     if let Some(keys) = b.keys().await {
-        assert!(keys.is_empty(), "keys outlived their sessions: {keys:?}");
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        assert!(
+            names.len() == 1 && names[0].ends_with(":{u:alice}:user") && keys[0].pttl == -1,
+            "keys outlived their sessions: {keys:?}"
+        );
     }
 }
 
@@ -508,7 +520,7 @@ async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
     );
     assert_eq!(
         b.store
-            .extend_session(&alice, &short.id, now() + HOUR_MS, None, now())
+            .extend_session(&alice, &short.id, now() + HOUR_MS, None, YEAR_MS, now())
             .await
             .unwrap(),
         None,
@@ -630,7 +642,7 @@ async fn session_limit_evicts_the_oldest(b: Backend) {
         let session = b.session(&alice, at, HOUR_MS);
         let outcome = b
             .store
-            .redeem_token(&alice, &token.digest, &session, &rules, at)
+            .redeem_token(&alice, &token.digest, &session, &rules, None, at)
             .await
             .unwrap();
         let expected_evicted: Vec<String> = match i {
@@ -689,15 +701,18 @@ async fn lockout_after_failures(b: Backend) {
     // A 500 ms lockout, so that the test can outlast it.
     let rules = RedeemRules::new(0, 0, 3, 500, 0);
     let t0 = now();
-    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    // A guessable token makes failures count; a strong one stays usable.
+    let token = b.token(&alice, TokenKind::EmailOtp, "qwzxkv", t0, HOUR_MS);
+    let strong = b.token(&alice, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    b.store.insert_token(&alice, &strong, false, t0).await.unwrap();
     for _ in 0..3 {
         let outcome = b
             .redeem_now(&alice, &b.token_digest(&alice, "wrong-guess"), &rules)
             .await;
         assert_eq!(outcome, Redemption::Rejected);
     }
-    // Locked: even the right secret is refused, and the token is not spent.
+    // Locked: even the right guessable secret is refused, and the token is not spent.
     let (s, outcome) = b.redeem_new_session(&alice, &token.digest, &rules).await;
     assert_eq!(outcome, Redemption::LockedOut);
     assert_eq!(
@@ -708,6 +723,9 @@ async fn lockout_after_failures(b: Backend) {
         assert_eq!(keys.len(), 1);
         assert!((1..=500).contains(&keys[0].pttl), "lock TTL {}", keys[0].pttl);
     }
+    // An unguessable secret is no reason to lock its owner out.
+    let outcome = b.redeem_now(&alice, &strong.digest, &rules).await;
+    assert_eq!(outcome, redeemed(&strong, vec![]));
     // Another user is not affected.
     let bob = user("bob");
     let bobs = b.token(&bob, TokenKind::Custom, &high_secret(), now(), HOUR_MS);
@@ -846,7 +864,7 @@ async fn list_extend_delete(b: Backend) {
     let new_expire = at + 2 * HOUR_MS;
     let extended = b
         .store
-        .extend_session(&alice, &sessions[1].id, new_expire, None, at)
+        .extend_session(&alice, &sessions[1].id, new_expire, None, YEAR_MS, at)
         .await
         .unwrap();
     let mut expected = sessions[1].clone();
@@ -868,21 +886,21 @@ async fn list_extend_delete(b: Backend) {
             "the sessions hash's TTL was not extended: {pttl}"
         );
         let keys = dump_prefix_nodes(&target.urls, &target.prefix).await;
-        for k in &keys {
+        for k in keys.iter().filter(|k| !k.key.ends_with(":user")) {
             assert!(k.pttl > 0, "{} has no TTL", k.key);
         }
     }
     // Unknown ids, or another user's session, are not extended.
     assert_eq!(
         b.store
-            .extend_session(&alice, "0000000000", new_expire, None, now())
+            .extend_session(&alice, "0000000000", new_expire, None, YEAR_MS, now())
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         b.store
-            .extend_session(&alice, &bobs.id, new_expire, None, now())
+            .extend_session(&alice, &bobs.id, new_expire, None, YEAR_MS, now())
             .await
             .unwrap(),
         None
@@ -921,7 +939,12 @@ async fn list_extend_delete(b: Backend) {
         Some(bobs)
     );
     if let Some(keys) = b.user_keys(&alice, "").await {
-        assert!(keys.is_empty(), "alice's keys remain after delete_sessions: {keys:?}");
+        // Only her identity record stays: a logout does not free the id.
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        assert!(
+            names.len() == 1 && names[0].ends_with(":user"),
+            "alice's keys remain after delete_sessions: {keys:?}"
+        );
     }
 }
 
@@ -981,7 +1004,7 @@ async fn insert_session_enforces_the_limit(b: Backend) {
     let limit1 = RedeemRules::new(1, 0, 0, HOUR_MS, 0);
     let outcome = b
         .store
-        .redeem_token(&alice, &token.digest, &via_token, &limit1, base + 7)
+        .redeem_token(&alice, &token.digest, &via_token, &limit1, None, base + 7)
         .await
         .unwrap();
     assert_eq!(
@@ -1010,7 +1033,7 @@ async fn concurrent_redeems_succeed_once(b: Backend) {
             let digest = token.digest;
             tokio::spawn(async move {
                 let outcome = store
-                    .redeem_token(&alice, &digest, &session, &rules, session.created_ms)
+                    .redeem_token(&alice, &digest, &session, &rules, None, session.created_ms)
                     .await
                     .unwrap();
                 (outcome, session)
@@ -1066,12 +1089,16 @@ async fn keys_expire_and_hold_no_plaintext(b: Backend) {
             .await,
         Redemption::Rejected
     );
-    // Mallory: locked out.
-    let bait = b.token(&mallory, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
-    b.store.insert_token(&mallory, &bait, false, t0).await.unwrap();
-    for _ in 0..3 {
+    // Mallory: locked out (failures count while a guessable token is
+    // outstanding; the second burns it, so a new one is issued).
+    let first_bait = b.token(&mallory, TokenKind::EmailOtp, "zqxwvk", t0, HOUR_MS);
+    b.store.insert_token(&mallory, &first_bait, false, t0).await.unwrap();
+    for _ in 0..2 {
         b.redeem_now(&mallory, &b.token_digest(&mallory, "guess"), &rules).await;
     }
+    let bait = b.token(&mallory, TokenKind::EmailOtp, "wkzqxv", t0, HOUR_MS);
+    b.store.insert_token(&mallory, &bait, false, t0).await.unwrap();
+    b.redeem_now(&mallory, &b.token_digest(&mallory, "guess"), &rules).await;
     assert_eq!(
         b.redeem_now(&mallory, &bait.digest, &rules).await,
         Redemption::LockedOut
@@ -1079,13 +1106,18 @@ async fn keys_expire_and_hold_no_plaintext(b: Backend) {
 
     let Some(keys) = b.keys().await else { return };
     let target = b.redis.as_ref().unwrap();
-    // Every kind of key is present, and every key has a TTL.
-    for part in [":t", ":sessions", ":fails", ":lock"] {
+    // Every kind of key is present, and every key but the users' records
+    // (identity, kept until the user is deleted) has a TTL.
+    for part in [":t", ":sessions", ":fails", ":lock", ":user"] {
         assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
     }
     assert_eq!(session_records(&keys), 2);
     for k in &keys {
         assert!(k.key.starts_with(&format!("{}:", target.prefix)), "{}", k.key);
+        if k.key.ends_with(":user") {
+            assert_eq!(k.pttl, -1, "{} expires", k.key);
+            continue;
+        }
         assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
         assert!(
             k.pttl <= HOUR_MS + 1000,
@@ -1101,5 +1133,197 @@ async fn keys_expire_and_hold_no_plaintext(b: Backend) {
         for p in &plaintexts {
             assert!(!text.contains(p.as_str()), "{} holds a plaintext secret", k.key);
         }
+    }
+}
+
+// The directory contract: identity is not a cache -----------------------------
+
+/// Every id issued a token or a session is known from then on, whatever
+/// happens to its tokens and sessions, and nobody can claim it with an address.
+async fn issued_ids_are_known_for_good(b: Backend) {
+    let (tokened, served) = (user("tokened"), user("served"));
+    assert_eq!(b.store.load_user(&tokened).await.unwrap(), None);
+    let t0 = now();
+    let token = b.token(&tokened, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&tokened, &token, false, t0).await.unwrap();
+    b.store.remove_token(&tokened, &token.digest).await.unwrap();
+    let session = b.session(&served, now(), HOUR_MS);
+    b.store
+        .insert_session(&served, &session, &lenient(), session.created_ms)
+        .await
+        .unwrap();
+    b.store.delete_sessions(&served).await.unwrap();
+    for (who, since) in [(&tokened, t0), (&served, session.created_ms)] {
+        let record = b.store.load_user(who).await.unwrap().expect("known for good");
+        assert_eq!(record.created_ms, since, "{who}");
+        assert_eq!((record.email.as_str(), record.phone.as_str()), ("", ""));
+        assert!(!b.store.claim_user(who, "mallory@evil.test", "", now()).await.unwrap());
+        assert!(!b.store.claim_user(who, "", "+15005550006", now()).await.unwrap());
+        if let Some(keys) = b.user_keys(who, ":user").await {
+            assert_eq!(keys.len(), 1, "{keys:?}");
+            assert_eq!(keys[0].pttl, -1, "{} expires", keys[0].key);
+        }
+    }
+    // A later token does not move the time the id became known.
+    let later = b.token(&tokened, TokenKind::Custom, &high_secret(), t0 + 5, HOUR_MS);
+    b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap();
+    assert_eq!(b.store.load_user(&tokened).await.unwrap().unwrap().created_ms, t0);
+}
+
+/// A claim binds an unknown id to one address; the same address confirms
+/// it, any other is refused. Address bindings: the first link wins, an
+/// unlink removes only its own, and none expires.
+async fn claims_bind_an_id_to_one_address(b: Backend) {
+    let ada = user("ada");
+    let t0 = now();
+    assert!(b.store.claim_user(&ada, "ada@example.test", "", t0).await.unwrap());
+    assert!(b.store.claim_user(&ada, "ada@example.test", "", t0 + 1).await.unwrap());
+    assert!(!b.store.claim_user(&ada, "eve@example.test", "", t0 + 2).await.unwrap());
+    assert!(!b.store.claim_user(&ada, "", "+15005550006", t0 + 3).await.unwrap());
+    let record = b.store.load_user(&ada).await.unwrap().unwrap();
+    assert_eq!((record.created_ms, record.email.as_str()), (t0, "ada@example.test"));
+    // An id with a live token but no record (kept by an older version) is taken.
+    let legacy = user("legacy");
+    b.store
+        .insert_token(
+            &legacy,
+            &b.token(&legacy, TokenKind::Custom, &high_secret(), t0, HOUR_MS),
+            false,
+            t0,
+        )
+        .await
+        .unwrap();
+    assert!(!b
+        .store
+        .claim_user(&legacy, "legacy@example.test", "", t0)
+        .await
+        .unwrap());
+
+    let address = b.key.digest_value(Purpose::Address, b"email:ada@example.test");
+    let eve = user("eve");
+    assert_eq!(b.store.find_address(&address).await.unwrap(), None);
+    assert_eq!(b.store.link_address(&address, &ada).await.unwrap(), ada);
+    assert_eq!(
+        b.store.link_address(&address, &eve).await.unwrap(),
+        ada,
+        "the first link wins"
+    );
+    b.store.unlink_address(&address, &eve).await.unwrap();
+    assert_eq!(b.store.find_address(&address).await.unwrap(), Some(ada.clone()));
+    if let Some(keys) = b.keys().await {
+        let binding = keys.iter().find(|k| k.key.contains("{a:")).expect("the binding's key");
+        assert_eq!(binding.pttl, -1, "a binding expires");
+    }
+    b.store.unlink_address(&address, &ada).await.unwrap();
+    assert_eq!(b.store.find_address(&address).await.unwrap(), None);
+}
+
+/// Deleting a user removes its record, tokens, sessions, failure streak
+/// and lockout in one step, reports what it had, and frees the id.
+async fn delete_user_removes_everything_at_once(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    assert!(b.store.claim_user(&alice, "alice@example.test", "", t0).await.unwrap());
+    let otp = b.token(&alice, TokenKind::EmailOtp, "qwzxkv", t0, HOUR_MS);
+    let strong = b.token(&alice, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &otp, false, t0).await.unwrap();
+    b.store.insert_token(&alice, &strong, false, t0).await.unwrap();
+    let (session, outcome) = b.redeem_new_session(&alice, &strong.digest, &lenient()).await;
+    assert_eq!(outcome, redeemed(&strong, vec![]));
+    let rules = RedeemRules::new(0, 0, 1, HOUR_MS, 0);
+    assert_eq!(
+        b.redeem_now(&alice, &b.token_digest(&alice, "wrong"), &rules).await,
+        Redemption::Rejected
+    );
+    if let Some(keys) = b.user_keys(&alice, "").await {
+        assert_eq!(keys.len(), 4, "record, tokens, sessions, lock: {keys:?}");
+    }
+
+    let deleted = b.store.delete_user(&alice, now()).await.unwrap().expect("a known user");
+    assert_eq!(deleted.email, "alice@example.test");
+    assert_eq!(deleted.phone, "");
+    assert_eq!(deleted.sessions, vec![session.id.clone()]);
+    assert_eq!(b.store.load_user(&alice).await.unwrap(), None);
+    assert_eq!(
+        b.store
+            .find_session(&alice, &session.digest, None, now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        b.redeem_now(&alice, &otp.digest, &lenient()).await,
+        Redemption::Rejected
+    );
+    if let Some(keys) = b.user_keys(&alice, "").await {
+        assert!(keys.is_empty(), "left behind: {keys:?}");
+    }
+    assert_eq!(b.store.delete_user(&alice, now()).await.unwrap(), None);
+    assert!(b.store.claim_user(&alice, "new@example.test", "", now()).await.unwrap());
+}
+
+/// An extension never moves a session past its creation plus the max age;
+/// a session already past it ends.
+async fn extension_is_capped_by_the_max_age(b: Backend) {
+    let alice = user("alice");
+    let t0 = now();
+    let session = b.session(&alice, t0, HOUR_MS);
+    b.store.insert_session(&alice, &session, &lenient(), t0).await.unwrap();
+    let extended = b
+        .store
+        .extend_session(&alice, &session.id, t0 + 5 * HOUR_MS, None, 2 * HOUR_MS, t0 + 1)
+        .await
+        .unwrap()
+        .expect("a live session");
+    assert_eq!(extended.expire_ms, t0 + 2 * HOUR_MS);
+    let found = b
+        .store
+        .find_session(&alice, &session.digest, None, now())
+        .await
+        .unwrap();
+    assert_eq!(found.map(|s| s.expire_ms), Some(t0 + 2 * HOUR_MS));
+    let old = b.session(&alice, t0, HOUR_MS);
+    b.store.insert_session(&alice, &old, &lenient(), t0).await.unwrap();
+    let past_cap = b
+        .store
+        .extend_session(&alice, &old.id, t0 + HOUR_MS, None, 10, t0 + 100)
+        .await
+        .unwrap();
+    assert_eq!(past_cap, None);
+    assert_eq!(
+        b.store.find_session(&alice, &old.digest, None, now()).await.unwrap(),
+        None
+    );
+}
+
+/// A client that used up its failures for a user is refused (and changes
+/// nothing) while other clients go on.
+async fn failures_are_throttled_per_client(b: Backend) {
+    let alice = user("alice");
+    let rules = RedeemRules::new(0, 0, 0, HOUR_MS, 0).client_failures(3, HOUR_MS);
+    let t0 = now();
+    let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
+    b.store.insert_token(&alice, &token, false, t0).await.unwrap();
+    let redeem = |digest: Digest, client: &'static str| {
+        let session = b.session(&alice, now(), HOUR_MS);
+        let (store, alice) = (Arc::clone(&b.store), alice.clone());
+        async move {
+            store
+                .redeem_token(&alice, &digest, &session, &rules, Some(client), session.created_ms)
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            redeem(b.token_digest(&alice, "wrong"), "client-a").await,
+            Redemption::Rejected
+        );
+    }
+    assert_eq!(redeem(token.digest, "client-a").await, Redemption::Throttled);
+    assert_eq!(redeem(token.digest, "client-b").await, redeemed(&token, vec![]));
+    if let Some(keys) = b.user_keys(&alice, ":cf:client-a").await {
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!((1..=HOUR_MS).contains(&keys[0].pttl), "window TTL {}", keys[0].pttl);
     }
 }

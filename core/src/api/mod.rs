@@ -19,6 +19,7 @@
 //!     .unwrap();
 //! let request = http::Request::post("/v1/users/alice/tokens")
 //!     .header("x-appwrite-key", "an-api-key-for-the-docs")
+//!     .header("content-type", "application/json")
 //!     .body(Bytes::from_static(b"{\"length\": 8}"))
 //!     .unwrap();
 //! assert!(api::is_mounted(&gate, request.uri().path()));
@@ -126,6 +127,7 @@ pub fn unavailable_response() -> Response<Bytes> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route<'a> {
+    User(&'a str),
     CreateToken(&'a str),
     UserSessions(&'a str),
     UserSession(&'a str, &'a str),
@@ -141,6 +143,7 @@ enum Route<'a> {
 fn match_route(rest: &str) -> Option<Route<'_>> {
     let segments: Vec<&str> = rest.split('/').collect();
     Some(match segments.as_slice() {
+        ["users", user] => Route::User(user),
         ["users", user, "tokens"] => Route::CreateToken(user),
         ["users", user, "sessions"] => Route::UserSessions(user),
         ["users", user, "sessions", session] => Route::UserSession(user, session),
@@ -170,6 +173,7 @@ fn match_route(rest: &str) -> Option<Route<'_>> {
 /// ```
 pub fn route_for(rest: &str) -> Option<(&'static str, Vec<&str>)> {
     Some(match match_route(rest)? {
+        Route::User(user) => ("users/{userId}", vec![user]),
         Route::CreateToken(user) => ("users/{userId}/tokens", vec![user]),
         Route::UserSessions(user) => ("users/{userId}/sessions", vec![user]),
         Route::UserSession(user, session) => ("users/{userId}/sessions/{sessionId}", vec![user, session]),
@@ -207,12 +211,31 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
     let method = request.method();
     let body = request.body();
     let headers = request.headers();
-    let info = ClientInfo::new(client.ip, user_agent(headers));
+    // Behind trusted proxies the client is who they say it is; otherwise the peer.
+    let client_ip = gate.http().trusted_proxies.client(client.ip, headers);
+    let info = ClientInfo::new(client_ip, user_agent(headers));
 
     match (route, method) {
+        (Route::User(user), &Method::GET) => {
+            require_api_key(gate, headers)?;
+            let user = UserId::parse(user)?;
+            let found = gate.get_user(&user).await?.ok_or(Error::UserNotFound)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &wire::user_json(&user, Some(&found), found.created_at, found.updated_at),
+            ))
+        }
+        (Route::User(user), &Method::DELETE) => {
+            require_api_key(gate, headers)?;
+            let user = UserId::parse(user)?;
+            Params::parse(body, &[])?;
+            gate.delete_user(&user).await?;
+            Ok(no_content())
+        }
         (Route::CreateToken(user), &Method::POST) => {
             require_api_key(gate, headers)?;
             let user = UserId::parse(user)?;
+            require_json(headers)?;
             let params = Params::parse(body, &["length", "expire"])?;
             let mut options = TokenOptions::default();
             if let Some(length) = params.optional_int("length", 4..=128)? {
@@ -256,6 +279,10 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
         }
         (Route::Exchange, &Method::POST) => {
             let api_key = optional_api_key(gate, headers)?;
+            if !api_key {
+                check_origin(gate, request)?;
+            }
+            require_json(headers)?;
             let params = Params::parse(body, &["userId", "secret"])?;
             let user = UserId::parse(params.required_str("userId")?)?;
             let secret = params.required_str("secret")?;
@@ -319,13 +346,14 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
             let user = gate.get_user(&current.user_id).await?;
             Ok(json_response(
                 StatusCode::OK,
-                &wire::user_json(&current.user_id, user.as_ref(), current),
+                &wire::user_json(&current.user_id, user.as_ref(), current.created_at, current.updated_at),
             ))
         }
         (Route::EmailToken, &Method::POST) => {
             let trusted = optional_api_key(gate, headers)?;
+            require_json(headers)?;
             let params = Params::parse(body, &["userId", "email", "phrase"])?;
-            let requester = Requester::new(client.ip, trusted);
+            let requester = Requester::new(client_ip, trusted);
             let phrase = params.optional_bool("phrase")?.unwrap_or(false);
             let token = gate
                 .create_email_token(
@@ -339,8 +367,9 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
         }
         (Route::MagicUrlToken, &Method::POST) => {
             let trusted = optional_api_key(gate, headers)?;
+            require_json(headers)?;
             let params = Params::parse(body, &["userId", "email", "url", "phrase"])?;
-            let requester = Requester::new(client.ip, trusted);
+            let requester = Requester::new(client_ip, trusted);
             let phrase = params.optional_bool("phrase")?.unwrap_or(false);
             let token = gate
                 .create_magic_url_token(
@@ -355,8 +384,9 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
         }
         (Route::PhoneToken, &Method::POST) => {
             let trusted = optional_api_key(gate, headers)?;
+            require_json(headers)?;
             let params = Params::parse(body, &["userId", "phone"])?;
-            let requester = Requester::new(client.ip, trusted);
+            let requester = Requester::new(client_ip, trusted);
             let token = gate
                 .create_phone_token(params.required_str("userId")?, params.required_str("phone")?, requester)
                 .await?;
@@ -387,6 +417,65 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// Token and exchange bodies must say they are JSON: a cross-site HTML form
+/// can only send `application/x-www-form-urlencoded`, `multipart/form-data`
+/// or `text/plain`, so it can no longer log a victim in.
+fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType)
+    }
+}
+
+/// A browser may create a session (and get its cookie) only from the
+/// request's own origin, the public URL's, or an allowed one: otherwise a
+/// foreign page could log the victim into the attacker's account (login
+/// CSRF). Without `Origin`, a `Sec-Fetch-Site: cross-site` request is
+/// refused; a request with neither is not from a browser page.
+fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), Error> {
+    let headers = request.headers();
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        return if cross_site { Err(Error::ForeignOrigin) } else { Ok(()) };
+    };
+    // `Origin: null` (sandboxed frames, file pages) parses as nothing: refused.
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| crate::redirect::parse_origin(o).ok())
+        .ok_or(Error::ForeignOrigin)?;
+    let own_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    // Either scheme of the request's own host: the app may sit behind TLS
+    // termination, and only a network attacker could serve the other one.
+    let own = own_host
+        .and_then(|host| {
+            crate::redirect::parse_origin(&format!("{}://{}", origin.scheme, host.to_ascii_lowercase())).ok()
+        })
+        .is_some_and(|own| own == origin);
+    let listed = gate.flows().redirect.allowed_origins.first() == Some(&origin)
+        || gate
+            .http()
+            .allowed_origins
+            .iter()
+            .any(|allowed| crate::redirect::parse_origin(allowed).is_ok_and(|a| a == origin));
+    if own || listed {
+        Ok(())
+    } else {
+        Err(Error::ForeignOrigin)
+    }
 }
 
 /// A present but wrong `X-Appwrite-Project` is refused; absent is fine

@@ -15,11 +15,13 @@ impl Params {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Params(Map::new()));
         }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| Error::argument("Invalid request body: must be a JSON object."))?;
-        let Value::Object(map) = value else {
-            return Err(Error::argument("Invalid request body: must be a JSON object."));
-        };
+        let UniqueKeys(map) = serde_json::from_slice(body).map_err(|e| {
+            if e.to_string().starts_with(DUPLICATE) {
+                Error::argument("Invalid request body: a parameter appears twice.")
+            } else {
+                Error::argument("Invalid request body: must be a JSON object.")
+            }
+        })?;
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(Error::argument(format!("Unknown parameter: `{}`", truncate(unknown))));
         }
@@ -80,6 +82,34 @@ impl Params {
     }
 }
 
+const DUPLICATE: &str = "duplicate key";
+
+/// A JSON object whose keys are all different: with two `secret`s, which
+/// one counts would depend on the parser, so such a body is refused.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.insert(key, value).is_some() {
+                        return Err(serde::de::Error::custom(DUPLICATE));
+                    }
+                }
+                Ok(UniqueKeys(map))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 fn truncate(text: &str) -> String {
     text.chars().take(64).collect()
 }
@@ -101,5 +131,10 @@ mod tests {
         assert!(p.optional_int("length", 4..=128).is_err());
         let p = Params::parse(br#"{"length": -1}"#, &["length"]).unwrap();
         assert!(p.optional_int("length", 4..=128).is_err());
+        let twice = Params::parse(br#"{"secret": "a", "secret": "b"}"#, &["secret"]).unwrap_err();
+        assert!(twice.public_message().contains("twice"), "{twice:?}");
+        // Nested objects may repeat keys of the outer one.
+        assert!(Params::parse(br#"{"a": {"a": 1}}"#, &["a"]).is_ok());
+        assert!(Params::parse(br#"{"a": 1} x"#, &["a"]).is_err());
     }
 }

@@ -81,14 +81,16 @@ pub fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Valu
     json!({ "total": items.len(), "sessions": items })
 }
 
-/// Appwrite's User model. A user with sessions but no directory entry
-/// (custom tokens only) has empty address fields.
-pub fn user_json(id: &UserId, user: Option<&User>, session: &Session) -> Value {
-    let created = user.map(|u| format_date(u.created_at)).unwrap_or_default();
+/// Appwrite's User model. `$createdAt` and `registration` are when the id
+/// first became known; `known_since` stands in for a user the directory has
+/// no record of (a session from before records were kept), so neither is
+/// ever empty. `accessed_at` is the last use the caller knows of.
+pub fn user_json(id: &UserId, user: Option<&User>, known_since: DateTime<Utc>, accessed_at: DateTime<Utc>) -> Value {
+    let created = format_date(user.map_or(known_since, |u| u.created_at));
     json!({
         "$id": id.as_str(),
         "$createdAt": created,
-        "$updatedAt": user.map(|u| format_date(u.updated_at)).unwrap_or_default(),
+        "$updatedAt": format_date(user.map_or(known_since, |u| u.updated_at)),
         "name": "",
         "registration": created,
         "status": true,
@@ -101,7 +103,7 @@ pub fn user_json(id: &UserId, user: Option<&User>, session: &Session) -> Value {
         "mfa": false,
         "prefs": {},
         "targets": [],
-        "accessedAt": format_date(session.updated_at),
+        "accessedAt": format_date(accessed_at),
     })
 }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
+    idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+    UserRecord,
 };
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{SessionOrigin, UserId};
@@ -33,7 +34,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<UserId, UserState>,
-    addresses: HashMap<Digest, (UserId, i64)>,
+    addresses: HashMap<Digest, UserId>,
     rates: HashMap<String, RateState>,
     operations: u64,
 }
@@ -52,7 +53,10 @@ struct UserState {
     failures: u32,
     failures_expire_ms: i64,
     locked_until_ms: i64,
-    directory: Option<(UserRecord, i64)>,
+    /// Failed exchanges per client: (count, window end).
+    client_failures: HashMap<String, (u32, i64)>,
+    /// The directory record: kept until the user is deleted.
+    directory: Option<UserRecord>,
 }
 
 #[derive(Debug)]
@@ -69,9 +73,22 @@ impl UserState {
         if self.failures_expire_ms <= now_ms {
             self.failures = 0;
         }
-        if self.directory.as_ref().is_some_and(|(_, expire)| *expire <= now_ms) {
-            self.directory = None;
+        self.client_failures.retain(|_, (_, window_end)| *window_end > now_ms);
+    }
+
+    /// From its first token or session on, a user id is known for good.
+    fn remember(&mut self, now_ms: i64) {
+        if self.directory.is_none() {
+            self.directory = Some(UserRecord {
+                created_ms: now_ms,
+                updated_ms: now_ms,
+                ..UserRecord::default()
+            });
         }
+    }
+
+    fn has_guessable_token(&self) -> bool {
+        self.tokens.iter().any(|t| t.low_entropy)
     }
 
     fn is_empty(&self, now_ms: i64) -> bool {
@@ -79,6 +96,7 @@ impl UserState {
             && self.sessions.is_empty()
             && self.failures == 0
             && self.locked_until_ms <= now_ms
+            && self.client_failures.is_empty()
             && self.directory.is_none()
     }
 
@@ -138,7 +156,6 @@ impl MemoryStore {
                 u.sweep(now_ms);
                 !u.is_empty(now_ms)
             });
-            state.addresses.retain(|_, (_, expire)| *expire > now_ms);
             state
                 .rates
                 .retain(|_, r| r.window_end_ms > now_ms || r.gap_until_ms > now_ms);
@@ -180,6 +197,7 @@ impl Store for MemoryStore {
                 u.tokens.retain(|t| t.kind != token.kind);
             }
             u.tokens.push(token.clone());
+            u.remember(now_ms);
         })
     }
 
@@ -195,16 +213,39 @@ impl Store for MemoryStore {
         token: &Digest,
         session: &SessionRecord,
         rules: &RedeemRules,
+        client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
         self.with_user(user, now_ms, |u| {
-            if u.locked_until_ms > now_ms {
+            let client = client.filter(|_| rules.client_failures > 0);
+            if let Some(client) = client {
+                if u.client_failures
+                    .get(client)
+                    .is_some_and(|(n, _)| *n >= rules.client_failures)
+                {
+                    return Redemption::Throttled;
+                }
+            }
+            let locked = u.locked_until_ms > now_ms;
+            let had_tokens = !u.tokens.is_empty();
+            let found = u.tokens.iter().position(|t| t.digest == *token);
+            // A lockout stops guessable secrets only: an unguessable one still works.
+            if locked && found.is_none_or(|pos| u.tokens[pos].low_entropy) {
                 return Redemption::LockedOut;
             }
-            let had_tokens = !u.tokens.is_empty();
-            let Some(pos) = u.tokens.iter().position(|t| t.digest == *token) else {
+            let Some(pos) = found else {
                 if had_tokens {
-                    u.record_failure(rules, now_ms);
+                    if let Some(client) = client {
+                        let entry = u
+                            .client_failures
+                            .entry(client.to_owned())
+                            .or_insert((0, now_ms + rules.client_window_ms));
+                        entry.0 += 1;
+                    }
+                    // Wrong guesses at unguessable secrets cannot lock the user out.
+                    if u.has_guessable_token() {
+                        u.record_failure(rules, now_ms);
+                    }
                 }
                 return Redemption::Rejected;
             };
@@ -228,7 +269,10 @@ impl Store for MemoryStore {
         rules: &RedeemRules,
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
-        self.with_user(user, now_ms, |u| u.add_session(session.clone(), rules, now_ms))
+        self.with_user(user, now_ms, |u| {
+            u.remember(now_ms);
+            u.add_session(session.clone(), rules, now_ms)
+        })
     }
 
     async fn find_session(
@@ -264,10 +308,17 @@ impl Store for MemoryStore {
         session_id: &str,
         expire_ms: i64,
         idle: Option<Duration>,
+        max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
-            let found = u.sessions.iter_mut().find(|s| s.record.id == session_id)?;
+            let pos = u.sessions.iter().position(|s| s.record.id == session_id)?;
+            let expire_ms = expire_ms.min(u.sessions[pos].record.created_ms.saturating_add(max_age_ms));
+            if expire_ms <= now_ms {
+                u.sessions.remove(pos);
+                return None;
+            }
+            let found = &mut u.sessions[pos];
             found.record.expire_ms = expire_ms;
             found.record.updated_ms = now_ms;
             found.deadline_ms = idle_deadline(expire_ms, idle, now_ms);
@@ -291,70 +342,67 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError> {
-        let now = crate::time::now_ms();
-        let mut state = self.lock()?;
-        Ok(match state.addresses.get_mut(address) {
-            Some((owner, expire)) if *expire > now => {
-                *expire = now + ttl_ms;
-                Some(owner.clone())
-            }
-            _ => None,
-        })
+    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError> {
+        Ok(self.lock()?.addresses.get(address).cloned())
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError> {
-        let now = crate::time::now_ms();
+    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError> {
         let mut state = self.lock()?;
-        let entry = state.addresses.entry(*address).or_insert_with(|| (user.clone(), 0));
-        if entry.1 <= now {
-            entry.0 = user.clone();
+        Ok(state.addresses.entry(*address).or_insert_with(|| user.clone()).clone())
+    }
+
+    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        if state.addresses.get(address) == Some(user) {
+            state.addresses.remove(address);
         }
-        entry.1 = now + ttl_ms;
-        Ok(entry.0.clone())
+        Ok(())
     }
 
-    async fn claim_user(
-        &self,
-        user: &UserId,
-        email: &str,
-        phone: &str,
-        now_ms: i64,
-        ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
         self.with_user(user, now_ms, |u| {
-            if let Some((record, expire)) = u.directory.as_mut() {
-                let same = (!email.is_empty() && record.email == email) || (!phone.is_empty() && record.phone == phone);
-                if same {
-                    *expire = now_ms + ttl_ms;
-                }
-                return same;
+            if let Some(record) = u.directory.as_ref() {
+                return (!email.is_empty() && record.email == email) || (!phone.is_empty() && record.phone == phone);
             }
             if !u.tokens.is_empty() || !u.sessions.is_empty() {
                 return false;
             }
-            let record = UserRecord {
+            u.directory = Some(UserRecord {
                 created_ms: now_ms,
                 updated_ms: now_ms,
                 email: email.to_owned(),
                 phone: phone.to_owned(),
                 email_verified: false,
                 phone_verified: false,
-            };
-            u.directory = Some((record, now_ms + ttl_ms));
+            });
             true
         })
     }
 
+    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+        let mut state = self.lock()?;
+        let Some(mut removed) = state.users.remove(user) else {
+            return Ok(None);
+        };
+        removed.sweep(now_ms);
+        if removed.directory.is_none() && removed.tokens.is_empty() && removed.sessions.is_empty() {
+            return Ok(None);
+        }
+        let record = removed.directory.unwrap_or_default();
+        Ok(Some(DeletedUser {
+            email: record.email,
+            phone: record.phone,
+            sessions: removed.sessions.into_iter().map(|s| s.record.id).collect(),
+        }))
+    }
+
     async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| {
-            u.directory.as_ref().map(|(r, _)| r.clone())
-        })
+        self.with_user(user, crate::time::now_ms(), |u| u.directory.clone())
     }
 
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError> {
         self.with_user(user, now_ms, |u| {
-            if let Some((record, _)) = u.directory.as_mut() {
+            if let Some(record) = u.directory.as_mut() {
                 record.email_verified |= email;
                 record.phone_verified |= phone;
                 record.updated_ms = now_ms;

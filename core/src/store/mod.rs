@@ -217,21 +217,29 @@ pub struct RedeemRules {
     pub max_sessions: u32,
     /// Burn low-entropy tokens at every multiple of this failure count (0 = never).
     pub burn_after_failures: u32,
-    /// Lock the user's exchanges at this failure count (0 = never).
+    /// Lock the user's exchanges at this failure count (0 = never). Only
+    /// failures while a guessable (low-entropy) token is outstanding count,
+    /// and a lockout refuses only guessable secrets.
     pub lockout_after_failures: u32,
     /// Lockout length and failure-streak memory, in ms.
     pub lockout_ms: i64,
     /// Idle timeout in ms (0 = none): a session ends this long after its last use.
     pub idle_ms: i64,
+    /// Failed exchanges allowed per (client, user) in [`RedeemRules::client_window_ms`]
+    /// before that client is refused ([`Redemption::Throttled`]); 0 = no limit.
+    pub client_failures: u32,
+    /// The window of [`RedeemRules::client_failures`], in ms.
+    pub client_window_ms: i64,
 }
 
 impl RedeemRules {
     /// Rules with every field given (the struct is `#[non_exhaustive]`, so
-    /// other crates build it through this).
+    /// other crates build it through this), without a per-client limit.
     ///
     /// ```
     /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0);
     /// assert_eq!(rules.max_sessions, 3);
+    /// assert_eq!(rules.client_failures, 0);
     /// ```
     pub fn new(
         max_sessions: u32,
@@ -246,7 +254,22 @@ impl RedeemRules {
             lockout_after_failures,
             lockout_ms,
             idle_ms,
+            client_failures: 0,
+            client_window_ms: 0,
         }
+    }
+
+    /// The same rules with a per-client failure limit.
+    ///
+    /// ```
+    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0)
+    ///     .client_failures(10, 3_600_000);
+    /// assert_eq!(rules.client_failures, 10);
+    /// ```
+    pub fn client_failures(mut self, failures: u32, window_ms: i64) -> Self {
+        self.client_failures = failures;
+        self.client_window_ms = window_ms;
+        self
     }
 }
 
@@ -265,8 +288,23 @@ pub enum Redemption {
     },
     /// Wrong, expired or used secret; the failure was counted.
     Rejected,
-    /// The user's exchanges are locked after too many failures.
+    /// The user's exchanges are locked after too many failures (and the
+    /// secret was a guessable one).
     LockedOut,
+    /// This client used up its failed exchanges for this user; nothing changed.
+    Throttled,
+}
+
+/// What [`Store::delete_user`] removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DeletedUser {
+    /// The directory record's normalised email, or empty.
+    pub email: String,
+    /// The directory record's phone, or empty.
+    pub phone: String,
+    /// Ids of the live sessions that were deleted.
+    pub sessions: Vec<String>,
 }
 
 /// A user as the built-in directory keeps it.
@@ -309,6 +347,8 @@ pub struct RateBucket {
 pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Stores a token. When `replace_kind` is set, the user's other tokens
     /// of the same kind are deleted in the same step. Expired tokens are swept.
+    /// From then on the user id is known to the directory (a record without
+    /// address is created if none exists), whatever happens to the token.
     async fn insert_token(
         &self,
         user: &UserId,
@@ -321,20 +361,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError>;
 
     /// Exchanges a token for a session in one atomic step: checks the
-    /// lockout, burns the token (found or not, expired or not), creates the
-    /// session with the token's kind as origin, enforces the session limit
-    /// and resets the failure streak; or counts the failure.
+    /// client's failure budget (`client`: a digest naming the client, when
+    /// known) and the lockout, burns the token (found or not, expired or
+    /// not), creates the session with the token's kind as origin, enforces
+    /// the session limit and resets the failure streak; or counts the
+    /// failure against the client and, while a guessable token is
+    /// outstanding, against the user.
     async fn redeem_token(
         &self,
         user: &UserId,
         token: &Digest,
         session: &SessionRecord,
         rules: &RedeemRules,
+        client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError>;
 
     /// Creates a session directly (server-created), enforcing the limit.
-    /// Returns the evicted session ids.
+    /// Returns the evicted session ids. Like [`Store::insert_token`], makes
+    /// the user id known for good.
     async fn insert_session(
         &self,
         user: &UserId,
@@ -356,13 +401,16 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The user's live sessions, oldest first.
     async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
 
-    /// Sets a live session's expiry (and `updated`), returning it.
+    /// Sets a live session's expiry (and `updated`), returning it. The
+    /// expiry is capped at the session's creation plus `max_age_ms`; a
+    /// session already past that cap ends here (`None`).
     async fn extend_session(
         &self,
         user: &UserId,
         session_id: &str,
         expire_ms: i64,
         idle: Option<Duration>,
+        max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError>;
 
@@ -373,22 +421,27 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError>;
 
     /// The user an address (digest of an email or phone) belongs to.
-    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError>;
+    /// Bindings never expire; they go with [`Store::unlink_address`].
+    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError>;
 
     /// Links an address to `user` unless it is already linked; returns the owner.
-    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError>;
+    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError>;
 
-    /// Creates the directory record of `user` with this email or phone.
-    /// Refused (`false`) when the id is taken: a record with another
-    /// address, or any live token or session (a user known elsewhere).
-    async fn claim_user(
-        &self,
-        user: &UserId,
-        email: &str,
-        phone: &str,
-        now_ms: i64,
-        ttl_ms: i64,
-    ) -> Result<bool, StoreError>;
+    /// Removes the binding of `address` if it still names `user`.
+    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError>;
+
+    /// Creates the directory record of `user` with this email or phone, or
+    /// confirms an existing record with the same address (`true`). Refused
+    /// (`false`) when the id is known otherwise: a record with another
+    /// address or none (a custom-token or server-session user), or any live
+    /// token or session. Records never expire.
+    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Deletes the user in one step: directory record, tokens, sessions,
+    /// failure streak and lockout. `None` when the id was unknown (nothing
+    /// was there). Address bindings are separate keys: the caller removes
+    /// them with [`Store::unlink_address`].
+    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError>;
 
     /// The directory record of `user`.
     async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;

@@ -63,7 +63,8 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, RedisWrite, ServerErrorKind, ToRedisArgs, Value};
 
 use super::{
-    idle_deadline, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord, UserRecord,
+    idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
+    UserRecord,
 };
 use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{TokenKind, UserId};
@@ -197,6 +198,8 @@ fn is_noscript(err: &RedisError) -> bool {
 }
 
 static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
+static DELETE_USER: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_user.lua")));
+static UNLINK_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/unlink_address.lua")));
 static REDEEM: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/redeem.lua")));
 static INSERT_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_session.lua")));
 static FIND_SESSION_IDLE: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/find_session_idle.lua")));
@@ -714,6 +717,7 @@ where
         );
         let mut invocation = INSERT_TOKEN.key(keys.tokens());
         invocation
+            .key(keys.user())
             .arg(token.digest.to_base64())
             .arg(record)
             .arg(token.expire_ms)
@@ -739,15 +743,20 @@ where
         token: &Digest,
         session: &SessionRecord,
         rules: &RedeemRules,
+        client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
         let keys = self.keys(user);
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        // Without a client the script is told so (limit 0) and never touches this key.
+        let client_limit = if client.is_some() { rules.client_failures } else { 0 };
+        let client_key = keys.key(&format!("cf:{}", client.unwrap_or("-")));
         let mut invocation = REDEEM.key(keys.tokens());
         invocation
             .key(keys.sessions())
             .key(keys.fails())
             .key(keys.lock())
+            .key(client_key)
             .arg(token.to_base64())
             .arg(now_ms)
             .arg(&session.id)
@@ -756,7 +765,9 @@ where
             .arg(rules.max_sessions)
             .arg(rules.burn_after_failures)
             .arg(rules.lockout_after_failures)
-            .arg(rules.lockout_ms);
+            .arg(rules.lockout_ms)
+            .arg(client_limit)
+            .arg(rules.client_window_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
         match parts.next().flatten().as_deref() {
@@ -778,6 +789,7 @@ where
             }
             Some("rejected") => Ok(Redemption::Rejected),
             Some("locked") => Ok(Redemption::LockedOut),
+            Some("throttled") => Ok(Redemption::Throttled),
             _ => Err(unexpected("redeem")),
         }
     }
@@ -793,6 +805,7 @@ where
         let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let mut invocation = INSERT_SESSION.key(keys.sessions());
         invocation
+            .key(keys.user())
             .arg(session.digest.to_base64())
             .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
             .arg(now_ms)
@@ -852,6 +865,7 @@ where
         session_id: &str,
         expire_ms: i64,
         idle: Option<Duration>,
+        max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let keys = self.keys(user);
@@ -860,7 +874,8 @@ where
             .arg(session_id)
             .arg(now_ms)
             .arg(expire_ms)
-            .arg(idle_deadline(expire_ms, idle, now_ms));
+            .arg(idle_deadline(expire_ms, idle, now_ms))
+            .arg(max_age_ms);
         let values: Option<Vec<Vec<u8>>> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -886,9 +901,8 @@ where
         Ok(deleted.max(0) as u64)
     }
 
-    async fn find_address(&self, address: &Digest, ttl_ms: i64) -> Result<Option<UserId>, StoreError> {
-        let mut invocation = FIND_ADDRESS.key(self.address_key(address));
-        invocation.arg(ttl_ms);
+    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError> {
+        let invocation = FIND_ADDRESS.key(self.address_key(address));
         let owner: Option<String> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -897,23 +911,24 @@ where
             .transpose()
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId, ttl_ms: i64) -> Result<UserId, StoreError> {
+    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError> {
         let mut invocation = LINK_ADDRESS.key(self.address_key(address));
-        invocation.arg(user.as_str()).arg(ttl_ms);
+        invocation.arg(user.as_str());
         let owner: String = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         UserId::parse(&owner).map_err(|_| unexpected("address link"))
     }
 
-    async fn claim_user(
-        &self,
-        user: &UserId,
-        email: &str,
-        phone: &str,
-        now_ms: i64,
-        ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
+    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError> {
+        let mut invocation = UNLINK_ADDRESS.key(self.address_key(address));
+        invocation.arg(user.as_str());
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
         let keys = self.keys(user);
         let mut invocation = CLAIM_USER.key(keys.user());
         invocation
@@ -921,12 +936,37 @@ where
             .key(keys.tokens())
             .arg(email)
             .arg(phone)
-            .arg(now_ms)
-            .arg(ttl_ms);
+            .arg(now_ms);
         let claimed: i64 = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
         Ok(claimed == 1)
+    }
+
+    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_USER.key(keys.user());
+        invocation
+            .key(keys.tokens())
+            .key(keys.sessions())
+            .key(keys.fails())
+            .key(keys.lock())
+            .arg(now_ms);
+        let reply: Vec<Value> = self.run_replicated(invocation).await?;
+        let mut parts = reply.into_iter();
+        match parts.next() {
+            Some(Value::Int(0)) => return Ok(None),
+            Some(Value::Int(1)) => {}
+            _ => return Err(unexpected("delete user")),
+        }
+        let mut texts = parts.map(|p| bulk_text(&p).ok_or_else(|| unexpected("delete user")));
+        let email = texts.next().ok_or_else(|| unexpected("delete user"))??;
+        let phone = texts.next().ok_or_else(|| unexpected("delete user"))??;
+        Ok(Some(DeletedUser {
+            email,
+            phone,
+            sessions: texts.collect::<Result<_, _>>()?,
+        }))
     }
 
     async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {

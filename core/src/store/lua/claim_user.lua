@@ -1,10 +1,13 @@
 -- KEYS: user record, sessions hash, token hash (one user's hash tag)
--- ARGV: 1 email, 2 phone, 3 now_ms, 4 ttl_ms
+-- ARGV: 1 email, 2 phone, 3 now_ms
+-- 1 when the id is free (the record is created) or already bound to this
+-- address; 0 when it is known with another address or none. Identity never
+-- expires: PERSIST undoes the TTL that records of older versions carried.
 local user = KEYS[1]
 if redis.call('EXISTS', user) == 1 then
   local email, phone = unpack(redis.call('HMGET', user, 'e', 'p'))
   if (ARGV[1] ~= '' and email == ARGV[1]) or (ARGV[2] ~= '' and phone == ARGV[2]) then
-    redis.call('PEXPIRE', user, ARGV[4])
+    redis.call('PERSIST', user)
     return 1
   end
   return 0
@@ -12,5 +15,4 @@ end
 -- A user id with live tokens or sessions belongs to someone already.
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 redis.call('HSET', user, 'e', ARGV[1], 'p', ARGV[2], 'c', ARGV[3], 'u', ARGV[3], 'ev', '0', 'pv', '0')
-redis.call('PEXPIRE', user, ARGV[4])
 return 1

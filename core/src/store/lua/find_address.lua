@@ -1,4 +1,5 @@
--- KEYS[1] address key. ARGV: ttl_ms. Returns the owner (and keeps it alive) or nil.
+-- KEYS[1] address key. Returns the owner or nil. A binding lives until its
+-- user is deleted; PERSIST undoes the TTL that older versions set.
 local owner = redis.call('GET', KEYS[1])
-if owner then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if owner then redis.call('PERSIST', KEYS[1]) end
 return owner

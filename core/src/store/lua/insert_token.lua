@@ -1,4 +1,4 @@
--- KEYS[1] token hash of the user
+-- KEYS[1] token hash of the user, KEYS[2] the user's directory record
 -- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind
 local tokens = KEYS[1]
 local now = tonumber(ARGV[4])
@@ -15,4 +15,6 @@ for i = 1, #all, 2 do
 end
 redis.call('HSET', tokens, ARGV[1], ARGV[2])
 redis.call('PEXPIREAT', tokens, latest)
+-- From its first token on, the id is known for good (no TTL).
+if redis.call('HSETNX', KEYS[2], 'c', ARGV[4]) == 1 then redis.call('HSET', KEYS[2], 'u', ARGV[4]) end
 return 1

@@ -1,8 +1,5 @@
--- KEYS[1] address key. ARGV: user id, ttl_ms. Returns the owner.
+-- KEYS[1] address key. ARGV: user id. Returns the owner (the first to link).
 local owner = redis.call('GET', KEYS[1])
-if owner then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return owner
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if owner then return owner end
+redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]

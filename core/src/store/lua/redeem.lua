@@ -1,28 +1,45 @@
--- KEYS: token hash, sessions hash, failure counter, lock
+-- KEYS: token hash, sessions hash, failure counter, lock, client failure counter
 -- ARGV: 1 token digest, 2 now_ms, 3 session id, 4 session digest,
 --       5 session json (kind first, replaced here), 6 max sessions,
---       7 burn after, 8 lockout after, 9 lockout ms
-local tokens, sessions, fails, lock = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+--       7 burn after, 8 lockout after, 9 lockout ms,
+--       10 failures allowed per client (0 = no client), 11 client window ms
+local tokens, sessions, fails, lock, client = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[2])
-if redis.call('EXISTS', lock) == 1 then return { 'locked' } end
+local client_limit = tonumber(ARGV[10])
+if client_limit > 0 and tonumber(redis.call('GET', client) or '0') >= client_limit then
+  return { 'throttled' }
+end
 
+local locked = redis.call('EXISTS', lock) == 1
 local record = redis.call('HGET', tokens, ARGV[1])
-local token_id, kind
+local token_id, kind, guessable
 if record then
+  local id, k, expire, low = string.match(record, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  local live = tonumber(expire) > now
+  -- A lockout stops guessable secrets only: an unguessable one still works.
+  if locked and (low == '1' or not live) then return { 'locked' } end
   -- Burned whether valid or not: a secret is tried once.
   redis.call('HDEL', tokens, ARGV[1])
-  local id, k, expire = string.match(record, '^([^|]*)|([^|]*)|([^|]*)|')
-  if tonumber(expire) > now then token_id, kind = id, k end
+  if live then token_id, kind = id, k end
+  guessable = low == '1'
+elseif locked then
+  return { 'locked' }
 end
 
 if not kind then
   -- A user with nothing to guess gets no counter (no keys for arbitrary ids).
   if not record and redis.call('EXISTS', tokens) == 0 then return { 'rejected' } end
+  if client_limit > 0 and redis.call('INCR', client) == 1 then redis.call('PEXPIRE', client, ARGV[11]) end
+  local all = redis.call('HGETALL', tokens)
+  for i = 2, #all, 2 do
+    if string.sub(all[i], -1) == '1' then guessable = true end
+  end
+  -- Wrong guesses at unguessable secrets cannot lock the user out.
+  if not guessable then return { 'rejected' } end
   local failures = redis.call('INCR', fails)
   redis.call('PEXPIRE', fails, ARGV[9])
   local burn_after = tonumber(ARGV[7])
   if burn_after > 0 and failures % burn_after == 0 then
-    local all = redis.call('HGETALL', tokens)
     for i = 1, #all, 2 do
       if string.sub(all[i + 1], -1) == '1' then redis.call('HDEL', tokens, all[i]) end
     end

@@ -1,0 +1,294 @@
+//! Who the client is: the peer address, or behind trusted proxies the
+//! address they forwarded; and the bucket a client address counts in for
+//! rate limits (an IPv6 client owns a whole /64, so it counts as one).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+
+use http::HeaderMap;
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `fd00::/8`, or a single
+/// address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` lies in this network (IPv4-mapped IPv6 counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                mask_bits(u32::from(net).into(), 32, self.prefix) == mask_bits(u32::from(ip).into(), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                mask_bits(u128::from(net), 128, self.prefix) == mask_bits(u128::from(ip), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn mask_bits(value: u128, width: u8, prefix: u8) -> u128 {
+    if prefix == 0 {
+        return 0;
+    }
+    let keep = u128::MAX << (u32::from(width - prefix));
+    let keep = if width == 32 { keep & u128::from(u32::MAX) } else { keep };
+    value & keep
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+
+    /// ```
+    /// use tokengate::client_ip::IpNet;
+    /// let net: IpNet = "10.0.0.0/8".parse().unwrap();
+    /// assert!(net.contains("10.1.2.3".parse().unwrap()));
+    /// assert!(!net.contains("11.0.0.1".parse().unwrap()));
+    /// assert!("10.0.0.0/33".parse::<IpNet>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network = canonical(
+            address
+                .parse::<IpAddr>()
+                .map_err(|_| format!("not an IP network: {text:?}"))?,
+        );
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("not an IP network: {text:?}"))?,
+        };
+        Ok(IpNet { network, prefix })
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// The proxies whose forwarding headers are believed. Empty (the default):
+/// the headers are ignored and the peer is the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses comma-separated CIDRs.
+    ///
+    /// ```
+    /// use tokengate::client_ip::TrustedProxies;
+    /// let proxies = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
+    /// assert!(proxies.contains("::1".parse().unwrap()));
+    /// assert!(TrustedProxies::parse("10.0.0.0/8,nonsense").is_err());
+    /// ```
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+
+    /// From networks.
+    pub fn new(networks: impl IntoIterator<Item = IpNet>) -> Self {
+        TrustedProxies(networks.into_iter().collect())
+    }
+
+    /// Whether `ip` is a trusted proxy.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The client of a request that arrived from `peer`. Only when the peer
+    /// is a trusted proxy are the forwarding headers read: the client is
+    /// then the rightmost address of `Forwarded: for=` (or, without it,
+    /// `X-Forwarded-For`) that is not itself a trusted proxy; everything
+    /// left of it was written by the client and proves nothing. A header
+    /// that cannot be read leaves the peer as the client.
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use tokengate::client_ip::TrustedProxies;
+    /// let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap());
+    /// let peer = Some("10.0.0.1".parse().unwrap());
+    /// assert_eq!(proxies.client(peer, &headers), Some("203.0.113.7".parse().unwrap()));
+    /// // A peer that is not trusted is the client, whatever it claims.
+    /// let stranger = Some("198.51.100.1".parse().unwrap());
+    /// assert_eq!(proxies.client(stranger, &headers), stranger);
+    /// ```
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer.map(canonical);
+        let Some(proxy) = peer.filter(|p| self.contains(*p)) else {
+            return peer;
+        };
+        let hops = forwarded_for(headers).or_else(|| x_forwarded_for(headers));
+        let Some(hops) = hops else { return Some(proxy) };
+        let mut client = proxy;
+        for hop in hops.iter().rev() {
+            let Some(hop) = *hop else { break };
+            client = canonical(hop);
+            if !self.contains(client) {
+                break;
+            }
+        }
+        Some(client)
+    }
+}
+
+/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Every `X-Forwarded-For` address in order; `None` if absent or unreadable
+/// (an unreadable hop is `None` and stops the walk there).
+fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let text = value.to_str().ok()?;
+        hops.extend(text.split(',').map(|hop| parse_node(hop.trim())));
+    }
+    (!hops.is_empty()).then_some(hops)
+}
+
+/// Every `for=` of RFC 7239 `Forwarded`, in order.
+fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
+    let mut hops = Vec::new();
+    for value in headers.get_all(http::header::FORWARDED) {
+        let text = value.to_str().ok()?;
+        for element in text.split(',') {
+            let node = element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                name.trim().eq_ignore_ascii_case("for").then(|| value.trim())
+            });
+            hops.push(node.and_then(parse_node));
+        }
+    }
+    (!hops.is_empty()).then_some(hops)
+}
+
+/// One node: `1.2.3.4`, `1.2.3.4:80`, `"[2001:db8::1]:443"`, `2001:db8::1`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    let node = node.trim_matches('"');
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    let (host, port) = node.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// The rate-limit identity of a client: the IPv4 address, or the /64 of an
+/// IPv6 address (one subscriber's prefix; counting single addresses would
+/// give every client 2^64 budgets).
+///
+/// ```
+/// use tokengate::client_ip::bucket;
+/// let a = bucket("2001:db8:1:2:aaaa::1".parse().unwrap());
+/// let b = bucket("2001:db8:1:2:bbbb::9".parse().unwrap());
+/// assert_eq!(a, b);
+/// assert_ne!(a, bucket("2001:db8:1:3::1".parse().unwrap()));
+/// assert_eq!(bucket("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
+/// ```
+pub fn bucket(ip: IpAddr) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn only_trusted_peers_are_believed() {
+        let proxies = TrustedProxies::parse("127.0.0.1/32,10.0.0.0/8").unwrap();
+        let spoof = headers(&[("x-forwarded-for", "1.1.1.1")]);
+        assert_eq!(proxies.client(ip("8.8.8.8"), &spoof), ip("8.8.8.8"));
+        assert_eq!(proxies.client(ip("127.0.0.1"), &spoof), ip("1.1.1.1"));
+        assert_eq!(
+            TrustedProxies::default().client(ip("127.0.0.1"), &spoof),
+            ip("127.0.0.1")
+        );
+        // Rightmost untrusted hop wins; the client's own prefix is ignored.
+        let chain = headers(&[("x-forwarded-for", "9.9.9.9, 2.2.2.2"), ("x-forwarded-for", "10.1.1.1")]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &chain), ip("2.2.2.2"));
+        // All hops trusted: the leftmost one.
+        let inner = headers(&[("x-forwarded-for", "10.2.2.2, 10.1.1.1")]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &inner), ip("10.2.2.2"));
+        // Garbage stops the walk at the last good hop.
+        let garbage = headers(&[("x-forwarded-for", "3.3.3.3, nonsense, 10.1.1.1")]);
+        assert_eq!(proxies.client(ip("10.0.0.1"), &garbage), ip("10.1.1.1"));
+    }
+
+    #[test]
+    fn forwarded_header() {
+        let proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        let h = headers(&[(
+            "forwarded",
+            "for=9.9.9.9, for=\"[2001:db8::7]:443\";proto=https, for=127.0.0.1:5555",
+        )]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &h), ip("2001:db8::7"));
+        let obfuscated = headers(&[("forwarded", "for=_hidden"), ("x-forwarded-for", "4.4.4.4")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &obfuscated), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn networks() {
+        let v6: IpNet = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        assert!(!all.contains("::1".parse().unwrap()));
+        let mapped: IpNet = "127.0.0.0/8".parse().unwrap();
+        assert!(mapped.contains("::ffff:127.0.0.1".parse().unwrap()));
+        for bad in ["", "1.2.3.4/", "1.2.3.4/x", "::/129", "host/8"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
+    }
+}

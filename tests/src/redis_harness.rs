@@ -1,10 +1,12 @@
 //! A real Redis for tests, without ever touching data a test did not write.
 //!
-//! - [`redis_url`]: `TOKENGATE_TEST_REDIS_URL` if set (`spawn`: always a
-//!   throwaway server); else a Redis already answering on `127.0.0.1:6379`;
-//!   else a throwaway `redis-server` started
-//!   once per test process on a free port (`--save "" --appendonly no`) and
-//!   stopped by a watchdog when the test process is gone.
+//! - [`redis_url`]: `TOKENGATE_TEST_REDIS_URL` if set to a URL (a Redis of
+//!   the developer's choosing, e.g. `redis://127.0.0.1:6379`); otherwise a
+//!   throwaway `redis-server` started once per test process on a free port
+//!   (`--save "" --appendonly no`) and stopped by a watchdog when the test
+//!   process is gone. The default never writes to a Redis the tests did not
+//!   start: identity records (user ids, address bindings) carry no TTL by
+//!   design, so a shared server would keep them.
 //! - [`unique_prefix`]: a fresh key namespace per test. Tests share one Redis,
 //!   so they never `FLUSHDB`/`FLUSHALL`; they only look under their prefix
 //!   ([`scan_keys`], [`dump_prefix`]).
@@ -24,13 +26,11 @@ use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 
-/// Environment variable naming the Redis to test against; the value
-/// `spawn` skips the probe of `127.0.0.1:6379` and always starts a
-/// throwaway server.
+/// Environment variable naming the Redis to test against; unset, empty or
+/// `spawn`: a throwaway server.
 pub const REDIS_URL_ENV: &str = "TOKENGATE_TEST_REDIS_URL";
 const SPAWN: &str = "spawn";
 
-const DEFAULT_LOCAL: &str = "127.0.0.1:6379";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Redis the shared tests use (see the module docs for the order).
@@ -46,10 +46,6 @@ fn resolve_url() -> String {
     let configured = configured.trim();
     if !configured.is_empty() && configured != SPAWN {
         return configured.to_owned();
-    }
-    let local: SocketAddr = DEFAULT_LOCAL.parse().expect("a valid address");
-    if configured != SPAWN && answers_ping(local) {
-        return format!("redis://{DEFAULT_LOCAL}");
     }
     // Kept for the life of the process; the watchdog stops the server once
     // the process is gone.

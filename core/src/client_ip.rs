@@ -80,10 +80,26 @@ impl fmt::Display for IpNet {
     }
 }
 
-/// The proxies whose forwarding headers are believed. Empty (the default):
+/// Which header the trusted proxies write. Exactly one is read: a proxy
+/// that writes `X-Forwarded-For` passes a client's own `Forwarded` through
+/// untouched, so reading both would let the client choose its address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, most load balancers): the default.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=`.
+    Forwarded,
+}
+
+/// The proxies whose forwarding header is believed. Empty (the default):
 /// the headers are ignored and the peer is the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Parses comma-separated CIDRs.
@@ -100,30 +116,50 @@ impl TrustedProxies {
             .filter(|s| !s.is_empty())
             .map(str::parse)
             .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
+            .map(Self::new)
     }
 
-    /// From networks.
+    /// From networks, reading `X-Forwarded-For`.
     pub fn new(networks: impl IntoIterator<Item = IpNet>) -> Self {
-        TrustedProxies(networks.into_iter().collect())
+        TrustedProxies {
+            networks: networks.into_iter().collect(),
+            header: ForwardedHeader::default(),
+        }
+    }
+
+    /// The same proxies, read through `header` instead.
+    ///
+    /// ```
+    /// use tokengate::client_ip::{ForwardedHeader, TrustedProxies};
+    /// let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap().header(ForwardedHeader::Forwarded);
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+    /// headers.insert("forwarded", "for=198.51.100.4".parse().unwrap());
+    /// let peer = Some("10.0.0.1".parse().unwrap());
+    /// assert_eq!(proxies.client(peer, &headers), Some("198.51.100.4".parse().unwrap()));
+    /// ```
+    pub fn header(mut self, header: ForwardedHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Whether `ip` is a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(ip))
+        self.networks.iter().any(|net| net.contains(ip))
     }
 
     /// Whether no proxy is trusted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
     }
 
     /// The client of a request that arrived from `peer`. Only when the peer
-    /// is a trusted proxy are the forwarding headers read: the client is
-    /// then the rightmost address of `Forwarded: for=` (or, without it,
-    /// `X-Forwarded-For`) that is not itself a trusted proxy; everything
-    /// left of it was written by the client and proves nothing. A header
-    /// that cannot be read leaves the peer as the client.
+    /// is a trusted proxy is the forwarding header read (the configured
+    /// one, never the other): the client is then its rightmost address
+    /// that is not itself a trusted proxy; everything left of it was
+    /// written by the client and proves nothing. A header that cannot be
+    /// read, or an obfuscated hop (`for=_hidden`, `unknown`), leaves the
+    /// last trusted hop as the client.
     ///
     /// ```
     /// use http::HeaderMap;
@@ -142,7 +178,10 @@ impl TrustedProxies {
         let Some(proxy) = peer.filter(|p| self.contains(*p)) else {
             return peer;
         };
-        let hops = forwarded_for(headers).or_else(|| x_forwarded_for(headers));
+        let hops = match self.header {
+            ForwardedHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardedHeader::Forwarded => forwarded_for(headers),
+        };
         let Some(hops) = hops else { return Some(proxy) };
         let mut client = proxy;
         for hop in hops.iter().rev() {
@@ -266,8 +305,20 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_header() {
+    fn only_the_configured_header_counts() {
         let proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+        // A client's own `Forwarded`, passed through by an XFF proxy.
+        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=9.9.9.9")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &h), ip("1.1.1.1"));
+        let rfc = proxies.header(ForwardedHeader::Forwarded);
+        assert_eq!(rfc.client(ip("127.0.0.1"), &h), ip("9.9.9.9"));
+    }
+
+    #[test]
+    fn forwarded_header() {
+        let proxies = TrustedProxies::parse("127.0.0.1")
+            .unwrap()
+            .header(ForwardedHeader::Forwarded);
         let h = headers(&[(
             "forwarded",
             "for=9.9.9.9, for=\"[2001:db8::7]:443\";proto=https, for=127.0.0.1:5555",
@@ -275,6 +326,9 @@ mod tests {
         assert_eq!(proxies.client(ip("127.0.0.1"), &h), ip("2001:db8::7"));
         let obfuscated = headers(&[("forwarded", "for=_hidden"), ("x-forwarded-for", "4.4.4.4")]);
         assert_eq!(proxies.client(ip("127.0.0.1"), &obfuscated), ip("127.0.0.1"));
+        // Without its header the request is the proxy's own.
+        let xff_only = headers(&[("x-forwarded-for", "4.4.4.4")]);
+        assert_eq!(proxies.client(ip("127.0.0.1"), &xff_only), ip("127.0.0.1"));
     }
 
     #[test]

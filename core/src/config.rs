@@ -44,6 +44,13 @@ pub struct Policy {
     pub client_failures: u32,
     /// The window of [`Policy::client_failures`]. Default one hour.
     pub client_failure_window: Duration,
+    /// Whether an anonymous caller may name the id of a new user (Appwrite
+    /// allows it). Off by default: new users from the anonymous flows get a
+    /// generated id (`unique()`), and a chosen id is honoured only when it
+    /// is already bound to the same address. With it on, a stranger can
+    /// claim an id the application has not used yet, and the application's
+    /// later tokens for that id log into the stranger's account.
+    pub client_chosen_ids: bool,
 }
 
 impl Default for Policy {
@@ -59,6 +66,7 @@ impl Default for Policy {
             max_session_age: MAX_SESSION_LIFETIME,
             client_failures: 10,
             client_failure_window: Duration::from_secs(3600),
+            client_chosen_ids: false,
         }
     }
 }

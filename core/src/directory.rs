@@ -62,13 +62,18 @@ pub enum Address<'a> {
 /// - [`Directory::resolve`] honours a caller-chosen id only when that id is
 ///   unknown, or already bound to the same normalised address; otherwise it
 ///   answers [`Error::UserAlreadyExists`] and changes nothing. A known
-///   address resolves to its owner, whatever id was asked for.
+///   address resolves to its owner, whatever id was asked for. When the
+///   caller may not create users (`allow_new` false: an anonymous caller
+///   naming an id of its own choice under the default policy) an unknown
+///   address is refused and nothing is created.
 /// - After [`Directory::delete`] the id and its addresses are free again.
 #[async_trait]
 pub trait Directory: Send + Sync + fmt::Debug + 'static {
-    /// The owner of `address`; when unknown, binds it to `requested`.
-    /// [`Error::UserAlreadyExists`] when `requested` is known otherwise.
-    async fn resolve(&self, address: Address<'_>, requested: &UserId) -> Result<UserId, Error>;
+    /// The owner of `address`; when unknown and `allow_new`, binds it to
+    /// `requested`. [`Error::UserAlreadyExists`] when `requested` is known
+    /// otherwise; [`Error::InvalidArgument`] when a new user is needed but
+    /// not allowed.
+    async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error>;
 
     /// Makes `user` known (a token or session is about to be issued for it).
     async fn remember(&self, user: &UserId) -> Result<(), Error>;
@@ -111,6 +116,9 @@ impl StoreDirectory {
     }
 }
 
+/// Why an anonymous caller may not name a new user's id.
+const NEW_ID_REFUSED: &str = "Invalid `userId` param: a new user's id is chosen by the server; pass unique()";
+
 fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
     match address {
         Address::Email(email) => record.email == email,
@@ -120,7 +128,7 @@ fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
 
 #[async_trait]
 impl Directory for StoreDirectory {
-    async fn resolve(&self, address: Address<'_>, requested: &UserId) -> Result<UserId, Error> {
+    async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error> {
         let digest = self.address_digest(address);
         if let Some(owner) = self.store.find_address(&digest).await? {
             // A binding whose user was deleted (or rebound) is stale: drop it.
@@ -128,6 +136,13 @@ impl Directory for StoreDirectory {
                 Some(record) if bound_to(&record, address) => return Ok(owner),
                 _ => self.store.unlink_address(&digest, &owner).await?,
             }
+        }
+        if !allow_new {
+            return Err(if self.store.load_user(requested).await?.is_some() {
+                Error::UserAlreadyExists
+            } else {
+                Error::argument(NEW_ID_REFUSED)
+            });
         }
         let (email, phone) = match address {
             Address::Email(email) => (email, ""),

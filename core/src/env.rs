@@ -20,6 +20,8 @@
 //! | `TOKENGATE_DEV` | `1`: development mode (codes and links may go to the log) | off; on by itself only on the embedded store, said loudly at start |
 //! | `TOKENGATE_ALLOWED_ORIGINS` | comma-separated web origins allowed to create sessions cross-origin | the request's own and the public URL's origin only |
 //! | `TOKENGATE_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-For` / `Forwarded` is believed | none: the peer is the client |
+//! | `TOKENGATE_FORWARDED_HEADER` | which header the trusted proxies write: `x-forwarded-for` or `forwarded` | `x-forwarded-for` |
+//! | `TOKENGATE_CLIENT_CHOSEN_IDS` | `1` lets anonymous callers name a new user's id (Appwrite's behaviour; see [`crate::GateBuilder::client_chosen_ids`]) | new users get generated ids |
 //! | `TOKENGATE_COOKIE_SAMESITE` | `Lax`, `Strict` or `None` (`None` needs secure cookies) | `Lax` |
 //! | `TOKENGATE_COOKIE_DOMAIN` | the cookie's `Domain` | none (host-only) |
 //! | `TOKENGATE_COOKIE_HOST_PREFIX` | `1` names the cookie `__Host-a_session_<project>` | plain name |
@@ -109,6 +111,8 @@ pub struct EnvConfig {
     pub cookie_domain: Option<String>,
     /// `TOKENGATE_COOKIE_HOST_PREFIX=1`.
     pub cookie_host_prefix: bool,
+    /// `TOKENGATE_CLIENT_CHOSEN_IDS=1`.
+    pub client_chosen_ids: bool,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -217,9 +221,24 @@ impl EnvConfig {
                 format!("not an origin (scheme://host[:port]): {bad:?}"),
             ));
         }
+        let forwarded_header = match get("TOKENGATE_FORWARDED_HEADER")
+            .map(|h| h.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("x-forwarded-for") => crate::client_ip::ForwardedHeader::XForwardedFor,
+            Some("forwarded") => crate::client_ip::ForwardedHeader::Forwarded,
+            Some(other) => {
+                return Err(error(
+                    "TOKENGATE_FORWARDED_HEADER",
+                    format!("must be x-forwarded-for or forwarded, got {other:?}"),
+                ))
+            }
+        };
         let trusted_proxies =
             crate::client_ip::TrustedProxies::parse(&get("TOKENGATE_TRUSTED_PROXIES").unwrap_or_default())
-                .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?;
+                .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?
+                .header(forwarded_header);
+        let client_chosen_ids = flag("TOKENGATE_CLIENT_CHOSEN_IDS", get("TOKENGATE_CLIENT_CHOSEN_IDS"))?;
         let same_site = match get("TOKENGATE_COOKIE_SAMESITE")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -284,6 +303,7 @@ impl EnvConfig {
             same_site,
             cookie_domain,
             cookie_host_prefix,
+            client_chosen_ids,
         })
     }
 
@@ -317,6 +337,7 @@ impl EnvConfig {
             .redirect_hosts(self.redirect_hosts.clone())
             .allowed_origins(self.allowed_origins.clone())
             .trusted_proxies(self.trusted_proxies.clone())
+            .client_chosen_ids(self.client_chosen_ids)
             .development_mode(self.development);
         if let Some(domain) = &self.cookie_domain {
             builder = builder.cookie_domain(domain.clone());
@@ -483,6 +504,8 @@ mod tests {
             ("TOKENGATE_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TOKENGATE_COOKIE_SAMESITE", "sometimes"),
             ("TOKENGATE_COOKIE_HOST_PREFIX", "yes"),
+            ("TOKENGATE_FORWARDED_HEADER", "x-real-ip"),
+            ("TOKENGATE_CLIENT_CHOSEN_IDS", "yes"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");

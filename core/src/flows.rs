@@ -61,7 +61,10 @@ impl Gate {
             requester,
         )
         .await?;
-        let owner = self.directory().resolve(Address::Email(&email), &requested).await?;
+        let owner = self
+            .directory()
+            .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
+            .await?;
         let lifetime = self.flows().lifetimes.otp;
         let mut token = self
             .issue(
@@ -114,7 +117,10 @@ impl Gate {
             requester,
         )
         .await?;
-        let owner = self.directory().resolve(Address::Email(&email), &requested).await?;
+        let owner = self
+            .directory()
+            .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
+            .await?;
         let lifetime = self.flows().lifetimes.magic_url;
         let mut token = self
             .issue(
@@ -166,7 +172,10 @@ impl Gate {
             requester,
         )
         .await?;
-        let owner = self.directory().resolve(Address::Phone(&phone), &requested).await?;
+        let owner = self
+            .directory()
+            .resolve(Address::Phone(&phone), &requested, self.may_create(user_id, requester))
+            .await?;
         let lifetime = self.flows().lifetimes.otp;
         let token = self
             .issue(
@@ -185,6 +194,17 @@ impl Gate {
         };
         let outcome = sms.send(&message).await;
         self.finish_delivery(token, outcome.map_err(|e| e.0)).await
+    }
+
+    /// Whether this request may create a user with the id it asked for: a
+    /// generated id (`unique()`) always; an id of the caller's choosing only
+    /// for API-key callers, or for anyone under
+    /// [`GateBuilder::client_chosen_ids`](crate::GateBuilder::client_chosen_ids).
+    /// Otherwise a stranger could claim an id before the application first
+    /// issues a token for it, and the application's tokens would then log
+    /// into the stranger's account.
+    fn may_create(&self, user_id: &str, requester: Requester) -> bool {
+        user_id == crate::model::UNIQUE_ID || requester.trusted || self.policy().client_chosen_ids
     }
 
     fn template_values<'a>(&'a self, token: &'a Token, link: &'a str, seconds: u64) -> TemplateValues<'a> {

@@ -979,6 +979,23 @@ impl GateBuilder {
         self
     }
 
+    /// Lets anonymous callers name the id of a new user (off by default:
+    /// they pass `unique()` and get a generated id). Turn on only when the
+    /// application never issues tokens for ids it has not created itself
+    /// through the API key: otherwise a stranger who claims an id first owns
+    /// the account the application later issues tokens for.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .client_chosen_ids(true).build().unwrap();
+    /// assert!(gate.policy().client_chosen_ids);
+    /// ```
+    pub fn client_chosen_ids(mut self, allow: bool) -> Self {
+        self.policy.client_chosen_ids = allow;
+        self
+    }
+
     /// Web origins (`https://app.example.com`) from which a browser may
     /// create sessions, besides the request's own origin and the public
     /// URL's. Every other `Origin` gets 403 on the session-creating route.

@@ -140,13 +140,60 @@ async fn custom_token_user_cannot_be_claimed(kind: AppKind, backend: Backend) {
     api.login("victim").await;
 }
 
+/// A stranger cannot claim an id the application has not used yet: by
+/// default anonymous callers get generated ids for new users, so the
+/// application's first token for "bob" is bob's.
+async fn unknown_ids_cannot_be_claimed_in_advance(kind: AppKind, backend: Backend) {
+    let env = start(kind, backend, &[]).await;
+    let api = &env.api;
+    for (path, field) in TOKEN_ROUTES {
+        let address = if field == "phone" {
+            "+15005550007"
+        } else {
+            "mallory@evil.test"
+        };
+        post(api, path, Auth::None, json!({ "userId": "bob", field: address }))
+            .await
+            .assert_error(400, "general_argument_invalid");
+    }
+    assert!(env.smtp.all().is_empty() && env.sms.count() == 0, "nothing was sent");
+    api.get("/v1/users/bob", Auth::Key)
+        .await
+        .assert_error(404, "user_not_found");
+    // The application's own first token makes the id bob's, without an address.
+    api.login("bob").await;
+    assert_eq!(api.get("/v1/users/bob", Auth::Key).await.json["email"], "");
+    // New users from the anonymous flows get generated ids; a returning
+    // user may name the id already bound to the address.
+    let fresh = post(
+        api,
+        "/v1/account/tokens/email",
+        Auth::None,
+        json!({ "userId": "unique()", "email": "new@example.test" }),
+    )
+    .await;
+    fresh.assert_status(201);
+    let id = fresh.str("userId").to_owned();
+    assert_eq!(id.len(), 20);
+    let code = find_code(&env.smtp.wait_for("new@example.test", 1).await.body, 6).unwrap();
+    api.exchange(&id, &code, Auth::None).await.assert_status(201);
+    post(
+        api,
+        "/v1/account/tokens/magic-url",
+        Auth::None,
+        json!({ "userId": id, "email": "new@example.test" }),
+    )
+    .await
+    .assert_status(201);
+}
+
 async fn identity_bindings_never_expire(kind: AppKind, backend: Backend) {
     let env = start(kind, backend, &[]).await;
     let api = &env.api;
     post(
         api,
         "/v1/account/tokens/email",
-        Auth::None,
+        Auth::Key,
         json!({ "userId": "ada", "email": "ada@example.test" }),
     )
     .await
@@ -217,7 +264,7 @@ async fn users_api_ends_an_identity(kind: AppKind, backend: Backend) {
     post(
         api,
         "/v1/account/tokens/email",
-        Auth::None,
+        Auth::Key,
         json!({ "userId": "eve", "email": "eve@example.test" }),
     )
     .await
@@ -262,7 +309,7 @@ async fn users_api_ends_an_identity(kind: AppKind, backend: Backend) {
     let again = post(
         api,
         "/v1/account/tokens/email",
-        Auth::None,
+        Auth::Key,
         json!({ "userId": "eve", "email": "new-eve@example.test" }),
     )
     .await;
@@ -536,6 +583,18 @@ async fn forwarded_for_is_believed_from_trusted_proxies_only(kind: AppKind, back
     email_from(api, Some("203.0.113.1"), "a10@example.test")
         .await
         .assert_error(429, "general_rate_limit_exceeded");
+    // The proxy writes X-Forwarded-For; a `Forwarded` the client adds is not read.
+    let body = json!({ "userId": "unique()", "email": "a11@example.test" });
+    let spoofed = [("x-forwarded-for", "203.0.113.1"), ("forwarded", "for=9.9.9.9")];
+    api.send_with(
+        Method::POST,
+        "/v1/account/tokens/email",
+        Auth::None,
+        Some(&body),
+        &spoofed,
+    )
+    .await
+    .assert_error(429, "general_rate_limit_exceeded");
     email_from(api, Some("203.0.113.2"), "b0@example.test")
         .await
         .assert_status(201);
@@ -665,6 +724,7 @@ async fn cluster() -> Backend {
 
 suite!(
     custom_token_user_cannot_be_claimed,
+    unknown_ids_cannot_be_claimed_in_advance,
     identity_bindings_never_expire,
     users_api_ends_an_identity,
     magic_url_cannot_carry_a_pair_or_downgrade,

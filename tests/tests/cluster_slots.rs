@@ -97,6 +97,7 @@ async fn every_script_stays_in_the_slot_of_its_first_key() {
         .lockout_after_failures(4)
         .idle_timeout(Duration::from_secs(600))
         .development_mode(true)
+        .client_chosen_ids(true)
         .build()
         .unwrap();
     let mut monitor = redis.monitor().await;

@@ -32,6 +32,9 @@ async fn start(kind: AppKind, redis: bool) -> Env {
         ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
         ("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into()),
         ("TOKENGATE_REDIRECT_HOSTS".into(), "admin.example.test".into()),
+        // Appwrite's own behaviour, which these flows exercise: a client may
+        // name a new user's id (the secure default is covered in abuse.rs).
+        ("TOKENGATE_CLIENT_CHOSEN_IDS".into(), "1".into()),
     ];
     let app = RunningApp::start(spec).await;
     let api = Api::new(&app);

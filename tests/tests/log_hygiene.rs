@@ -258,6 +258,8 @@ async fn run(kind: AppKind) {
         ("TOKENGATE_SMTP_URL".into(), smtp.url()),
         ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
         ("TOKENGATE_PUBLIC_URL".into(), "https://app.example.test".into()),
+        // The flows name their users (ids in the log are not secrets).
+        ("TOKENGATE_CLIENT_CHOSEN_IDS".into(), "1".into()),
     ];
     spec.log_file = Some(log_path.clone());
     let mut secrets = Secrets::default();

@@ -213,6 +213,9 @@ async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext)
     let headers = request.headers();
     // Behind trusted proxies the client is who they say it is; otherwise the peer.
     let client_ip = gate.http().trusted_proxies.client(client.ip, headers);
+    if client_ip.is_none() {
+        warn_without_peer();
+    }
     let info = ClientInfo::new(client_ip, user_agent(headers));
 
     match (route, method) {
@@ -417,6 +420,18 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// Without the peer address there are no per-client limits: one shared
+/// bucket instead would let any client lock a user out after ten failures.
+fn warn_without_peer() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "the adapter passed no client address: per-client issuance and exchange limits are off \
+             (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`)"
+        );
+    });
 }
 
 /// Token and exchange bodies must say they are JSON: a cross-site HTML form

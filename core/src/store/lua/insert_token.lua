@@ -17,4 +17,6 @@ redis.call('HSET', tokens, ARGV[1], ARGV[2])
 redis.call('PEXPIREAT', tokens, latest)
 -- From its first token on, the id is known for good (no TTL).
 if redis.call('HSETNX', KEYS[2], 'c', ARGV[4]) == 1 then redis.call('HSET', KEYS[2], 'u', ARGV[4]) end
+-- Records of older versions carried a TTL: identity must not expire.
+redis.call('PERSIST', KEYS[2])
 return 1

@@ -3,4 +3,5 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'ev', '1') end
 if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'pv', '1') end
 redis.call('HSET', KEYS[1], 'u', ARGV[3])
+redis.call('PERSIST', KEYS[1])
 return 1

@@ -138,7 +138,7 @@ pub fn user_id(tag: char, a: u64, b: u64) -> UserId {
 }
 
 /// Where tokengate keeps the session a credential names (the layout of
-/// `core/src/store/redis.rs`: field `<base64url HMAC>` of the hash
+/// `core/src/store/redis/`: field `<base64url HMAC>` of the hash
 /// `<prefix>:{u:<id>}:sessions`).
 #[derive(Debug, Clone)]
 pub struct SessionLocation {

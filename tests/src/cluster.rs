@@ -92,6 +92,14 @@ pub fn shared_cluster() -> &'static Cluster {
     SHARED.get_or_init(|| start_cluster(ClusterSpec::default()))
 }
 
+/// Held by tests that disrupt the shared cluster (failovers, crashes) or
+/// that count what its nodes do (WAIT), so that no two of them overlap in
+/// one test process.
+pub async fn exclusive_cluster_use() -> tokio::sync::MutexGuard<'static, ()> {
+    static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    EXCLUSIVE.lock().await
+}
+
 /// [`shared_cluster`] from async code (the start blocks for a few seconds).
 pub async fn shared_cluster_async() -> &'static Cluster {
     tokio::task::spawn_blocking(shared_cluster)

@@ -29,7 +29,9 @@
 //! ```
 
 pub mod cookie;
+mod guard;
 pub mod params;
+mod routes;
 pub mod wire;
 
 use std::net::IpAddr;
@@ -41,9 +43,11 @@ use crate::error::{Error, ErrorKind};
 use crate::flows::Requester;
 use crate::gate::{Gate, TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, UserId};
-use crate::secret::{ct_eq, Secret};
-use cookie::{credential_from_headers, expired_cookie, session_cookie, KEY_HEADER, PROJECT_HEADER};
+use cookie::{credential_from_headers, expired_cookie, session_cookie};
+use guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
 use params::Params;
+pub use routes::route_for;
+use routes::{match_route, Route};
 use wire::{error_response, error_to_response, json_response, no_content, session_json, session_list_json, token_json};
 
 /// What the adapter knows about the connection.
@@ -123,68 +127,6 @@ pub fn unavailable_response() -> Response<Bytes> {
         ErrorKind::ServiceUnavailable,
         ErrorKind::ServiceUnavailable.default_message(),
     )
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
-    User(&'a str),
-    CreateToken(&'a str),
-    UserSessions(&'a str),
-    UserSession(&'a str, &'a str),
-    Exchange,
-    AccountSessions,
-    AccountSession(&'a str),
-    Account,
-    EmailToken,
-    MagicUrlToken,
-    PhoneToken,
-}
-
-fn match_route(rest: &str) -> Option<Route<'_>> {
-    let segments: Vec<&str> = rest.split('/').collect();
-    Some(match segments.as_slice() {
-        ["users", user] => Route::User(user),
-        ["users", user, "tokens"] => Route::CreateToken(user),
-        ["users", user, "sessions"] => Route::UserSessions(user),
-        ["users", user, "sessions", session] => Route::UserSession(user, session),
-        ["account", "sessions", "token"] => Route::Exchange,
-        ["account", "sessions"] => Route::AccountSessions,
-        ["account", "sessions", session] => Route::AccountSession(session),
-        ["account"] => Route::Account,
-        ["account", "tokens", "email"] => Route::EmailToken,
-        ["account", "tokens", "magic-url"] => Route::MagicUrlToken,
-        ["account", "tokens", "phone"] => Route::PhoneToken,
-        _ => return None,
-    })
-}
-
-/// Which endpoint a path names, for diagnostics and fuzzing: the route
-/// template (relative to the base path, e.g. `users/{userId}/tokens`) and
-/// the path parameters in order, as [`handle`] matches them. `rest` is the
-/// path after `<base path>/`; `None` is the 404 case. The method is not
-/// part of the match ([`handle`] answers 405 for a known route asked with
-/// another method).
-///
-/// ```
-/// use tokengate::api::route_for;
-/// assert_eq!(route_for("users/alice/tokens"), Some(("users/{userId}/tokens", vec!["alice"])));
-/// assert_eq!(route_for("account/sessions/current"), Some(("account/sessions/{sessionId}", vec!["current"])));
-/// assert_eq!(route_for("account/nothing"), None);
-/// ```
-pub fn route_for(rest: &str) -> Option<(&'static str, Vec<&str>)> {
-    Some(match match_route(rest)? {
-        Route::User(user) => ("users/{userId}", vec![user]),
-        Route::CreateToken(user) => ("users/{userId}/tokens", vec![user]),
-        Route::UserSessions(user) => ("users/{userId}/sessions", vec![user]),
-        Route::UserSession(user, session) => ("users/{userId}/sessions/{sessionId}", vec![user, session]),
-        Route::Exchange => ("account/sessions/token", vec![]),
-        Route::AccountSessions => ("account/sessions", vec![]),
-        Route::AccountSession(session) => ("account/sessions/{sessionId}", vec![session]),
-        Route::Account => ("account", vec![]),
-        Route::EmailToken => ("account/tokens/email", vec![]),
-        Route::MagicUrlToken => ("account/tokens/magic-url", vec![]),
-        Route::PhoneToken => ("account/tokens/phone", vec![]),
-    })
 }
 
 /// Answers one request to a mounted route. Never panics; every failure is
@@ -422,130 +364,10 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Without the peer address there are no per-client limits: one shared
-/// bucket instead would let any client lock a user out after ten failures.
-fn warn_without_peer() {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    WARNED.call_once(|| {
-        tracing::warn!(
-            "the adapter passed no client address: per-client issuance and exchange limits are off \
-             (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`)"
-        );
-    });
-}
-
-/// Token and exchange bodies must say they are JSON: a cross-site HTML form
-/// can only send `application/x-www-form-urlencoded`, `multipart/form-data`
-/// or `text/plain`, so it can no longer log a victim in.
-fn require_json(headers: &HeaderMap) -> Result<(), Error> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    if is_json {
-        Ok(())
-    } else {
-        Err(Error::UnsupportedMediaType)
-    }
-}
-
-/// A browser may create a session (and get its cookie) only from the
-/// request's own origin, the public URL's, or an allowed one: otherwise a
-/// foreign page could log the victim into the attacker's account (login
-/// CSRF). Without `Origin`, a `Sec-Fetch-Site: cross-site` request is
-/// refused; a request with neither is not from a browser page.
-fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), Error> {
-    let headers = request.headers();
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        let cross_site = headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        return if cross_site { Err(Error::ForeignOrigin) } else { Ok(()) };
-    };
-    // `Origin: null` (sandboxed frames, file pages) parses as nothing: refused.
-    let origin = origin
-        .to_str()
-        .ok()
-        .and_then(|o| crate::redirect::parse_origin(o).ok())
-        .ok_or(Error::ForeignOrigin)?;
-    let own_host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    // Either scheme of the request's own host: the app may sit behind TLS
-    // termination, and only a network attacker could serve the other one.
-    let own = own_host
-        .and_then(|host| {
-            crate::redirect::parse_origin(&format!("{}://{}", origin.scheme, host.to_ascii_lowercase())).ok()
-        })
-        .is_some_and(|own| own == origin);
-    let listed = gate.flows().redirect.allowed_origins.first() == Some(&origin)
-        || gate
-            .http()
-            .allowed_origins
-            .iter()
-            .any(|allowed| crate::redirect::parse_origin(allowed).is_ok_and(|a| a == origin));
-    if own || listed {
-        Ok(())
-    } else {
-        Err(Error::ForeignOrigin)
-    }
-}
-
-/// A present but wrong `X-Appwrite-Project` is refused; absent is fine
-/// (browsers sending only the cookie do not set it).
-fn check_project(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
-    match headers.get(PROJECT_HEADER).map(HeaderValue::as_bytes) {
-        None | Some(b"") => Ok(()),
-        Some(project) if project == gate.http().project.as_bytes() => Ok(()),
-        Some(_) => Err(Error::argument("Project with the requested ID could not be found.")),
-    }
-}
-
-/// Whether the request carries the right API key. A wrong key is an error,
-/// never a silent downgrade to an anonymous call.
-fn optional_api_key(gate: &Gate, headers: &HeaderMap) -> Result<bool, Error> {
-    let Some(given) = headers.get(KEY_HEADER) else {
-        return Ok(false);
-    };
-    let expected: Option<&Secret> = gate.http().api_key.as_ref();
-    match expected {
-        Some(expected) if ct_eq(expected.expose().as_bytes(), given.as_bytes()) => Ok(true),
-        _ => Err(Error::Unauthorized),
-    }
-}
-
-fn require_api_key(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
-    if optional_api_key(gate, headers)? {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized)
-    }
-}
-
 fn set_cookie(response: &mut Response<Bytes>, cookie: &str) {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         let mut value = value;
         value.set_sensitive(true);
         response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes() {
-        assert_eq!(match_route("users/a/tokens"), Some(Route::CreateToken("a")));
-        assert_eq!(
-            match_route("account/sessions/current"),
-            Some(Route::AccountSession("current"))
-        );
-        assert_eq!(match_route("account/sessions/token"), Some(Route::Exchange));
-        assert_eq!(match_route("account/sessions/"), Some(Route::AccountSession("")));
-        assert_eq!(match_route("account/x"), None);
-        assert_eq!(match_route("users/a/tokens/b"), None);
     }
 }

@@ -236,7 +236,7 @@ fn digest_and_secret_equality_is_constant_time() {
 /// HMAC like a real attempt.
 #[test]
 fn exchange_digests_before_any_early_return() {
-    let source = std::fs::read_to_string(workspace_root().join("core/src/gate.rs")).unwrap();
+    let source = std::fs::read_to_string(workspace_root().join("core/src/gate/tokens.rs")).unwrap();
     let call = source.find(".redeem_token(").expect("the exchange calls redeem_token");
     let start = source[..call].rfind("fn ").expect("inside a function");
     let body_start = start + source[start..].find('{').expect("body");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use tokengate::store::{RedisStoreConfig, SessionRecord};
 use tokengate::{Store, UserId};
-use tokengate_tests::cluster::shared_cluster_async;
+use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
 use tokengate_tests::redis_harness::{
     connection, login_through_store, start_private_redis, start_server, unique_prefix, Probe,
 };
@@ -49,6 +49,7 @@ async fn readonly(url: &str) -> MultiplexedConnection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_wait_runs_on_the_users_primary_and_the_replica_has_the_session() {
     let _serial = SERIAL.lock().await;
+    let _exclusive = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     let prefix = unique_prefix();
     let config = RedisStoreConfig::default()
@@ -109,6 +110,7 @@ async fn cluster_wait_runs_on_the_users_primary_and_the_replica_has_the_session(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cluster_wait_shortfall_is_logged_not_failed() {
     let _serial = SERIAL.lock().await;
+    let _exclusive = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     // Two replicas wanted, one exists: WAIT returns 1 after its timeout.
     let config = RedisStoreConfig::default()
@@ -131,6 +133,7 @@ async fn cluster_wait_shortfall_is_logged_not_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_wait_unless_configured() {
     let _serial = SERIAL.lock().await;
+    let _exclusive = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     let store = cluster.store(RedisStoreConfig::default().prefix(unique_prefix())).await;
     let user = UserId::parse("frank").unwrap();

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth, Reply};
-use tokengate_tests::cluster::{shared_cluster_async, Cluster};
+use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async, Cluster};
 
 const BEFORE: u8 = 0;
 const DURING: u8 = 1;
@@ -44,9 +44,6 @@ const ANSWER_LIMIT: Duration = Duration::from_millis(600);
 /// The same while a node is down: the cluster client may also wait for its
 /// slot map refresh, and 2 cores run 6 nodes, 2 apps and the clients.
 const CRASH_ANSWER_LIMIT: Duration = Duration::from_millis(800);
-
-/// Both tests change the shared cluster's topology: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// (phase, step, status) → count, and what else was seen.
 #[derive(Default)]
@@ -224,7 +221,7 @@ fn assert_success_outside(tally: &Tally) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn manual_failover_costs_at_most_503s_and_everything_works_after() {
-    let _serial = SERIAL.lock().await;
+    let _serial = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let users = users_on_every_shard(cluster).await;
@@ -281,7 +278,7 @@ async fn manual_failover_costs_at_most_503s_and_everything_works_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn crashed_primary_costs_503s_within_the_timeout_and_everything_works_after() {
-    let _serial = SERIAL.lock().await;
+    let _serial = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let users = users_on_every_shard(cluster).await;

@@ -1,0 +1,113 @@
+//! What a request must show before a handler runs: the project, the API
+//! key, a JSON body, a same-site origin.
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Request};
+
+use crate::error::Error;
+use crate::gate::Gate;
+use crate::secret::{ct_eq, Secret};
+
+use super::cookie::{KEY_HEADER, PROJECT_HEADER};
+
+/// Without the peer address there are no per-client limits: one shared
+/// bucket instead would let any client lock a user out after ten failures.
+pub(super) fn warn_without_peer() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "the adapter passed no client address: per-client issuance and exchange limits are off \
+             (axum: serve with `into_make_service_with_connect_info::<SocketAddr>()`)"
+        );
+    });
+}
+
+/// Token and exchange bodies must say they are JSON: a cross-site HTML form
+/// can only send `application/x-www-form-urlencoded`, `multipart/form-data`
+/// or `text/plain`, so it can no longer log a victim in.
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType)
+    }
+}
+
+/// A browser may create a session (and get its cookie) only from the
+/// request's own origin, the public URL's, or an allowed one: otherwise a
+/// foreign page could log the victim into the attacker's account (login
+/// CSRF). Without `Origin`, a `Sec-Fetch-Site: cross-site` request is
+/// refused; a request with neither is not from a browser page.
+pub(super) fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), Error> {
+    let headers = request.headers();
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        return if cross_site { Err(Error::ForeignOrigin) } else { Ok(()) };
+    };
+    // `Origin: null` (sandboxed frames, file pages) parses as nothing: refused.
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| crate::redirect::parse_origin(o).ok())
+        .ok_or(Error::ForeignOrigin)?;
+    let own_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    // Either scheme of the request's own host: the app may sit behind TLS
+    // termination, and only a network attacker could serve the other one.
+    let own = own_host
+        .and_then(|host| {
+            crate::redirect::parse_origin(&format!("{}://{}", origin.scheme, host.to_ascii_lowercase())).ok()
+        })
+        .is_some_and(|own| own == origin);
+    let listed = gate.flows().redirect.allowed_origins.first() == Some(&origin)
+        || gate
+            .http()
+            .allowed_origins
+            .iter()
+            .any(|allowed| crate::redirect::parse_origin(allowed).is_ok_and(|a| a == origin));
+    if own || listed {
+        Ok(())
+    } else {
+        Err(Error::ForeignOrigin)
+    }
+}
+
+/// A present but wrong `X-Appwrite-Project` is refused; absent is fine
+/// (browsers sending only the cookie do not set it).
+pub(super) fn check_project(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
+    match headers.get(PROJECT_HEADER).map(HeaderValue::as_bytes) {
+        None | Some(b"") => Ok(()),
+        Some(project) if project == gate.http().project.as_bytes() => Ok(()),
+        Some(_) => Err(Error::argument("Project with the requested ID could not be found.")),
+    }
+}
+
+/// Whether the request carries the right API key. A wrong key is an error,
+/// never a silent downgrade to an anonymous call.
+pub(super) fn optional_api_key(gate: &Gate, headers: &HeaderMap) -> Result<bool, Error> {
+    let Some(given) = headers.get(KEY_HEADER) else {
+        return Ok(false);
+    };
+    let expected: Option<&Secret> = gate.http().api_key.as_ref();
+    match expected {
+        Some(expected) if ct_eq(expected.expose().as_bytes(), given.as_bytes()) => Ok(true),
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+pub(super) fn require_api_key(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
+    if optional_api_key(gate, headers)? {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}

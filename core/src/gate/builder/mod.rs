@@ -1,0 +1,255 @@
+//! [`GateBuilder`]: every setting with its secure default, validated once.
+//! The store, secret, cache and build here; policy and delivery setters in
+//! `policy`, HTTP settings in `http`.
+
+mod http;
+mod policy;
+
+use super::*;
+
+fn validate_cookie(cookie: &CookieSettings) -> Result<(), Error> {
+    if cookie.same_site == SameSite::None && !cookie.secure {
+        return Err(Error::Config(
+            "SameSite=None needs secure cookies (browsers refuse it otherwise)".to_owned(),
+        ));
+    }
+    if let Some(domain) = &cookie.domain {
+        let valid = !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid {
+            return Err(Error::Config(format!(
+                "the cookie domain must be a lowercase host name: {domain:?}"
+            )));
+        }
+    }
+    if cookie.host_prefix && (!cookie.secure || cookie.domain.is_some()) {
+        return Err(Error::Config(
+            "a __Host- cookie must be secure and have no domain".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a [`Gate`], validating the configuration.
+#[derive(Default)]
+pub struct GateBuilder {
+    secret: Option<Result<ServerSecret, Error>>,
+    store: Option<Arc<dyn Store>>,
+    policy: Policy,
+    http: HttpSettings,
+    limits: IssueLimits,
+    lifetimes: FlowLifetimes,
+    templates: Templates,
+    public_url: Option<String>,
+    redirect_hosts: Vec<String>,
+    directory: Option<Arc<dyn Directory>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    sms: Option<Arc<dyn SmsSender>>,
+    cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
+    development: bool,
+}
+
+impl std::fmt::Debug for GateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateBuilder")
+            .field("policy", &self.policy)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GateBuilder {
+    /// The server secret (at least 32 bytes) that keys every stored digest.
+    /// Required. Services sharing a store must share it.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// assert!(Gate::builder().server_secret([0u8; 16]).store(MemoryStore::new()).build().is_err());
+    /// ```
+    pub fn server_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secret = Some(ServerSecret::new(secret));
+        self
+    }
+
+    /// The server secret as an already validated [`ServerSecret`].
+    ///
+    /// ```
+    /// # use tokengate::{Gate, ServerSecret, store::MemoryStore};
+    /// let gate = Gate::builder().server_key(ServerSecret::random()).store(MemoryStore::new()).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn server_key(mut self, secret: ServerSecret) -> Self {
+        self.secret = Some(Ok(secret));
+        self
+    }
+
+    /// The store. Required: [`crate::store::RedisStore`] to share sessions
+    /// between processes, [`crate::store::MemoryStore`] for one process.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// assert!(Gate::builder().server_secret([1u8; 32]).build().is_err());
+    /// ```
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, already shared.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use tokengate::{Gate, Store, store::MemoryStore};
+    /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    /// assert!(Gate::builder().server_secret([1u8; 32]).shared_store(store).build().is_ok());
+    /// ```
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Turns on the local session cache (off by default): sessions are kept
+    /// in process for `ttl` and revocations travel over `channel`, e.g.
+    /// [`crate::cache::RedisRevocations`]. Build the gate inside a Tokio
+    /// runtime (the channel listens in a background task).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tokengate::{Gate, cache::RedisRevocations, store::{RedisStore, RedisStoreConfig}};
+    /// let url = "redis://127.0.0.1:6379";
+    /// let gate = Gate::builder()
+    ///     .server_secret([1u8; 32])
+    ///     .store(RedisStore::connect(url, RedisStoreConfig::default()).await?)
+    ///     .session_cache(Duration::from_secs(2), RedisRevocations::connect(url, "tg").await?)
+    ///     .build()?;
+    /// # let _ = gate; Ok(()) }
+    /// ```
+    pub fn session_cache(mut self, ttl: Duration, channel: impl RevocationChannel) -> Self {
+        self.cache = Some((ttl, Arc::new(channel)));
+        self
+    }
+
+    /// Validates and builds the [`Gate`].
+    pub fn build(self) -> Result<Gate, Error> {
+        let secret = self
+            .secret
+            .ok_or_else(|| Error::Config("a server secret is required".to_owned()))??;
+        let store = self
+            .store
+            .ok_or_else(|| Error::Config("a store is required (RedisStore or MemoryStore)".to_owned()))?;
+        let p = &self.policy;
+        if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME {
+            return Err(Error::Config(
+                "session lifetime must be between 1 second and 1 year".to_owned(),
+            ));
+        }
+        if p.idle_timeout.is_some_and(|idle| idle < Duration::from_secs(1)) {
+            return Err(Error::Config("idle timeout must be at least 1 second".to_owned()));
+        }
+        if p.max_sessions > MAX_SESSIONS_LIMIT {
+            return Err(Error::Config(format!(
+                "max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)"
+            )));
+        }
+        if p.lockout_duration < Duration::from_secs(1) {
+            return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
+        }
+        if p.max_session_age < p.session_lifetime {
+            return Err(Error::Config(
+                "the max session age must be at least the session lifetime".to_owned(),
+            ));
+        }
+        if p.client_failures > 0 && p.client_failure_window < Duration::from_secs(1) {
+            return Err(Error::Config(
+                "the client failure window must be at least 1 second".to_owned(),
+            ));
+        }
+        if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
+            return Err(Error::Config(
+                "default token expire must be 60..=31536000 seconds".to_owned(),
+            ));
+        }
+        let h = &self.http;
+        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/')) {
+            return Err(Error::Config(
+                "base path must be empty or start with '/' and not end with '/'".to_owned(),
+            ));
+        }
+        if !UserId::is_valid(&h.project) {
+            return Err(Error::Config(
+                "project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned(),
+            ));
+        }
+        if h.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
+            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
+        }
+        if h.max_body_bytes == 0 {
+            return Err(Error::Config("max body bytes must be positive".to_owned()));
+        }
+        validate_cookie(&h.cookie)?;
+        for origin in &h.allowed_origins {
+            crate::redirect::parse_origin(origin)
+                .map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}")))?;
+        }
+        let public_url = self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
+        let extra_hosts: Vec<&str> = self.redirect_hosts.iter().map(String::as_str).collect();
+        let redirect = RedirectPolicy::new(public_url, &extra_hosts)?;
+        let l = &self.limits;
+        if l.window < Duration::from_secs(1) {
+            return Err(Error::Config(
+                "the issuance window must be at least 1 second".to_owned(),
+            ));
+        }
+        if self.lifetimes.otp < Duration::from_secs(60) || self.lifetimes.magic_url < Duration::from_secs(60) {
+            return Err(Error::Config(
+                "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
+            ));
+        }
+        let cache = match self.cache {
+            None => None,
+            Some((ttl, channel)) => {
+                if ttl.is_zero() || ttl > Duration::from_secs(60) {
+                    return Err(Error::Config(
+                        "the session cache TTL must be between 1 ms and 60 s".to_owned(),
+                    ));
+                }
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Err(Error::Config(
+                        "the session cache must be built inside a Tokio runtime".to_owned(),
+                    ));
+                }
+                let sessions = SessionCache::new(ttl, SESSION_CACHE_CAPACITY);
+                channel.start(sessions.clone());
+                Some(LocalCache { sessions, channel })
+            }
+        };
+        let directory = self
+            .directory
+            .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
+        Ok(Gate {
+            inner: Arc::new(Inner {
+                store,
+                secret,
+                policy: self.policy,
+                http: self.http,
+                flows: FlowSettings {
+                    limits: self.limits,
+                    lifetimes: self.lifetimes,
+                    redirect,
+                    templates: self.templates,
+                },
+                directory,
+                mailer: self
+                    .mailer
+                    .or_else(|| self.development.then(|| Arc::new(LogMailer) as Arc<dyn Mailer>)),
+                sms: self
+                    .sms
+                    .or_else(|| self.development.then(|| Arc::new(LogSms) as Arc<dyn SmsSender>)),
+                cache,
+            }),
+        })
+    }
+}

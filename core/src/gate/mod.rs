@@ -1,0 +1,194 @@
+//! [`Gate`], the façade every adapter and application calls: its state and
+//! accessors here; issuing and exchanging tokens in `tokens`, sessions in
+//! `sessions`, the validating builder in `builder`.
+
+mod builder;
+mod sessions;
+mod tokens;
+
+pub use builder::GateBuilder;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::{RevocationChannel, SessionCache};
+use crate::client_ip::TrustedProxies;
+use crate::config::{
+    CookieSettings, FlowLifetimes, HttpSettings, IssueLimits, Policy, SameSite, MAX_SESSIONS_LIMIT,
+    MAX_SESSION_LIFETIME,
+};
+use crate::credential::SessionCredential;
+use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
+use crate::directory::{Directory, StoreDirectory, User};
+use crate::error::Error;
+use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::observe;
+use crate::redirect::RedirectPolicy;
+use crate::secret::{random_hex, random_id, Digest, Purpose, Secret, ServerSecret};
+use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
+use crate::time::{from_ms, now_ms};
+
+/// Custom token length bounds (hex characters) and default.
+pub const TOKEN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
+/// Default custom token length.
+pub const DEFAULT_TOKEN_LENGTH: usize = 6;
+/// Token lifetime bounds, in seconds.
+pub const TOKEN_EXPIRE_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
+/// Longest secret accepted in an exchange; longer cannot be ours.
+const MAX_SECRET_LEN: usize = 256;
+/// Most sessions the local cache holds.
+const SESSION_CACHE_CAPACITY: usize = 100_000;
+/// Stored user agents are cut to this many bytes.
+const MAX_USER_AGENT_LEN: usize = 256;
+
+/// Options for [`Gate::create_token`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenOptions {
+    /// Secret length in hex characters, 4..=128 (default 6).
+    pub length: Option<usize>,
+    /// Lifetime, 60 s ..= 1 year (default: the policy's, 15 minutes).
+    pub expire: Option<Duration>,
+}
+
+impl TokenOptions {
+    /// Sets the secret length.
+    ///
+    /// ```
+    /// let opts = tokengate::TokenOptions::default().length(32);
+    /// assert_eq!(opts.length, Some(32));
+    /// ```
+    pub fn length(mut self, length: usize) -> Self {
+        self.length = Some(length);
+        self
+    }
+
+    /// Sets the lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = tokengate::TokenOptions::default().expire(Duration::from_secs(120));
+    /// assert_eq!(opts.expire, Some(Duration::from_secs(120)));
+    /// ```
+    pub fn expire(mut self, expire: Duration) -> Self {
+        self.expire = Some(expire);
+        self
+    }
+}
+
+/// The façade: issue tokens, exchange them, authenticate and manage
+/// sessions. Cheap to clone (one `Arc`), `Send + Sync`.
+///
+/// ```
+/// use tokengate::{Gate, store::MemoryStore};
+/// let gate = Gate::builder()
+///     .server_secret([42u8; 32])
+///     .store(MemoryStore::new())
+///     .build()
+///     .unwrap();
+/// let _also = gate.clone();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    secret: ServerSecret,
+    policy: Policy,
+    http: HttpSettings,
+    flows: FlowSettings,
+    directory: Arc<dyn Directory>,
+    mailer: Option<Arc<dyn Mailer>>,
+    sms: Option<Arc<dyn SmsSender>>,
+    cache: Option<LocalCache>,
+}
+
+#[derive(Debug)]
+struct LocalCache {
+    sessions: SessionCache,
+    channel: Arc<dyn RevocationChannel>,
+}
+
+/// Settings of the passwordless flows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FlowSettings {
+    /// Issuance limits.
+    pub limits: IssueLimits,
+    /// Token lifetimes.
+    pub lifetimes: FlowLifetimes,
+    /// Where magic links may point.
+    pub redirect: RedirectPolicy,
+    /// Message templates.
+    pub templates: Templates,
+}
+
+impl Gate {
+    /// Starts a [`GateBuilder`].
+    pub fn builder() -> GateBuilder {
+        GateBuilder::default()
+    }
+
+    /// The session and brute-force policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The HTTP settings (base path, project, API key, cookie).
+    pub fn http(&self) -> &HttpSettings {
+        &self.inner.http
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The passwordless flow settings.
+    pub fn flows(&self) -> &FlowSettings {
+        &self.inner.flows
+    }
+
+    /// The directory (email/phone to user).
+    pub fn directory(&self) -> &Arc<dyn Directory> {
+        &self.inner.directory
+    }
+
+    /// The mailer; `None` when none is configured outside development mode
+    /// (the email routes then answer 503 `general_smtp_disabled`).
+    pub fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+        self.inner.mailer.as_ref()
+    }
+
+    /// The SMS sender; `None` when none is configured outside development
+    /// mode (the phone route then answers 503 `general_phone_disabled`).
+    pub fn sms_sender(&self) -> Option<&Arc<dyn SmsSender>> {
+        self.inner.sms.as_ref()
+    }
+
+    pub(crate) fn server_key(&self) -> &ServerSecret {
+        &self.inner.secret
+    }
+
+    fn rules(&self) -> RedeemRules {
+        let p = &self.inner.policy;
+        RedeemRules {
+            max_sessions: p.max_sessions,
+            burn_after_failures: p.burn_after_failures,
+            lockout_after_failures: p.lockout_after_failures,
+            lockout_ms: p.lockout_duration.as_millis() as i64,
+            idle_ms: p.idle_timeout.map_or(0, |d| d.as_millis() as i64),
+            client_failures: p.client_failures,
+            client_window_ms: p.client_failure_window.as_millis() as i64,
+        }
+    }
+
+    /// The name a client's failure and issuance counters go by: a digest of
+    /// its address (an IPv6 client's /64), never the address itself.
+    pub(crate) fn client_digest(&self, ip: std::net::IpAddr) -> String {
+        self.bucket_digest(&crate::client_ip::bucket(ip))
+    }
+}

@@ -1,0 +1,162 @@
+//! Issuing tokens and exchanging them for sessions.
+
+use super::*;
+
+impl Gate {
+    /// Issues a custom token (lowercase hex secret) for `user`.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, UserId, TokenOptions, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let token = gate
+    ///     .create_token(&UserId::parse("alice").unwrap(), TokenOptions::default().length(8))
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(token.secret.unwrap().expose().len(), 8);
+    /// # });
+    /// ```
+    pub async fn create_token(&self, user: &UserId, options: TokenOptions) -> Result<Token, Error> {
+        let length = options.length.unwrap_or(DEFAULT_TOKEN_LENGTH);
+        if !TOKEN_LENGTH_RANGE.contains(&length) {
+            return Err(Error::argument(
+                "Invalid `length` param: Value must be a valid range between 4 and 128",
+            ));
+        }
+        let expire = options.expire.unwrap_or(self.inner.policy.default_token_expire);
+        if !TOKEN_EXPIRE_RANGE.contains(&expire.as_secs()) || expire.subsec_nanos() != 0 {
+            return Err(Error::argument(
+                "Invalid `expire` param: Value must be a valid range between 60 and 31,536,000",
+            ));
+        }
+        // 4 bits per hex character: under 16 characters is under 64 bits.
+        let low_entropy = length * 4 < 64;
+        self.inner.directory.remember(user).await?;
+        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
+            .await
+    }
+
+    /// Stores a token with the given secret; the building block of every flow.
+    pub(crate) async fn issue(
+        &self,
+        user: &UserId,
+        kind: TokenKind,
+        secret: Secret,
+        lifetime: Duration,
+        low_entropy: bool,
+        replace_kind: bool,
+    ) -> Result<Token, Error> {
+        let now = now_ms();
+        let expire_ms = now + lifetime.as_millis() as i64;
+        let digest = self
+            .inner
+            .secret
+            .digest(Purpose::Token, user, secret.expose().as_bytes());
+        let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
+        let span = tracing::info_span!("tokengate.issue", user = %user, kind = observe::kind_label(kind), outcome = tracing::field::Empty);
+        let stored = self.inner.store.insert_token(user, &record, replace_kind, now);
+        observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
+        observe::token_issued(kind);
+        Ok(Token {
+            id: record.id,
+            created_at: from_ms(now),
+            user_id: user.clone(),
+            secret: Some(secret),
+            expire: from_ms(expire_ms),
+            phrase: None,
+            kind,
+        })
+    }
+
+    /// Exchanges `userId` + `secret` for a session, once. Returns the session
+    /// and its credential (to hand to the client).
+    ///
+    /// Every wrong, expired or used secret is [`Error::InvalidToken`]; a
+    /// locked user (guessable secrets only) or a client over its failure
+    /// budget for this user (`client.ip`, when given) is [`Error::RateLimited`].
+    pub async fn create_session(
+        &self,
+        user: &UserId,
+        secret: &str,
+        client: ClientInfo,
+    ) -> Result<(Session, Secret), Error> {
+        let span = tracing::info_span!("tokengate.exchange", user = %user, outcome = tracing::field::Empty);
+        let outcome = |result: &Result<(Session, Secret), Error>| match result {
+            Ok(_) => "success",
+            Err(Error::RateLimited) => "locked",
+            Err(Error::Store(_)) => "error",
+            Err(_) => "invalid",
+        };
+        let work = self.exchange(user, secret, client);
+        observe::observed(span, "exchange", Some("tokengate_exchanges_total"), outcome, work).await
+    }
+
+    async fn exchange(&self, user: &UserId, secret: &str, client: ClientInfo) -> Result<(Session, Secret), Error> {
+        // The digest is computed for every request, known user or not, so the
+        // work done does not tell them apart.
+        let token_digest = self.inner.secret.digest(Purpose::Token, user, secret.as_bytes());
+        if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+            return Err(Error::InvalidToken);
+        }
+        let (record, credential) = self.new_session_record(user, SessionOrigin::Token(TokenKind::Custom), &client);
+        let now = record.created_ms;
+        let client_key = client.ip.map(|ip| self.client_digest(ip));
+        match self
+            .inner
+            .store
+            .redeem_token(user, &token_digest, &record, &self.rules(), client_key.as_deref(), now)
+            .await?
+        {
+            Redemption::Redeemed { kind, evicted, .. } => {
+                let mut record = record;
+                record.origin = SessionOrigin::Token(kind);
+                tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");
+                if !evicted.is_empty() {
+                    self.revoked(user).await;
+                }
+                let (email, phone) = match kind {
+                    TokenKind::EmailOtp | TokenKind::MagicUrl => (true, false),
+                    TokenKind::Phone => (false, true),
+                    _ => (false, false),
+                };
+                if email || phone {
+                    // The session exists already; a failure here only delays the flag.
+                    if let Err(error) = self.inner.directory.mark_verified(user, email, phone).await {
+                        tracing::warn!(%error, user = %user, "could not record the verified address");
+                    }
+                }
+                Ok((record.to_session(user), credential.encode()))
+            }
+            Redemption::Rejected => {
+                tracing::debug!(user = %user, "token exchange rejected");
+                Err(Error::InvalidToken)
+            }
+            Redemption::LockedOut => {
+                tracing::debug!(user = %user, "token exchange refused: user locked out");
+                Err(Error::RateLimited)
+            }
+            Redemption::Throttled => {
+                tracing::debug!(user = %user, "token exchange refused: this client failed too often");
+                observe::rate_limited("exchange");
+                Err(Error::RateLimited)
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::InvalidToken),
+        }
+    }
+
+    /// Creates a session for `user` without a token (a server decision).
+    pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
+        self.inner.directory.remember(user).await?;
+        let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
+        let evicted = self
+            .inner
+            .store
+            .insert_session(user, &record, &self.rules(), record.created_ms)
+            .await?;
+        if !evicted.is_empty() {
+            self.revoked(user).await;
+        }
+        Ok((record.to_session(user), credential.encode()))
+    }
+}

@@ -1,0 +1,331 @@
+//! The [`Store`] implementation: one script (one round trip) per change.
+
+use super::script::*;
+use super::*;
+
+#[async_trait]
+impl<C> Store for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn insert_token(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let keys = self.keys(user);
+        let record = format!(
+            "{}|{}|{}|{}",
+            token.id,
+            token.kind.code(),
+            token.expire_ms,
+            u8::from(token.low_entropy)
+        );
+        let mut invocation = INSERT_TOKEN.key(keys.tokens());
+        invocation
+            .key(keys.user())
+            .arg(token.digest.to_base64())
+            .arg(record)
+            .arg(token.expire_ms)
+            .arg(now_ms)
+            .arg(u8::from(replace_kind))
+            .arg(token.kind.code());
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
+        let mut command = redis::cmd("HDEL");
+        command.arg(self.keys(user).tokens()).arg(digest.to_base64());
+        self.run(|mut c| async move { command.query_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn redeem_token(
+        &self,
+        user: &UserId,
+        token: &Digest,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        client: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Redemption, StoreError> {
+        let keys = self.keys(user);
+        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        // Without a client the script is told so (limit 0) and never touches this key.
+        let client_limit = if client.is_some() { rules.client_failures } else { 0 };
+        let client_key = keys.key(&format!("cf:{}", client.unwrap_or("-")));
+        let mut invocation = REDEEM.key(keys.tokens());
+        invocation
+            .key(keys.sessions())
+            .key(keys.fails())
+            .key(keys.lock())
+            .key(client_key)
+            .arg(token.to_base64())
+            .arg(now_ms)
+            .arg(&session.id)
+            .arg(session.digest.to_base64())
+            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
+            .arg(rules.max_sessions)
+            .arg(rules.burn_after_failures)
+            .arg(rules.lockout_after_failures)
+            .arg(rules.lockout_ms)
+            .arg(client_limit)
+            .arg(rules.client_window_ms);
+        let reply: Vec<Value> = self.run_replicated(invocation).await?;
+        let mut parts = reply.iter().map(bulk_text);
+        match parts.next().flatten().as_deref() {
+            Some("ok") => {
+                let token_id = parts.next().flatten().ok_or_else(|| unexpected("redeem"))?;
+                let kind = parts
+                    .next()
+                    .flatten()
+                    .and_then(|code| TokenKind::from_code(&code))
+                    .ok_or_else(|| unexpected("redeem"))?;
+                let evicted = parts
+                    .map(|p| p.ok_or_else(|| unexpected("redeem")))
+                    .collect::<Result<_, _>>()?;
+                Ok(Redemption::Redeemed {
+                    token_id,
+                    kind,
+                    evicted,
+                })
+            }
+            Some("rejected") => Ok(Redemption::Rejected),
+            Some("locked") => Ok(Redemption::LockedOut),
+            Some("throttled") => Ok(Redemption::Throttled),
+            _ => Err(unexpected("redeem")),
+        }
+    }
+
+    async fn insert_session(
+        &self,
+        user: &UserId,
+        session: &SessionRecord,
+        rules: &RedeemRules,
+        now_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let keys = self.keys(user);
+        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
+        let mut invocation = INSERT_SESSION.key(keys.sessions());
+        invocation
+            .key(keys.user())
+            .arg(session.digest.to_base64())
+            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
+            .arg(now_ms)
+            .arg(&session.id)
+            .arg(rules.max_sessions);
+        self.run_replicated::<Vec<String>>(invocation).await
+    }
+
+    async fn find_session(
+        &self,
+        user: &UserId,
+        digest: &Digest,
+        idle: Option<Duration>,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let key = self.keys(user).sessions();
+        let field = digest.base64_bytes();
+        let value: Option<Vec<u8>> = match idle {
+            // Without an idle timeout the lookup is a plain HGET: one read, the floor.
+            None => {
+                // Sized up front: the command is built without a reallocation.
+                let mut command = Cmd::with_capacity(3, 4 + key.len() + field.len());
+                command.arg("HGET").arg(key).arg(&field[..]);
+                self.run(|mut c| async move { command.query_async(&mut c).await })
+                    .await?
+            }
+            Some(idle) => {
+                let mut invocation = FIND_SESSION_IDLE.key(key);
+                invocation
+                    .arg(&field[..])
+                    .arg(now_ms)
+                    .arg(idle.as_millis() as i64)
+                    .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);
+                self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
+                    .await?
+            }
+        };
+        let Some(value) = value else { return Ok(None) };
+        let (record, ends_ms) =
+            SessionRecord::from_json(&value, *digest).ok_or_else(|| unexpected("session lookup"))?;
+        Ok((ends_ms > now_ms).then_some(record))
+    }
+
+    async fn list_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = LIST_SESSIONS.key(keys.sessions());
+        invocation.arg(now_ms);
+        let values: Vec<Vec<u8>> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        parse_sessions(values)
+    }
+
+    async fn extend_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        expire_ms: i64,
+        idle: Option<Duration>,
+        max_age_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = EXTEND_SESSION.key(keys.sessions());
+        invocation
+            .arg(session_id)
+            .arg(now_ms)
+            .arg(expire_ms)
+            .arg(idle_deadline(expire_ms, idle, now_ms))
+            .arg(max_age_ms);
+        let values: Option<Vec<Vec<u8>>> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        match values {
+            None => Ok(None),
+            Some(values) => Ok(parse_sessions(values)?.into_iter().next()),
+        }
+    }
+
+    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_SESSION.key(keys.sessions());
+        invocation.arg(session_id).arg(crate::time::now_ms());
+        let deleted: i64 = self.run_replicated(invocation).await?;
+        Ok(deleted > 0)
+    }
+
+    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_SESSIONS.key(keys.sessions());
+        invocation.arg(crate::time::now_ms());
+        let deleted: i64 = self.run_replicated(invocation).await?;
+        Ok(deleted.max(0) as u64)
+    }
+
+    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError> {
+        let invocation = FIND_ADDRESS.key(self.address_key(address));
+        let owner: Option<String> = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        owner
+            .map(|o| UserId::parse(&o).map_err(|_| unexpected("address lookup")))
+            .transpose()
+    }
+
+    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError> {
+        let mut invocation = LINK_ADDRESS.key(self.address_key(address));
+        invocation.arg(user.as_str());
+        let owner: String = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        UserId::parse(&owner).map_err(|_| unexpected("address link"))
+    }
+
+    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError> {
+        let mut invocation = UNLINK_ADDRESS.key(self.address_key(address));
+        invocation.arg(user.as_str());
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = CLAIM_USER.key(keys.user());
+        invocation
+            .key(keys.sessions())
+            .key(keys.tokens())
+            .arg(email)
+            .arg(phone)
+            .arg(now_ms);
+        let claimed: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = DELETE_USER.key(keys.user());
+        invocation
+            .key(keys.tokens())
+            .key(keys.sessions())
+            .key(keys.fails())
+            .key(keys.lock())
+            .arg(now_ms);
+        let reply: Vec<Value> = self.run_replicated(invocation).await?;
+        let mut parts = reply.into_iter();
+        match parts.next() {
+            Some(Value::Int(0)) => return Ok(None),
+            Some(Value::Int(1)) => {}
+            _ => return Err(unexpected("delete user")),
+        }
+        let mut texts = parts.map(|p| bulk_text(&p).ok_or_else(|| unexpected("delete user")));
+        let email = texts.next().ok_or_else(|| unexpected("delete user"))??;
+        let phone = texts.next().ok_or_else(|| unexpected("delete user"))??;
+        Ok(Some(DeletedUser {
+            email,
+            phone,
+            sessions: texts.collect::<Result<_, _>>()?,
+        }))
+    }
+
+    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut command = redis::cmd("HGETALL");
+        command.arg(self.keys(user).user());
+        let fields: std::collections::HashMap<String, String> = self
+            .run(|mut c| async move { command.query_async(&mut c).await })
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        Ok(Some(UserRecord {
+            created_ms: number("c"),
+            updated_ms: number("u"),
+            email: text("e"),
+            phone: text("p"),
+            email_verified: number("ev") == 1,
+            phone_verified: number("pv") == 1,
+        }))
+    }
+
+    async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError> {
+        let mut invocation = MARK_VERIFIED.key(self.keys(user).user());
+        invocation.arg(u8::from(email)).arg(u8::from(phone)).arg(now_ms);
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+
+    async fn hit_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<bool, StoreError> {
+        let (counter, gap) = self.rate_keys(&bucket.id);
+        let mut invocation = HIT_RATE_LIMIT.key(counter);
+        invocation
+            .key(gap)
+            .arg(bucket.limit)
+            .arg(bucket.window_ms)
+            .arg(bucket.min_interval_ms);
+        let counted: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .await?;
+        Ok(counted == 1)
+    }
+
+    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError> {
+        let (counter, _) = self.rate_keys(&bucket.id);
+        let mut invocation = REFUND_RATE_LIMIT.key(counter);
+        invocation.arg(0);
+        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! HTTP and clients: the scenario suites against both example apps (axum
+//! and actix) on every store, the passwordless flows with real SMTP and
+//! webhook receivers, the abuse and hostile-input suites, the official
+//! Appwrite SDK, the login page in Chromium, services sharing Redis, and
+//! the log hygiene of both apps.
+
+mod abuse;
+mod appwrite_sdk;
+mod cross_app;
+mod flows;
+mod hostile_input;
+mod http_suite;
+mod log_hygiene;
+mod login_page;
+mod shared_redis;

@@ -141,6 +141,16 @@ impl Browser {
             .await;
     }
 
+    /// The value of the cookie `name` the browser holds for the current
+    /// page, HttpOnly ones included (WebDriver sees what scripts cannot).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.command(reqwest::Method::GET, "/cookie", Value::Null).await;
+        all.as_array()?
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["value"].as_str().map(str::to_owned))
+    }
+
     /// Runs `script` (a function body) and returns its value.
     pub async fn eval(&self, script: &str) -> Value {
         self.command(

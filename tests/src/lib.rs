@@ -8,6 +8,7 @@ pub mod app;
 pub mod browser;
 pub mod client;
 pub mod cluster;
+pub mod log_capture;
 pub mod python;
 pub mod redis_harness;
 pub mod sinks;

@@ -26,6 +26,9 @@ pub struct TestCa {
     pub cert_file: PathBuf,
     /// The server key (`--tls-key-file`).
     pub key_file: PathBuf,
+    /// A certificate from the same CA for another name (`wrong.example.test`)
+    /// and its key: trusted, but not for `127.0.0.1`.
+    pub wrong_name_files: (PathBuf, PathBuf),
     /// The directory holding the files (removed when the process is gone).
     pub dir: PathBuf,
 }
@@ -57,6 +60,12 @@ fn generate_ca() -> TestCa {
         .signed_by(&server_key, &issuer)
         .expect("server certificate");
 
+    let wrong_key = KeyPair::generate().expect("second server key");
+    let wrong_cert = CertificateParams::new(vec!["wrong.example.test".to_owned()])
+        .expect("second server params")
+        .signed_by(&wrong_key, &issuer)
+        .expect("second server certificate");
+
     let dir = std::env::temp_dir().join(format!("tokengate-tls-{}", unique_prefix()));
     std::fs::create_dir_all(&dir).expect("create the TLS directory");
     let ca_file = dir.join("ca.pem");
@@ -65,12 +74,16 @@ fn generate_ca() -> TestCa {
     std::fs::write(&ca_file, ca_cert.pem()).expect("write ca.pem");
     std::fs::write(&cert_file, server_cert.pem()).expect("write redis.pem");
     std::fs::write(&key_file, server_key.serialize_pem()).expect("write redis.key");
+    let wrong_name_files = (dir.join("wrong.pem"), dir.join("wrong.key"));
+    std::fs::write(&wrong_name_files.0, wrong_cert.pem()).expect("write wrong.pem");
+    std::fs::write(&wrong_name_files.1, wrong_key.serialize_pem()).expect("write wrong.key");
     crate::redis_harness::remove_when_gone(&dir);
     TestCa {
         ca_pem: ca_cert.pem(),
         ca_file,
         cert_file,
         key_file,
+        wrong_name_files,
         dir,
     }
 }
@@ -79,6 +92,12 @@ fn generate_ca() -> TestCa {
 /// the test certificate; clients need no certificate of their own.
 pub fn tls_server_args(port: u16) -> Vec<String> {
     let ca = test_ca();
+    tls_server_args_with(port, &ca.cert_file, &ca.key_file)
+}
+
+/// [`tls_server_args`] with another certificate and key.
+pub fn tls_server_args_with(port: u16, cert_file: &PathBuf, key_file: &PathBuf) -> Vec<String> {
+    let ca = test_ca();
     let path = |p: &PathBuf| p.display().to_string();
     vec![
         "--port".into(),
@@ -86,9 +105,9 @@ pub fn tls_server_args(port: u16) -> Vec<String> {
         "--tls-port".into(),
         port.to_string(),
         "--tls-cert-file".into(),
-        path(&ca.cert_file),
+        path(cert_file),
         "--tls-key-file".into(),
-        path(&ca.key_file),
+        path(key_file),
         "--tls-ca-cert-file".into(),
         path(&ca.ca_file),
         "--tls-auth-clients".into(),
@@ -133,6 +152,12 @@ pub fn shared_tls_redis() -> String {
 
 /// Starts a TLS-only `redis-server` on a free port; the caller owns it.
 pub fn spawn_tls_server() -> (Child, u16) {
+    let ca = test_ca();
+    spawn_tls_server_with(&ca.cert_file, &ca.key_file)
+}
+
+/// [`spawn_tls_server`] presenting another certificate.
+pub fn spawn_tls_server_with(cert_file: &PathBuf, key_file: &PathBuf) -> (Child, u16) {
     assert!(
         redis_supports_tls(),
         "this redis-server was built without TLS (`--tls-port` unknown)"
@@ -140,7 +165,7 @@ pub fn spawn_tls_server() -> (Child, u16) {
     let mut last_error = String::new();
     for _ in 0..5 {
         let port = crate::app::free_port();
-        match start_server(port, &tls_server_args(port), Probe::Listen) {
+        match start_server(port, &tls_server_args_with(port, cert_file, key_file), Probe::Listen) {
             Ok(child) => return (child, port),
             Err(err) => last_error = err,
         }

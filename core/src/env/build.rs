@@ -47,7 +47,10 @@ impl EnvConfig {
     #[cfg(feature = "redis")]
     async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         use crate::store::{RedisStore, RedisStoreConfig};
-        let config = RedisStoreConfig::default().prefix(self.prefix.clone());
+        let mut config = RedisStoreConfig::default().prefix(self.prefix.clone());
+        if let Some(timeout) = self.redis_timeout {
+            config = config.response_timeout(timeout);
+        }
         if !self.cluster_nodes.is_empty() {
             let store = RedisStore::connect_cluster(&self.cluster_nodes, config)
                 .await

@@ -17,6 +17,7 @@
 //! | `TOKENGATE_SMS_WEBHOOK` | URL receiving `POST {"to","body"}` (feature `sms-webhook`) | SMS written to the log |
 //! | `TOKENGATE_INSECURE_COOKIES` | `1` drops `Secure` for plain-http local use | secure cookies |
 //! | `TOKENGATE_SESSION_CACHE_MS` | local session cache TTL in ms (1..=60000), revocations over Redis pub/sub | no cache |
+//! | `TOKENGATE_REDIS_TIMEOUT_MS` | Redis response timeout in ms (1..=60000), then 503 | 500 |
 //! | `TOKENGATE_DEV` | `1`: development mode (codes and links may go to the log) | off; on by itself only on the embedded store, said loudly at start |
 //! | `TOKENGATE_ALLOWED_ORIGINS` | comma-separated web origins allowed to create sessions cross-origin | the request's own and the public URL's origin only |
 //! | `TOKENGATE_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-For` / `Forwarded` is believed | none: the peer is the client |
@@ -115,6 +116,8 @@ pub struct EnvConfig {
     pub cookie_host_prefix: bool,
     /// `TOKENGATE_CLIENT_CHOSEN_IDS=1`.
     pub client_chosen_ids: bool,
+    /// `TOKENGATE_REDIS_TIMEOUT_MS`.
+    pub redis_timeout: Option<std::time::Duration>,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -241,6 +244,15 @@ impl EnvConfig {
                 .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?
                 .header(forwarded_header);
         let client_chosen_ids = flag("TOKENGATE_CLIENT_CHOSEN_IDS", get("TOKENGATE_CLIENT_CHOSEN_IDS"))?;
+        let redis_timeout = match get("TOKENGATE_REDIS_TIMEOUT_MS") {
+            None => None,
+            Some(text) => Some(std::time::Duration::from_millis(
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|ms| (1..=60_000).contains(ms))
+                    .ok_or_else(|| error("TOKENGATE_REDIS_TIMEOUT_MS", "must be a whole number of ms, 1..=60000"))?,
+            )),
+        };
         let same_site = match get("TOKENGATE_COOKIE_SAMESITE")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -306,6 +318,7 @@ impl EnvConfig {
             cookie_domain,
             cookie_host_prefix,
             client_chosen_ids,
+            redis_timeout,
         })
     }
 }
@@ -359,6 +372,7 @@ mod tests {
             ("TOKENGATE_COOKIE_HOST_PREFIX", "yes"),
             ("TOKENGATE_FORWARDED_HEADER", "x-real-ip"),
             ("TOKENGATE_CLIENT_CHOSEN_IDS", "yes"),
+            ("TOKENGATE_REDIS_TIMEOUT_MS", "0"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");

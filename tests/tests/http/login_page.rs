@@ -65,10 +65,20 @@ async fn login_page_end_to_end(kind: AppKind) {
         "{cookies}"
     );
 
-    // Log out this session.
+    // Log out this session: the page says so, and the server refuses the
+    // credential the browser held.
+    let api = tokengate_tests::client::Api::new(&app);
+    let by_code = browser.cookie(&app.cookie_name()).await.expect("the session cookie");
+    api.get("/me", tokengate_tests::client::Auth::Session(&by_code))
+        .await
+        .assert_status(200);
     browser.click("#logout").await;
     browser.wait_until("the logged-out view", LOGGED_OUT).await;
     browser.screenshot("logged-out").await;
+    api.get("/me", tokengate_tests::client::Auth::Session(&by_code))
+        .await
+        .assert_error(401, "user_unauthorized");
+    assert_eq!(browser.cookie(&app.cookie_name()).await, None, "the cookie is removed");
 
     // Magic link (same address: the same user).
     browser.type_into("#magic-email", "page.user@example.test").await;
@@ -96,7 +106,6 @@ async fn login_page_end_to_end(kind: AppKind) {
 
     // A second session for the same user (through the API), then the list.
     let secret = {
-        let api = tokengate_tests::client::Api::new(&app);
         let reply = api
             .send(
                 reqwest::Method::POST,
@@ -133,12 +142,23 @@ async fn login_page_end_to_end(kind: AppKind) {
         .await;
     browser.screenshot("other-session-logged-out").await;
 
-    // Log out everywhere.
+    // Log out everywhere: no session of the user is left on the server.
+    let by_link = browser.cookie(&app.cookie_name()).await.expect("the session cookie");
     browser.click("#logout-all").await;
     browser
         .wait_until("the logged-out view after logout-all", LOGGED_OUT)
         .await;
     browser.screenshot("logged-out-everywhere").await;
+    api.get("/me", tokengate_tests::client::Auth::Session(&by_link))
+        .await
+        .assert_error(401, "user_unauthorized");
+    let left = api
+        .get(
+            &format!("/v1/users/{user}/sessions"),
+            tokengate_tests::client::Auth::Key,
+        )
+        .await;
+    assert_eq!(left.json["total"], 0, "{}", left.text);
 
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
     assert_eq!(shots_taken, 9, "one screenshot per step in {}", shots.display());

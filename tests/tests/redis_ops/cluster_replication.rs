@@ -13,6 +13,7 @@ use redis::aio::MultiplexedConnection;
 use tokengate::store::{RedisStoreConfig, SessionRecord};
 use tokengate::{Store, UserId};
 use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
+use tokengate_tests::log_capture::capture_log;
 use tokengate_tests::redis_harness::{
     connection, login_through_store, start_private_redis, start_server, unique_prefix, Probe,
 };
@@ -119,9 +120,17 @@ async fn cluster_wait_shortfall_is_logged_not_failed() {
     let store = cluster.store(config).await;
     let user = UserId::parse("erin").unwrap();
     let started = Instant::now();
-    let session = login_through_store(&store, &user).await;
+    let (session, log) = capture_log(tracing::Level::WARN, login_through_store(&store, &user)).await;
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(140), "WAIT did not wait: {took:?}");
+    // The shortfall is a warning naming what was wanted and what was acknowledged.
+    assert!(
+        log.contains("WARN")
+            && log.contains("fewer replicas than configured")
+            && log.contains("wanted=2")
+            && log.contains("acked=1"),
+        "no shortfall warning in the log: {log:?}"
+    );
     assert!(store
         .find_session(&user, &session.digest, None, now())
         .await

@@ -1,4 +1,6 @@
-//! Concurrency: a token is exchanged once however many race for it; a
+//! Concurrency: a token is exchanged once however many race for it (1,000
+//! concurrent exchanges, each answered: one session, 999 refusals, on the
+//! memory store, Redis and a cluster, through both apps); a
 //! burst of wrong guesses is counted exactly and trips the lockout exactly
 //! once; logout-all racing logins leaves nothing behind that it covered.
 
@@ -11,7 +13,11 @@ use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
 use tokengate::{ClientInfo, Error, Gate, Store, TokenOptions, UserId};
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth};
-use tokengate_tests::redis_harness::{connection, redis_url, scan_keys, start_private_redis, unique_prefix};
+use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
+use tokengate_tests::redis_harness::{
+    connection, dump_prefix, dump_prefix_nodes, redis_url, scan_keys, session_records, start_private_redis,
+    unique_prefix,
+};
 
 // ---------------------------------------------------------------------------
 // 1,000 concurrent HTTP exchanges of one token.
@@ -23,16 +29,25 @@ static BURST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CROWD: usize = 1000;
 
-async fn thousand_exchanges(kind: AppKind) {
+async fn thousand_exchanges(kind: AppKind, backend: Backend) {
     let _one_at_a_time = BURST.lock().await;
-    let url = redis_url().await;
-    let app = RunningApp::start(AppSpec::new(kind, Backend::Redis(url.clone()))).await;
+    // The shared cluster is also failed over by other tests of this binary.
+    let _cluster = match backend {
+        Backend::Cluster(_) => Some(exclusive_cluster_use().await),
+        _ => None,
+    };
+    let mut spec = AppSpec::new(kind, backend.clone());
+    // A debug build answering 1,000 requests at once on 2 cores can keep a
+    // request waiting for CPU past the default 500 ms store timeout; with a
+    // generous one every request reaches the store and a decision.
+    spec.extra_env = vec![("TOKENGATE_REDIS_TIMEOUT_MS".into(), "30000".into())];
+    let app = RunningApp::start(spec).await;
     let api = Api::new(&app);
     let secret = api.token_secret("crowd").await;
     // 1,000 connections opened first, so that the burst is the exchanges.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CROWD)
-        .pool_idle_timeout(Duration::from_secs(2))
+        .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .expect("client");
     let warm = (0..CROWD).map(|_| client.get(app.url("/public")).send());
@@ -73,63 +88,83 @@ async fn thousand_exchanges(kind: AppKind) {
         .into_iter()
         .map(|r| r.expect("exchange task"))
         .collect();
-    // At most one exchange succeeds. Every other answer is the invalid-token
-    // error, or a 503 when the app sheds load: a debug build answering 1,000
-    // requests at once on a small machine can leave a request waiting for
-    // CPU past the 500 ms store timeout, and it then fails closed (if that
-    // was the winner, its session exists all the same: counted below).
+    // Every one of the 1,000 reaches a decision: exactly one session, 999
+    // invalid-token errors, nothing shed.
     let created = outcomes.iter().filter(|(s, _)| *s == 201).count();
     let refused = outcomes
         .iter()
         .filter(|(s, t)| *s == 401 && t == "user_invalid_token")
         .count();
-    let shed = outcomes
-        .iter()
-        .filter(|(s, t)| *s == 503 && t == "general_server_error")
-        .count();
-    assert!(created <= 1, "{kind:?}: {created} exchanges of one token succeeded");
     assert_eq!(
-        created + refused + shed,
-        CROWD,
-        "{kind:?}: answers other than 201, 401 and 503: {:?}",
+        (created, refused),
+        (1, CROWD - 1),
+        "{kind:?} on {backend:?}: answers other than one 201 and 999 401s: {:?}",
         outcomes
             .iter()
-            .filter(|(s, _)| ![201, 401, 503].contains(s))
+            .filter(|(s, _)| ![201, 401].contains(s))
+            .take(5)
             .collect::<Vec<_>>()
     );
-    assert!(
-        refused >= CROWD / 10,
-        "{kind:?}: too few exchanges met the store ({refused} refused, {shed} shed)"
-    );
-    eprintln!("{kind:?}: {created} created, {refused} refused, {shed} shed");
 
     let list = api.get("/v1/users/crowd/sessions", Auth::Key).await;
     list.assert_status(200);
     assert_eq!(list.json["total"], 1, "{kind:?}: exactly one session");
-    let keys = scan_keys(&url, &app.spec.prefix).await;
-    let sessions_hash = format!("{}:{{u:crowd}}:sessions", app.spec.prefix);
-    let records: i64 = redis::cmd("HLEN")
-        .arg(&sessions_hash)
-        .query_async(&mut connection(&url).await)
-        .await
-        .unwrap();
-    assert_eq!(records, 1, "{kind:?}: one session record: {keys:?}");
-    assert!(
-        !keys
-            .iter()
-            .any(|k| k.ends_with("{u:crowd}:t") || k.ends_with("{u:crowd}:fails")),
-        "{kind:?}: the token is gone and the losers counted no failure (nothing was left to guess): {keys:?}"
-    );
+    let keys = match &backend {
+        Backend::Memory => None,
+        Backend::Redis(url) => Some(dump_prefix(url, &app.spec.prefix).await),
+        Backend::Cluster(_) => {
+            let primaries = shared_cluster_async().await.primary_urls().await;
+            Some(dump_prefix_nodes(&primaries, &app.spec.prefix).await)
+        }
+    };
+    if let Some(keys) = keys {
+        assert_eq!(session_records(&keys), 1, "{kind:?}: one session record");
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        assert!(
+            !names
+                .iter()
+                .any(|k| k.ends_with("{u:crowd}:t") || k.ends_with("{u:crowd}:fails") || k.contains("{u:crowd}:cf:")),
+            "{kind:?}: the token is gone and the losers counted no failure (nothing was left to guess): {names:?}"
+        );
+    }
+}
+
+async fn redis_backend() -> Backend {
+    Backend::Redis(redis_url().await)
+}
+
+async fn cluster_backend() -> Backend {
+    Backend::Cluster(shared_cluster_async().await.seeds())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thousand_concurrent_exchanges_axum() {
-    thousand_exchanges(AppKind::Axum).await;
+async fn thousand_concurrent_exchanges_axum_memory() {
+    thousand_exchanges(AppKind::Axum, Backend::Memory).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thousand_concurrent_exchanges_actix() {
-    thousand_exchanges(AppKind::Actix).await;
+async fn thousand_concurrent_exchanges_actix_memory() {
+    thousand_exchanges(AppKind::Actix, Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_exchanges_axum_redis() {
+    thousand_exchanges(AppKind::Axum, redis_backend().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_exchanges_actix_redis() {
+    thousand_exchanges(AppKind::Actix, redis_backend().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_exchanges_axum_cluster() {
+    thousand_exchanges(AppKind::Axum, cluster_backend().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_concurrent_exchanges_actix_cluster() {
+    thousand_exchanges(AppKind::Actix, cluster_backend().await).await;
 }
 
 // ---------------------------------------------------------------------------

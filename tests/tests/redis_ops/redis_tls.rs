@@ -42,7 +42,13 @@ async fn an_untrusted_certificate_is_refused_within_the_timeout() {
     let user = UserId::parse("alice").unwrap();
     let started = Instant::now();
     let result = store.list_sessions(&user, now()).await;
-    assert!(result.is_err(), "a server with an untrusted certificate answered");
+    let refusal = result
+        .expect_err("a server with an untrusted certificate answered")
+        .to_string();
+    assert!(
+        refusal.contains("UnknownIssuer"),
+        "not refused for its issuer: {refusal}"
+    );
     assert!(
         started.elapsed() < Duration::from_millis(600),
         "took {:?}",
@@ -63,7 +69,29 @@ async fn an_untrusted_certificate_is_refused_within_the_timeout() {
     )
     .await
     .unwrap();
-    assert!(store.list_sessions(&user, now()).await.is_err());
+    let unknown_ca = store.list_sessions(&user, now()).await.unwrap_err().to_string();
+    assert!(
+        unknown_ca.contains("UnknownIssuer"),
+        "not refused for its issuer: {unknown_ca}"
+    );
+
+    // The right CA for a certificate of another name is refused too.
+    let (mut wrong_server, wrong_port) = tokio::task::spawn_blocking(|| {
+        let (cert, key) = &tokengate_tests::tls::test_ca().wrong_name_files;
+        tokengate_tests::tls::spawn_tls_server_with(cert, key)
+    })
+    .await
+    .unwrap();
+    let store = RedisStore::connect(&format!("rediss://127.0.0.1:{wrong_port}"), store_config())
+        .await
+        .unwrap();
+    let wrong_name = store.list_sessions(&user, now()).await.unwrap_err().to_string();
+    let _ = wrong_server.kill();
+    let _ = wrong_server.wait();
+    assert!(
+        wrong_name.contains("not valid for name"),
+        "not refused for its name: {wrong_name}"
+    );
 
     // The right CA works.
     let store = RedisStore::connect(&url, store_config()).await.unwrap();

@@ -730,3 +730,30 @@ mod tests {
         assert_ne!(a, unique_prefix());
     }
 }
+
+/// Whether `text` holds `secret` as a value of its own: an occurrence not
+/// glued to other word characters (a 6-digit code may well occur inside a
+/// 13-digit timestamp or a digest by chance; a stored secret never does).
+pub fn holds_secret(text: &str, secret: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    text.match_indices(secret).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + secret.len()..].chars().next();
+        !word(before) && !word(after)
+    })
+}
+
+#[cfg(test)]
+mod secret_search {
+    use super::holds_secret;
+
+    #[test]
+    fn a_secret_counts_only_as_a_value_of_its_own() {
+        assert!(holds_secret("{\"code\":\"123456\"}", "123456"));
+        assert!(holds_secret("a|123456|b", "123456"));
+        assert!(holds_secret("123456", "123456"));
+        assert!(!holds_secret("1796123456801", "123456"), "inside a timestamp");
+        assert!(!holds_secret("x9f123456ab", "123456"), "inside a digest");
+        assert!(!holds_secret("nothing here", "123456"));
+    }
+}

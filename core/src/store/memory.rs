@@ -183,6 +183,36 @@ impl MemoryStore {
     }
 }
 
+#[cfg(feature = "testing")]
+impl MemoryStore {
+    /// Everything the store holds (users with their tokens, sessions,
+    /// counters and directory records, address bindings, rate buckets), as
+    /// text: the embedded store's equivalent of dumping a Redis prefix, so
+    /// that tests can check that no plaintext secret is kept. Digests appear
+    /// in full (hex).
+    pub fn dump(&self) -> String {
+        let Ok(state) = self.lock() else {
+            return String::new();
+        };
+        let mut out = format!("{:#?}\n", *state);
+        for user in state.users.values() {
+            for token in &user.tokens {
+                out.push_str(&token.digest.to_hex());
+                out.push('\n');
+            }
+            for session in &user.sessions {
+                out.push_str(&session.record.digest.to_hex());
+                out.push('\n');
+            }
+        }
+        for address in state.addresses.keys() {
+            out.push_str(&address.to_hex());
+            out.push('\n');
+        }
+        out
+    }
+}
+
 #[async_trait]
 impl Store for MemoryStore {
     async fn insert_token(

@@ -10,7 +10,7 @@ use tokengate::{
     ClientInfo, Error, Gate, GateBuilder, SessionCredential, SessionOrigin, Store, TokenKind, TokenOptions, UserId,
 };
 use tokengate_tests::redis_harness::{
-    commandstats_diff, dump_prefix, redis_store_at, redis_url, session_records, start_private_redis,
+    commandstats_diff, dump_prefix, holds_secret, redis_store_at, redis_url, session_records, start_private_redis,
 };
 
 const SERVER_SECRET: &[u8] = b"gate-contract-server-secret-XYZ-0123456789";
@@ -19,13 +19,16 @@ const API_KEY: &str = "gate-contract-api-key-0123456789";
 struct Backend {
     store: Arc<dyn Store>,
     redis: Option<(String, String)>,
+    memory: Option<MemoryStore>,
 }
 
 impl Backend {
     async fn memory() -> Self {
+        let memory = MemoryStore::new();
         Backend {
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(memory.clone()),
             redis: None,
+            memory: Some(memory),
         }
     }
 
@@ -35,6 +38,7 @@ impl Backend {
         Backend {
             store: Arc::new(store),
             redis: Some((url, prefix)),
+            memory: None,
         }
     }
 
@@ -602,14 +606,6 @@ async fn stored_state_reveals_no_secret(b: Backend) {
         assert!(gate.authenticate(c.expose()).await.unwrap().is_some());
     }
 
-    let Some((url, prefix)) = &b.redis else {
-        return;
-    };
-    let keys = dump_prefix(url, prefix).await;
-    for part in [":t", ":sessions", ":fails", ":lock"] {
-        assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
-    }
-    assert_eq!(session_records(&keys), 3);
     let mut forbidden: Vec<String> = secrets.clone();
     for c in &credentials {
         let text = c.expose().to_owned();
@@ -619,17 +615,37 @@ async fn stored_state_reveals_no_secret(b: Backend) {
     forbidden.push(String::from_utf8(SERVER_SECRET.to_vec()).unwrap());
     forbidden.push(SERVER_SECRET.iter().map(|b| format!("{b:02x}")).collect());
     forbidden.push(API_KEY.to_owned());
-    for k in &keys {
-        // Identity is not a cache: user records live until the user is deleted.
-        if k.key.ends_with(":user") {
-            assert_eq!(k.pttl, -1, "{} expires", k.key);
-        } else {
-            assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
+    // What the store holds: its dump in memory, every key on Redis.
+    let stored = match (&b.memory, &b.redis) {
+        (Some(memory), _) => memory.dump(),
+        (None, Some((url, prefix))) => {
+            let keys = dump_prefix(url, prefix).await;
+            for part in [":t", ":sessions", ":fails", ":lock", ":user"] {
+                assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
+            }
+            assert_eq!(session_records(&keys), 3);
+            for k in &keys {
+                // Identity is not a cache: user records live until the user is deleted.
+                if k.key.ends_with(":user") {
+                    assert_eq!(k.pttl, -1, "{} expires", k.key);
+                } else {
+                    assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);
+                }
+            }
+            keys.iter().map(|k| k.text()).collect::<Vec<_>>().join("\n")
         }
-        let text = k.text();
-        for secret in &forbidden {
-            assert!(!text.contains(secret.as_str()), "{} holds a secret in the clear", k.key);
-        }
+        (None, None) => unreachable!("a backend is memory or Redis"),
+    };
+    assert!(
+        stored.contains("alice") && stored.contains("mallory"),
+        "the dump shows neither user"
+    );
+    for secret in &forbidden {
+        assert!(
+            !holds_secret(&stored, secret),
+            "the store holds a secret in the clear ({} chars)",
+            secret.len()
+        );
     }
 }
 

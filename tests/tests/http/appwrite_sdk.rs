@@ -57,3 +57,8 @@ async fn python_sdk_against_actix_on_redis() {
 async fn python_sdk_against_axum_on_memory() {
     run_sdk_check(AppKind::Axum, Backend::Memory).await;
 }
+
+#[tokio::test]
+async fn python_sdk_against_actix_on_memory() {
+    run_sdk_check(AppKind::Actix, Backend::Memory).await;
+}

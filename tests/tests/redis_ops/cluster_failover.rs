@@ -34,6 +34,7 @@ use serde_json::json;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth, Reply};
 use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async, Cluster};
+use tokengate_tests::redis_harness::{dump_prefix_nodes, redis_url, scan_keys};
 
 const BEFORE: u8 = 0;
 const DURING: u8 = 1;
@@ -187,6 +188,26 @@ async fn start_load(
     (vec![axum, actix], workers)
 }
 
+/// The apps' keys are on the cluster's primaries, and on no standalone
+/// server (the tests' own, and one on 6379 if this machine runs it): a
+/// failover test of apps that silently ran elsewhere would prove nothing.
+async fn assert_apps_use_the_cluster(cluster: &Cluster, apps: &[RunningApp]) {
+    let prefix = &apps[0].spec.prefix;
+    let on_cluster = dump_prefix_nodes(&cluster.primary_urls().await, prefix).await;
+    assert!(
+        on_cluster.iter().any(|k| k.key.ends_with(":sessions")),
+        "no session of the apps on the cluster: {:?}",
+        on_cluster.iter().map(|k| &k.key).collect::<Vec<_>>()
+    );
+    let mut standalone = vec![redis_url().await];
+    if std::net::TcpStream::connect("127.0.0.1:6379").is_ok() {
+        standalone.push("redis://127.0.0.1:6379".to_owned());
+    }
+    for url in standalone {
+        assert!(scan_keys(&url, prefix).await.is_empty(), "the apps wrote to {url}");
+    }
+}
+
 fn summary(tally: &Tally) -> String {
     let mut out = String::new();
     for ((phase, step, status), count) in &tally.counts {
@@ -227,9 +248,10 @@ async fn manual_failover_costs_at_most_503s_and_everything_works_after() {
     let users = users_on_every_shard(cluster).await;
     let primaries: std::collections::BTreeSet<u16> = users.iter().map(|(_, p)| *p).collect();
     let run = Run::new();
-    let (_apps, workers) = start_load(cluster, &users, &run).await;
+    let (apps, workers) = start_load(cluster, &users, &run).await;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_apps_use_the_cluster(cluster, &apps).await;
     run.phase.store(DURING, Ordering::Relaxed);
     let started = Instant::now();
     let mut failovers = Vec::new();
@@ -283,9 +305,10 @@ async fn crashed_primary_costs_503s_within_the_timeout_and_everything_works_afte
     cluster.wait_healthy(Duration::from_secs(30)).await;
     let users = users_on_every_shard(cluster).await;
     let run = Run::new();
-    let (_apps, workers) = start_load(cluster, &users, &run).await;
+    let (apps, workers) = start_load(cluster, &users, &run).await;
 
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_apps_use_the_cluster(cluster, &apps).await;
     let victim = users[0].1;
     run.phase.store(DURING, Ordering::Relaxed);
     run.crashed.store(victim, Ordering::Relaxed);

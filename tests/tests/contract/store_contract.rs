@@ -421,10 +421,10 @@ async fn wrong_digest_is_rejected(b: Backend) {
 async fn expired_token_is_rejected(b: Backend) {
     let alice = user("alice");
     let t0 = now();
-    let token = b.token(&alice, TokenKind::EmailOtp, "654321", t0, 300);
+    let token = b.token(&alice, TokenKind::EmailOtp, "654321", t0, 1_500);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
 
     // On Redis the token key itself is gone: its TTL is the token's expiry.
     if let Some(keys) = b.user_keys(&alice, ":t").await {
@@ -447,7 +447,7 @@ async fn session_expires(b: Backend) {
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
     // One session from a redemption, one created directly; both short.
-    let redeemed_session = b.session(&alice, now(), 300);
+    let redeemed_session = b.session(&alice, now(), 1_500);
     let outcome = b
         .store
         .redeem_token(
@@ -461,7 +461,7 @@ async fn session_expires(b: Backend) {
         .await
         .unwrap();
     assert_eq!(outcome, redeemed(&token, vec![]));
-    let direct = b.session(&alice, now(), 300);
+    let direct = b.session(&alice, now(), 1_500);
     b.store
         .insert_session(&alice, &direct, &lenient(), direct.created_ms)
         .await
@@ -477,7 +477,7 @@ async fn session_expires(b: Backend) {
     }
     assert_eq!(b.store.list_sessions(&alice, now()).await.unwrap().len(), 2);
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
 
     for s in [&redeemed_session, &direct] {
         assert_eq!(
@@ -503,14 +503,14 @@ async fn session_expires(b: Backend) {
 async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backend) {
     let alice = user("alice");
     let long = b.session(&alice, now(), HOUR_MS);
-    let short = b.session(&alice, now(), 300);
+    let short = b.session(&alice, now(), 1_500);
     for s in [&long, &short] {
         b.store
             .insert_session(&alice, s, &lenient(), s.created_ms)
             .await
             .unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
 
     if let Some((records, _)) = b.stored_sessions(&alice).await {
         assert_eq!(
@@ -713,8 +713,8 @@ async fn low_entropy_tokens_burn_after_failures(b: Backend) {
 
 async fn lockout_after_failures(b: Backend) {
     let alice = user("alice");
-    // A 500 ms lockout, so that the test can outlast it.
-    let rules = RedeemRules::new(0, 0, 3, 500, 0);
+    // A 1.5 s lockout, so that the test can outlast it.
+    let rules = RedeemRules::new(0, 0, 3, 1_500, 0);
     let t0 = now();
     // A guessable token makes failures count; a strong one stays usable.
     let token = b.token(&alice, TokenKind::EmailOtp, "qwzxkv", t0, HOUR_MS);
@@ -736,7 +736,7 @@ async fn lockout_after_failures(b: Backend) {
     );
     if let Some(keys) = b.user_keys(&alice, ":lock").await {
         assert_eq!(keys.len(), 1);
-        assert!((1..=500).contains(&keys[0].pttl), "lock TTL {}", keys[0].pttl);
+        assert!((1..=1_500).contains(&keys[0].pttl), "lock TTL {}", keys[0].pttl);
     }
     // An unguessable secret is no reason to lock its owner out.
     let outcome = b.redeem_now(&alice, &strong.digest, &rules).await;
@@ -748,7 +748,7 @@ async fn lockout_after_failures(b: Backend) {
     let outcome = b.redeem_now(&bob, &bobs.digest, &rules).await;
     assert_eq!(outcome, redeemed(&bobs, vec![]));
 
-    tokio::time::sleep(Duration::from_millis(650)).await;
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
 
     let outcome = b.redeem_now(&alice, &token.digest, &rules).await;
     assert_eq!(

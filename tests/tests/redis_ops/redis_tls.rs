@@ -50,7 +50,7 @@ async fn an_untrusted_certificate_is_refused_within_the_timeout() {
         "not refused for its issuer: {refusal}"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(600),
+        started.elapsed() < Duration::from_secs(2),
         "took {:?}",
         started.elapsed()
     );
@@ -111,7 +111,7 @@ async fn plain_text_to_the_tls_port_fails_and_a_ca_needs_rediss() {
         .await
         .is_err());
     assert!(
-        started.elapsed() < Duration::from_millis(600),
+        started.elapsed() < Duration::from_secs(2),
         "took {:?}",
         started.elapsed()
     );

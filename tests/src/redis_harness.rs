@@ -757,3 +757,16 @@ mod secret_search {
         assert!(!holds_secret("nothing here", "123456"));
     }
 }
+
+/// `MEMORY USAGE` of `key` on whichever of `urls` holds it.
+pub async fn memory_usage(urls: &[String], key: &str) -> Option<i64> {
+    for url in urls {
+        let mut conn = connection(url).await;
+        // A cluster node that does not hold the key's slot answers MOVED.
+        let usage: Result<Option<i64>, _> = redis::cmd("MEMORY").arg("USAGE").arg(key).query_async(&mut conn).await;
+        if let Ok(Some(bytes)) = usage {
+            return Some(bytes);
+        }
+    }
+    None
+}

@@ -21,7 +21,7 @@ use tokengate::store::{MemoryStore, RedeemRules, Redemption, SessionRecord, Toke
 use tokengate::{ClientInfo, Gate, ServerSecret, SessionOrigin, Store, TokenKind, TokenOptions, UserId};
 use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{
-    dump_prefix_nodes, holds_secret, redis_store_at, redis_url, session_records, KeyDump,
+    dump_prefix_nodes, holds_secret, memory_usage, redis_store_at, redis_url, session_records, KeyDump,
 };
 
 const HOUR_MS: i64 = 3_600_000;
@@ -1277,6 +1277,14 @@ async fn issued_ids_are_known_for_good(b: Backend) {
     let later = b.token(&tokened, TokenKind::Custom, &high_secret(), t0 + 5, HOUR_MS);
     b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap();
     assert_eq!(b.store.load_user(&tokened).await.unwrap().unwrap().created_ms, t0);
+    // What identity costs (the README's figure, on a standalone server: a
+    // cluster adds its own per-key overhead, and a probe of the wrong node
+    // would count as a MOVED): a record without address.
+    if let Some(target) = b.redis.as_ref().filter(|t| t.urls.len() == 1) {
+        let key = format!("{}:{{u:tokened}}:user", target.prefix);
+        let bytes = memory_usage(&target.urls, &key).await.expect("the record");
+        assert!(bytes <= 160, "a user record takes {bytes} B");
+    }
 }
 
 /// A claim binds an unknown id to one address; the same address confirms
@@ -1322,6 +1330,15 @@ async fn claims_bind_an_id_to_one_address(b: Backend) {
     if let Some(keys) = b.keys().await {
         let binding = keys.iter().find(|k| k.key.contains("{a:")).expect("the binding's key");
         assert_eq!(binding.pttl, -1, "a binding expires");
+    }
+    // What an address costs (the README's figure, standalone: a cluster adds
+    // its own per-key overhead): record and binding.
+    if let Some(target) = b.redis.as_ref().filter(|t| t.urls.len() == 1) {
+        let record = format!("{}:{{u:ada}}:user", target.prefix);
+        let binding = format!("{}:{{a:{}}}", target.prefix, address.to_hex());
+        let bytes =
+            memory_usage(&target.urls, &record).await.unwrap() + memory_usage(&target.urls, &binding).await.unwrap();
+        assert!(bytes <= 340, "an email user's record and binding take {bytes} B");
     }
     b.store.unlink_address(&address, &ada).await.unwrap();
     assert_eq!(b.store.find_address(&address).await.unwrap(), None);

@@ -7,7 +7,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::HeaderName;
 use actix_web::{Error, HttpMessage, HttpRequest};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use tokengate::api::{self, cookie, ClientContext};
@@ -117,32 +117,19 @@ where
 }
 
 async fn serve_endpoint(gate: &Gate, request: &HttpRequest, mut payload: Payload) -> http::Response<Bytes> {
-    let limit = gate.http().max_body_bytes;
-    let mut body = BytesMut::new();
-    let mut seen = 0usize;
-    // An oversized body is read on and discarded (never buffered) up to
-    // `DRAIN_LIMIT`, so that the client, still sending, receives the 413.
+    let mut collector = api::BodyCollector::new(gate.http().max_body_bytes);
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            if seen > limit {
-                return api::payload_too_large_response();
-            }
-            return tokengate::api::wire::error_response(
-                tokengate::ErrorKind::ArgumentInvalid,
-                "The request body could not be read.",
-            );
+            return collector.failed();
         };
-        seen = seen.saturating_add(chunk.len());
-        if seen > api::DRAIN_LIMIT {
-            return api::payload_too_large_response();
-        }
-        if seen <= limit {
-            body.extend_from_slice(&chunk);
+        if let Err(refusal) = collector.push(&chunk) {
+            return refusal;
         }
     }
-    if seen > limit {
-        return api::payload_too_large_response();
-    }
+    let body = match collector.finish() {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     let client = ClientContext::with_ip(request.peer_addr().map(|a| a.ip()));
-    api::handle(gate, to_core_request(request, body.freeze()), client).await
+    api::handle(gate, to_core_request(request, body), client).await
 }

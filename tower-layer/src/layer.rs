@@ -114,59 +114,28 @@ where
 {
     let client = ClientContext::with_ip(peer_ip(&request));
     let (parts, body) = request.into_parts();
-    let bytes = match read_limited(body, gate.http().max_body_bytes).await {
-        BodyRead::Complete(bytes) => bytes,
-        BodyRead::TooLarge => return api::payload_too_large_response(),
-        BodyRead::Failed => {
-            return tokengate::api::wire::error_response(
-                tokengate::ErrorKind::ArgumentInvalid,
-                "The request body could not be read.",
-            );
-        }
+    let bytes = match collect(body, gate.http().max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal,
     };
     api::handle(gate, Request::from_parts(parts, bytes), client).await
 }
 
-enum BodyRead {
-    Complete(Bytes),
-    TooLarge,
-    Failed,
-}
-
-/// Reads at most `limit` bytes. An oversized body is read on and discarded
-/// (never buffered) up to [`api::DRAIN_LIMIT`], so that the client, still
-/// sending, receives the 413 instead of a reset connection.
-async fn read_limited<B>(body: B, limit: usize) -> BodyRead
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, Response<Bytes>>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut body = std::pin::pin!(body);
-    let mut buffer = bytes::BytesMut::new();
-    let mut seen = 0usize;
+    let mut collector = api::BodyCollector::new(limit);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return if seen > limit {
-                BodyRead::TooLarge
-            } else {
-                BodyRead::Failed
-            };
+            return Err(collector.failed());
         };
         let Ok(mut data) = frame.into_data() else { continue };
-        let chunk = data.copy_to_bytes(data.remaining());
-        seen = seen.saturating_add(chunk.len());
-        if seen > api::DRAIN_LIMIT {
-            return BodyRead::TooLarge;
-        }
-        if seen <= limit {
-            buffer.extend_from_slice(&chunk);
-        }
+        collector.push(&data.copy_to_bytes(data.remaining()))?;
     }
-    if seen > limit {
-        BodyRead::TooLarge
-    } else {
-        BodyRead::Complete(buffer.freeze())
-    }
+    collector.finish()
 }
 
 #[cfg(feature = "axum")]

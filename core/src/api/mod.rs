@@ -28,6 +28,7 @@
 //! # });
 //! ```
 
+mod body;
 pub mod cookie;
 mod guard;
 pub mod params;
@@ -43,6 +44,7 @@ use crate::error::{Error, ErrorKind};
 use crate::flows::Requester;
 use crate::gate::{Gate, TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, UserId};
+pub use body::BodyCollector;
 use cookie::{credential_from_headers, expired_cookie, session_cookie};
 use guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
 use params::Params;

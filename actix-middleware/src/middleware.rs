@@ -120,15 +120,15 @@ async fn serve_endpoint(gate: &Gate, request: &HttpRequest, mut payload: Payload
     let mut collector = api::BodyCollector::new(gate.http().max_body_bytes);
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return collector.failed();
+            return collector.failed().response();
         };
         if let Err(refusal) = collector.push(&chunk) {
-            return refusal;
+            return refusal.response();
         }
     }
     let body = match collector.finish() {
         Ok(body) => body,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.response(),
     };
     let client = ClientContext::with_ip(request.peer_addr().map(|a| a.ip()));
     api::handle(gate, to_core_request(request, body), client).await

@@ -64,7 +64,8 @@ mod time;
 
 pub use config::{CookieSettings, Policy};
 pub use credential::SessionCredential;
-pub use error::{Error, ErrorKind};
+pub use api::ErrorKind;
+pub use error::Error;
 pub use gate::{FlowSettings, Gate, GateBuilder, TokenOptions};
 pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 pub use secret::{Secret, ServerSecret};

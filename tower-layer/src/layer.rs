@@ -116,12 +116,12 @@ where
     let (parts, body) = request.into_parts();
     let bytes = match collect(body, gate.http().max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.response(),
     };
     api::handle(gate, Request::from_parts(parts, bytes), client).await
 }
 
-async fn collect<B>(body: B, limit: usize) -> Result<Bytes, Response<Bytes>>
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, api::BodyRefused>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -6,8 +6,8 @@
 use bytes::{Bytes, BytesMut};
 use http::Response;
 
+use super::ErrorKind;
 use super::{payload_too_large_response, wire, DRAIN_LIMIT};
-use crate::error::ErrorKind;
 
 /// A body being collected chunk by chunk from the framework's stream.
 ///
@@ -19,7 +19,7 @@ use crate::error::ErrorKind;
 /// assert_eq!(body.finish().unwrap(), "{\"a\":1}");
 /// let mut large = BodyCollector::new(4);
 /// large.push(b"12345").unwrap();
-/// assert_eq!(large.finish().unwrap_err().status(), 413);
+/// assert_eq!(large.finish().unwrap_err().response().status(), 413);
 /// ```
 #[derive(Debug)]
 pub struct BodyCollector {
@@ -38,12 +38,12 @@ impl BodyCollector {
         }
     }
 
-    /// Adds one chunk. `Err` with the 413 answer once more than
+    /// Adds one chunk. [`BodyRefused::TooLarge`] once more than
     /// [`DRAIN_LIMIT`] bytes arrived: stop reading then.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Response<Bytes>> {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyRefused> {
         self.seen = self.seen.saturating_add(chunk.len());
         if self.seen > DRAIN_LIMIT {
-            return Err(payload_too_large_response());
+            return Err(BodyRefused::TooLarge);
         }
         if self.seen <= self.limit {
             self.buffer.extend_from_slice(chunk);
@@ -51,22 +51,44 @@ impl BodyCollector {
         Ok(())
     }
 
-    /// The answer when the stream failed midway: 413 when the body was
-    /// already over the limit, else 400.
-    pub fn failed(&self) -> Response<Bytes> {
+    /// Why the body is refused when the stream failed midway: too large
+    /// when it was already over the limit, else unreadable.
+    pub fn failed(&self) -> BodyRefused {
         if self.seen > self.limit {
-            payload_too_large_response()
+            BodyRefused::TooLarge
         } else {
-            wire::error_response(ErrorKind::ArgumentInvalid, "The request body could not be read.")
+            BodyRefused::Unreadable
         }
     }
 
-    /// The whole body, or the 413 answer when it was over the limit.
-    pub fn finish(self) -> Result<Bytes, Response<Bytes>> {
+    /// The whole body, or [`BodyRefused::TooLarge`] when it was over the limit.
+    pub fn finish(self) -> Result<Bytes, BodyRefused> {
         if self.seen > self.limit {
-            Err(payload_too_large_response())
+            Err(BodyRefused::TooLarge)
         } else {
             Ok(self.buffer.freeze())
+        }
+    }
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyRefused {
+    /// Over the limit: 413.
+    TooLarge,
+    /// The stream failed: 400.
+    Unreadable,
+}
+
+impl BodyRefused {
+    /// The answer to send.
+    pub fn response(self) -> Response<Bytes> {
+        match self {
+            BodyRefused::TooLarge => payload_too_large_response(),
+            BodyRefused::Unreadable => {
+                wire::error_response(ErrorKind::ArgumentInvalid, "The request body could not be read.")
+            }
         }
     }
 }

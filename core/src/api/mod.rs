@@ -30,6 +30,7 @@
 
 mod body;
 pub mod cookie;
+mod error_kind;
 mod guard;
 pub mod params;
 mod routes;
@@ -40,12 +41,13 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::flows::Requester;
 use crate::gate::{Gate, TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, UserId};
-pub use body::BodyCollector;
+pub use body::{BodyCollector, BodyRefused};
 use cookie::{credential_from_headers, expired_cookie, session_cookie};
+pub use error_kind::ErrorKind;
 use guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
 use params::Params;
 pub use routes::route_for;

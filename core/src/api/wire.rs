@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
+use super::ErrorKind;
 use crate::directory::User;
-use crate::error::ErrorKind;
 use crate::model::{Session, Token, UserId};
 use crate::secret::Secret;
 

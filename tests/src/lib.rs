@@ -12,4 +12,6 @@ pub mod log_capture;
 pub mod python;
 pub mod redis_harness;
 pub mod sinks;
+mod smtp_session;
+pub mod smtp_tls;
 pub mod tls;

@@ -1,4 +1,5 @@
-//! Real delivery endpoints for the flows: an SMTP server and an HTTP
+//! Real delivery endpoints for the flows: an SMTP server (plain, or with
+//! STARTTLS / implicit TLS and AUTH: [`crate::smtp_tls`]) and an HTTP
 //! webhook receiver, each on a free loopback port, keeping what arrives.
 
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -8,6 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::smtp_session::{smtp_session, SinkShared};
+use crate::smtp_tls::{Acceptor, Mechanism, SinkEvent, SmtpSinkConfig};
+
 /// One received email.
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -15,31 +19,51 @@ pub struct Mail {
     pub to: Vec<String>,
     pub subject: String,
     pub body: String,
+    /// Whether the message came over TLS (implicit or after STARTTLS).
+    pub tls: bool,
+    /// The user that authenticated on the connection, if any.
+    pub auth_user: Option<String>,
+    /// The AUTH mechanism that user took.
+    pub auth_mechanism: Option<Mechanism>,
 }
 
-/// An SMTP server (plain, no auth) that keeps every message.
+/// An SMTP server that keeps every message: plain without AUTH by default
+/// ([`SmtpSink::start`]), or requiring TLS and AUTH
+/// ([`SmtpSink::start_with`], see [`crate::smtp_tls`]).
 #[derive(Debug, Clone)]
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
+    events: Arc<Mutex<Vec<SinkEvent>>>,
 }
 
 impl SmtpSink {
-    /// Starts the server in the background.
+    /// Starts a plain server without AUTH in the background.
     pub async fn start() -> SmtpSink {
+        SmtpSink::start_with(SmtpSinkConfig::default()).await
+    }
+
+    /// Starts a server requiring what `config` says in the background.
+    pub async fn start_with(config: SmtpSinkConfig) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp sink");
         let port = listener.local_addr().expect("addr").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&mails);
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(SinkShared {
+            tls: Acceptor::new(&config.tls),
+            auth: config.auth,
+            mails: Arc::clone(&mails),
+            events: Arc::clone(&events),
+        });
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let kept = Arc::clone(&kept);
+                let shared = Arc::clone(&shared);
                 tokio::spawn(async move {
-                    let _ = smtp_session(stream, kept).await;
+                    let _ = smtp_session(stream, shared).await;
                 });
             }
         });
-        SmtpSink { port, mails }
+        SmtpSink { port, mails, events }
     }
 
     /// `smtp://127.0.0.1:<port>`.
@@ -71,66 +95,30 @@ impl SmtpSink {
     pub fn all(&self) -> Vec<Mail> {
         self.mails.lock().expect("mails").clone()
     }
-}
 
-async fn smtp_session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    write.write_all(b"220 tokengate-test-sink ESMTP\r\n").await?;
-    let (mut from, mut to) = (String::new(), Vec::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let command = line.trim_end().to_owned();
-        let upper = command.to_ascii_uppercase();
-        if upper.starts_with("EHLO") {
-            write
-                .write_all(b"250-tokengate-test-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                .await?;
-        } else if upper.starts_with("HELO") || upper.starts_with("RSET") || upper.starts_with("NOOP") {
-            write.write_all(b"250 OK\r\n").await?;
-        } else if upper.starts_with("MAIL FROM:") {
-            from = angle(&command);
-            to.clear();
-            write.write_all(b"250 OK\r\n").await?;
-        } else if upper.starts_with("RCPT TO:") {
-            to.push(angle(&command));
-            write.write_all(b"250 OK\r\n").await?;
-        } else if upper == "DATA" {
-            write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).await? == 0 {
-                    return Ok(());
-                }
-                if line == ".\r\n" || line == ".\n" {
-                    break;
-                }
-                let unstuffed = line.strip_prefix('.').unwrap_or(&line);
-                data.push_str(unstuffed);
+    /// Every handshake, AUTH attempt and refusal so far, in order.
+    pub fn events(&self) -> Vec<SinkEvent> {
+        self.events.lock().expect("events").clone()
+    }
+
+    /// Waits (at most 10 s) for an event matching `wanted` and returns it.
+    pub async fn wait_for_event(&self, what: &str, wanted: impl Fn(&SinkEvent) -> bool) -> SinkEvent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(event) = self.events().into_iter().find(|e| wanted(e)) {
+                return event;
             }
-            let (subject, body) = parse_message(&data);
-            mails.lock().expect("mails").push(Mail {
-                from: from.clone(),
-                to: to.clone(),
-                subject,
-                body,
-            });
-            write.write_all(b"250 OK queued\r\n").await?;
-        } else if upper == "QUIT" {
-            write.write_all(b"221 Bye\r\n").await?;
-            return Ok(());
-        } else {
-            write.write_all(b"502 Command not implemented\r\n").await?;
+            assert!(
+                Instant::now() < deadline,
+                "no {what} at the sink; events: {:?}",
+                self.events()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
 
-fn angle(command: &str) -> String {
+pub(crate) fn angle(command: &str) -> String {
     let start = command.find('<').map_or(0, |i| i + 1);
     let end = command.rfind('>').unwrap_or(command.len());
     command.get(start..end).unwrap_or_default().to_owned()
@@ -138,7 +126,7 @@ fn angle(command: &str) -> String {
 
 /// Subject and decoded text body of an RFC 5322 message (7bit, 8bit,
 /// quoted-printable or base64 single-part, as lettre writes them).
-fn parse_message(data: &str) -> (String, String) {
+pub(crate) fn parse_message(data: &str) -> (String, String) {
     let data = data.replace("\r\n", "\n");
     let (head, body) = data.split_once("\n\n").unwrap_or((&data, ""));
     let mut subject = String::new();

@@ -110,10 +110,12 @@ impl EnvConfig {
     fn with_delivery(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         let builder = match &self.smtp_url {
             #[cfg(feature = "smtp")]
-            Some(url) => builder.mailer(
-                crate::delivery::SmtpMailer::from_url(url, &self.mail_from)
+            Some(url) => builder.mailer(match &self.smtp_root_ca {
+                None => crate::delivery::SmtpMailer::from_url(url, &self.mail_from)
                     .map_err(|e| error("TOKENGATE_SMTP_URL", e.0))?,
-            ),
+                Some(pem) => crate::delivery::SmtpMailer::from_url_with_root_ca(url, &self.mail_from, pem.as_bytes())
+                    .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.0))?,
+            }),
             #[cfg(not(feature = "smtp"))]
             Some(_) => {
                 return Err(error(

@@ -13,6 +13,7 @@
 //! | `TOKENGATE_PUBLIC_URL` | origin used in links (never the Host header) | `http://127.0.0.1:8080` |
 //! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated origins (or bare hosts: the public URL's scheme, default port) allowed for magic-URL `url` | origin of the public URL |
 //! | `TOKENGATE_SMTP_URL` | e.g. `smtp://127.0.0.1:2525` (feature `smtp`) | emails written to the log |
+//! | `TOKENGATE_SMTP_CA_FILE` | PEM file of the CA to trust for SMTP over TLS instead of the web PKI roots (needs `smtps://` or `?tls=required` in `TOKENGATE_SMTP_URL`) | web PKI roots |
 //! | `TOKENGATE_MAIL_FROM` | sender of the emails | `tokengate <no-reply@tokengate.local>` |
 //! | `TOKENGATE_SMS_WEBHOOK` | URL receiving `POST {"to","body"}` (feature `sms-webhook`) | SMS written to the log |
 //! | `TOKENGATE_INSECURE_COOKIES` | `1` drops `Secure` for plain-http local use | secure cookies |
@@ -94,6 +95,8 @@ pub struct EnvConfig {
     pub redirect_hosts: Vec<String>,
     /// `TOKENGATE_SMTP_URL`.
     pub smtp_url: Option<String>,
+    /// The PEM read from `TOKENGATE_SMTP_CA_FILE`.
+    pub smtp_root_ca: Option<String>,
     /// `TOKENGATE_MAIL_FROM`.
     pub mail_from: String,
     /// `TOKENGATE_SMS_WEBHOOK`.
@@ -211,6 +214,21 @@ impl EnvConfig {
         RedirectPolicy::new(&public_url, &host_refs).map_err(|e| error("TOKENGATE_REDIRECT_HOSTS", e.to_string()))?;
 
         let smtp_url = get("TOKENGATE_SMTP_URL");
+        let smtp_root_ca = match get("TOKENGATE_SMTP_CA_FILE") {
+            None => None,
+            Some(_) if smtp_url.is_none() => return Err(error("TOKENGATE_SMTP_CA_FILE", "needs TOKENGATE_SMTP_URL")),
+            Some(path) => {
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", format!("cannot read {path:?}: {e}")))?;
+                if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(error(
+                        "TOKENGATE_SMTP_CA_FILE",
+                        format!("{path:?} holds no PEM certificate"),
+                    ));
+                }
+                Some(pem)
+            }
+        };
         let mail_from = get("TOKENGATE_MAIL_FROM").unwrap_or_else(|| "tokengate <no-reply@tokengate.local>".to_owned());
         let sms_webhook = get("TOKENGATE_SMS_WEBHOOK");
         let insecure_cookies = flag("TOKENGATE_INSECURE_COOKIES", get("TOKENGATE_INSECURE_COOKIES"))?;
@@ -307,6 +325,7 @@ impl EnvConfig {
             public_url,
             redirect_hosts,
             smtp_url,
+            smtp_root_ca,
             mail_from,
             sms_webhook,
             insecure_cookies,
@@ -352,6 +371,28 @@ mod tests {
     }
 
     #[test]
+    fn smtp_ca_file_is_read_up_front() {
+        let url = ("TOKENGATE_SMTP_URL", "smtps://127.0.0.1:465");
+        let missing = parse(&[url, ("TOKENGATE_SMTP_CA_FILE", "/nonexistent/ca.pem")]).unwrap_err();
+        assert_eq!(missing.variable, "TOKENGATE_SMTP_CA_FILE");
+        assert!(missing.message.contains("cannot read"), "{missing}");
+
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("tokengate-env-test-{}.pem", std::process::id()));
+        std::fs::write(&path, "not a certificate").unwrap();
+        let path_text = path.display().to_string();
+        let empty = parse(&[url, ("TOKENGATE_SMTP_CA_FILE", &path_text)]).unwrap_err();
+        assert!(empty.message.contains("no PEM certificate"), "{empty}");
+
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(&path, pem).unwrap();
+        let config = parse(&[url, ("TOKENGATE_SMTP_CA_FILE", &path_text)]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.smtp_root_ca.as_deref(), Some(pem));
+        assert!(parse(&[]).unwrap().smtp_root_ca.is_none());
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         for (name, value) in [
             ("TOKENGATE_LISTEN", "nope"),
@@ -373,6 +414,7 @@ mod tests {
             ("TOKENGATE_FORWARDED_HEADER", "x-real-ip"),
             ("TOKENGATE_CLIENT_CHOSEN_IDS", "yes"),
             ("TOKENGATE_REDIS_TIMEOUT_MS", "0"),
+            ("TOKENGATE_SMTP_CA_FILE", "/nonexistent/ca.pem"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");

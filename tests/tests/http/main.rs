@@ -13,3 +13,4 @@ mod http_suite;
 mod log_hygiene;
 mod login_page;
 mod shared_redis;
+mod smtp_tls;

@@ -19,8 +19,15 @@
 //!     .route("/me", web::get().to(me));
 //! # let _ = app;
 //! ```
+//!
+//! ## Features
+//!
+//! `redis` (default), `redis-tls`, `smtp`, `sms-webhook`: the features of the
+//! same names of the core ([`tokengate`]), passed through. The middleware
+//! itself needs none of them; actix-web is used without its default features.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod convert;
 mod extract;
@@ -31,3 +38,8 @@ pub use extract::AuthSession;
 pub use middleware::{TokenGate, TokenGateMiddleware};
 pub use require::{RequireSession, RequireSessionMiddleware};
 pub use tokengate;
+
+/// The code blocks of the crate's README.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

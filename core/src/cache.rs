@@ -194,6 +194,7 @@ impl SessionCache {
 }
 
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_channel::RedisRevocations;
 
 #[cfg(feature = "redis")]

@@ -182,6 +182,7 @@ pub(crate) fn render(template: &str, values: &TemplateValues<'_>) -> String {
 }
 
 #[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
 pub use smtp::SmtpMailer;
 
 #[cfg(feature = "smtp")]
@@ -348,6 +349,7 @@ mod smtp {
 }
 
 #[cfg(feature = "sms-webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sms-webhook")))]
 pub use webhook::WebhookSms;
 
 #[cfg(feature = "sms-webhook")]

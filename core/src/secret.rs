@@ -11,8 +11,9 @@ use std::fmt;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rand::rngs::OsRng;
-use rand::{Rng, TryRngCore};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+use rand::{RngExt, TryRng};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -288,7 +289,7 @@ pub fn random_digits(len: usize) -> Secret {
 }
 
 fn fill_random(out: &mut [u8]) {
-    OsRng
+    SysRng
         .try_fill_bytes(out)
         .expect("the operating system's random number generator failed");
 }
@@ -300,7 +301,7 @@ pub fn random_id() -> String {
 
 /// Picks one element uniformly with the CSPRNG.
 pub fn random_choice<T>(items: &[T]) -> &T {
-    let mut rng = OsRng.unwrap_err();
+    let mut rng = UnwrapErr(SysRng);
     &items[rng.random_range(0..items.len())]
 }
 

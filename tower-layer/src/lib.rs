@@ -20,8 +20,17 @@
 //!     .layer(TokenGateLayer::new(gate));
 //! # let _ = app;
 //! ```
+//!
+//! ## Features
+//!
+//! - `axum` (default): the extractors [`AuthSession`] and
+//!   `Option<AuthSession>`, and [`AuthRejection`]. Without it the layer
+//!   works with any tower stack (no client address is read then).
+//! - `redis` (default), `redis-tls`, `smtp`, `sms-webhook`: the features of
+//!   the same names of the core ([`tokengate`]), passed through.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
 mod extract;
@@ -30,8 +39,14 @@ mod require;
 mod session;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::AuthRejection;
 pub use layer::{TokenGateLayer, TokenGateService};
 pub use require::{RequireSession, RequireSessionLayer};
 pub use session::AuthSession;
 pub use tokengate;
+
+/// The code blocks of the crate's README.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs what is missing,
-# uses the Redis at TOKENGATE_TEST_REDIS_URL or 127.0.0.1:6379 if one answers
-# (each test in its own random key prefix, never flushed), otherwise the
-# harness starts a throwaway redis-server on a free port.
+# The whole test suite, from a fresh machine: installs what is missing (as
+# root, or through `sudo -n`; otherwise it says what to install and stops).
+# Redis: every test process starts a throwaway redis-server on a free port;
+# a Redis of your own is used only when TOKENGATE_TEST_REDIS_URL names it
+# (each test then in its own random key prefix, never flushed; identity
+# records have no TTL by design, so they stay there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --- what this machine needs, listed once -----------------------------------
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
@@ -13,19 +16,75 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+need_cargo=()
+cargo fuzz --version >/dev/null 2>&1 || need_cargo+=(cargo-fuzz)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_cargo[@]} -gt 0 ]; then
+  echo "test.sh: missing: ${need_apt[*]:-} ${need_cargo[*]:-}" >&2
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "test.sh: installing ${need_apt[*]}" >&2
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  install_line="sudo apt-get update && sudo apt-get install -y ${need_apt[*]}"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: no apt-get on this machine; install the equivalents of: ${need_apt[*]}" >&2
+    exit 1
+  elif [ "$(id -u)" = 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+    as_root=(sudo -n)
   else
-    echo "test.sh: missing ${need_apt[*]}; install them (apt-get install ${need_apt[*]})" >&2
+    echo "test.sh: installing ${need_apt[*]} needs root (no password-less sudo here)." >&2
+    echo "test.sh: install them once, then run this again:" >&2
+    echo "  $install_line" >&2
     exit 1
   fi
+  echo "test.sh: installing ${need_apt[*]}" >&2
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+if [ ${#need_cargo[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_cargo[*]} (cargo install, no root needed)" >&2
+  cargo install --locked "${need_cargo[@]}"
+fi
+if [ -n "${TOKENGATE_TEST_REDIS_URL:-}" ] && [ "${TOKENGATE_TEST_REDIS_URL}" != spawn ]; then
+  echo "test.sh: testing against TOKENGATE_TEST_REDIS_URL=${TOKENGATE_TEST_REDIS_URL} (keys stay there)" >&2
+fi
+
+# --- toolchain: the pinned one is the declared minimum ----------------------
+# rust-toolchain.toml pins the compiler; Cargo.toml's rust-version says the
+# same version, so the checked minimum is the one that is built with here.
+rust_version="$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)"
+pinned="$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)"
+active="$(rustc --version | awk '{print $2}')"
+case "$pinned" in
+  "$rust_version" | "$rust_version".*) ;;
+  *) echo "test.sh: rust-toolchain.toml pins $pinned but Cargo.toml says rust-version = $rust_version" >&2; exit 1 ;;
+esac
+if [ "$active" != "$pinned" ]; then
+  echo "test.sh: rustc is $active, rust-toolchain.toml pins $pinned (rustup toolchain install $pinned)" >&2
+  exit 1
+fi
+echo "== toolchain: rustc $active = rust-version $rust_version"
 
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The libraries alone (resolver 2: no feature of another member leaks in),
+# with no optional feature and with all of them (what docs.rs builds).
+echo "== feature sets of the libraries (none, all)"
+libs=(-p tokengate -p tokengate-tower -p tokengate-actix)
+cargo clippy "${libs[@]}" --all-targets --no-default-features --locked -- -D warnings
+cargo clippy "${libs[@]}" --all-targets --all-features --locked -- -D warnings
+
+# Packaging, as crates.io would receive the crates (--dry-run: nothing is
+# uploaded; --allow-dirty: also on a working tree with changes). The core's
+# tarball is unpacked and built on its own. The adapters need `tokengate`
+# from a registry, where it is not yet: packaged in one call with the core,
+# they resolve it from the package made beside them; they are not built
+# again (--no-verify: their sources are the ones just linted, and building
+# the tarballs would add about 45 s on a fresh checkout).
+echo "== publish dry run (tokengate built; tokengate-tower, tokengate-actix packaged)"
+cargo publish --dry-run --locked --allow-dirty -p tokengate
+cargo publish --dry-run --locked --allow-dirty --no-verify "${libs[@]}"
 
 echo "== build (the HTTP suite spawns the example binaries)"
 cargo build --workspace --bins --locked
@@ -43,10 +102,6 @@ cargo test --workspace --locked
 # build or a target finds a crash, the suite fails here: it is never skipped.
 # Long runs: see fuzz/Cargo.toml.
 echo "== fuzz smoke (cargo fuzz, 20,000 runs per target)"
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "test.sh: installing cargo-fuzz" >&2
-  cargo install cargo-fuzz --locked
-fi
 fuzz_scratch="$(mktemp -d)"
 fuzz_targets="$(cd fuzz && cargo fuzz list)"
 [ -n "$fuzz_targets" ] || { echo "test.sh: no fuzz targets found in fuzz/" >&2; exit 1; }

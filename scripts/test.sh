@@ -92,6 +92,15 @@ cargo build --workspace --bins --locked
 echo "== tests (unit, doc, store contract, HTTP suite on both apps, flows, Appwrite SDK, login page in Chromium)"
 cargo test --workspace --locked
 
+# Constant time, measured: a dudect-style Welch t-test of credential
+# verification, API-key comparison and token redemption (memory and a
+# throwaway Redis), with positive controls that must be detected; any leak
+# fails the run. The debug build from above, at 0.3 × the default sample
+# counts (45-65 s here); the release build with the full counts:
+# `cargo run --release -p tokengate-bench --bin timing-leaks`.
+echo "== timing leaks (dudect-style t-test of secret comparisons)"
+TIMING_LEAKS_SCALE=0.3 cargo run --locked -q -p tokengate-bench --bin timing-leaks
+
 # --- fuzz smoke run (hardening, issue 8) ------------------------------------
 # Every cargo-fuzz target in fuzz/ (its own crate, excluded from the
 # workspace) runs 20,000 inputs grown from its seed corpus in fuzz/corpus/

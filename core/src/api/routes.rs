@@ -35,9 +35,9 @@ pub(super) fn match_route(rest: &str) -> Option<Route<'_>> {
 
 /// Which endpoint a path names, for diagnostics and fuzzing: the route
 /// template (relative to the base path, e.g. `users/{userId}/tokens`) and
-/// the path parameters in order, as [`handle`] matches them. `rest` is the
+/// the path parameters in order, as [`handle`](super::handle) matches them. `rest` is the
 /// path after `<base path>/`; `None` is the 404 case. The method is not
-/// part of the match ([`handle`] answers 405 for a known route asked with
+/// part of the match ([`handle`](super::handle) answers 405 for a known route asked with
 /// another method).
 ///
 /// ```

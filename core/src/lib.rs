@@ -54,14 +54,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Without `redis`, the Redis record format (`store::canonical`, the session
-// record's JSON form) has no user; the reshaping moves it next to the Redis
-// store, after which this allowance goes.
-#![cfg_attr(not(feature = "redis"), allow(dead_code))]
-// Raising `rust-version` to 1.95 turned on clippy's MSRV-gated
-// `manual_is_multiple_of` for store/memory.rs (`failures % n == 0`); allowed
-// here until that line uses `is_multiple_of` (outside this change's files).
-#![allow(clippy::manual_is_multiple_of)]
 
 pub mod address;
 pub mod api;

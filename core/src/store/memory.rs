@@ -125,7 +125,7 @@ impl UserState {
     fn record_failure(&mut self, rules: &RedeemRules, now_ms: i64) {
         self.failures += 1;
         self.failures_expire_ms = now_ms + rules.lockout_ms;
-        if rules.burn_after_failures > 0 && self.failures % rules.burn_after_failures == 0 {
+        if rules.burn_after_failures > 0 && self.failures.is_multiple_of(rules.burn_after_failures) {
             self.tokens.retain(|t| !t.low_entropy);
         }
         if rules.lockout_after_failures > 0 && self.failures >= rules.lockout_after_failures {

@@ -57,6 +57,7 @@
 mod config;
 mod connect;
 mod keys;
+mod record;
 mod script;
 mod store_impl;
 

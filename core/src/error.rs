@@ -2,8 +2,6 @@
 //! mapping to Appwrite's error types and HTTP statuses lives with the HTTP
 //! endpoints ([`crate::api::ErrorKind`]).
 
-use crate::store::StoreError;
-
 /// Everything that can go wrong in tokengate.
 ///
 /// [`Error::kind`] (in [`crate::api`]) maps each variant to Appwrite's error
@@ -60,5 +58,46 @@ pub enum Error {
 impl Error {
     pub(crate) fn argument(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
+    }
+}
+
+/// A store failure: connection lost, timeout, unexpected reply. Always maps
+/// to 503 and never lets a request through as authenticated. Its text and
+/// source are for logs, never for clients.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// A store error with a diagnostic.
+    ///
+    /// ```
+    /// let error = tokengate::StoreError::new("unexpected reply");
+    /// assert_eq!(error.to_string(), "unexpected reply");
+    /// assert!(std::error::Error::source(&error).is_none());
+    /// ```
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A store error caused by `source` (kept for logs and `Error::source`).
+    ///
+    /// ```
+    /// let io = std::io::Error::other("connection reset");
+    /// let error = tokengate::StoreError::with_source("redis: connection reset", io);
+    /// assert!(std::error::Error::source(&error).is_some());
+    /// ```
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }

@@ -24,18 +24,7 @@ pub mod redis;
 pub use self::redis::{RedisStore, RedisStoreConfig};
 pub use memory::MemoryStore;
 
-/// A store failure: connection lost, timeout, unexpected reply. Always maps
-/// to 503 and never lets a request through as authenticated.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(String);
-
-impl StoreError {
-    /// A store error with a diagnostic (for logs, never for clients).
-    pub fn new(message: impl Into<String>) -> Self {
-        StoreError(message.into())
-    }
-}
+pub use crate::error::StoreError;
 
 /// A token as stored: digest and metadata, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]

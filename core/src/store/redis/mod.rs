@@ -176,7 +176,7 @@ where
 }
 
 fn store_error(err: redis::RedisError) -> StoreError {
-    StoreError::new(format!("redis: {err}"))
+    StoreError::with_source(format!("redis: {err}"), err)
 }
 
 fn unexpected(what: &str) -> StoreError {

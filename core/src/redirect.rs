@@ -115,6 +115,11 @@ impl RedirectPolicy {
         })
     }
 
+    /// The public URL's origin (always the first allowed one).
+    pub fn public_origin(&self) -> &Origin {
+        &self.allowed_origins[0]
+    }
+
     /// Accepts `url` or answers `general_argument_invalid`.
     pub fn check(&self, url: &str) -> Result<(), Error> {
         let parsed = parse(url).map_err(|reason| {

@@ -104,6 +104,14 @@ impl AppSpec {
         }
     }
 
+    /// Delivers email to `smtp` and SMS to `sms` (the production setup:
+    /// real channels, no development mode on Redis).
+    pub fn delivering_to(mut self, smtp: &crate::sinks::SmtpSink, sms: &crate::sinks::SmsSink) -> Self {
+        self.extra_env.push(("TOKENGATE_SMTP_URL".into(), smtp.url()));
+        self.extra_env.push(("TOKENGATE_SMS_WEBHOOK".into(), sms.url()));
+        self
+    }
+
     /// The same store, prefix, secret, key and project for another app kind.
     pub fn sibling(&self, kind: AppKind) -> Self {
         AppSpec { kind, ..self.clone() }

@@ -61,14 +61,16 @@ pub(super) fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), 
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    // Either scheme of the request's own host: the app may sit behind TLS
-    // termination, and only a network attacker could serve the other one.
+    // The request's own host, under the public URL's scheme: behind TLS
+    // termination the request itself does not show the scheme, and a page
+    // served over the other scheme is not the app's.
+    let public = gate.flows().redirect.public_origin();
     let own = own_host
         .and_then(|host| {
-            crate::redirect::parse_origin(&format!("{}://{}", origin.scheme, host.to_ascii_lowercase())).ok()
+            crate::redirect::parse_origin(&format!("{}://{}", public.scheme, host.to_ascii_lowercase())).ok()
         })
         .is_some_and(|own| own == origin);
-    let listed = gate.flows().redirect.allowed_origins.first() == Some(&origin)
+    let listed = *public == origin
         || gate
             .http()
             .allowed_origins

@@ -370,6 +370,15 @@ async fn debug_output_is_redacted(b: Backend) {
     assert!(format!("{gate:?}").contains("redacted"));
 }
 
+/// `times` exchanges with a secret that can never be a custom token's (not
+/// hex), each refused as an invalid token.
+async fn guess_wrong(gate: &Gate, who: &UserId, times: usize, from: ClientInfo) {
+    for _ in 0..times {
+        let result = gate.create_session(who, "zzzzzz", from.clone()).await;
+        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
+    }
+}
+
 async fn low_entropy_tokens_burn(b: Backend) {
     let gate = b
         .builder()
@@ -380,11 +389,7 @@ async fn low_entropy_tokens_burn(b: Backend) {
     let alice = user("alice");
     let low = issue(&gate, &alice, 6).await;
     let high = issue(&gate, &alice, 32).await;
-    for _ in 0..2 {
-        // Not hex: can never be a custom token's secret.
-        let result = gate.create_session(&alice, "zzzzzz", ClientInfo::default()).await;
-        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
-    }
+    guess_wrong(&gate, &alice, 2, ClientInfo::default()).await;
     let result = gate.create_session(&alice, &low, ClientInfo::default()).await;
     assert!(
         matches!(result, Err(Error::InvalidToken)),
@@ -405,10 +410,7 @@ async fn lockout_refuses_guessable_secrets_only(b: Backend) {
     let alice = user("alice");
     let guessable = issue(&gate, &alice, 8).await;
     let unguessable = issue(&gate, &alice, 32).await;
-    for _ in 0..3 {
-        let result = gate.create_session(&alice, "zzzzzz", ClientInfo::default()).await;
-        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
-    }
+    guess_wrong(&gate, &alice, 3, ClientInfo::default()).await;
     let result = gate.create_session(&alice, &guessable, ClientInfo::default()).await;
     assert!(matches!(result, Err(Error::RateLimited)), "{result:?}");
     // A secret nobody can guess is no reason to lock its owner out.
@@ -427,10 +429,7 @@ async fn failures_count_only_against_guessable_secrets(b: Backend) {
     let gate = b.builder().lockout_after_failures(3).build().unwrap();
     let alice = user("alice");
     let secret = issue(&gate, &alice, 32).await;
-    for _ in 0..10 {
-        let result = gate.create_session(&alice, "zzzzzz", ClientInfo::default()).await;
-        assert!(matches!(result, Err(Error::InvalidToken)), "{result:?}");
-    }
+    guess_wrong(&gate, &alice, 10, ClientInfo::default()).await;
     gate.create_session(&alice, &secret, ClientInfo::default())
         .await
         .expect("ten wrong guesses locked out a user with nothing guessable");

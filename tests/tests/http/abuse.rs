@@ -29,12 +29,9 @@ struct Env {
 async fn start(kind: AppKind, backend: Backend, extra: &[(&str, &str)]) -> Env {
     let smtp = SmtpSink::start().await;
     let sms = SmsSink::start().await;
-    let mut spec = AppSpec::new(kind, backend);
-    spec.extra_env = vec![
-        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
-        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
-        ("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into()),
-    ];
+    let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
+    spec.extra_env
+        .extend([("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into())]);
     spec.extra_env
         .extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let app = RunningApp::start(spec).await;
@@ -407,7 +404,12 @@ async fn foreign_origins_cannot_create_sessions(kind: AppKind, backend: Backend)
     let secret = custom_secret(api, "olga", 64).await;
     let body = json!({ "userId": "olga", "secret": secret });
     let path = "/v1/account/sessions/token";
+    // The app's own host served over the other scheme (the public URL is
+    // https) is not the app: a plain-http page there is refused too.
+    let own_http = env.app.origin.clone();
+    let own_https = own_http.replacen("http://", "https://", 1);
     for headers in [
+        &[("origin", own_http.as_str())][..],
         &[("origin", "https://evil.example")][..],
         &[("origin", "null")],
         &[("origin", "http://localhost:5174")],
@@ -418,11 +420,11 @@ async fn foreign_origins_cannot_create_sessions(kind: AppKind, backend: Backend)
             .await
             .assert_error(403, "general_access_forbidden");
     }
-    // The app's own origin, the public URL's, an allowed one, no browser at
+    // The app's own host under the public URL's scheme (TLS terminated in
+    // front of it), the public URL's origin, an allowed one, no browser at
     // all, and a server with the API key may.
-    let own = env.app.origin.clone();
     for headers in [
-        vec![("origin", own.as_str()), ("sec-fetch-site", "same-origin")],
+        vec![("origin", own_https.as_str()), ("sec-fetch-site", "same-origin")],
         vec![("origin", PUBLIC_URL)],
         vec![("origin", "http://localhost:5173"), ("sec-fetch-site", "cross-site")],
         vec![],

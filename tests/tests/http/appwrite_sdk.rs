@@ -12,11 +12,7 @@ async fn run_sdk_check(kind: AppKind, backend: Backend) {
     // Configured as in production: real channels, no development mode.
     let smtp = SmtpSink::start().await;
     let sms = SmsSink::start().await;
-    let mut spec = AppSpec::new(kind, backend);
-    spec.extra_env = vec![
-        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
-        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
-    ];
+    let spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
     let app = RunningApp::start(spec).await;
     let output = tokio::task::spawn_blocking({
         let endpoint = app.api("");

@@ -26,16 +26,14 @@ async fn start(kind: AppKind, redis: bool) -> Env {
     } else {
         Backend::Memory
     };
-    let mut spec = AppSpec::new(kind, backend);
-    spec.extra_env = vec![
-        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
-        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
+    let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
+    spec.extra_env.extend([
         ("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into()),
         ("TOKENGATE_REDIRECT_HOSTS".into(), "admin.example.test".into()),
         // Appwrite's own behaviour, which these flows exercise: a client may
         // name a new user's id (the secure default is covered in abuse.rs).
         ("TOKENGATE_CLIENT_CHOSEN_IDS".into(), "1".into()),
-    ];
+    ]);
     let app = RunningApp::start(spec).await;
     let api = Api::new(&app);
     Env { app, api, smtp, sms }

@@ -252,15 +252,13 @@ async fn run(kind: AppKind) {
         "tokengate-log-hygiene-{kind:?}-{}.log",
         tokengate::secret::random_id()
     ));
-    let mut spec = AppSpec::new(kind, Backend::Redis(redis_url().await));
-    spec.extra_env = vec![
+    let mut spec = AppSpec::new(kind, Backend::Redis(redis_url().await)).delivering_to(&smtp, &sms);
+    spec.extra_env.extend([
         ("RUST_LOG".into(), "trace".into()),
-        ("TOKENGATE_SMTP_URL".into(), smtp.url()),
-        ("TOKENGATE_SMS_WEBHOOK".into(), sms.url()),
         ("TOKENGATE_PUBLIC_URL".into(), "https://app.example.test".into()),
         // The flows name their users (ids in the log are not secrets).
         ("TOKENGATE_CLIENT_CHOSEN_IDS".into(), "1".into()),
-    ];
+    ]);
     spec.log_file = Some(log_path.clone());
     let mut secrets = Secrets::default();
     secrets.add("API key", &spec.api_key);

@@ -36,6 +36,12 @@ pub(crate) fn to_actix_response(response: http::Response<Bytes>) -> HttpResponse
 #[derive(Debug)]
 pub(crate) struct CoreResponseError(pub(crate) http::Response<Bytes>);
 
+impl From<tokengate::api::Rejection> for CoreResponseError {
+    fn from(rejection: tokengate::api::Rejection) -> Self {
+        CoreResponseError(rejection.response("middleware (TokenGate)"))
+    }
+}
+
 impl std::fmt::Display for CoreResponseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "tokengate answered {}", self.0.status())

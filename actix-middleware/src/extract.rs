@@ -1,32 +1,53 @@
 //! The `AuthSession` extractor.
 
-use std::future::{ready, Ready};
 use std::ops::Deref;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderName, COOKIE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use tokengate::{api, Session};
+use futures_util::future::LocalBoxFuture;
+use tokengate::api::{find_credential, Rejection, SessionLookup, SharedSession, SESSION_HEADER};
+use tokengate::Session;
 
 use crate::convert::CoreResponseError;
 
+// A lookup by text would parse the text again on every request.
+static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
+
 /// The session the request authenticated with; derefs to [`Session`].
 ///
-/// As an extractor it answers 401 (Appwrite JSON) without a valid session,
-/// and 500 naming the middleware when [`crate::TokenGate`] is not installed.
-/// `Option<AuthSession>` yields `None` without a session. (actix turns any
-/// extractor error into `None` for `Option<T>`, so a missing middleware is
-/// then logged at error level rather than answered with 500.)
+/// # Rejections
+///
+/// As an extractor it fails with an error that answers as Appwrite does:
+///
+/// | when | answer |
+/// |---|---|
+/// | no credential, or not a valid session | 401 `user_unauthorized` |
+/// | the store failed during the lookup | 503 (fail closed) |
+/// | [`crate::TokenGate`] is not installed | 500 naming it |
+///
+/// `Option<AuthSession>` yields `None` on any of them (actix's rule for
+/// `Option<T>`), so a store failure or a missing middleware then reads as
+/// "no session" (both are logged). Ask for `Result<AuthSession,
+/// actix_web::Error>` to tell them apart:
+///
+/// ```
+/// use actix_web::{HttpResponse, ResponseError};
+/// use tokengate_actix::AuthSession;
+///
+/// async fn greet(session: Result<AuthSession, actix_web::Error>) -> HttpResponse {
+///     match session {
+///         Ok(session) => HttpResponse::Ok().body(format!("hello {}", session.user_id)),
+///         Err(e) if e.as_response_error().status_code() == 401 => HttpResponse::Ok().body("hello stranger"),
+///         Err(e) => e.error_response(),
+///     }
+/// }
+/// # let _ = actix_web::web::get().to(greet);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSession(Arc<Session>);
+pub struct AuthSession(SharedSession);
 
 impl AuthSession {
-    // Shared, not copied: extracting it (maybe more than once per request)
-    // costs a reference count, not a copy of every field.
-    pub(crate) fn new(session: Session) -> Self {
-        AuthSession(Arc::new(session))
-    }
-
     /// The session.
     pub fn session(&self) -> &Session {
         &self.0
@@ -34,7 +55,7 @@ impl AuthSession {
 
     /// Takes the session out (a copy only if another handle still shares it).
     pub fn into_inner(self) -> Session {
-        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+        self.0.into_inner()
     }
 }
 
@@ -45,23 +66,34 @@ impl Deref for AuthSession {
     }
 }
 
-/// What the middleware found; its absence means no middleware.
-#[derive(Debug, Clone)]
-pub(crate) struct Resolved(pub(crate) Option<AuthSession>);
+/// The request's session, looked up once: the first caller (extractor or
+/// [`crate::RequireSession`]) asks the gate, later ones reuse the answer.
+pub(crate) async fn resolve(request: &HttpRequest) -> Result<Option<AuthSession>, Rejection> {
+    let Some(lookup) = request.extensions().get::<SessionLookup>().cloned() else {
+        tracing::error!("AuthSession asked for without the tokengate middleware (TokenGate) installed");
+        return Err(Rejection::MissingLayer);
+    };
+    let headers = request.headers();
+    let credential = find_credential(
+        headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
+        || headers.get_all(COOKIE).map(|v| v.as_bytes()),
+        lookup.endpoints().cookie_name(),
+    );
+    Ok(lookup.session(credential).await?.map(AuthSession))
+}
 
 impl FromRequest for AuthSession {
     type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let outcome = match request.extensions().get::<Resolved>() {
-            Some(Resolved(Some(session))) => Ok(session.clone()),
-            Some(Resolved(None)) => Err(CoreResponseError(api::unauthorized_response()).into()),
-            None => {
-                tracing::error!("AuthSession extracted without the tokengate middleware (TokenGate) installed");
-                Err(CoreResponseError(api::missing_layer_response("middleware (TokenGate)")).into())
+        let request = request.clone();
+        Box::pin(async move {
+            match resolve(&request).await {
+                Ok(Some(session)) => Ok(session),
+                Ok(None) => Err(CoreResponseError::from(Rejection::Unauthorized).into()),
+                Err(rejection) => Err(CoreResponseError::from(rejection).into()),
             }
-        };
-        ready(outcome)
+        })
     }
 }

@@ -20,6 +20,13 @@
 //! # let _ = app;
 //! ```
 //!
+//! ## When the session is looked up
+//!
+//! Lazily, once per request: when a handler first asks for it
+//! ([`AuthSession`], `Option<AuthSession>`) or [`RequireSession`] checks
+//! it; a route that never asks costs no store call. `tokengate-tower` does
+//! the same (both use [`tokengate::api::SessionLookup`]).
+//!
 //! ## Features
 //!
 //! `redis` (default), `redis-tls`, `smtp`, `sms-webhook`: the features of the

@@ -5,26 +5,28 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::HeaderName;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use bytes::Bytes;
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{Either, LocalBoxFuture};
 use futures_util::StreamExt;
-use tokengate::api::{self, cookie, ClientContext};
-use tokengate::Gate;
+use tokengate::api::{BodyCollector, ClientContext, Endpoints, SessionLookup};
 
 use crate::convert::{to_actix_response, to_core_request};
-use crate::extract::{AuthSession, Resolved};
-
-// A lookup by text would parse the text again on every request.
-static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(cookie::SESSION_HEADER);
 
 /// Mounts tokengate into an actix-web app or scope with one `.wrap(...)`.
 ///
 /// Requests under `<base>/account` and `<base>/users` are answered by the
-/// endpoints; every other request gets its session resolved and passed on
-/// for the [`AuthSession`] extractor. A request without a credential costs
-/// no store call; a store failure answers 503 (fail closed).
+/// endpoints; every other request is passed on, and its session (from
+/// `X-Appwrite-Session` or the `a_session_<project>` cookie) is looked up
+/// when a handler asks for it ([`AuthSession`](crate::AuthSession),
+/// `Option<AuthSession>`) or [`crate::RequireSession`] checks it, once per
+/// request, as `tokengate-tower` does. A request without a credential, or
+/// whose route never looks at the session, costs no store call; a store
+/// failure answers 503 (fail closed).
+///
+/// It takes [`Endpoints`]: a [`Gate`](tokengate::Gate) converts into them
+/// with the default [`ApiConfig`](tokengate::api::ApiConfig); give your own
+/// with [`TokenGate::with_config`].
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -39,13 +41,32 @@ static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(cookie::SESSION
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokenGate {
-    gate: Gate,
+    endpoints: Endpoints,
 }
 
 impl TokenGate {
-    /// A middleware over `gate`.
-    pub fn new(gate: Gate) -> Self {
-        TokenGate { gate }
+    /// A middleware serving `endpoints` (or a [`Gate`](tokengate::Gate) with
+    /// the default HTTP settings).
+    pub fn new(endpoints: impl Into<Endpoints>) -> Self {
+        TokenGate {
+            endpoints: endpoints.into(),
+        }
+    }
+
+    /// A middleware serving `gate` with `config`, validated
+    /// ([`Endpoints::with_config`]).
+    ///
+    /// ```
+    /// use tokengate::{api::ApiConfig, Gate, store::MemoryStore};
+    /// use tokengate_actix::TokenGate;
+    ///
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let config = ApiConfig::default().api_key("an-api-key-of-16+-chars").base_path("/auth");
+    /// let middleware = TokenGate::with_config(gate, config).unwrap();
+    /// # let _ = middleware;
+    /// ```
+    pub fn with_config(gate: tokengate::Gate, config: tokengate::api::ApiConfig) -> Result<Self, tokengate::Error> {
+        Endpoints::with_config(gate, config).map(Self::new)
     }
 }
 
@@ -63,7 +84,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(TokenGateMiddleware {
             service: Rc::new(service),
-            gate: self.gate.clone(),
+            endpoints: self.endpoints.clone(),
         }))
     }
 }
@@ -72,7 +93,7 @@ where
 #[derive(Debug)]
 pub struct TokenGateMiddleware<S> {
     service: Rc<S>,
-    gate: Gate,
+    endpoints: Endpoints,
 }
 
 impl<S, B> Service<ServiceRequest> for TokenGateMiddleware<S>
@@ -82,42 +103,37 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+    type Future = Either<
+        LocalBoxFuture<'static, Result<Self::Response, Self::Error>>,
+        futures_util::future::MapOk<S::Future, fn(ServiceResponse<B>) -> Self::Response>,
+    >;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let service = Rc::clone(&self.service);
-        let gate = self.gate.clone();
-        Box::pin(async move {
-            if api::is_mounted(&gate, request.path()) {
+        if self.endpoints.is_mounted(request.path()) {
+            let endpoints = self.endpoints.clone();
+            return Either::Left(Box::pin(async move {
                 let (http_request, payload) = request.into_parts();
-                let response = serve_endpoint(&gate, &http_request, payload).await;
-                return Ok(ServiceResponse::new(http_request, to_actix_response(response)).map_into_right_body());
-            }
-            let headers = request.headers();
-            let credential = cookie::find_credential(
-                headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
-                || headers.get_all(actix_web::http::header::COOKIE).map(|v| v.as_bytes()),
-                gate.http(),
-            );
-            match api::resolve_credential(&gate, credential).await {
-                Ok(session) => {
-                    request.extensions_mut().insert(Resolved(session.map(AuthSession::new)));
-                    service.call(request).await.map(ServiceResponse::map_into_left_body)
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "session lookup failed; answering 503");
-                    let response = to_actix_response(api::unavailable_response());
-                    Ok(request.into_response(response).map_into_right_body())
-                }
-            }
-        })
+                let response = serve_endpoint(&endpoints, &http_request, payload).await;
+                Ok(ServiceResponse::new(http_request, to_actix_response(response)).map_into_right_body())
+            }));
+        }
+        // Looked up when the handler (an extractor) or `RequireSession`
+        // asks, once per request, as in tokengate-tower.
+        request
+            .extensions_mut()
+            .insert(SessionLookup::new(self.endpoints.clone()));
+        let into_left: fn(ServiceResponse<B>) -> Self::Response = ServiceResponse::map_into_left_body;
+        Either::Right(futures_util::TryFutureExt::map_ok(
+            self.service.call(request),
+            into_left,
+        ))
     }
 }
 
-async fn serve_endpoint(gate: &Gate, request: &HttpRequest, mut payload: Payload) -> http::Response<Bytes> {
-    let mut collector = api::BodyCollector::new(gate.http().max_body_bytes);
+async fn serve_endpoint(endpoints: &Endpoints, request: &HttpRequest, mut payload: Payload) -> http::Response<Bytes> {
+    let mut collector = BodyCollector::new(endpoints.config().max_body_bytes);
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
             return collector.failed().response();
@@ -131,5 +147,5 @@ async fn serve_endpoint(gate: &Gate, request: &HttpRequest, mut payload: Payload
         Err(refusal) => return refusal.response(),
     };
     let client = ClientContext::with_ip(request.peer_addr().map(|a| a.ip()));
-    api::handle(gate, to_core_request(request, body), client).await
+    endpoints.handle(to_core_request(request, body), client).await
 }

@@ -5,15 +5,15 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::{Error, HttpMessage};
+use actix_web::Error;
 use futures_util::future::LocalBoxFuture;
-use tokengate::api;
+use tokengate::api::Rejection;
 
 use crate::convert::to_actix_response;
-use crate::extract::Resolved;
+use crate::extract::resolve;
 
 /// Answers 401 (Appwrite JSON) for requests without a valid session before
-/// they reach the scope it wraps. Wrap [`crate::TokenGate`] outside it.
+/// they reach the scope it wraps (503 when the store fails). Wrap [`crate::TokenGate`] outside it.
 ///
 /// ```
 /// use actix_web::{web, App, HttpResponse};
@@ -69,17 +69,15 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let refusal = match request.extensions().get::<Resolved>() {
-            Some(Resolved(Some(_))) => None,
-            Some(Resolved(None)) => Some(api::unauthorized_response()),
-            None => Some(api::missing_layer_response("middleware (TokenGate)")),
-        };
         let service = Rc::clone(&self.service);
         Box::pin(async move {
-            match refusal {
-                None => service.call(request).await.map(ServiceResponse::map_into_left_body),
-                Some(response) => Ok(request.into_response(to_actix_response(response)).map_into_right_body()),
-            }
+            let rejection = match resolve(request.request()).await {
+                Ok(Some(_)) => return service.call(request).await.map(ServiceResponse::map_into_left_body),
+                Ok(None) => Rejection::Unauthorized,
+                Err(rejection) => rejection,
+            };
+            let response = to_actix_response(rejection.response("middleware (TokenGate)"));
+            Ok(request.into_response(response).map_into_right_body())
         })
     }
 }

@@ -8,8 +8,8 @@ use std::time::Instant;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use redis::aio::ConnectionManager;
-use tokengate::secret::Purpose;
 use tokengate::store::{RedisStore, RedisStoreConfig};
+use tokengate::Purpose;
 use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions, UserId};
 
 use crate::load::{self, Budget, Outcome, Stats};

@@ -5,14 +5,7 @@ use crate::error::Error;
 
 /// Trims and lowercases an email address and checks its shape: ASCII only
 /// (no look-alike Unicode), one `@`, a dotted domain, at most 254 chars.
-///
-/// ```
-/// use tokengate::address::normalize_email;
-/// assert_eq!(normalize_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
-/// assert!(normalize_email("alice@localhost").is_err());
-/// assert!(normalize_email("аlice@example.com").is_err()); // Cyrillic 'а'
-/// ```
-pub fn normalize_email(raw: &str) -> Result<String, Error> {
+pub(crate) fn normalize_email(raw: &str) -> Result<String, Error> {
     let invalid = || Error::argument("Invalid `email` param: Value must be a valid email address");
     let email = raw.trim().to_ascii_lowercase();
     if email.is_empty() || email.len() > 254 || !email.is_ascii() {
@@ -44,14 +37,7 @@ pub fn normalize_email(raw: &str) -> Result<String, Error> {
 }
 
 /// Checks an E.164 phone number: `+`, then 1 to 15 digits, not starting with 0.
-///
-/// ```
-/// use tokengate::address::normalize_phone;
-/// assert_eq!(normalize_phone("+14155550123").unwrap(), "+14155550123");
-/// assert!(normalize_phone("0014155550123").is_err());
-/// assert!(normalize_phone("+1 415 555").is_err());
-/// ```
-pub fn normalize_phone(raw: &str) -> Result<String, Error> {
+pub(crate) fn normalize_phone(raw: &str) -> Result<String, Error> {
     let phone = raw.trim();
     let digits = phone.strip_prefix('+').unwrap_or("");
     if !digits.is_empty()
@@ -69,6 +55,17 @@ pub fn normalize_phone(raw: &str) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn addresses_are_normalised_or_refused() {
+        use super::{normalize_email, normalize_phone};
+        assert_eq!(normalize_email("  Alice@Example.COM ").unwrap(), "alice@example.com");
+        assert!(normalize_email("alice@localhost").is_err());
+        assert!(normalize_email("\u{430}lice@example.com").is_err()); // Cyrillic 'а'
+        assert_eq!(normalize_phone("+14155550123").unwrap(), "+14155550123");
+        assert!(normalize_phone("0014155550123").is_err());
+        assert!(normalize_phone("+1 415 555").is_err());
+    }
+
     use super::*;
 
     #[test]

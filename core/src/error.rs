@@ -44,12 +44,6 @@ pub enum Error {
     /// No SMS sender is configured and development mode is off.
     #[error("no SMS sender configured")]
     PhoneDisabled,
-    /// A browser request from an origin that may not create sessions here.
-    #[error("request from a foreign origin")]
-    ForeignOrigin,
-    /// The body is not `application/json`.
-    #[error("unsupported content type")]
-    UnsupportedMediaType,
     /// The configuration is invalid (builder time only).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -55,34 +55,45 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod address;
+mod address;
 pub mod api;
 pub mod cache;
-pub mod client_ip;
-pub mod config;
-pub mod credential;
+mod credential;
 pub mod delivery;
 pub mod directory;
-pub mod env;
-pub mod error;
-pub mod flows;
-pub mod gate;
-pub mod model;
-pub mod observe;
-pub mod phrase;
-pub mod redirect;
-pub mod secret;
+mod error;
+mod gate;
+mod model;
+mod observe;
+mod phrase;
+pub mod policy;
+mod secret;
 pub mod store;
 mod time;
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not
+/// part of the stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::api::params::Params;
+    pub use crate::policy::redirect::{parse_origin, LINK_PARAMS};
+}
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
 pub use api::ErrorKind;
-pub use config::{CookieSettings, Policy};
 pub use credential::SessionCredential;
-pub use error::Error;
-pub use gate::{FlowSettings, Gate, GateBuilder, TokenOptions};
-pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
-pub use secret::{Secret, ServerSecret};
-pub use store::{Store, StoreError};
+pub use error::{Error, StoreError};
+pub use gate::{
+    FlowSettings, Gate, GateBuilder, Requester, TokenOptions, DEFAULT_TOKEN_LENGTH, TOKEN_EXPIRE_RANGE,
+    TOKEN_LENGTH_RANGE,
+};
+pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId, UNIQUE_ID};
+pub use policy::Policy;
+pub use secret::{Digest, Purpose, Secret, ServerSecret};
 
 /// The code blocks of the crate's README.md, compiled and run as doctests.
 #[cfg(doctest)]

@@ -22,11 +22,14 @@ const NOUNS: &[&str] = &[
 ];
 
 /// Two CSPRNG-chosen words, e.g. `"swift otter"`.
-///
-/// ```
-/// let phrase = tokengate::phrase::security_phrase();
-/// assert_eq!(phrase.split(' ').count(), 2);
-/// ```
-pub fn security_phrase() -> String {
+pub(crate) fn security_phrase() -> String {
     format!("{} {}", random_choice(ADJECTIVES), random_choice(NOUNS))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_phrase_is_two_words() {
+        assert_eq!(super::security_phrase().split(' ').count(), 2);
+    }
 }

@@ -19,7 +19,6 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::Error;
-use crate::model::UserId;
 
 /// Minimum length of the server secret, in bytes.
 pub const MIN_SERVER_SECRET_LEN: usize = 32;
@@ -43,6 +42,17 @@ impl Secret {
     /// Wraps a plaintext value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
+    }
+
+    /// A fresh random secret of `len` lowercase hex characters (CSPRNG), e.g.
+    /// an API key.
+    ///
+    /// ```
+    /// let key = tokengate::Secret::random_hex(48);
+    /// assert_eq!(key.expose().len(), 48);
+    /// ```
+    pub fn random_hex(len: usize) -> Secret {
+        random_hex(len)
     }
 
     /// The plaintext. Each call site is a place where the secret leaves.
@@ -126,9 +136,10 @@ impl ServerSecret {
         Self::keyed(random_bytes::<32>().to_vec())
     }
 
-    /// The keyed digest of `secret` for `purpose`, bound to `user`.
-    pub fn digest(&self, purpose: Purpose, user: &UserId, secret: &[u8]) -> Digest {
-        self.mac(purpose, user.as_str().as_bytes(), secret)
+    /// The keyed digest of `secret` for `purpose`, bound to `user` (a
+    /// [`UserId`](crate::UserId) or its text).
+    pub fn digest(&self, purpose: Purpose, user: &(impl AsRef<str> + ?Sized), secret: &[u8]) -> Digest {
+        self.mac(purpose, user.as_ref().as_bytes(), secret)
     }
 
     /// The keyed digest of a value that belongs to no user (an address, a
@@ -202,8 +213,7 @@ impl Digest {
     /// every stored byte counts (session fields in Redis).
     ///
     /// ```
-    /// use tokengate::secret::{Digest, Purpose};
-    /// use tokengate::{ServerSecret, UserId};
+    /// use tokengate::{Digest, Purpose, ServerSecret, UserId};
     ///
     /// let key = ServerSecret::new([7u8; 32]).unwrap();
     /// let digest = key.digest(Purpose::Session, &UserId::parse("alice").unwrap(), b"secret");
@@ -344,8 +354,7 @@ mod tests {
     fn digests_depend_on_purpose_user_and_key() {
         let k1 = ServerSecret::new(vec![1u8; 32]).unwrap();
         let k2 = ServerSecret::new(vec![2u8; 32]).unwrap();
-        let a = UserId::parse("alice").unwrap();
-        let b = UserId::parse("bob").unwrap();
+        let (a, b) = ("alice", "bob");
         let base = k1.digest(Purpose::Token, &a, b"123456");
         assert_eq!(base, k1.digest(Purpose::Token, &a, b"123456"));
         assert_ne!(base, k1.digest(Purpose::Session, &a, b"123456"));

@@ -13,3 +13,9 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
+
+/// ISO 8601 with milliseconds and offset, as Appwrite writes dates:
+/// `2026-11-27T19:49:09.123+00:00`.
+pub(crate) fn format_date(date: DateTime<Utc>) -> String {
+    date.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+}

@@ -1,24 +1,26 @@
 //! Shared wiring of the example servers: the environment contract of
-//! `shared/DESIGN.md` (see [`tokengate::env`]) turned into a [`Gate`], and
-//! the bodies of `/public`, `/me` and the login page.
+//! `shared/DESIGN.md` ([`env`]) turned into [`Endpoints`], and the bodies
+//! of `/public`, `/me` and the login page.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod env;
+
 use std::net::SocketAddr;
 
-use tokengate::env::EnvConfig;
-use tokengate::Gate;
+use env::EnvConfig;
+use tokengate::api::Endpoints;
 
 /// What the example apps need from the environment.
 #[derive(Debug)]
 pub struct ExampleConfig {
     /// `TOKENGATE_LISTEN`, default `127.0.0.1:8080`.
     pub listen: SocketAddr,
-    /// The configured gate.
-    pub gate: Gate,
+    /// The configured gate with its HTTP settings.
+    pub endpoints: Endpoints,
 }
 
-/// Reads the environment and builds the gate. Errors name the variable.
+/// Reads the environment and builds the endpoints. Errors name the variable.
 pub async fn from_env() -> Result<ExampleConfig, String> {
     let config = EnvConfig::from_env().map_err(|e| e.to_string())?;
     if config.api_key_generated {
@@ -26,10 +28,10 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
         // operator needs it to call the API-key routes.
         println!("TOKENGATE_API_KEY (generated): {}", config.api_key.expose());
     }
-    let gate = config.build_gate().await.map_err(|e| e.to_string())?;
+    let endpoints = config.build().await.map_err(|e| e.to_string())?;
     Ok(ExampleConfig {
         listen: config.listen,
-        gate,
+        endpoints,
     })
 }
 

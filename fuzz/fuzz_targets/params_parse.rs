@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tokengate::api::params::Params;
+use tokengate::fuzzing::Params;
 use tokengate::ErrorKind;
 
 /// The allowed-key sets the endpoints use.

@@ -8,7 +8,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use tokengate::redirect::{parse_origin, RedirectPolicy, LINK_PARAMS};
+use tokengate::fuzzing::{parse_origin, LINK_PARAMS};
+use tokengate::policy::RedirectPolicy;
 
 static POLICY: LazyLock<RedirectPolicy> = LazyLock::new(|| {
     RedirectPolicy::new("https://app.example.test", &["admin.example.test", "https://127.0.0.1:8443"])

@@ -1,21 +1,22 @@
-//! The route matcher (`tokengate::api::route_for`, the one `handle` uses)
-//! and `is_mounted`: never a panic; a match is exact (the template with the
+//! The route matcher (`tokengate::api::route_for`, the route table `Endpoints::handle`
+//! uses) and `Endpoints::is_mounted`: never a panic; a match is exact (the template with the
 //! parameters put back is the path) and every matched path is mounted.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use tokengate::api::{is_mounted, route_for};
+use tokengate::api::{route_for, Endpoints};
 use tokengate::store::MemoryStore;
 use tokengate::Gate;
 
-static GATE: LazyLock<Gate> = LazyLock::new(|| {
-    Gate::builder()
+static ENDPOINTS: LazyLock<Endpoints> = LazyLock::new(|| {
+    let gate = Gate::builder()
         .server_secret([7u8; 32])
         .store(MemoryStore::new())
         .build()
-        .expect("a valid gate")
+        .expect("a valid gate");
+    Endpoints::from(gate)
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -39,13 +40,13 @@ fuzz_target!(|data: &[u8]| {
             assert!(rest.next().is_none(), "more parameters than placeholders");
             assert_eq!(rebuilt.join("/"), path);
             assert!(params.iter().all(|p| !p.contains('/')));
-            assert!(is_mounted(&GATE, &full), "{full:?} matched but is not mounted");
+            assert!(ENDPOINTS.is_mounted(&full), "{full:?} matched but is not mounted");
         }
         None => {
             let first = path.split('/').next().unwrap_or_default();
-            assert_eq!(is_mounted(&GATE, &full), first == "account" || first == "users");
+            assert_eq!(ENDPOINTS.is_mounted(&full), first == "account" || first == "users");
         }
     }
     // The base path is matched exactly: no route without it.
-    assert!(!is_mounted(&GATE, path) || path.starts_with("/v1/"));
+    assert!(!ENDPOINTS.is_mounted(path) || path.starts_with("/v1/"));
 });

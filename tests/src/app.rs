@@ -120,7 +120,7 @@ impl AppSpec {
 
 /// Random lowercase hex from the OS CSPRNG.
 pub fn random_hex(len: usize) -> String {
-    tokengate::secret::random_hex(len).expose().to_owned()
+    tokengate::testing::random_hex(len).expose().to_owned()
 }
 
 /// A running example server; killed on drop.

@@ -57,7 +57,7 @@ fn resolve_url() -> String {
 
 /// A fresh key namespace, `tgtest-<20 hex>`.
 pub fn unique_prefix() -> String {
-    format!("tgtest-{}", tokengate::secret::random_id())
+    format!("tgtest-{}", tokengate::testing::random_id())
 }
 
 /// Whether a Redis on `addr` answers `PING` with `+PONG` (a Redis requiring
@@ -403,11 +403,12 @@ impl KeyDump {
 /// Issues a high-entropy custom token for `user` straight through `store`
 /// and redeems it (asserting that it was redeemed); returns the session.
 pub async fn login_through_store(
-    store: &dyn tokengate::Store,
+    store: &dyn tokengate::store::Store,
     user: &tokengate::UserId,
 ) -> tokengate::store::SessionRecord {
-    use tokengate::secret::{random_id, Purpose};
     use tokengate::store::{RedeemRules, Redemption, SessionRecord, TokenRecord};
+    use tokengate::testing::random_id;
+    use tokengate::Purpose;
     const HOUR_MS: i64 = 3_600_000;
     let now = || chrono::Utc::now().timestamp_millis();
     let key = tokengate::ServerSecret::new(b"store-login-server-secret-0123456789abcd".to_vec()).unwrap();

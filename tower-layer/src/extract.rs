@@ -1,52 +1,62 @@
-//! axum extractors: `AuthSession` and `Option<AuthSession>`.
+//! axum extractors: `AuthSession`, `Option<AuthSession>` and
+//! `Result<AuthSession, AuthRejection>`.
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use tokengate::api;
+use tokengate::api::Rejection;
 
-use crate::session::{resolve, AuthSession, Unresolved};
+use crate::session::{resolve, AuthSession};
 
-/// Why [`AuthSession`] could not be extracted.
+/// Why [`AuthSession`] could not be extracted; answers as Appwrite does.
+///
+/// # Rejections
+///
+/// | variant | when | answer |
+/// |---|---|---|
+/// | [`Unauthorized`](Rejection::Unauthorized) | no credential, or not a valid session | 401 `user_unauthorized` |
+/// | [`Unavailable`](Rejection::Unavailable) | the store failed during the lookup | 503 (fail closed) |
+/// | [`MissingLayer`](Rejection::MissingLayer) | [`crate::TokenGateLayer`] is not installed on the route | 500 naming it |
+///
+/// `Option<AuthSession>` turns only `Unauthorized` into `None`; the other
+/// two are still answered. `Result<AuthSession, AuthRejection>` hands all
+/// three to the handler:
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use tokengate::api::Rejection;
+/// use tokengate_tower::{AuthRejection, AuthSession};
+///
+/// async fn greet(session: Result<AuthSession, AuthRejection>) -> axum::response::Response {
+///     match session {
+///         Ok(session) => format!("hello {}", session.user_id).into_response(),
+///         Err(AuthRejection(Rejection::Unauthorized)) => "hello stranger".into_response(),
+///         Err(other) => other.into_response(),
+///     }
+/// }
+/// # let _ = axum::routing::get(greet);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuthRejection {
-    /// No valid session: 401 with Appwrite's `user_unauthorized` body.
-    Unauthorized,
-    /// [`crate::TokenGateLayer`] is not installed on this route: 500 naming it.
-    MissingLayer,
-    /// The store failed while looking the session up: 503 (fail closed).
-    Unavailable,
-}
+pub struct AuthRejection(pub Rejection);
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let response = match self {
-            AuthRejection::Unauthorized => api::unauthorized_response(),
-            AuthRejection::MissingLayer => api::missing_layer_response("TokenGateLayer"),
-            AuthRejection::Unavailable => api::unavailable_response(),
-        };
-        response.map(axum::body::Body::from).into_response()
+        self.0
+            .response("TokenGateLayer")
+            .map(axum::body::Body::from)
+            .into_response()
     }
 }
 
-async fn resolved(parts: &mut Parts) -> Result<Option<AuthSession>, AuthRejection> {
-    resolve(&mut parts.extensions, &parts.headers)
-        .await
-        .map_err(|e| match e {
-            Unresolved::MissingLayer => AuthRejection::MissingLayer,
-            Unresolved::Unavailable => AuthRejection::Unavailable,
-        })
-}
-
-/// 401 (Appwrite JSON) without a valid session; 503 when the store fails;
-/// 500 naming the missing layer when [`crate::TokenGateLayer`] is not
-/// installed.
+/// The session, or the [`AuthRejection`]: 401 without a valid session.
 impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        resolved(parts).await?.ok_or(AuthRejection::Unauthorized)
+        let found = resolve(&parts.extensions, &parts.headers)
+            .await
+            .map_err(AuthRejection)?;
+        found.ok_or(AuthRejection(Rejection::Unauthorized))
     }
 }
 
@@ -57,6 +67,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthSession {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        resolved(parts).await
+        resolve(&parts.extensions, &parts.headers).await.map_err(AuthRejection)
     }
 }

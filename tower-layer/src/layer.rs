@@ -9,14 +9,11 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::BodyExt;
-use tokengate::api::{self, ClientContext};
-use tokengate::Gate;
+use tokengate::api::{BodyCollector, BodyRefused, ClientContext, Endpoints, SessionLookup};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use futures_util::future::Either;
-
-use crate::session::SessionSlot;
 
 /// Mounts tokengate into a tower/axum stack with one `.layer(...)`.
 ///
@@ -30,7 +27,9 @@ use crate::session::SessionSlot;
 /// call. When the store fails, the one asking answers 503: a request is
 /// never treated as anonymous or authenticated without the store's answer.
 ///
-/// Cheap to clone (one `Arc`).
+/// It takes [`Endpoints`]: a [`Gate`](tokengate::Gate) converts into them
+/// with the default [`ApiConfig`](tokengate::api::ApiConfig); give your own
+/// with [`TokenGateLayer::with_config`]. Cheap to clone (one `Arc`).
 ///
 /// ```
 /// use tower::ServiceBuilder;
@@ -43,13 +42,32 @@ use crate::session::SessionSlot;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TokenGateLayer {
-    gate: Gate,
+    endpoints: Endpoints,
 }
 
 impl TokenGateLayer {
-    /// A layer over `gate`.
-    pub fn new(gate: Gate) -> Self {
-        TokenGateLayer { gate }
+    /// A layer serving `endpoints` (or a [`Gate`](tokengate::Gate) with the
+    /// default HTTP settings).
+    pub fn new(endpoints: impl Into<Endpoints>) -> Self {
+        TokenGateLayer {
+            endpoints: endpoints.into(),
+        }
+    }
+
+    /// A layer serving `gate` with `config`, validated
+    /// ([`Endpoints::with_config`]).
+    ///
+    /// ```
+    /// use tokengate::{api::ApiConfig, Gate, store::MemoryStore};
+    /// use tokengate_tower::TokenGateLayer;
+    ///
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let config = ApiConfig::default().api_key("an-api-key-of-16+-chars").base_path("/auth");
+    /// let layer = TokenGateLayer::with_config(gate, config).unwrap();
+    /// # let _ = layer;
+    /// ```
+    pub fn with_config(gate: tokengate::Gate, config: tokengate::api::ApiConfig) -> Result<Self, tokengate::Error> {
+        Endpoints::with_config(gate, config).map(Self::new)
     }
 }
 
@@ -59,7 +77,7 @@ impl<S> Layer<S> for TokenGateLayer {
     fn layer(&self, inner: S) -> Self::Service {
         TokenGateService {
             inner,
-            gate: self.gate.clone(),
+            endpoints: self.endpoints.clone(),
         }
     }
 }
@@ -68,7 +86,7 @@ impl<S> Layer<S> for TokenGateLayer {
 #[derive(Debug, Clone)]
 pub struct TokenGateService<S> {
     inner: S,
-    gate: Gate,
+    endpoints: Endpoints,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -92,42 +110,44 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        if api::is_mounted(&self.gate, request.uri().path()) {
-            let gate = self.gate.clone();
+        if self.endpoints.is_mounted(request.uri().path()) {
+            let endpoints = self.endpoints.clone();
             return Either::Left(Box::pin(async move {
-                Ok(serve_endpoint(&gate, request).await.map(ResBody::from))
+                Ok(serve_endpoint(&endpoints, request).await.map(ResBody::from))
             }));
         }
         // Looked up when the handler (an extractor) or `RequireSessionLayer`
         // asks, once per request: the inner service is called at once, with
         // no copy of it and no boxed future, and a route that never looks
         // at the session costs no store call.
-        request.extensions_mut().insert(SessionSlot::Pending(self.gate.clone()));
+        request
+            .extensions_mut()
+            .insert(SessionLookup::new(self.endpoints.clone()));
         Either::Right(self.inner.call(request))
     }
 }
 
-async fn serve_endpoint<B>(gate: &Gate, request: Request<B>) -> Response<Bytes>
+async fn serve_endpoint<B>(endpoints: &Endpoints, request: Request<B>) -> Response<Bytes>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let client = ClientContext::with_ip(peer_ip(&request));
     let (parts, body) = request.into_parts();
-    let bytes = match collect(body, gate.http().max_body_bytes).await {
+    let bytes = match collect(body, endpoints.config().max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(refusal) => return refusal.response(),
     };
-    api::handle(gate, Request::from_parts(parts, bytes), client).await
+    endpoints.handle(Request::from_parts(parts, bytes), client).await
 }
 
-async fn collect<B>(body: B, limit: usize) -> Result<Bytes, api::BodyRefused>
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, BodyRefused>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut body = std::pin::pin!(body);
-    let mut collector = api::BodyCollector::new(limit);
+    let mut collector = BodyCollector::new(limit);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
             return Err(collector.failed());

@@ -21,6 +21,13 @@
 //! # let _ = app;
 //! ```
 //!
+//! ## When the session is looked up
+//!
+//! Lazily, once per request: when a handler first asks for it
+//! ([`AuthSession`], `Option<AuthSession>`) or [`RequireSessionLayer`]
+//! checks it; a route that never asks costs no store call. `tokengate-actix`
+//! does the same (both use [`tokengate::api::SessionLookup`]).
+//!
 //! ## Features
 //!
 //! - `axum` (default): the extractors [`AuthSession`] and

@@ -6,11 +6,11 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use tokengate::api;
+use tokengate::api::Rejection;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::session::{resolve, Unresolved};
+use crate::session::resolve;
 
 /// Answers 401 (Appwrite JSON) for requests without a valid session, before
 /// they reach the routes it wraps (503 when the store fails). Install
@@ -76,14 +76,12 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let refusal = match resolve(&mut parts.extensions, &parts.headers).await {
-                Ok(Some(_)) => return inner.call(Request::from_parts(parts, body)).await,
-                Ok(None) => api::unauthorized_response(),
-                Err(Unresolved::MissingLayer) => api::missing_layer_response("TokenGateLayer"),
-                Err(Unresolved::Unavailable) => api::unavailable_response(),
+            let rejection = match resolve(request.extensions(), request.headers()).await {
+                Ok(Some(_)) => return inner.call(request).await,
+                Ok(None) => Rejection::Unauthorized,
+                Err(rejection) => rejection,
             };
-            Ok(refusal.map(ResBody::from))
+            Ok(rejection.response("TokenGateLayer").map(ResBody::from))
         })
     }
 }

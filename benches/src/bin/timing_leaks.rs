@@ -50,9 +50,10 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tokengate::api::{self, ClientContext};
-use tokengate::secret::{ct_eq, random_bytes, random_hex, Digest};
+use tokengate::api::{ApiConfig, ClientContext, Endpoints};
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
+use tokengate::testing::{ct_eq, random_bytes, random_hex};
+use tokengate::Digest;
 use tokengate::{ClientInfo, Error, Gate, SessionCredential, TokenOptions, UserId};
 
 use axum::body::Bytes;
@@ -500,11 +501,10 @@ fn primitives(out: &mut Vec<Outcome>) -> Setup<()> {
     Ok(())
 }
 
-fn gate_on(store: impl tokengate::Store, api_key: &str) -> Setup<Gate> {
+fn gate_on(store: impl tokengate::store::Store) -> Setup<Gate> {
     Gate::builder()
         .server_secret([7u8; 32])
         .store(store)
-        .api_key(api_key)
         .lockout_after_failures(0)
         .client_failures(0, Duration::from_secs(3600))
         .build()
@@ -521,8 +521,10 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize) -> Setup<Me
             .body(Bytes::new())
             .map_err(|e| format!("request: {e}"))
     };
+    let config = ApiConfig::default().api_key(key);
+    let endpoints = Endpoints::with_config(gate.clone(), config).map_err(|e| format!("endpoints: {e}"))?;
     // The right key is accepted, so a refusal below is the key's.
-    let accepted = api::handle(gate, request(key)?, ClientContext::default()).await;
+    let accepted = endpoints.handle(request(key)?, ClientContext::default()).await;
     if accepted.status() != StatusCode::OK {
         return Err(format!("the right API key got {}", accepted.status()));
     }
@@ -532,7 +534,7 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize) -> Setup<Me
         let class = samples.class();
         let request = request(wrong.str(class))?;
         let start = Instant::now();
-        let response = api::handle(gate, request, ClientContext::default()).await;
+        let response = endpoints.handle(request, ClientContext::default()).await;
         let elapsed = start.elapsed();
         samples.record(class, elapsed);
         if response.status() != StatusCode::UNAUTHORIZED {
@@ -540,7 +542,7 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize) -> Setup<Me
         }
     }
     Ok(Measurement {
-        name: format!("API key via api::handle ({store_name})"),
+        name: format!("API key via Endpoints::handle ({store_name})"),
         classes: "A: wrong at char 0 / B: wrong at char 63",
         control: false,
         samples,
@@ -669,7 +671,7 @@ async fn through_gate(name: &str, gate: &Gate, key: &str, fast: bool, out: &mut 
             authenticate(name, gate, n(1_000_000, 120_000), Duration::ZERO).await?,
         ));
     }
-    if selected(&label("API key via api::handle")) {
+    if selected(&label("API key via Endpoints::handle")) {
         out.push(report(api_key(name, gate, key, n(1_000_000, 1_000_000)).await?));
     }
     if selected(&label("token redemption via Gate::create_session")) {
@@ -732,7 +734,7 @@ fn run() -> Setup<Vec<Outcome>> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    let memory = gate_on(MemoryStore::new(), &key)?;
+    let memory = gate_on(MemoryStore::new())?;
     runtime.block_on(through_gate("memory", &memory, &key, true, &mut out))?;
 
     let server = RedisServer::start()?;
@@ -740,7 +742,7 @@ fn run() -> Setup<Vec<Outcome>> {
         let store = RedisStore::connect(&server.url, RedisStoreConfig::default().prefix("tg-timing"))
             .await
             .map_err(|e| format!("redis store: {e}"))?;
-        let gate = gate_on(store, &key)?;
+        let gate = gate_on(store)?;
         through_gate("redis", &gate, &key, false, &mut out).await
     })?;
     drop(server);

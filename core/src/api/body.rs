@@ -1,13 +1,16 @@
 //! Collecting a request body for the mounted routes, the same way in every
-//! adapter: at most [`HttpSettings::max_body_bytes`](crate::config::HttpSettings::max_body_bytes)
+//! adapter: at most [`ApiConfig::max_body_bytes`](super::ApiConfig::max_body_bytes)
 //! kept; an oversized body is read on and discarded (never buffered) up to
 //! [`DRAIN_LIMIT`], so that a client still sending receives the 413.
 
 use bytes::{Bytes, BytesMut};
 use http::Response;
 
-use super::ErrorKind;
-use super::{payload_too_large_response, wire, DRAIN_LIMIT};
+use super::{wire, ErrorKind};
+
+/// How much of an oversized body adapters read and discard before giving up
+/// on the connection: enough that ordinary clients see the 413.
+pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
 /// A body being collected chunk by chunk from the framework's stream.
 ///
@@ -85,7 +88,7 @@ impl BodyRefused {
     /// The answer to send.
     pub fn response(self) -> Response<Bytes> {
         match self {
-            BodyRefused::TooLarge => payload_too_large_response(),
+            BodyRefused::TooLarge => wire::kind_response(ErrorKind::PayloadTooLarge),
             BodyRefused::Unreadable => {
                 wire::error_response(ErrorKind::ArgumentInvalid, "The request body could not be read.")
             }

@@ -1,30 +1,21 @@
 //! Reading the session credential from a request and writing the cookie.
 
 use chrono::{DateTime, Utc};
-use http::{header, HeaderMap, HeaderName};
+use http::HeaderName;
 
-use crate::config::HttpSettings;
 use crate::secret::Secret;
+
+use super::Endpoints;
 
 /// Header carrying the session credential.
 pub const SESSION_HEADER: &str = "x-appwrite-session";
 /// [`SESSION_HEADER`] as a header name: a lookup by text would parse the
 /// text again on every request.
-pub static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
+pub(super) static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
 /// Header carrying the API key.
 pub const KEY_HEADER: &str = "x-appwrite-key";
 /// Header naming the project.
 pub const PROJECT_HEADER: &str = "x-appwrite-project";
-
-/// The session credential of a request: the `X-Appwrite-Session` header,
-/// else the `a_session_<project>` cookie. `None` when neither is present.
-pub fn credential_from_headers<'a>(headers: &'a HeaderMap, settings: &HttpSettings) -> Option<&'a str> {
-    find_credential(
-        headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
-        || headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
-        settings,
-    )
-}
 
 /// What [`find_credential`] answers for a request that carries the session
 /// cookie twice with different values (a sibling subdomain can plant a
@@ -32,20 +23,27 @@ pub fn credential_from_headers<'a>(headers: &'a HeaderMap, settings: &HttpSettin
 /// as carrying an invalid credential (401 where a session is required).
 pub const AMBIGUOUS_COOKIE: &str = "ambiguous-session-cookie";
 
-/// [`credential_from_headers`] for frameworks with other header types: the
-/// session header's value, if any, and every `Cookie` header's value (asked
-/// for only without the session header, which wins). Only a cookie whose
-/// name is exactly the session cookie's counts; two of them with different
-/// values give [`AMBIGUOUS_COOKIE`].
+/// The session credential among a request's headers, for any framework's
+/// header types: the session header's value, if any, and every `Cookie`
+/// header's value (asked for only without the session header, which wins).
+/// Only a cookie named exactly `cookie_name` counts; two of them with
+/// different values give [`AMBIGUOUS_COOKIE`].
+///
+/// ```
+/// use tokengate::api::find_credential;
+/// let cookies = [b"theme=dark; a_session_default=abc".as_slice()];
+/// assert_eq!(find_credential(None, || cookies.into_iter(), "a_session_default"), Some("abc"));
+/// assert_eq!(find_credential(Some(b"hdr"), || cookies.into_iter(), "a_session_default"), Some("hdr"));
+/// ```
 pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
     session_header: Option<&'a [u8]>,
     cookie_headers: impl FnOnce() -> I,
-    settings: &HttpSettings,
+    cookie_name: &str,
 ) -> Option<&'a str> {
     if let Some(value) = session_header {
         return std::str::from_utf8(value).ok().map(str::trim).filter(|v| !v.is_empty());
     }
-    let name = settings.cookie_name();
+    let name = cookie_name;
     let mut found: Option<&'a str> = None;
     let values = cookie_headers()
         .filter_map(|v| std::str::from_utf8(v).ok())
@@ -65,27 +63,27 @@ pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
 /// `Set-Cookie` for a new session: HttpOnly (no script reads it),
 /// SameSite=Lax by default (no cross-site POST carries it), Path=/, Secure
 /// unless configured off, the configured `Domain`, expiring with the session.
-pub fn session_cookie(settings: &HttpSettings, credential: &Secret, expire: DateTime<Utc>) -> Secret {
+pub(super) fn session_cookie(endpoints: &Endpoints, credential: &Secret, expire: DateTime<Utc>) -> Secret {
     Secret::new(format!(
         "{}={}; Path=/; Expires={}{}",
-        settings.cookie_name(),
+        endpoints.cookie_name(),
         credential.expose(),
         expire.format("%a, %d %b %Y %H:%M:%S GMT"),
-        attributes(settings)
+        attributes(endpoints)
     ))
 }
 
 /// `Set-Cookie` that removes the session cookie (logout).
-pub fn expired_cookie(settings: &HttpSettings) -> String {
+pub(super) fn expired_cookie(endpoints: &Endpoints) -> String {
     format!(
         "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{}",
-        settings.cookie_name(),
-        attributes(settings)
+        endpoints.cookie_name(),
+        attributes(endpoints)
     )
 }
 
-fn attributes(settings: &HttpSettings) -> String {
-    let cookie = &settings.cookie;
+fn attributes(endpoints: &Endpoints) -> String {
+    let cookie = &endpoints.config().cookie;
     let domain = cookie
         .domain
         .as_ref()
@@ -98,35 +96,41 @@ fn attributes(settings: &HttpSettings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{header, HeaderMap, HeaderValue};
+
+    fn credential(headers: &HeaderMap) -> Option<&str> {
+        find_credential(
+            headers.get(SESSION_HEADER).map(|v| v.as_bytes()),
+            || headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
+            "a_session_default",
+        )
+    }
 
     #[test]
     fn header_wins_over_cookie() {
-        let settings = HttpSettings::default();
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("x=1; a_session_default=abc"));
-        assert_eq!(credential_from_headers(&headers, &settings), Some("abc"));
+        assert_eq!(credential(&headers), Some("abc"));
         headers.insert(SESSION_HEADER, HeaderValue::from_static("hdr"));
-        assert_eq!(credential_from_headers(&headers, &settings), Some("hdr"));
+        assert_eq!(credential(&headers), Some("hdr"));
     }
 
     #[test]
     fn exact_name_and_one_value_only() {
-        let settings = HttpSettings::default();
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("xa_session_default=evil; a_session_defaultx=evil"),
         );
-        assert_eq!(credential_from_headers(&headers, &settings), None);
+        assert_eq!(credential(&headers), None);
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("a_session_default=abc; a_session_default=abc"),
         );
-        assert_eq!(credential_from_headers(&headers, &settings), Some("abc"));
+        assert_eq!(credential(&headers), Some("abc"));
         headers.insert(header::COOKIE, HeaderValue::from_static("a_session_default=abc"));
         headers.append(header::COOKIE, HeaderValue::from_static("a_session_default=planted"));
-        assert_eq!(credential_from_headers(&headers, &settings), Some(AMBIGUOUS_COOKIE));
+        assert_eq!(credential(&headers), Some(AMBIGUOUS_COOKIE));
         assert!(crate::SessionCredential::decode(AMBIGUOUS_COOKIE).is_none());
     }
 }

@@ -122,8 +122,6 @@ impl Error {
             Error::Store(_) | Error::Delivery(_) => ErrorKind::ServiceUnavailable,
             Error::SmtpDisabled => ErrorKind::SmtpDisabled,
             Error::PhoneDisabled => ErrorKind::PhoneDisabled,
-            Error::ForeignOrigin => ErrorKind::Forbidden,
-            Error::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
             Error::Config(_) => ErrorKind::Internal,
         }
     }
@@ -135,5 +133,21 @@ impl Error {
             Error::InvalidArgument(msg) => msg.clone(),
             other => other.kind().default_message().to_owned(),
         }
+    }
+}
+
+/// Why an endpoint refuses a request: a domain [`Error`] from the gate, or
+/// a refusal of HTTP's own (a foreign origin, a body that is not JSON).
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// The gate (or parsing) failed.
+    Domain(Error),
+    /// The request itself is refused, with this kind's fixed message.
+    Http(ErrorKind),
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal::Domain(error)
     }
 }

@@ -5,10 +5,12 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Request};
 
 use crate::error::Error;
-use crate::gate::Gate;
+use crate::policy::parse_origin;
 use crate::secret::{ct_eq, Secret};
 
 use super::cookie::{KEY_HEADER, PROJECT_HEADER};
+use super::error_kind::{ErrorKind, Refusal};
+use super::Endpoints;
 
 /// Without the peer address there are no per-client limits: one shared
 /// bucket instead would let any client lock a user out after ten failures.
@@ -25,7 +27,7 @@ pub(super) fn warn_without_peer() {
 /// Token and exchange bodies must say they are JSON: a cross-site HTML form
 /// can only send `application/x-www-form-urlencoded`, `multipart/form-data`
 /// or `text/plain`, so it can no longer log a victim in.
-pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -34,7 +36,7 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Error> {
     if is_json {
         Ok(())
     } else {
-        Err(Error::UnsupportedMediaType)
+        Err(Refusal::Http(ErrorKind::UnsupportedMediaType))
     }
 }
 
@@ -43,20 +45,21 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Error> {
 /// foreign page could log the victim into the attacker's account (login
 /// CSRF). Without `Origin`, a `Sec-Fetch-Site: cross-site` request is
 /// refused; a request with neither is not from a browser page.
-pub(super) fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), Error> {
+pub(super) fn check_origin(endpoints: &Endpoints, request: &Request<Bytes>) -> Result<(), Refusal> {
+    let foreign = || Refusal::Http(ErrorKind::Forbidden);
     let headers = request.headers();
     let Some(origin) = headers.get(header::ORIGIN) else {
         let cross_site = headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        return if cross_site { Err(Error::ForeignOrigin) } else { Ok(()) };
+        return if cross_site { Err(foreign()) } else { Ok(()) };
     };
     // `Origin: null` (sandboxed frames, file pages) parses as nothing: refused.
     let origin = origin
         .to_str()
         .ok()
-        .and_then(|o| crate::redirect::parse_origin(o).ok())
-        .ok_or(Error::ForeignOrigin)?;
+        .and_then(|o| parse_origin(o).ok())
+        .ok_or_else(foreign)?;
     let own_host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -64,52 +67,47 @@ pub(super) fn check_origin(gate: &Gate, request: &Request<Bytes>) -> Result<(), 
     // The request's own host, under the public URL's scheme: behind TLS
     // termination the request itself does not show the scheme, and a page
     // served over the other scheme is not the app's.
-    let public = gate.flows().redirect.public_origin();
+    let public = endpoints.gate().flows().redirect.public_origin();
     let own = own_host
-        .and_then(|host| {
-            crate::redirect::parse_origin(&format!("{}://{}", public.scheme, host.to_ascii_lowercase())).ok()
-        })
+        .and_then(|host| parse_origin(&format!("{}://{}", public.scheme, host.to_ascii_lowercase())).ok())
         .is_some_and(|own| own == origin);
-    let listed = *public == origin
-        || gate
-            .http()
-            .allowed_origins
-            .iter()
-            .any(|allowed| crate::redirect::parse_origin(allowed).is_ok_and(|a| a == origin));
+    let listed = *public == origin || endpoints.inner.allowed_origins.contains(&origin);
     if own || listed {
         Ok(())
     } else {
-        Err(Error::ForeignOrigin)
+        Err(foreign())
     }
 }
 
 /// A present but wrong `X-Appwrite-Project` is refused; absent is fine
 /// (browsers sending only the cookie do not set it).
-pub(super) fn check_project(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
+pub(super) fn check_project(endpoints: &Endpoints, headers: &HeaderMap) -> Result<(), Refusal> {
     match headers.get(PROJECT_HEADER).map(HeaderValue::as_bytes) {
         None | Some(b"") => Ok(()),
-        Some(project) if project == gate.http().project.as_bytes() => Ok(()),
-        Some(_) => Err(Error::argument("Project with the requested ID could not be found.")),
+        Some(project) if project == endpoints.gate().project().as_bytes() => Ok(()),
+        Some(_) => Err(Refusal::Domain(Error::argument(
+            "Project with the requested ID could not be found.",
+        ))),
     }
 }
 
 /// Whether the request carries the right API key. A wrong key is an error,
 /// never a silent downgrade to an anonymous call.
-pub(super) fn optional_api_key(gate: &Gate, headers: &HeaderMap) -> Result<bool, Error> {
+pub(super) fn optional_api_key(endpoints: &Endpoints, headers: &HeaderMap) -> Result<bool, Refusal> {
     let Some(given) = headers.get(KEY_HEADER) else {
         return Ok(false);
     };
-    let expected: Option<&Secret> = gate.http().api_key.as_ref();
+    let expected: Option<&Secret> = endpoints.config().api_key.as_ref();
     match expected {
         Some(expected) if ct_eq(expected.expose().as_bytes(), given.as_bytes()) => Ok(true),
-        _ => Err(Error::Unauthorized),
+        _ => Err(Refusal::Domain(Error::Unauthorized)),
     }
 }
 
-pub(super) fn require_api_key(gate: &Gate, headers: &HeaderMap) -> Result<(), Error> {
-    if optional_api_key(gate, headers)? {
+pub(super) fn require_api_key(endpoints: &Endpoints, headers: &HeaderMap) -> Result<(), Refusal> {
+    if optional_api_key(endpoints, headers)? {
         Ok(())
     } else {
-        Err(Error::Unauthorized)
+        Err(Refusal::Domain(Error::Unauthorized))
     }
 }

@@ -1,58 +1,67 @@
 //! The HTTP endpoints, framework-agnostic: `http::Request<Bytes>` in,
-//! `http::Response<Bytes>` out, Appwrite-compatible on the wire.
+//! `http::Response<Bytes>` out, Appwrite-compatible on the wire; their
+//! settings ([`ApiConfig`]); and what both framework adapters share: the
+//! body limit ([`BodyCollector`]), the request's session
+//! ([`SessionLookup`], [`SharedSession`]) and the refusals ([`Rejection`]).
 //!
-//! Adapters call [`is_mounted`] to decide whether a request is ours; if so
-//! they buffer its body (at most [`crate::config::HttpSettings::max_body_bytes`])
-//! and call [`handle`]; otherwise they call [`resolve_session`] and hand the
-//! result to the application.
+//! An adapter holds [`Endpoints`] (a [`Gate`] with its [`ApiConfig`]). For
+//! each request it asks [`Endpoints::is_mounted`]; if so it buffers the body
+//! with a [`BodyCollector`] and calls [`Endpoints::handle`]; otherwise it
+//! hands the request a [`SessionLookup`], which finds the session the first
+//! time something (an extractor, a guard) asks for it.
 //!
 //! ```
 //! use bytes::Bytes;
-//! use tokengate::{api, Gate, store::MemoryStore};
+//! use tokengate::api::{ApiConfig, ClientContext, Endpoints};
+//! use tokengate::{Gate, store::MemoryStore};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let gate = Gate::builder()
 //!     .server_secret([3u8; 32])
 //!     .store(MemoryStore::new())
-//!     .api_key("an-api-key-for-the-docs")
 //!     .build()
 //!     .unwrap();
+//! let endpoints = Endpoints::with_config(gate, ApiConfig::default().api_key("an-api-key-for-the-docs")).unwrap();
 //! let request = http::Request::post("/v1/users/alice/tokens")
 //!     .header("x-appwrite-key", "an-api-key-for-the-docs")
 //!     .header("content-type", "application/json")
 //!     .body(Bytes::from_static(b"{\"length\": 8}"))
 //!     .unwrap();
-//! assert!(api::is_mounted(&gate, request.uri().path()));
-//! let response = api::handle(&gate, request, api::ClientContext::default()).await;
+//! assert!(endpoints.is_mounted(request.uri().path()));
+//! let response = endpoints.handle(request, ClientContext::default()).await;
 //! assert_eq!(response.status(), 201);
 //! # });
 //! ```
 
 mod body;
-pub mod cookie;
+mod client_ip;
+mod config;
+mod cookie;
 mod error_kind;
 mod guard;
-pub mod params;
+mod handlers;
+pub(crate) mod params;
 mod routes;
-pub mod wire;
+mod session;
+mod wire;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response};
 
 use crate::error::Error;
-use crate::flows::Requester;
-use crate::gate::{Gate, TokenOptions, TOKEN_EXPIRE_RANGE};
-use crate::model::{ClientInfo, Session, UserId};
-pub use body::{BodyCollector, BodyRefused};
-use cookie::{credential_from_headers, expired_cookie, session_cookie};
+use crate::gate::Gate;
+use crate::model::Session;
+use crate::policy::Origin;
+pub use body::{BodyCollector, BodyRefused, DRAIN_LIMIT};
+pub use client_ip::{ForwardedHeader, IpNet, TrustedProxies};
+pub use config::{ApiConfig, CookieSettings, SameSite};
+pub use cookie::{find_credential, AMBIGUOUS_COOKIE, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER};
 pub use error_kind::ErrorKind;
-use guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
-use params::Params;
 pub use routes::route_for;
-use routes::{match_route, Route};
-use wire::{error_response, error_to_response, json_response, no_content, session_json, session_list_json, token_json};
+pub use session::{Rejection, SessionLookup, SharedSession};
 
 /// What the adapter knows about the connection.
 #[derive(Debug, Clone, Default)]
@@ -74,304 +83,113 @@ impl ClientContext {
     }
 }
 
-/// Whether `path` belongs to the mounted endpoints (`<base>/account…` or
-/// `<base>/users…`). Everything else passes through to the application.
-pub fn is_mounted(gate: &Gate, path: &str) -> bool {
-    relative_path(gate, path).is_some_and(|rest| {
-        let first = rest.split('/').next().unwrap_or_default();
-        first == "account" || first == "users"
-    })
+/// The mounted endpoints: a [`Gate`] with its validated [`ApiConfig`].
+/// What the adapters take (`TokenGateLayer::new`, `TokenGate::new`); a
+/// `Gate` converts into it with the default configuration. Cheap to clone
+/// (one `Arc`).
+///
+/// ```
+/// use tokengate::api::{ApiConfig, Endpoints};
+/// use tokengate::{Gate, store::MemoryStore};
+///
+/// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).project("shop").build().unwrap();
+/// let endpoints = Endpoints::with_config(gate.clone(), ApiConfig::default().base_path("/auth")).unwrap();
+/// assert!(endpoints.is_mounted("/auth/account/sessions"));
+/// assert!(!endpoints.is_mounted("/v1/account/sessions"));
+/// assert_eq!(endpoints.cookie_name(), "a_session_shop");
+/// assert!(Endpoints::from(gate).is_mounted("/v1/users/alice"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    inner: Arc<Inner>,
 }
 
-fn relative_path<'a>(gate: &Gate, path: &'a str) -> Option<&'a str> {
-    path.strip_prefix(gate.http().base_path.as_str())?.strip_prefix('/')
+#[derive(Debug)]
+struct Inner {
+    gate: Gate,
+    config: ApiConfig,
+    allowed_origins: Vec<Origin>,
+    cookie_name: String,
 }
 
-/// The session of a request outside the mounted routes: `Ok(None)` when it
-/// carries no credential (no store call) or an invalid one; `Err` only when
-/// the store failed (the adapter answers 503: fail closed).
-pub async fn resolve_session(gate: &Gate, headers: &HeaderMap) -> Result<Option<Session>, Error> {
-    resolve_credential(gate, credential_from_headers(headers, gate.http())).await
-}
+impl Endpoints {
+    /// The endpoints of `gate` with `config`, validated: a malformed base
+    /// path or origin, a short API key or an impossible cookie is an error.
+    pub fn with_config(gate: Gate, config: ApiConfig) -> Result<Self, Error> {
+        let allowed_origins = config.validate()?;
+        let prefix = if config.cookie.host_prefix { "__Host-" } else { "" };
+        let cookie_name = format!("{prefix}a_session_{}", gate.project());
+        Ok(Endpoints {
+            inner: Arc::new(Inner {
+                gate,
+                config,
+                allowed_origins,
+                cookie_name,
+            }),
+        })
+    }
 
-/// [`resolve_session`] for a credential already found with
-/// [`cookie::find_credential`].
-pub async fn resolve_credential(gate: &Gate, credential: Option<&str>) -> Result<Option<Session>, Error> {
-    match credential {
-        None => Ok(None),
-        Some(credential) => gate.authenticate(credential).await,
+    /// The gate.
+    pub fn gate(&self) -> &Gate {
+        &self.inner.gate
+    }
+
+    /// The HTTP settings.
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// The session cookie's name: `a_session_<project>`, with `__Host-`
+    /// in front when configured.
+    pub fn cookie_name(&self) -> &str {
+        &self.inner.cookie_name
+    }
+
+    /// Whether `path` belongs to the mounted endpoints (`<base>/account…` or
+    /// `<base>/users…`). Everything else passes through to the application.
+    pub fn is_mounted(&self, path: &str) -> bool {
+        self.relative_path(path).is_some_and(|rest| {
+            let first = rest.split('/').next().unwrap_or_default();
+            first == "account" || first == "users"
+        })
+    }
+
+    fn relative_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        path.strip_prefix(self.inner.config.base_path.as_str())?
+            .strip_prefix('/')
+    }
+
+    /// The session credential of a request: the `X-Appwrite-Session`
+    /// header, else the session cookie ([`find_credential`]).
+    pub fn credential<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        find_credential(
+            headers.get(&cookie::SESSION_HEADER_NAME).map(|v| v.as_bytes()),
+            || headers.get_all(http::header::COOKIE).iter().map(|v| v.as_bytes()),
+            self.cookie_name(),
+        )
+    }
+
+    /// The session of a request: `Ok(None)` when it carries no credential
+    /// (no store call) or an invalid one; `Err` only when the store failed
+    /// (answer 503: fail closed).
+    pub async fn resolve_session(&self, headers: &HeaderMap) -> Result<Option<Session>, Error> {
+        match self.credential(headers) {
+            None => Ok(None),
+            Some(credential) => self.gate().authenticate(credential).await,
+        }
+    }
+
+    /// Answers one request to a mounted route. Never panics; every failure
+    /// is Appwrite's JSON error body.
+    pub async fn handle(&self, request: Request<Bytes>, client: ClientContext) -> Response<Bytes> {
+        handlers::dispatch(self, &request, &client).await
     }
 }
 
-/// The 401 answer for a route that requires a session.
-pub fn unauthorized_response() -> Response<Bytes> {
-    error_response(ErrorKind::Unauthorized, ErrorKind::Unauthorized.default_message())
-}
-
-/// The 500 answer when an extractor finds no layer installed.
-pub fn missing_layer_response(layer: &str) -> Response<Bytes> {
-    error_response(
-        ErrorKind::Internal,
-        &format!("AuthSession requires the tokengate {layer} to be installed on this route"),
-    )
-}
-
-/// How much of an oversized body adapters read and discard before giving up
-/// on the connection: enough that ordinary clients see the 413.
-pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
-
-/// The 413 answer for an oversized body.
-pub fn payload_too_large_response() -> Response<Bytes> {
-    error_response(ErrorKind::PayloadTooLarge, ErrorKind::PayloadTooLarge.default_message())
-}
-
-/// The 503 answer when the store is unreachable.
-pub fn unavailable_response() -> Response<Bytes> {
-    error_response(
-        ErrorKind::ServiceUnavailable,
-        ErrorKind::ServiceUnavailable.default_message(),
-    )
-}
-
-/// Answers one request to a mounted route. Never panics; every failure is
-/// Appwrite's JSON error body.
-pub async fn handle(gate: &Gate, request: Request<Bytes>, client: ClientContext) -> Response<Bytes> {
-    match dispatch(gate, &request, &client).await {
-        Ok(response) => response,
-        Err(error) => error_to_response(&error),
-    }
-}
-
-async fn dispatch(gate: &Gate, request: &Request<Bytes>, client: &ClientContext) -> Result<Response<Bytes>, Error> {
-    let path = request.uri().path();
-    let Some(route) = relative_path(gate, path).and_then(match_route) else {
-        return Ok(error_response(
-            ErrorKind::RouteNotFound,
-            ErrorKind::RouteNotFound.default_message(),
-        ));
-    };
-    if request.body().len() > gate.http().max_body_bytes {
-        return Ok(payload_too_large_response());
-    }
-    check_project(gate, request.headers())?;
-    let method = request.method();
-    let body = request.body();
-    let headers = request.headers();
-    // Behind trusted proxies the client is who they say it is; otherwise the peer.
-    let client_ip = gate.http().trusted_proxies.client(client.ip, headers);
-    if client_ip.is_none() {
-        warn_without_peer();
-    }
-    let info = ClientInfo::new(client_ip, user_agent(headers));
-
-    match (route, method) {
-        (Route::User(user), &Method::GET) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            let found = gate.get_user(&user).await?.ok_or(Error::UserNotFound)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &wire::user_json(&user, Some(&found), found.created_at, found.updated_at),
-            ))
-        }
-        (Route::User(user), &Method::DELETE) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            Params::parse(body, &[])?;
-            gate.delete_user(&user).await?;
-            Ok(no_content())
-        }
-        (Route::CreateToken(user), &Method::POST) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            require_json(headers)?;
-            let params = Params::parse(body, &["length", "expire"])?;
-            let mut options = TokenOptions::default();
-            if let Some(length) = params.optional_int("length", 4..=128)? {
-                options = options.length(length as usize);
-            }
-            if let Some(expire) = params.optional_int("expire", TOKEN_EXPIRE_RANGE)? {
-                options = options.expire(std::time::Duration::from_secs(expire));
-            }
-            let token = gate.create_token(&user, options).await?;
-            Ok(json_response(StatusCode::CREATED, &token_json(&token, true)))
-        }
-        (Route::UserSessions(user), &Method::GET) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            let sessions = gate.list_sessions(&user).await?;
-            Ok(json_response(StatusCode::OK, &session_list_json(&sessions, None)))
-        }
-        (Route::UserSessions(user), &Method::DELETE) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            Params::parse(body, &[])?;
-            gate.delete_sessions(&user).await?;
-            Ok(no_content())
-        }
-        (Route::UserSessions(user), &Method::POST) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            Params::parse(body, &[])?;
-            let (session, credential) = gate.create_server_session(&user, info).await?;
-            Ok(json_response(
-                StatusCode::CREATED,
-                &session_json(&session, false, Some(&credential)),
-            ))
-        }
-        (Route::UserSession(user, session_id), &Method::DELETE) => {
-            require_api_key(gate, headers)?;
-            let user = UserId::parse(user)?;
-            Params::parse(body, &[])?;
-            gate.delete_session(&user, session_id).await?;
-            Ok(no_content())
-        }
-        (Route::Exchange, &Method::POST) => {
-            let api_key = optional_api_key(gate, headers)?;
-            if !api_key {
-                check_origin(gate, request)?;
-            }
-            require_json(headers)?;
-            let params = Params::parse(body, &["userId", "secret"])?;
-            let user = UserId::parse(params.required_str("userId")?)?;
-            let secret = params.required_str("secret")?;
-            let (session, credential) = gate.create_session(&user, secret, info).await?;
-            let shown = api_key.then_some(&credential);
-            let mut response = json_response(StatusCode::CREATED, &session_json(&session, true, shown));
-            set_cookie(
-                &mut response,
-                session_cookie(gate.http(), &credential, session.expire).expose(),
-            );
-            Ok(response)
-        }
-        (Route::AccountSessions, &Method::GET) => {
-            let current = &current_session(gate, headers).await?;
-            let sessions = gate.list_sessions(&current.user_id).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &session_list_json(&sessions, Some(&current.id)),
-            ))
-        }
-        (Route::AccountSessions, &Method::DELETE) => {
-            let current = &current_session(gate, headers).await?;
-            Params::parse(body, &["current"])?;
-            gate.delete_sessions(&current.user_id).await?;
-            let mut response = no_content();
-            set_cookie(&mut response, &expired_cookie(gate.http()));
-            Ok(response)
-        }
-        (Route::AccountSession(id), &Method::GET) => {
-            let current = &current_session(gate, headers).await?;
-            let id = resolve_id(id, current);
-            let session = gate.get_session(&current.user_id, id).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &session_json(&session, session.id == current.id, None),
-            ))
-        }
-        (Route::AccountSession(id), &Method::PATCH) => {
-            let current = &current_session(gate, headers).await?;
-            Params::parse(body, &[])?;
-            let id = resolve_id(id, current);
-            let session = gate.extend_session(&current.user_id, id).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &session_json(&session, session.id == current.id, None),
-            ))
-        }
-        (Route::AccountSession(id), &Method::DELETE) => {
-            let current = &current_session(gate, headers).await?;
-            Params::parse(body, &[])?;
-            let id = resolve_id(id, current);
-            gate.delete_session(&current.user_id, id).await?;
-            let mut response = no_content();
-            if id == current.id {
-                set_cookie(&mut response, &expired_cookie(gate.http()));
-            }
-            Ok(response)
-        }
-        (Route::Account, &Method::GET) => {
-            let current = &current_session(gate, headers).await?;
-            let user = gate.get_user(&current.user_id).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &wire::user_json(&current.user_id, user.as_ref(), current.created_at, current.updated_at),
-            ))
-        }
-        (Route::EmailToken, &Method::POST) => {
-            let trusted = optional_api_key(gate, headers)?;
-            require_json(headers)?;
-            let params = Params::parse(body, &["userId", "email", "phrase"])?;
-            let requester = Requester::new(client_ip, trusted);
-            let phrase = params.optional_bool("phrase")?.unwrap_or(false);
-            let token = gate
-                .create_email_token(
-                    params.required_str("userId")?,
-                    params.required_str("email")?,
-                    phrase,
-                    requester,
-                )
-                .await?;
-            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
-        }
-        (Route::MagicUrlToken, &Method::POST) => {
-            let trusted = optional_api_key(gate, headers)?;
-            require_json(headers)?;
-            let params = Params::parse(body, &["userId", "email", "url", "phrase"])?;
-            let requester = Requester::new(client_ip, trusted);
-            let phrase = params.optional_bool("phrase")?.unwrap_or(false);
-            let token = gate
-                .create_magic_url_token(
-                    params.required_str("userId")?,
-                    params.required_str("email")?,
-                    params.optional_str("url")?,
-                    phrase,
-                    requester,
-                )
-                .await?;
-            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
-        }
-        (Route::PhoneToken, &Method::POST) => {
-            let trusted = optional_api_key(gate, headers)?;
-            require_json(headers)?;
-            let params = Params::parse(body, &["userId", "phone"])?;
-            let requester = Requester::new(client_ip, trusted);
-            let token = gate
-                .create_phone_token(params.required_str("userId")?, params.required_str("phone")?, requester)
-                .await?;
-            Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
-        }
-        _ => Ok(error_response(
-            ErrorKind::MethodNotAllowed,
-            ErrorKind::MethodNotAllowed.default_message(),
-        )),
-    }
-}
-
-fn resolve_id<'a>(id: &'a str, current: &'a Session) -> &'a str {
-    if id == "current" {
-        &current.id
-    } else {
-        id
-    }
-}
-
-/// The session the request authenticates with; 401 without one.
-async fn current_session(gate: &Gate, headers: &HeaderMap) -> Result<Session, Error> {
-    resolve_session(gate, headers).await?.ok_or(Error::Unauthorized)
-}
-
-fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-fn set_cookie(response: &mut Response<Bytes>, cookie: &str) {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        let mut value = value;
-        value.set_sensitive(true);
-        response.headers_mut().append(header::SET_COOKIE, value);
+impl From<Gate> for Endpoints {
+    /// The endpoints of `gate` with the default [`ApiConfig`] (no API key:
+    /// the API-key routes refuse).
+    fn from(gate: Gate) -> Self {
+        Endpoints::with_config(gate, ApiConfig::default()).expect("the default configuration is valid")
     }
 }

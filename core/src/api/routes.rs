@@ -1,65 +1,134 @@
-//! The route table: which endpoint a path names.
+//! The route table: the one list of endpoints, used to match a request and
+//! by the fuzz target and diagnostics ([`route_for`]).
 
+use http::Method;
+
+/// Which handler answers (one per method and route).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Route<'a> {
-    User(&'a str),
-    CreateToken(&'a str),
-    UserSessions(&'a str),
-    UserSession(&'a str, &'a str),
+pub(super) enum Endpoint {
+    GetUser,
+    DeleteUser,
+    CreateToken,
+    ListUserSessions,
+    DeleteUserSessions,
+    CreateServerSession,
+    DeleteUserSession,
     Exchange,
-    AccountSessions,
-    AccountSession(&'a str),
-    Account,
+    ListAccountSessions,
+    DeleteAccountSessions,
+    GetAccountSession,
+    ExtendAccountSession,
+    DeleteAccountSession,
+    GetAccount,
     EmailToken,
     MagicUrlToken,
     PhoneToken,
 }
 
-pub(super) fn match_route(rest: &str) -> Option<Route<'_>> {
-    let segments: Vec<&str> = rest.split('/').collect();
-    Some(match segments.as_slice() {
-        ["users", user] => Route::User(user),
-        ["users", user, "tokens"] => Route::CreateToken(user),
-        ["users", user, "sessions"] => Route::UserSessions(user),
-        ["users", user, "sessions", session] => Route::UserSession(user, session),
-        ["account", "sessions", "token"] => Route::Exchange,
-        ["account", "sessions"] => Route::AccountSessions,
-        ["account", "sessions", session] => Route::AccountSession(session),
-        ["account"] => Route::Account,
-        ["account", "tokens", "email"] => Route::EmailToken,
-        ["account", "tokens", "magic-url"] => Route::MagicUrlToken,
-        ["account", "tokens", "phone"] => Route::PhoneToken,
-        _ => return None,
-    })
+/// Method, path template relative to the base path (`{…}` matches one
+/// non-empty-or-empty segment), endpoint. The first matching template wins,
+/// so the literal `account/sessions/token` comes before
+/// `account/sessions/{sessionId}`.
+const ROUTES: &[(Method, &str, Endpoint)] = &[
+    (Method::GET, "users/{userId}", Endpoint::GetUser),
+    (Method::DELETE, "users/{userId}", Endpoint::DeleteUser),
+    (Method::POST, "users/{userId}/tokens", Endpoint::CreateToken),
+    (Method::GET, "users/{userId}/sessions", Endpoint::ListUserSessions),
+    (Method::DELETE, "users/{userId}/sessions", Endpoint::DeleteUserSessions),
+    (Method::POST, "users/{userId}/sessions", Endpoint::CreateServerSession),
+    (
+        Method::DELETE,
+        "users/{userId}/sessions/{sessionId}",
+        Endpoint::DeleteUserSession,
+    ),
+    (Method::POST, "account/sessions/token", Endpoint::Exchange),
+    (Method::GET, "account/sessions", Endpoint::ListAccountSessions),
+    (Method::DELETE, "account/sessions", Endpoint::DeleteAccountSessions),
+    (Method::GET, "account/sessions/{sessionId}", Endpoint::GetAccountSession),
+    (
+        Method::PATCH,
+        "account/sessions/{sessionId}",
+        Endpoint::ExtendAccountSession,
+    ),
+    (
+        Method::DELETE,
+        "account/sessions/{sessionId}",
+        Endpoint::DeleteAccountSession,
+    ),
+    (Method::GET, "account", Endpoint::GetAccount),
+    (Method::POST, "account/tokens/email", Endpoint::EmailToken),
+    (Method::POST, "account/tokens/magic-url", Endpoint::MagicUrlToken),
+    (Method::POST, "account/tokens/phone", Endpoint::PhoneToken),
+];
+
+/// The path parameters of a match, in order (at most two).
+pub(super) type PathParams<'a> = [&'a str; 2];
+
+/// What a path and method name.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Matched<'a> {
+    /// An endpoint, with its path parameters.
+    Endpoint(Endpoint, PathParams<'a>),
+    /// A known path asked with another method: 405.
+    WrongMethod,
+    /// No such path: 404.
+    NotFound,
+}
+
+/// The path parameters if `rest` fits `template`.
+fn fit<'a>(template: &str, rest: &'a str) -> Option<PathParams<'a>> {
+    let mut params = [""; 2];
+    let mut count = 0;
+    let mut given = rest.split('/');
+    for part in template.split('/') {
+        let segment = given.next()?;
+        if part.starts_with('{') {
+            params[count] = segment;
+            count += 1;
+        } else if part != segment {
+            return None;
+        }
+    }
+    given.next().is_none().then_some(params)
+}
+
+/// The first route whose template `rest` fits (the literal exchange path
+/// before the session id that would also fit it).
+fn first_fit(rest: &str) -> Option<(&'static str, PathParams<'_>)> {
+    ROUTES
+        .iter()
+        .find_map(|(_, template, _)| fit(template, rest).map(|params| (*template, params)))
+}
+
+pub(super) fn match_route<'a>(method: &Method, rest: &'a str) -> Matched<'a> {
+    let Some((template, params)) = first_fit(rest) else {
+        return Matched::NotFound;
+    };
+    ROUTES
+        .iter()
+        .find(|(m, t, _)| m == method && *t == template)
+        .map_or(Matched::WrongMethod, |(_, _, endpoint)| {
+            Matched::Endpoint(*endpoint, params)
+        })
 }
 
 /// Which endpoint a path names, for diagnostics and fuzzing: the route
 /// template (relative to the base path, e.g. `users/{userId}/tokens`) and
-/// the path parameters in order, as [`handle`](super::handle) matches them. `rest` is the
+/// the path parameters in order, as the endpoints match them. `rest` is the
 /// path after `<base path>/`; `None` is the 404 case. The method is not
-/// part of the match ([`handle`](super::handle) answers 405 for a known route asked with
-/// another method).
+/// part of the match (a known route asked with another method is 405).
 ///
 /// ```
 /// use tokengate::api::route_for;
 /// assert_eq!(route_for("users/alice/tokens"), Some(("users/{userId}/tokens", vec!["alice"])));
 /// assert_eq!(route_for("account/sessions/current"), Some(("account/sessions/{sessionId}", vec!["current"])));
+/// assert_eq!(route_for("account/sessions/token"), Some(("account/sessions/token", vec![])));
 /// assert_eq!(route_for("account/nothing"), None);
 /// ```
 pub fn route_for(rest: &str) -> Option<(&'static str, Vec<&str>)> {
-    Some(match match_route(rest)? {
-        Route::User(user) => ("users/{userId}", vec![user]),
-        Route::CreateToken(user) => ("users/{userId}/tokens", vec![user]),
-        Route::UserSessions(user) => ("users/{userId}/sessions", vec![user]),
-        Route::UserSession(user, session) => ("users/{userId}/sessions/{sessionId}", vec![user, session]),
-        Route::Exchange => ("account/sessions/token", vec![]),
-        Route::AccountSessions => ("account/sessions", vec![]),
-        Route::AccountSession(session) => ("account/sessions/{sessionId}", vec![session]),
-        Route::Account => ("account", vec![]),
-        Route::EmailToken => ("account/tokens/email", vec![]),
-        Route::MagicUrlToken => ("account/tokens/magic-url", vec![]),
-        Route::PhoneToken => ("account/tokens/phone", vec![]),
-    })
+    let (template, params) = first_fit(rest)?;
+    let count = template.matches('{').count();
+    Some((template, params[..count].to_vec()))
 }
 
 #[cfg(test)]
@@ -68,14 +137,42 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(match_route("users/a/tokens"), Some(Route::CreateToken("a")));
         assert_eq!(
-            match_route("account/sessions/current"),
-            Some(Route::AccountSession("current"))
+            match_route(&Method::POST, "users/a/tokens"),
+            Matched::Endpoint(Endpoint::CreateToken, ["a", ""])
         );
-        assert_eq!(match_route("account/sessions/token"), Some(Route::Exchange));
-        assert_eq!(match_route("account/sessions/"), Some(Route::AccountSession("")));
-        assert_eq!(match_route("account/x"), None);
-        assert_eq!(match_route("users/a/tokens/b"), None);
+        assert_eq!(
+            match_route(&Method::GET, "account/sessions/current"),
+            Matched::Endpoint(Endpoint::GetAccountSession, ["current", ""])
+        );
+        assert_eq!(
+            match_route(&Method::POST, "account/sessions/token"),
+            Matched::Endpoint(Endpoint::Exchange, ["", ""])
+        );
+        assert_eq!(
+            match_route(&Method::GET, "account/sessions/token"),
+            Matched::WrongMethod
+        );
+        assert_eq!(
+            match_route(&Method::DELETE, "account/sessions/"),
+            Matched::Endpoint(Endpoint::DeleteAccountSession, ["", ""])
+        );
+        assert_eq!(match_route(&Method::GET, "account/x"), Matched::NotFound);
+        assert_eq!(match_route(&Method::POST, "users/a/tokens/b"), Matched::NotFound);
+        assert_eq!(
+            match_route(&Method::DELETE, "users/a/sessions/s1"),
+            Matched::Endpoint(Endpoint::DeleteUserSession, ["a", "s1"])
+        );
+    }
+
+    #[test]
+    fn every_endpoint_is_reachable() {
+        for (method, template, endpoint) in ROUTES {
+            let path = template.replace("{userId}", "u").replace("{sessionId}", "s");
+            assert_eq!(
+                match_route(method, &path),
+                Matched::Endpoint(*endpoint, first_fit(&path).unwrap().1)
+            );
+        }
     }
 }

@@ -9,20 +9,16 @@ use super::ErrorKind;
 use crate::directory::User;
 use crate::model::{Session, Token, UserId};
 use crate::secret::Secret;
+pub(crate) use crate::time::format_date;
 
 /// `Content-Type` of every JSON response.
 pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// `Content-Type` of bodiless responses: the Appwrite SDKs parse any JSON
 /// content type as JSON, so 204 must not claim it, but must carry one.
-pub const EMPTY_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
-
-/// ISO 8601 with milliseconds and offset: `2026-11-27T19:49:09.123+00:00`.
-pub fn format_date(date: DateTime<Utc>) -> String {
-    date.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
-}
+pub(super) const EMPTY_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// The Token model. `secret` is shown only to API-key callers.
-pub fn token_json(token: &Token, show_secret: bool) -> Value {
+pub(super) fn token_json(token: &Token, show_secret: bool) -> Value {
     let secret = match (&token.secret, show_secret) {
         (Some(secret), true) => secret.expose().to_owned(),
         _ => String::new(),
@@ -38,7 +34,7 @@ pub fn token_json(token: &Token, show_secret: bool) -> Value {
 }
 
 /// The Session model. `secret` is the credential, for API-key callers only.
-pub fn session_json(session: &Session, current: bool, secret: Option<&Secret>) -> Value {
+pub(super) fn session_json(session: &Session, current: bool, secret: Option<&Secret>) -> Value {
     json!({
         "$id": session.id,
         "$createdAt": format_date(session.created_at),
@@ -73,7 +69,7 @@ pub fn session_json(session: &Session, current: bool, secret: Option<&Secret>) -
 }
 
 /// The SessionList model.
-pub fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Value {
+pub(super) fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Value {
     let items: Vec<Value> = sessions
         .iter()
         .map(|s| session_json(s, current_id == Some(s.id.as_str()), None))
@@ -85,7 +81,12 @@ pub fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Valu
 /// first became known; `known_since` stands in for a user the directory has
 /// no record of (a session from before records were kept), so neither is
 /// ever empty. `accessed_at` is the last use the caller knows of.
-pub fn user_json(id: &UserId, user: Option<&User>, known_since: DateTime<Utc>, accessed_at: DateTime<Utc>) -> Value {
+pub(super) fn user_json(
+    id: &UserId,
+    user: Option<&User>,
+    known_since: DateTime<Utc>,
+    accessed_at: DateTime<Utc>,
+) -> Value {
     let created = format_date(user.map_or(known_since, |u| u.created_at));
     json!({
         "$id": id.as_str(),
@@ -108,7 +109,7 @@ pub fn user_json(id: &UserId, user: Option<&User>, known_since: DateTime<Utc>, a
 }
 
 /// Appwrite's error body.
-pub fn error_json(kind: ErrorKind, message: &str) -> Value {
+pub(super) fn error_json(kind: ErrorKind, message: &str) -> Value {
     json!({
         "message": message,
         "code": kind.status(),
@@ -118,7 +119,7 @@ pub fn error_json(kind: ErrorKind, message: &str) -> Value {
 }
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
     let bytes = serde_json::to_vec(body).expect("JSON values always serialise");
     let mut response = Response::new(Bytes::from(bytes));
     *response.status_mut() = status;
@@ -129,7 +130,7 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
 }
 
 /// A 204 with the content type the SDKs need.
-pub fn no_content() -> Response<Bytes> {
+pub(super) fn no_content() -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
@@ -139,14 +140,19 @@ pub fn no_content() -> Response<Bytes> {
 }
 
 /// Appwrite's error response for `kind` with `message`.
-pub fn error_response(kind: ErrorKind, message: &str) -> Response<Bytes> {
+pub(super) fn error_response(kind: ErrorKind, message: &str) -> Response<Bytes> {
     let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, &error_json(kind, message))
 }
 
+/// Appwrite's error response of `kind` with its fixed message.
+pub(super) fn kind_response(kind: ErrorKind) -> Response<Bytes> {
+    error_response(kind, kind.default_message())
+}
+
 /// Appwrite's error response for an [`crate::Error`]; store and delivery
 /// details are logged, never sent.
-pub fn error_to_response(error: &crate::Error) -> Response<Bytes> {
+pub(super) fn error_to_response(error: &crate::Error) -> Response<Bytes> {
     let kind = error.kind();
     if kind.status() >= 500 {
         tracing::warn!(error = %error, "request failed");

@@ -3,27 +3,24 @@
 //! `sessions`, the validating builder in `builder`.
 
 mod builder;
+mod flows;
 mod sessions;
 mod tokens;
 
 pub use builder::GateBuilder;
+pub use flows::Requester;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::{RevocationChannel, SessionCache};
-use crate::client_ip::TrustedProxies;
-use crate::config::{
-    CookieSettings, FlowLifetimes, HttpSettings, IssueLimits, Policy, SameSite, MAX_SESSIONS_LIMIT,
-    MAX_SESSION_LIFETIME,
-};
 use crate::credential::SessionCredential;
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
 use crate::directory::{Directory, StoreDirectory, User};
 use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::observe;
-use crate::redirect::RedirectPolicy;
+use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::secret::{random_hex, random_id, Digest, Purpose, Secret, ServerSecret};
 use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
 use crate::time::{from_ms, now_ms};
@@ -38,6 +35,8 @@ pub const TOKEN_EXPIRE_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 const MAX_SECRET_LEN: usize = 256;
 /// Most sessions the local cache holds.
 const SESSION_CACHE_CAPACITY: usize = 100_000;
+/// The project of a deployment that names none.
+const DEFAULT_PROJECT: &str = "default";
 /// Stored user agents are cut to this many bytes.
 const MAX_USER_AGENT_LEN: usize = 256;
 
@@ -98,7 +97,7 @@ struct Inner {
     store: Arc<dyn Store>,
     secret: ServerSecret,
     policy: Policy,
-    http: HttpSettings,
+    project: String,
     flows: FlowSettings,
     directory: Arc<dyn Directory>,
     mailer: Option<Arc<dyn Mailer>>,
@@ -137,9 +136,9 @@ impl Gate {
         &self.inner.policy
     }
 
-    /// The HTTP settings (base path, project, API key, cookie).
-    pub fn http(&self) -> &HttpSettings {
-        &self.inner.http
+    /// The project id (links carry it; the cookie is named after it).
+    pub fn project(&self) -> &str {
+        &self.inner.project
     }
 
     /// The store.
@@ -189,6 +188,6 @@ impl Gate {
     /// The name a client's failure and issuance counters go by: a digest of
     /// its address (an IPv6 client's /64), never the address itself.
     pub(crate) fn client_digest(&self, ip: std::net::IpAddr) -> String {
-        self.bucket_digest(&crate::client_ip::bucket(ip))
+        self.bucket_digest(&crate::model::client_bucket(ip))
     }
 }

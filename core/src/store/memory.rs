@@ -11,8 +11,8 @@ use super::{
     idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
     UserRecord,
 };
-use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{SessionOrigin, UserId};
+use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 
 /// Sweep every user's expired entries once per this many operations.

@@ -322,7 +322,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     /// The live session with this credential digest, refreshing the idle
-    /// deadline at most once per [`crate::config::IDLE_REFRESH_INTERVAL`].
+    /// deadline at most once per [`crate::policy::IDLE_REFRESH_INTERVAL`].
     async fn find_session(
         &self,
         user: &UserId,

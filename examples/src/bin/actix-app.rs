@@ -20,10 +20,10 @@ async fn me(session: AuthSession) -> HttpResponse {
 #[actix_web::main]
 async fn main() {
     let config = tokengate_examples::start().await;
-    let gate = config.gate;
+    let endpoints = config.endpoints;
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(TokenGate::new(gate.clone()))
+            .wrap(TokenGate::new(endpoints.clone()))
             .route("/", web::get().to(login_page))
             .route("/public", web::get().to(public))
             .route("/me", web::get().to(me))

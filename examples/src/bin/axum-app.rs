@@ -24,7 +24,7 @@ async fn main() {
         .route("/", get(login_page))
         .route("/public", get(public))
         .route("/me", get(me))
-        .layer(TokenGateLayer::new(config.gate));
+        .layer(TokenGateLayer::new(config.endpoints));
 
     let listener = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(listener) => listener,

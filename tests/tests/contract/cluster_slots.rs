@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use tokengate::flows::Requester;
+use tokengate::Requester;
 use tokengate::{ClientInfo, Gate, TokenOptions, UserId};
 use tokengate_tests::redis_harness::{parse_monitor_args, redis_store_at, start_private_redis};
 

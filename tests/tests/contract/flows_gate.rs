@@ -6,11 +6,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tokengate::config::IssueLimits;
 use tokengate::delivery::{DeliveryError, EmailMessage, Mailer, SmsMessage, SmsSender};
-use tokengate::flows::Requester;
+use tokengate::policy::IssueLimits;
+use tokengate::store::Store;
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
-use tokengate::{Error, Gate, Store};
+use tokengate::Requester;
+use tokengate::{Error, Gate};
 use tokengate_tests::redis_harness::{redis_url, unique_prefix};
 
 #[derive(Debug, Default, Clone)]

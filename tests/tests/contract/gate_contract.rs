@@ -5,9 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokengate::api::{ApiConfig, Endpoints};
 use tokengate::store::MemoryStore;
+use tokengate::store::Store;
 use tokengate::{
-    ClientInfo, Error, Gate, GateBuilder, SessionCredential, SessionOrigin, Store, TokenKind, TokenOptions, UserId,
+    ClientInfo, Error, Gate, GateBuilder, SessionCredential, SessionOrigin, TokenKind, TokenOptions, UserId,
 };
 use tokengate_tests::redis_harness::{
     commandstats_diff, dump_prefix, holds_secret, redis_store_at, redis_url, session_records, start_private_redis,
@@ -46,7 +48,6 @@ impl Backend {
         Gate::builder()
             .server_secret(SERVER_SECRET)
             .shared_store(Arc::clone(&self.store))
-            .api_key(API_KEY)
     }
 
     fn gate(&self) -> Gate {
@@ -316,6 +317,7 @@ async fn debug_output_is_redacted(b: Backend) {
     let builder = b.builder();
     let builder_debug = format!("{builder:?}");
     let gate = builder.build().unwrap();
+    let endpoints = Endpoints::with_config(gate.clone(), ApiConfig::default().api_key(API_KEY)).unwrap();
     let alice = user("alice");
     let token = gate
         .create_token(&alice, TokenOptions::default().length(32))
@@ -354,7 +356,8 @@ async fn debug_output_is_redacted(b: Backend) {
         ("Gate (alternate)", format!("{gate:#?}")),
         ("GateBuilder", builder_debug),
         ("Policy", format!("{:?}", gate.policy())),
-        ("HttpSettings", format!("{:?}", gate.http())),
+        ("ApiConfig", format!("{:?}", endpoints.config())),
+        ("Endpoints", format!("{endpoints:#?}")),
         ("Store", format!("{:?}", gate.store())),
     ];
     for (what, output) in &outputs {
@@ -488,8 +491,8 @@ async fn extension_stops_at_the_absolute_cap(b: Backend) {
 }
 
 /// A server caller, exempt from the issuance limits.
-fn trusted() -> tokengate::flows::Requester {
-    tokengate::flows::Requester::new(None, true)
+fn trusted() -> tokengate::Requester {
+    tokengate::Requester::new(None, true)
 }
 
 /// Every id that was ever issued a token or a session is known for good;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokengate::secret::Purpose;
 use tokengate::store::MemoryStore;
+use tokengate::Purpose;
 use tokengate::{ClientInfo, Error, Gate, ServerSecret, TokenOptions, UserId};
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth, Reply, TOKEN_FIELDS};

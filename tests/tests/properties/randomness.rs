@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use proptest::prelude::*;
 use tokengate::delivery::{DeliveryError, EmailMessage, Mailer, SmsMessage, SmsSender};
-use tokengate::flows::Requester;
 use tokengate::store::MemoryStore;
+use tokengate::Requester;
 use tokengate::{ClientInfo, Error, Gate, SessionCredential, TokenOptions, UserId};
 
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -196,7 +196,7 @@ fn otp_statistics() -> (Vec<f64>, f64, f64) {
     let mut bins = [0u64; 100];
     for _ in 0..N {
         // The function the email and SMS flows draw their codes from.
-        let code = tokengate::secret::random_digits(6);
+        let code = tokengate::testing::random_digits(6);
         let bytes = code.expose().as_bytes();
         assert_eq!(bytes.len(), 6);
         let mut value = 0usize;
@@ -220,7 +220,7 @@ fn otp_statistics() -> (Vec<f64>, f64, f64) {
 /// fails (a biased generator fails both).
 #[test]
 fn one_million_otps_pass_chi_square() {
-    let flows = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/flows.rs")).unwrap();
+    let flows = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src/gate/flows.rs")).unwrap();
     assert!(
         flows.matches("random_digits(OTP_DIGITS)").count() >= 2,
         "the email and SMS flows draw their codes from random_digits"
@@ -279,7 +279,7 @@ fn one_million_hex_secrets_pass_chi_square() {
     confirmed_on_a_second_million("hex secrets", |round| {
         let mut per_position = [[0u64; 16]; 7];
         for _ in 0..N {
-            let secret = tokengate::secret::random_hex(7);
+            let secret = tokengate::testing::random_hex(7);
             let bytes = secret.expose().as_bytes();
             assert_eq!(bytes.len(), 7);
             for (position, byte) in bytes.iter().enumerate() {

@@ -10,8 +10,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
+use tokengate::store::Store;
 use tokengate::store::{RedisStoreConfig, SessionRecord};
-use tokengate::{Store, UserId};
+use tokengate::UserId;
 use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
 use tokengate_tests::log_capture::capture_log;
 use tokengate_tests::redis_harness::{

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
+use tokengate::store::Store;
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
-use tokengate::{ClientInfo, Error, Gate, Store, TokenOptions, UserId};
+use tokengate::{ClientInfo, Error, Gate, TokenOptions, UserId};
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
@@ -215,7 +216,7 @@ async fn guess(gate: &Gate, user: &UserId, n: usize) -> String {
 /// Below the threshold: 199 guesses, then the right secret still works
 /// (so no guess was counted twice).
 async fn just_below(gate: &Gate) -> UserId {
-    let user = UserId::parse(&format!("below-{}", tokengate::secret::random_id())).unwrap();
+    let user = UserId::parse(&format!("below-{}", tokengate::testing::random_id())).unwrap();
     let secret = guess(gate, &user, LOCKOUT_AT as usize - 1).await;
     gate.create_session(&user, &secret, ClientInfo::default())
         .await
@@ -226,7 +227,7 @@ async fn just_below(gate: &Gate) -> UserId {
 /// At the threshold: 200 guesses lock the user (so none was lost); the
 /// right secret is then refused as rate limited, and the token survives.
 async fn at_threshold(gate: &Gate) -> (UserId, String) {
-    let user = UserId::parse(&format!("at-{}", tokengate::secret::random_id())).unwrap();
+    let user = UserId::parse(&format!("at-{}", tokengate::testing::random_id())).unwrap();
     let secret = guess(gate, &user, LOCKOUT_AT as usize).await;
     match gate.create_session(&user, &secret, ClientInfo::default()).await {
         Err(Error::RateLimited) => {}
@@ -304,10 +305,10 @@ async fn wrong_guesses_are_counted_exactly_redis() {
     assert_eq!(left, None, "a success resets the counter");
 
     // Watch the counter and the lock of the next user while 200 guesses race.
-    let user = format!("at-{}", tokengate::secret::random_id());
+    let user = format!("at-{}", tokengate::testing::random_id());
     let fails = format!("{prefix}:{{u:{user}}}:fails");
     let lock = format!("{prefix}:{{u:{user}}}:lock");
-    let marker = format!("marker-{}", tokengate::secret::random_id());
+    let marker = format!("marker-{}", tokengate::testing::random_id());
     let fails_events = watch(redis.url(), &fails, &marker).await;
     let lock_events = watch(redis.url(), &lock, &marker).await;
 

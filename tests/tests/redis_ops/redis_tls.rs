@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use tokengate::store::Store;
 use tokengate::store::{RedisStore, RedisStoreConfig};
-use tokengate::{Store, UserId};
+use tokengate::UserId;
 use tokengate_tests::cluster::{start_cluster, ClusterSpec};
 use tokengate_tests::redis_harness::{dump_prefix_nodes, login_through_store, unique_prefix};
 use tokengate_tests::tls::{shared_tls_redis, store_config};

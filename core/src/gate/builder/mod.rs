@@ -1,36 +1,10 @@
 //! [`GateBuilder`]: every setting with its secure default, validated once.
 //! The store, secret, cache and build here; policy and delivery setters in
-//! `policy`, HTTP settings in `http`.
+//! `policy`. HTTP settings are the endpoints' own: [`crate::api::ApiConfig`].
 
-mod http;
 mod policy;
 
 use super::*;
-
-fn validate_cookie(cookie: &CookieSettings) -> Result<(), Error> {
-    if cookie.same_site == SameSite::None && !cookie.secure {
-        return Err(Error::Config(
-            "SameSite=None needs secure cookies (browsers refuse it otherwise)".to_owned(),
-        ));
-    }
-    if let Some(domain) = &cookie.domain {
-        let valid = !domain.is_empty()
-            && domain
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-        if !valid {
-            return Err(Error::Config(format!(
-                "the cookie domain must be a lowercase host name: {domain:?}"
-            )));
-        }
-    }
-    if cookie.host_prefix && (!cookie.secure || cookie.domain.is_some()) {
-        return Err(Error::Config(
-            "a __Host- cookie must be secure and have no domain".to_owned(),
-        ));
-    }
-    Ok(())
-}
 
 /// Builds a [`Gate`], validating the configuration.
 #[derive(Default)]
@@ -38,7 +12,7 @@ pub struct GateBuilder {
     secret: Option<Result<ServerSecret, Error>>,
     store: Option<Arc<dyn Store>>,
     policy: Policy,
-    http: HttpSettings,
+    project: Option<String>,
     limits: IssueLimits,
     lifetimes: FlowLifetimes,
     templates: Templates,
@@ -55,7 +29,7 @@ impl std::fmt::Debug for GateBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GateBuilder")
             .field("policy", &self.policy)
-            .field("http", &self.http)
+            .field("project", &self.project)
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +75,7 @@ impl GateBuilder {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use tokengate::{Gate, Store, store::MemoryStore};
+    /// # use tokengate::{Gate, store::{MemoryStore, Store}};
     /// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     /// assert!(Gate::builder().server_secret([1u8; 32]).shared_store(store).build().is_ok());
     /// ```
@@ -172,27 +146,11 @@ impl GateBuilder {
                 "default token expire must be 60..=31536000 seconds".to_owned(),
             ));
         }
-        let h = &self.http;
-        if !h.base_path.is_empty() && (!h.base_path.starts_with('/') || h.base_path.ends_with('/')) {
-            return Err(Error::Config(
-                "base path must be empty or start with '/' and not end with '/'".to_owned(),
-            ));
-        }
-        if !UserId::is_valid(&h.project) {
+        let project = self.project.unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
+        if !UserId::is_valid(&project) {
             return Err(Error::Config(
                 "project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned(),
             ));
-        }
-        if h.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
-            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
-        }
-        if h.max_body_bytes == 0 {
-            return Err(Error::Config("max body bytes must be positive".to_owned()));
-        }
-        validate_cookie(&h.cookie)?;
-        for origin in &h.allowed_origins {
-            crate::redirect::parse_origin(origin)
-                .map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}")))?;
         }
         let public_url = self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
         let extra_hosts: Vec<&str> = self.redirect_hosts.iter().map(String::as_str).collect();
@@ -234,7 +192,7 @@ impl GateBuilder {
                 store,
                 secret,
                 policy: self.policy,
-                http: self.http,
+                project,
                 flows: FlowSettings {
                     limits: self.limits,
                     lifetimes: self.lifetimes,

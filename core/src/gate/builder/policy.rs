@@ -98,6 +98,23 @@ impl GateBuilder {
         self
     }
 
+    /// Project id (default `default`): Appwrite's project, carried in
+    /// magic links and naming the cookie `a_session_<project>`; a request's
+    /// `X-Appwrite-Project`, when present, must name it.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .project("shop").build().unwrap();
+    /// assert_eq!(gate.project(), "shop");
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .project("no spaces").build().is_err());
+    /// ```
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
     /// The public origin used in magic links (default
     /// `http://127.0.0.1:8080`). Links never take their origin from the
     /// request's `Host`.
@@ -140,7 +157,7 @@ impl GateBuilder {
     /// Issuance limits of the passwordless flows.
     ///
     /// ```
-    /// # use tokengate::{Gate, config::IssueLimits, store::MemoryStore};
+    /// # use tokengate::{Gate, policy::IssueLimits, store::MemoryStore};
     /// let mut limits = IssueLimits::default();
     /// limits.email_per_address = 3;
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
@@ -156,7 +173,7 @@ impl GateBuilder {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tokengate::{Gate, config::FlowLifetimes, store::MemoryStore};
+    /// # use tokengate::{Gate, policy::FlowLifetimes, store::MemoryStore};
     /// let mut lifetimes = FlowLifetimes::default();
     /// lifetimes.otp = Duration::from_secs(300);
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())

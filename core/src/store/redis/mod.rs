@@ -78,8 +78,8 @@ use super::{
     idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
     UserRecord,
 };
-use crate::config::IDLE_REFRESH_INTERVAL;
 use crate::model::{TokenKind, UserId};
+use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 
 /// The Redis store, generic over the connection (standalone or cluster).

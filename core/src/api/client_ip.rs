@@ -1,12 +1,13 @@
 //! Who the client is: the peer address, or behind trusted proxies the
-//! address they forwarded; and the bucket a client address counts in for
-//! rate limits (an IPv6 client owns a whole /64, so it counts as one).
+//! address they forwarded.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use http::HeaderMap;
+
+use crate::model::canonical_ip;
 
 /// An IP network in CIDR notation (`10.0.0.0/8`, `fd00::/8`, or a single
 /// address).
@@ -19,7 +20,7 @@ pub struct IpNet {
 impl IpNet {
     /// Whether `ip` lies in this network (IPv4-mapped IPv6 counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, canonical(ip)) {
+        match (self.network, canonical_ip(ip)) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 mask_bits(u32::from(net).into(), 32, self.prefix) == mask_bits(u32::from(ip).into(), 32, self.prefix)
             }
@@ -44,7 +45,7 @@ impl FromStr for IpNet {
     type Err = String;
 
     /// ```
-    /// use tokengate::client_ip::IpNet;
+    /// use tokengate::api::IpNet;
     /// let net: IpNet = "10.0.0.0/8".parse().unwrap();
     /// assert!(net.contains("10.1.2.3".parse().unwrap()));
     /// assert!(!net.contains("11.0.0.1".parse().unwrap()));
@@ -56,7 +57,7 @@ impl FromStr for IpNet {
             Some((address, prefix)) => (address, Some(prefix)),
             None => (text, None),
         };
-        let network = canonical(
+        let network = canonical_ip(
             address
                 .parse::<IpAddr>()
                 .map_err(|_| format!("not an IP network: {text:?}"))?,
@@ -105,7 +106,7 @@ impl TrustedProxies {
     /// Parses comma-separated CIDRs.
     ///
     /// ```
-    /// use tokengate::client_ip::TrustedProxies;
+    /// use tokengate::api::TrustedProxies;
     /// let proxies = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
     /// assert!(proxies.contains("::1".parse().unwrap()));
     /// assert!(TrustedProxies::parse("10.0.0.0/8,nonsense").is_err());
@@ -130,7 +131,7 @@ impl TrustedProxies {
     /// The same proxies, read through `header` instead.
     ///
     /// ```
-    /// use tokengate::client_ip::{ForwardedHeader, TrustedProxies};
+    /// use tokengate::api::{ForwardedHeader, TrustedProxies};
     /// let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap().header(ForwardedHeader::Forwarded);
     /// let mut headers = http::HeaderMap::new();
     /// headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
@@ -163,7 +164,7 @@ impl TrustedProxies {
     ///
     /// ```
     /// use http::HeaderMap;
-    /// use tokengate::client_ip::TrustedProxies;
+    /// use tokengate::api::TrustedProxies;
     /// let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
     /// let mut headers = HeaderMap::new();
     /// headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap());
@@ -174,7 +175,7 @@ impl TrustedProxies {
     /// assert_eq!(proxies.client(stranger, &headers), stranger);
     /// ```
     pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer.map(canonical);
+        let peer = peer.map(canonical_ip);
         let Some(proxy) = peer.filter(|p| self.contains(*p)) else {
             return peer;
         };
@@ -186,20 +187,12 @@ impl TrustedProxies {
         let mut client = proxy;
         for hop in hops.iter().rev() {
             let Some(hop) = *hop else { break };
-            client = canonical(hop);
+            client = canonical_ip(hop);
             if !self.contains(client) {
                 break;
             }
         }
         Some(client)
-    }
-}
-
-/// IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -242,28 +235,6 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     let (host, port) = node.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
     host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
-}
-
-/// The rate-limit identity of a client: the IPv4 address, or the /64 of an
-/// IPv6 address (one subscriber's prefix; counting single addresses would
-/// give every client 2^64 budgets).
-///
-/// ```
-/// use tokengate::client_ip::bucket;
-/// let a = bucket("2001:db8:1:2:aaaa::1".parse().unwrap());
-/// let b = bucket("2001:db8:1:2:bbbb::9".parse().unwrap());
-/// assert_eq!(a, b);
-/// assert_ne!(a, bucket("2001:db8:1:3::1".parse().unwrap()));
-/// assert_eq!(bucket("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1");
-/// ```
-pub fn bucket(ip: IpAddr) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & (u128::MAX << 64);
-            format!("{}/64", Ipv6Addr::from(prefix))
-        }
-    }
 }
 
 #[cfg(test)]

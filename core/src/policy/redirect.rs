@@ -26,6 +26,22 @@ pub struct Origin {
     pub port: u16,
 }
 
+impl Origin {
+    /// Parses an origin `scheme://host[:port]` (nothing after it but an
+    /// optional `/`), as browsers send it in `Origin`.
+    ///
+    /// ```
+    /// use tokengate::policy::Origin;
+    /// let origin = Origin::parse("http://localhost:3000").unwrap();
+    /// assert_eq!((origin.host.as_str(), origin.port), ("localhost", 3000));
+    /// assert_eq!(Origin::parse("https://app.example.com").unwrap().port, 443);
+    /// assert!(Origin::parse("https://app.example.com/path").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Origin, &'static str> {
+        parse_origin(text)
+    }
+}
+
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let default = if self.scheme == "https" { 443 } else { 80 };
@@ -37,16 +53,7 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// Parses an origin `scheme://host[:port]` (nothing after it but an
-/// optional `/`), as browsers send it in `Origin`.
-///
-/// ```
-/// use tokengate::redirect::parse_origin;
-/// let origin = parse_origin("http://localhost:3000").unwrap();
-/// assert_eq!((origin.host.as_str(), origin.port), ("localhost", 3000));
-/// assert_eq!(parse_origin("https://app.example.com").unwrap().port, 443);
-/// assert!(parse_origin("https://app.example.com/path").is_err());
-/// ```
+/// [`Origin::parse`].
 pub fn parse_origin(text: &str) -> Result<Origin, &'static str> {
     let parsed = parse(text.strip_suffix('/').unwrap_or(text))?;
     if parsed.rest.is_empty() {
@@ -74,7 +81,7 @@ impl RedirectPolicy {
     /// downgrade.
     ///
     /// ```
-    /// use tokengate::redirect::RedirectPolicy;
+    /// use tokengate::policy::RedirectPolicy;
     /// let policy = RedirectPolicy::new("https://app.example.com", &["admin.example.com"]).unwrap();
     /// assert!(policy.check("https://app.example.com/login").is_ok());
     /// assert!(policy.check("https://admin.example.com/cb").is_ok());

@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
+use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
 use crate::delivery::{render, EmailMessage, SmsMessage, TemplateValues};
 use crate::directory::Address;
 use crate::error::Error;
-use crate::gate::Gate;
 use crate::model::{Token, TokenKind, UserId};
 use crate::observe;
 use crate::phrase::security_phrase;
@@ -28,7 +28,7 @@ impl Requester {
     /// A requester from `ip`, trusted or not.
     ///
     /// ```
-    /// let anonymous = tokengate::flows::Requester::new(None, false);
+    /// let anonymous = tokengate::Requester::new(None, false);
     /// assert!(!anonymous.trusted);
     /// ```
     pub fn new(ip: Option<IpAddr>, trusted: bool) -> Self {
@@ -133,7 +133,7 @@ impl Gate {
             )
             .await?;
         token.phrase = phrase.then(security_phrase);
-        let expire = crate::api::wire::format_date(token.expire);
+        let expire = crate::time::format_date(token.expire);
         let link = {
             let secret = token.secret.as_ref().map(|s| s.expose()).unwrap_or_default();
             self.flows().redirect.link(
@@ -142,7 +142,7 @@ impl Gate {
                     ("userId", owner.as_str()),
                     ("secret", secret),
                     ("expire", &expire),
-                    ("project", &self.http().project),
+                    ("project", self.project()),
                 ],
             )
         };
@@ -213,7 +213,7 @@ impl Gate {
             link,
             minutes: seconds.div_ceil(60),
             phrase: token.phrase.as_deref(),
-            project: &self.http().project,
+            project: self.project(),
         }
     }
 

@@ -1,8 +1,13 @@
-//! Policies and HTTP settings, with the secure defaults explained where set.
+//! Policies: sessions and brute force ([`Policy`]), issuance limits and
+//! lifetimes of the passwordless flows, and where magic links may point
+//! ([`RedirectPolicy`]), each with its secure default explained where set.
+
+pub(crate) mod redirect;
 
 use std::time::Duration;
 
-use crate::secret::Secret;
+pub(crate) use redirect::parse_origin;
+pub use redirect::{Origin, RedirectPolicy};
 
 /// Longest a session may live: one year.
 pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -68,104 +73,6 @@ impl Default for Policy {
             client_failure_window: Duration::from_secs(3600),
             client_chosen_ids: false,
         }
-    }
-}
-
-/// The cookie's `SameSite` attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SameSite {
-    /// Sent on top-level navigations, not on cross-site subrequests or
-    /// POSTs: the default, which stops cross-site request forgery.
-    #[default]
-    Lax,
-    /// Never sent cross-site, not even when following a link.
-    Strict,
-    /// Sent cross-site too: only for a web app on another site, and only
-    /// with `Secure` (browsers refuse it otherwise).
-    None,
-}
-
-impl SameSite {
-    /// The attribute's value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SameSite::Lax => "Lax",
-            SameSite::Strict => "Strict",
-            SameSite::None => "None",
-        }
-    }
-}
-
-/// The session cookie `a_session_<project>`.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct CookieSettings {
-    /// Adds `Secure` (default true). Turn off only for plain-http local use.
-    pub secure: bool,
-    /// `SameSite`, default `Lax`.
-    pub same_site: SameSite,
-    /// `Domain`, default none (the cookie goes back to this host only).
-    pub domain: Option<String>,
-    /// Names the cookie `__Host-a_session_<project>`: browsers then accept it
-    /// only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
-    /// cannot set or shadow it. Off by default (Appwrite's SDKs look for the
-    /// plain name in `X-Fallback-Cookies`).
-    pub host_prefix: bool,
-}
-
-impl Default for CookieSettings {
-    fn default() -> Self {
-        CookieSettings {
-            secure: true,
-            same_site: SameSite::Lax,
-            domain: None,
-            host_prefix: false,
-        }
-    }
-}
-
-/// How the HTTP endpoints are mounted and authorised.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct HttpSettings {
-    /// Prefix of every route. Default `/v1`, as Appwrite.
-    pub base_path: String,
-    /// The project id: cookie name suffix and expected `X-Appwrite-Project`.
-    pub project: String,
-    /// The key for `X-Appwrite-Key`; `None` disables the API-key routes.
-    pub api_key: Option<Secret>,
-    /// Session cookie attributes.
-    pub cookie: CookieSettings,
-    /// Largest accepted request body. Default 64 KiB; larger gets 413.
-    pub max_body_bytes: usize,
-    /// Web origins (`https://app.example.com`) besides the request's own and
-    /// the public URL's from which a browser may create a session.
-    pub allowed_origins: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed. Empty by
-    /// default: the peer address is the client.
-    pub trusted_proxies: crate::client_ip::TrustedProxies,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            base_path: "/v1".to_owned(),
-            project: "default".to_owned(),
-            api_key: None,
-            cookie: CookieSettings::default(),
-            max_body_bytes: 64 * 1024,
-            allowed_origins: Vec::new(),
-            trusted_proxies: crate::client_ip::TrustedProxies::default(),
-        }
-    }
-}
-
-impl HttpSettings {
-    /// The session cookie's name.
-    pub fn cookie_name(&self) -> String {
-        let prefix = if self.cookie.host_prefix { "__Host-" } else { "" };
-        format!("{prefix}a_session_{}", self.project)
     }
 }
 

@@ -1,8 +1,35 @@
-//! Turning the parsed environment into a [`Gate`]: store, cache, delivery.
+//! Turning the parsed environment into [`Endpoints`]: the gate (store,
+//! cache, delivery) and its HTTP settings.
 
-use super::*;
+use tokengate::api::{ApiConfig, Endpoints};
+use tokengate::store::MemoryStore;
+use tokengate::{Gate, GateBuilder, ServerSecret};
+
+use super::{error, EnvConfig, EnvError};
 
 impl EnvConfig {
+    /// Connects the store and delivery channels, builds the [`Gate`] and
+    /// mounts it with the HTTP settings.
+    pub async fn build(&self) -> Result<Endpoints, EnvError> {
+        let gate = self.build_gate().await?;
+        Endpoints::with_config(gate, self.api_config()).map_err(|e| error("TOKENGATE_*", e.to_string()))
+    }
+
+    /// The HTTP settings: API key, cookie, origins, proxies.
+    pub fn api_config(&self) -> ApiConfig {
+        let mut config = ApiConfig::default()
+            .api_key(self.api_key.expose())
+            .secure_cookies(!self.insecure_cookies)
+            .same_site(self.same_site)
+            .cookie_host_prefix(self.cookie_host_prefix)
+            .allowed_origins(self.allowed_origins.clone())
+            .trusted_proxies(self.trusted_proxies.clone());
+        if let Some(domain) = &self.cookie_domain {
+            config = config.cookie_domain(domain.clone());
+        }
+        config
+    }
+
     /// Connects the store and delivery channels and builds the [`Gate`].
     pub async fn build_gate(&self) -> Result<Gate, EnvError> {
         let secret = self.secret.clone().unwrap_or_else(|| {
@@ -22,31 +49,21 @@ impl EnvConfig {
                 }
             );
         }
-        let mut builder = Gate::builder()
+        let builder = Gate::builder()
             .server_key(secret)
             .project(self.project.clone())
-            .api_key(self.api_key.expose())
-            .secure_cookies(!self.insecure_cookies)
-            .same_site(self.same_site)
-            .cookie_host_prefix(self.cookie_host_prefix)
             .public_url(self.public_url.clone())
             .redirect_hosts(self.redirect_hosts.clone())
-            .allowed_origins(self.allowed_origins.clone())
-            .trusted_proxies(self.trusted_proxies.clone())
             .client_chosen_ids(self.client_chosen_ids)
             .development_mode(self.development);
-        if let Some(domain) = &self.cookie_domain {
-            builder = builder.cookie_domain(domain.clone());
-        }
         let builder = self.with_store(builder).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
         builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
     }
 
-    #[cfg(feature = "redis")]
     async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
-        use crate::store::{RedisStore, RedisStoreConfig};
+        use tokengate::store::{RedisStore, RedisStoreConfig};
         let mut config = RedisStoreConfig::default().prefix(self.prefix.clone());
         if let Some(timeout) = self.redis_timeout {
             config = config.response_timeout(timeout);
@@ -69,7 +86,6 @@ impl EnvConfig {
         Ok(builder.store(MemoryStore::new()))
     }
 
-    #[cfg(feature = "redis")]
     async fn with_cache(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         let Some(ttl) = self.session_cache else {
             return Ok(builder);
@@ -81,48 +97,23 @@ impl EnvConfig {
             .or(self.redis_url.as_ref())
             .cloned()
             .unwrap_or_default();
-        let channel = crate::cache::RedisRevocations::connect(&url, &self.prefix)
+        let channel = tokengate::cache::RedisRevocations::connect(&url, &self.prefix)
             .await
             .map_err(|e| error("TOKENGATE_SESSION_CACHE_MS", e.to_string()))?;
         tracing::info!(ttl_ms = ttl.as_millis() as u64, "local session cache on");
         Ok(builder.session_cache(ttl, channel))
     }
 
-    #[cfg(not(feature = "redis"))]
-    async fn with_cache(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
-        Ok(builder)
-    }
-
-    #[cfg(not(feature = "redis"))]
-    async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
-        if !self.cluster_nodes.is_empty() {
-            return Err(error(
-                "REDIS_CLUSTER_NODES",
-                "tokengate was built without the `redis` feature",
-            ));
-        }
-        if self.redis_url.is_some() {
-            return Err(error("REDIS_URL", "tokengate was built without the `redis` feature"));
-        }
-        Ok(builder.store(MemoryStore::new()))
-    }
-
     fn with_delivery(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         let builder = match &self.smtp_url {
-            #[cfg(feature = "smtp")]
             Some(url) => builder.mailer(match &self.smtp_root_ca {
-                None => crate::delivery::SmtpMailer::from_url(url, &self.mail_from)
+                None => tokengate::delivery::SmtpMailer::from_url(url, &self.mail_from)
                     .map_err(|e| error("TOKENGATE_SMTP_URL", e.0))?,
-                Some(pem) => crate::delivery::SmtpMailer::from_url_with_root_ca(url, &self.mail_from, pem.as_bytes())
-                    .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.0))?,
+                Some(pem) => {
+                    tokengate::delivery::SmtpMailer::from_url_with_root_ca(url, &self.mail_from, pem.as_bytes())
+                        .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.0))?
+                }
             }),
-            #[cfg(not(feature = "smtp"))]
-            Some(_) => {
-                return Err(error(
-                    "TOKENGATE_SMTP_URL",
-                    "tokengate was built without the `smtp` feature",
-                ))
-            }
             None if self.development => {
                 tracing::warn!("TOKENGATE_SMTP_URL is not set: emails (with their codes) are written to the log");
                 builder
@@ -133,18 +124,10 @@ impl EnvConfig {
             }
         };
         let builder = match &self.sms_webhook {
-            #[cfg(feature = "sms-webhook")]
             Some(url) => builder.sms_sender(
-                crate::delivery::WebhookSms::new(url, crate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
+                tokengate::delivery::WebhookSms::new(url, tokengate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
                     .map_err(|e| error("TOKENGATE_SMS_WEBHOOK", e.0))?,
             ),
-            #[cfg(not(feature = "sms-webhook"))]
-            Some(_) => {
-                return Err(error(
-                    "TOKENGATE_SMS_WEBHOOK",
-                    "tokengate was built without the `sms-webhook` feature",
-                ))
-            }
             None if self.development => {
                 tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: SMS (with their codes) are written to the log");
                 builder

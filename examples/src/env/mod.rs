@@ -23,13 +23,13 @@
 //! | `TOKENGATE_ALLOWED_ORIGINS` | comma-separated web origins allowed to create sessions cross-origin | the request's own and the public URL's origin only |
 //! | `TOKENGATE_TRUSTED_PROXIES` | comma-separated CIDRs whose `X-Forwarded-For` / `Forwarded` is believed | none: the peer is the client |
 //! | `TOKENGATE_FORWARDED_HEADER` | which header the trusted proxies write: `x-forwarded-for` or `forwarded` | `x-forwarded-for` |
-//! | `TOKENGATE_CLIENT_CHOSEN_IDS` | `1` lets anonymous callers name a new user's id (Appwrite's behaviour; see [`crate::GateBuilder::client_chosen_ids`]) | new users get generated ids |
+//! | `TOKENGATE_CLIENT_CHOSEN_IDS` | `1` lets anonymous callers name a new user's id (Appwrite's behaviour; see [`tokengate::GateBuilder::client_chosen_ids`]) | new users get generated ids |
 //! | `TOKENGATE_COOKIE_SAMESITE` | `Lax`, `Strict` or `None` (`None` needs secure cookies) | `Lax` |
 //! | `TOKENGATE_COOKIE_DOMAIN` | the cookie's `Domain` | none (host-only) |
 //! | `TOKENGATE_COOKIE_HOST_PREFIX` | `1` names the cookie `__Host-a_session_<project>` | plain name |
 //!
 //! ```
-//! use tokengate::env::EnvConfig;
+//! use tokengate_examples::env::EnvConfig;
 //! let vars = [("TOKENGATE_PROJECT", "shop"), ("TOKENGATE_LISTEN", "0.0.0.0:9000")];
 //! let config = EnvConfig::from_lookup(|name| {
 //!     vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
@@ -45,11 +45,9 @@ mod build;
 
 use std::net::SocketAddr;
 
-use crate::gate::{Gate, GateBuilder};
-use crate::model::UserId;
-use crate::redirect::RedirectPolicy;
-use crate::secret::{random_hex, Secret, ServerSecret};
-use crate::store::MemoryStore;
+use tokengate::api::{ForwardedHeader, SameSite, TrustedProxies};
+use tokengate::policy::{Origin, RedirectPolicy};
+use tokengate::{Secret, ServerSecret, UserId};
 
 /// A configuration error, naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -110,9 +108,9 @@ pub struct EnvConfig {
     /// `TOKENGATE_ALLOWED_ORIGINS`.
     pub allowed_origins: Vec<String>,
     /// `TOKENGATE_TRUSTED_PROXIES`.
-    pub trusted_proxies: crate::client_ip::TrustedProxies,
+    pub trusted_proxies: TrustedProxies,
     /// `TOKENGATE_COOKIE_SAMESITE`.
-    pub same_site: crate::config::SameSite,
+    pub same_site: SameSite,
     /// `TOKENGATE_COOKIE_DOMAIN`.
     pub cookie_domain: Option<String>,
     /// `TOKENGATE_COOKIE_HOST_PREFIX=1`.
@@ -180,7 +178,7 @@ impl EnvConfig {
                 ))
             }
             Some(key) => (Secret::new(key), false),
-            None => (random_hex(48), true),
+            None => (Secret::random_hex(48), true),
         };
 
         let prefix = get("TOKENGATE_PREFIX").unwrap_or_else(|| "tg".to_owned());
@@ -235,10 +233,7 @@ impl EnvConfig {
         let embedded = redis_url.is_none() && cluster_nodes.is_empty();
         let development = flag("TOKENGATE_DEV", get("TOKENGATE_DEV"))? || embedded;
         let allowed_origins = list(get("TOKENGATE_ALLOWED_ORIGINS"));
-        if let Some(bad) = allowed_origins
-            .iter()
-            .find(|o| crate::redirect::parse_origin(o).is_err())
-        {
+        if let Some(bad) = allowed_origins.iter().find(|o| Origin::parse(o).is_err()) {
             return Err(error(
                 "TOKENGATE_ALLOWED_ORIGINS",
                 format!("not an origin (scheme://host[:port]): {bad:?}"),
@@ -248,8 +243,8 @@ impl EnvConfig {
             .map(|h| h.to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("x-forwarded-for") => crate::client_ip::ForwardedHeader::XForwardedFor,
-            Some("forwarded") => crate::client_ip::ForwardedHeader::Forwarded,
+            None | Some("x-forwarded-for") => ForwardedHeader::XForwardedFor,
+            Some("forwarded") => ForwardedHeader::Forwarded,
             Some(other) => {
                 return Err(error(
                     "TOKENGATE_FORWARDED_HEADER",
@@ -257,10 +252,9 @@ impl EnvConfig {
                 ))
             }
         };
-        let trusted_proxies =
-            crate::client_ip::TrustedProxies::parse(&get("TOKENGATE_TRUSTED_PROXIES").unwrap_or_default())
-                .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?
-                .header(forwarded_header);
+        let trusted_proxies = TrustedProxies::parse(&get("TOKENGATE_TRUSTED_PROXIES").unwrap_or_default())
+            .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?
+            .header(forwarded_header);
         let client_chosen_ids = flag("TOKENGATE_CLIENT_CHOSEN_IDS", get("TOKENGATE_CLIENT_CHOSEN_IDS"))?;
         let redis_timeout = match get("TOKENGATE_REDIS_TIMEOUT_MS") {
             None => None,
@@ -276,9 +270,9 @@ impl EnvConfig {
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            None | Some("lax") => crate::config::SameSite::Lax,
-            Some("strict") => crate::config::SameSite::Strict,
-            Some("none") if !insecure_cookies => crate::config::SameSite::None,
+            None | Some("lax") => SameSite::Lax,
+            Some("strict") => SameSite::Strict,
+            Some("none") if !insecure_cookies => SameSite::None,
             Some("none") => {
                 return Err(error(
                     "TOKENGATE_COOKIE_SAMESITE",

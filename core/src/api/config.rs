@@ -1,0 +1,279 @@
+//! [`ApiConfig`]: how the endpoints are mounted and what they accept, with
+//! the secure defaults explained where they are set. The adapters take it
+//! with the [`Gate`](crate::Gate) as [`Endpoints`](super::Endpoints).
+
+use crate::error::Error;
+use crate::policy::Origin;
+use crate::secret::Secret;
+
+use super::client_ip::TrustedProxies;
+
+/// The cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations, not on cross-site subrequests or
+    /// POSTs: the default, which stops cross-site request forgery.
+    #[default]
+    Lax,
+    /// Never sent cross-site, not even when following a link.
+    Strict,
+    /// Sent cross-site too: only for a web app on another site, and only
+    /// with `Secure` (browsers refuse it otherwise).
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// The session cookie `a_session_<project>`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CookieSettings {
+    /// Adds `Secure` (default true). Turn off only for plain-http local use.
+    pub secure: bool,
+    /// `SameSite`, default `Lax`.
+    pub same_site: SameSite,
+    /// `Domain`, default none (the cookie goes back to this host only).
+    pub domain: Option<String>,
+    /// Names the cookie `__Host-a_session_<project>`: browsers then accept it
+    /// only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
+    /// cannot set or shadow it. Off by default (Appwrite's SDKs look for the
+    /// plain name in `X-Fallback-Cookies`).
+    pub host_prefix: bool,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings {
+            secure: true,
+            same_site: SameSite::Lax,
+            domain: None,
+            host_prefix: false,
+        }
+    }
+}
+
+/// How the HTTP endpoints are mounted and authorised. Build it with the
+/// setters, then hand it to [`Endpoints::with_config`](super::Endpoints::with_config)
+/// (or an adapter's `with_config`), which validates it.
+///
+/// ```
+/// use tokengate::api::{ApiConfig, Endpoints};
+/// # use tokengate::{Gate, store::MemoryStore};
+/// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+/// let config = ApiConfig::default()
+///     .api_key("an-api-key-of-16+-chars")
+///     .allowed_origins(["https://app.example.com"]);
+/// let endpoints = Endpoints::with_config(gate, config).unwrap();
+/// assert_eq!(endpoints.config().base_path, "/v1");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiConfig {
+    /// Prefix of every route. Default `/v1`, as Appwrite.
+    pub base_path: String,
+    /// The key for `X-Appwrite-Key`; `None` (the default) refuses every
+    /// API-key route.
+    pub api_key: Option<Secret>,
+    /// Session cookie attributes.
+    pub cookie: CookieSettings,
+    /// Largest accepted request body. Default 64 KiB; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Web origins (`https://app.example.com`) besides the request's own and
+    /// the public URL's from which a browser may create a session.
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed. Empty by
+    /// default: the peer address is the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            base_path: "/v1".to_owned(),
+            api_key: None,
+            cookie: CookieSettings::default(),
+            max_body_bytes: 64 * 1024,
+            allowed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The API key for `X-Appwrite-Key`, at least 16 characters (default:
+    /// none, API-key routes refuse).
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// assert!(ApiConfig::default().api_key("s3cret-key-of-enough-length").api_key.is_some());
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(Secret::new(key));
+        self
+    }
+
+    /// Route prefix (default `/v1`; `""` mounts at the root).
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// assert_eq!(ApiConfig::default().base_path("/auth/v1").base_path, "/auth/v1");
+    /// ```
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        self.base_path = path.into();
+        self
+    }
+
+    /// Whether the session cookie is `Secure` (default true). Turn off only
+    /// for plain-http local development.
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// assert!(!ApiConfig::default().secure_cookies(false).cookie.secure);
+    /// ```
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        self.cookie.secure = secure;
+        self
+    }
+
+    /// Largest request body accepted by the endpoints (default 64 KiB).
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// assert_eq!(ApiConfig::default().max_body_bytes(8192).max_body_bytes, 8192);
+    /// ```
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Web origins (`https://app.example.com`) from which a browser may
+    /// create sessions, besides the request's own origin and the public
+    /// URL's. Every other `Origin` gets 403 on the session-creating route.
+    ///
+    /// ```
+    /// # use tokengate::{api::{ApiConfig, Endpoints}, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let config = ApiConfig::default().allowed_origins(["https://app.example.com/path"]);
+    /// assert!(Endpoints::with_config(gate, config).is_err()); // an origin has no path
+    /// ```
+    pub fn allowed_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        self.allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` name the
+    /// client. None by default: the peer address is the client and the
+    /// headers are ignored, since anyone can send them.
+    ///
+    /// ```
+    /// # use tokengate::api::{ApiConfig, TrustedProxies};
+    /// let config = ApiConfig::default().trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
+    /// assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The cookie's `SameSite` (default `Lax`; `None` requires secure cookies).
+    ///
+    /// ```
+    /// # use tokengate::{api::{ApiConfig, Endpoints, SameSite}, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// assert_eq!(ApiConfig::default().same_site(SameSite::None).cookie.same_site, SameSite::None);
+    /// let insecure = ApiConfig::default().same_site(SameSite::None).secure_cookies(false);
+    /// assert!(Endpoints::with_config(gate, insecure).is_err());
+    /// ```
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.cookie.same_site = same_site;
+        self
+    }
+
+    /// The cookie's `Domain` (default none: this host only).
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// let config = ApiConfig::default().cookie_domain("example.com");
+    /// assert_eq!(config.cookie.domain.as_deref(), Some("example.com"));
+    /// ```
+    pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
+        self.cookie.domain = Some(domain.into());
+        self
+    }
+
+    /// Names the cookie `__Host-a_session_<project>` (off by default), which
+    /// browsers accept only `Secure`, host-only, on `Path=/`.
+    ///
+    /// ```
+    /// # use tokengate::{api::{ApiConfig, Endpoints}, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let endpoints = Endpoints::with_config(gate, ApiConfig::default().cookie_host_prefix(true)).unwrap();
+    /// assert_eq!(endpoints.cookie_name(), "__Host-a_session_default");
+    /// ```
+    pub fn cookie_host_prefix(mut self, on: bool) -> Self {
+        self.cookie.host_prefix = on;
+        self
+    }
+
+    /// Checks every setting; the allowed origins parsed.
+    pub(super) fn validate(&self) -> Result<Vec<Origin>, Error> {
+        if !self.base_path.is_empty() && (!self.base_path.starts_with('/') || self.base_path.ends_with('/')) {
+            return Err(Error::Config(format!(
+                "base path must be empty or start with / and not end with one: {:?}",
+                self.base_path
+            )));
+        }
+        if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
+            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(Error::Config("max body bytes must be positive".to_owned()));
+        }
+        self.cookie.validate()?;
+        self.allowed_origins
+            .iter()
+            .map(|origin| Origin::parse(origin).map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}"))))
+            .collect()
+    }
+}
+
+impl CookieSettings {
+    fn validate(&self) -> Result<(), Error> {
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(Error::Config(
+                "SameSite=None needs secure cookies (browsers refuse it otherwise)".to_owned(),
+            ));
+        }
+        if let Some(domain) = &self.domain {
+            let valid = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            if !valid {
+                return Err(Error::Config(format!(
+                    "the cookie domain must be a lowercase host name: {domain:?}"
+                )));
+            }
+        }
+        if self.host_prefix && (!self.secure || self.domain.is_some()) {
+            return Err(Error::Config(
+                "a __Host- cookie must be secure and have no domain".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! One handler per endpoint of the route table, and the dispatch to them:
+//! each checks who may call it, parses its parameters, calls the gate and
+//! renders Appwrite's model.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+
+use crate::gate::{Requester, TokenOptions, TOKEN_EXPIRE_RANGE};
+use crate::model::{ClientInfo, Session, UserId};
+
+use super::cookie::{expired_cookie, session_cookie};
+use super::error_kind::{ErrorKind, Refusal};
+use super::guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
+use super::params::Params;
+use super::routes::{match_route, Endpoint, Matched, PathParams};
+use super::wire::{self, json_response, no_content, session_json, session_list_json, token_json};
+use super::{ClientContext, Endpoints};
+
+type Answer = Result<Response<Bytes>, Refusal>;
+
+/// One request to one endpoint.
+struct Call<'a> {
+    endpoints: &'a Endpoints,
+    request: &'a Request<Bytes>,
+    params: PathParams<'a>,
+    client_ip: Option<IpAddr>,
+}
+
+impl Call<'_> {
+    fn body(&self) -> &[u8] {
+        self.request.body()
+    }
+
+    fn user(&self) -> Result<UserId, Refusal> {
+        Ok(UserId::parse(self.params[0])?)
+    }
+
+    fn info(&self) -> ClientInfo {
+        let agent = self
+            .request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        ClientInfo::new(self.client_ip, agent.map(str::to_owned))
+    }
+
+    fn require_api_key(&self) -> Result<(), Refusal> {
+        require_api_key(self.endpoints, self.request.headers())
+    }
+
+    fn optional_api_key(&self) -> Result<bool, Refusal> {
+        optional_api_key(self.endpoints, self.request.headers())
+    }
+
+    /// The session the request authenticates with; 401 without one.
+    async fn current_session(&self) -> Result<Session, Refusal> {
+        let found = self.endpoints.resolve_session(self.request.headers()).await?;
+        found.ok_or(Refusal::Domain(crate::Error::Unauthorized))
+    }
+
+    /// `current` names the session the request authenticates with.
+    fn session_id<'s>(&'s self, current: &'s Session) -> &'s str {
+        match self.params[0] {
+            "current" => &current.id,
+            id => id,
+        }
+    }
+}
+
+pub(super) async fn dispatch(
+    endpoints: &Endpoints,
+    request: &Request<Bytes>,
+    client: &ClientContext,
+) -> Response<Bytes> {
+    let rest = endpoints.relative_path(request.uri().path()).unwrap_or_default();
+    let (endpoint, params) = match match_route(request.method(), rest) {
+        Matched::Endpoint(endpoint, params) => (endpoint, params),
+        Matched::WrongMethod => return refusal_response(Refusal::Http(ErrorKind::MethodNotAllowed)),
+        Matched::NotFound => return refusal_response(Refusal::Http(ErrorKind::RouteNotFound)),
+    };
+    if request.body().len() > endpoints.config().max_body_bytes {
+        return refusal_response(Refusal::Http(ErrorKind::PayloadTooLarge));
+    }
+    if let Err(refusal) = check_project(endpoints, request.headers()) {
+        return refusal_response(refusal);
+    }
+    // Behind trusted proxies the client is who they say it is; otherwise the peer.
+    let client_ip = endpoints.config().trusted_proxies.client(client.ip, request.headers());
+    if client_ip.is_none() {
+        warn_without_peer();
+    }
+    let call = Call {
+        endpoints,
+        request,
+        params,
+        client_ip,
+    };
+    let answer = match endpoint {
+        Endpoint::GetUser => get_user(&call).await,
+        Endpoint::DeleteUser => delete_user(&call).await,
+        Endpoint::CreateToken => create_token(&call).await,
+        Endpoint::ListUserSessions => list_user_sessions(&call).await,
+        Endpoint::DeleteUserSessions => delete_user_sessions(&call).await,
+        Endpoint::CreateServerSession => create_server_session(&call).await,
+        Endpoint::DeleteUserSession => delete_user_session(&call).await,
+        Endpoint::Exchange => exchange(&call).await,
+        Endpoint::ListAccountSessions => list_account_sessions(&call).await,
+        Endpoint::DeleteAccountSessions => delete_account_sessions(&call).await,
+        Endpoint::GetAccountSession => get_account_session(&call).await,
+        Endpoint::ExtendAccountSession => extend_account_session(&call).await,
+        Endpoint::DeleteAccountSession => delete_account_session(&call).await,
+        Endpoint::GetAccount => get_account(&call).await,
+        Endpoint::EmailToken => email_token(&call).await,
+        Endpoint::MagicUrlToken => magic_url_token(&call).await,
+        Endpoint::PhoneToken => phone_token(&call).await,
+    };
+    answer.unwrap_or_else(refusal_response)
+}
+
+fn refusal_response(refusal: Refusal) -> Response<Bytes> {
+    match refusal {
+        Refusal::Domain(error) => wire::error_to_response(&error),
+        Refusal::Http(kind) => wire::kind_response(kind),
+    }
+}
+
+// --- users (API key) ---------------------------------------------------------
+
+async fn get_user(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    let gate = call.endpoints.gate();
+    let found = gate.get_user(&user).await?.ok_or(crate::Error::UserNotFound)?;
+    let body = wire::user_json(&user, Some(&found), found.created_at, found.updated_at);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn delete_user(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    Params::parse(call.body(), &[])?;
+    call.endpoints.gate().delete_user(&user).await?;
+    Ok(no_content())
+}
+
+async fn create_token(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    require_json(call.request.headers())?;
+    let params = Params::parse(call.body(), &["length", "expire"])?;
+    let mut options = TokenOptions::default();
+    if let Some(length) = params.optional_int("length", 4..=128)? {
+        options = options.length(length as usize);
+    }
+    if let Some(expire) = params.optional_int("expire", TOKEN_EXPIRE_RANGE)? {
+        options = options.expire(Duration::from_secs(expire));
+    }
+    let token = call.endpoints.gate().create_token(&user, options).await?;
+    Ok(json_response(StatusCode::CREATED, &token_json(&token, true)))
+}
+
+async fn list_user_sessions(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let sessions = call.endpoints.gate().list_sessions(&call.user()?).await?;
+    Ok(json_response(StatusCode::OK, &session_list_json(&sessions, None)))
+}
+
+async fn delete_user_sessions(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    Params::parse(call.body(), &[])?;
+    call.endpoints.gate().delete_sessions(&user).await?;
+    Ok(no_content())
+}
+
+async fn create_server_session(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    Params::parse(call.body(), &[])?;
+    let (session, credential) = call.endpoints.gate().create_server_session(&user, call.info()).await?;
+    let body = session_json(&session, false, Some(&credential));
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+async fn delete_user_session(call: &Call<'_>) -> Answer {
+    call.require_api_key()?;
+    let user = call.user()?;
+    Params::parse(call.body(), &[])?;
+    call.endpoints.gate().delete_session(&user, call.params[1]).await?;
+    Ok(no_content())
+}
+
+// --- the exchange (anyone) -------------------------------------------------------
+
+async fn exchange(call: &Call<'_>) -> Answer {
+    let api_key = call.optional_api_key()?;
+    if !api_key {
+        check_origin(call.endpoints, call.request)?;
+    }
+    require_json(call.request.headers())?;
+    let params = Params::parse(call.body(), &["userId", "secret"])?;
+    let user = UserId::parse(params.required_str("userId")?)?;
+    let secret = params.required_str("secret")?;
+    let gate = call.endpoints.gate();
+    let (session, credential) = gate.create_session(&user, secret, call.info()).await?;
+    let shown = api_key.then_some(&credential);
+    let mut response = json_response(StatusCode::CREATED, &session_json(&session, true, shown));
+    let cookie = session_cookie(call.endpoints, &credential, session.expire);
+    set_cookie(&mut response, cookie.expose());
+    Ok(response)
+}
+
+// --- the account (a session) -----------------------------------------------------
+
+async fn list_account_sessions(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    let sessions = call.endpoints.gate().list_sessions(&current.user_id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &session_list_json(&sessions, Some(&current.id)),
+    ))
+}
+
+async fn delete_account_sessions(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    Params::parse(call.body(), &["current"])?;
+    call.endpoints.gate().delete_sessions(&current.user_id).await?;
+    let mut response = no_content();
+    set_cookie(&mut response, &expired_cookie(call.endpoints));
+    Ok(response)
+}
+
+async fn get_account_session(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    let session = call
+        .endpoints
+        .gate()
+        .get_session(&current.user_id, call.session_id(&current))
+        .await?;
+    let body = session_json(&session, session.id == current.id, None);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn extend_account_session(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    Params::parse(call.body(), &[])?;
+    let gate = call.endpoints.gate();
+    let session = gate.extend_session(&current.user_id, call.session_id(&current)).await?;
+    let body = session_json(&session, session.id == current.id, None);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+async fn delete_account_session(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    Params::parse(call.body(), &[])?;
+    let id = call.session_id(&current);
+    call.endpoints.gate().delete_session(&current.user_id, id).await?;
+    let mut response = no_content();
+    if id == current.id {
+        set_cookie(&mut response, &expired_cookie(call.endpoints));
+    }
+    Ok(response)
+}
+
+async fn get_account(call: &Call<'_>) -> Answer {
+    let current = call.current_session().await?;
+    let user = call.endpoints.gate().get_user(&current.user_id).await?;
+    let body = wire::user_json(&current.user_id, user.as_ref(), current.created_at, current.updated_at);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+// --- the passwordless flows (anyone) ---------------------------------------------
+
+async fn email_token(call: &Call<'_>) -> Answer {
+    let trusted = call.optional_api_key()?;
+    require_json(call.request.headers())?;
+    let params = Params::parse(call.body(), &["userId", "email", "phrase"])?;
+    let phrase = params.optional_bool("phrase")?.unwrap_or(false);
+    let requester = Requester::new(call.client_ip, trusted);
+    let (user, email) = (params.required_str("userId")?, params.required_str("email")?);
+    let token = call
+        .endpoints
+        .gate()
+        .create_email_token(user, email, phrase, requester)
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+}
+
+async fn magic_url_token(call: &Call<'_>) -> Answer {
+    let trusted = call.optional_api_key()?;
+    require_json(call.request.headers())?;
+    let params = Params::parse(call.body(), &["userId", "email", "url", "phrase"])?;
+    let phrase = params.optional_bool("phrase")?.unwrap_or(false);
+    let requester = Requester::new(call.client_ip, trusted);
+    let (user, email, url) = (
+        params.required_str("userId")?,
+        params.required_str("email")?,
+        params.optional_str("url")?,
+    );
+    let gate = call.endpoints.gate();
+    let token = gate.create_magic_url_token(user, email, url, phrase, requester).await?;
+    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+}
+
+async fn phone_token(call: &Call<'_>) -> Answer {
+    let trusted = call.optional_api_key()?;
+    require_json(call.request.headers())?;
+    let params = Params::parse(call.body(), &["userId", "phone"])?;
+    let requester = Requester::new(call.client_ip, trusted);
+    let (user, phone) = (params.required_str("userId")?, params.required_str("phone")?);
+    let token = call.endpoints.gate().create_phone_token(user, phone, requester).await?;
+    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+}
+
+fn set_cookie(response: &mut Response<Bytes>, cookie: &str) {
+    if let Ok(mut value) = HeaderValue::from_str(cookie) {
+        value.set_sensitive(true);
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}

@@ -27,9 +27,10 @@ static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER)
 /// | [`crate::TokenGate`] is not installed | 500 naming it |
 ///
 /// `Option<AuthSession>` yields `None` on any of them (actix's rule for
-/// `Option<T>`), so a store failure or a missing middleware then reads as
-/// "no session" (both are logged). Ask for `Result<AuthSession,
-/// actix_web::Error>` to tell them apart:
+/// `Option<T>`); a store failure is still answered 503, since the
+/// middleware replaces the handler's response then (a missing middleware
+/// is logged). Ask for `Result<AuthSession, actix_web::Error>` to tell them
+/// apart:
 ///
 /// ```
 /// use actix_web::{HttpResponse, ResponseError};

@@ -7,9 +7,9 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{Error, HttpMessage, HttpRequest};
 use bytes::Bytes;
-use futures_util::future::{Either, LocalBoxFuture};
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use tokengate::api::{BodyCollector, ClientContext, Endpoints, SessionLookup};
+use tokengate::api::{BodyCollector, ClientContext, Endpoints, Rejection, SessionLookup};
 
 use crate::convert::{to_actix_response, to_core_request};
 
@@ -22,7 +22,8 @@ use crate::convert::{to_actix_response, to_core_request};
 /// `Option<AuthSession>`) or [`crate::RequireSession`] checks it, once per
 /// request, as `tokengate-tower` does. A request without a credential, or
 /// whose route never looks at the session, costs no store call; a store
-/// failure answers 503 (fail closed).
+/// failure during the lookup answers 503 (fail closed), also where the
+/// handler took `Option<AuthSession>`, which actix turns into `None`.
 ///
 /// It takes [`Endpoints`]: a [`Gate`](tokengate::Gate) converts into them
 /// with the default [`ApiConfig`](tokengate::api::ApiConfig); give your own
@@ -103,32 +104,36 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = Either<
-        LocalBoxFuture<'static, Result<Self::Response, Self::Error>>,
-        futures_util::future::MapOk<S::Future, fn(ServiceResponse<B>) -> Self::Response>,
-    >;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         if self.endpoints.is_mounted(request.path()) {
             let endpoints = self.endpoints.clone();
-            return Either::Left(Box::pin(async move {
+            return Box::pin(async move {
                 let (http_request, payload) = request.into_parts();
                 let response = serve_endpoint(&endpoints, &http_request, payload).await;
                 Ok(ServiceResponse::new(http_request, to_actix_response(response)).map_into_right_body())
-            }));
+            });
         }
         // Looked up when the handler (an extractor) or `RequireSession`
         // asks, once per request, as in tokengate-tower.
-        request
-            .extensions_mut()
-            .insert(SessionLookup::new(self.endpoints.clone()));
-        let into_left: fn(ServiceResponse<B>) -> Self::Response = ServiceResponse::map_into_left_body;
-        Either::Right(futures_util::TryFutureExt::map_ok(
-            self.service.call(request),
-            into_left,
-        ))
+        let lookup = SessionLookup::new(self.endpoints.clone());
+        request.extensions_mut().insert(lookup.clone());
+        let response = self.service.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            // actix turns an extractor's error into `None` for
+            // `Option<AuthSession>`: a store failure must still be a 503,
+            // never an anonymous answer.
+            if lookup.store_failed() {
+                let refusal = to_actix_response(Rejection::Unavailable.response("middleware (TokenGate)"));
+                let (request, _) = response.into_parts();
+                return Ok(ServiceResponse::new(request, refusal).map_into_right_body());
+            }
+            Ok(response.map_into_left_body())
+        })
     }
 }
 

@@ -88,3 +88,56 @@ async fn require_session_guards_a_scope() {
     let public = test::call_service(&app, test::TestRequest::get().uri("/public").to_request()).await;
     assert_eq!(public.status(), 200);
 }
+
+/// With the store unreachable, a request whose handler or guard asks for
+/// its session gets a 503, also through `Option<AuthSession>` (never served
+/// as anonymous); one whose route never looks at the session is served
+/// without the store, as in tokengate-tower: the same lookup timing.
+#[actix_web::test]
+async fn a_failing_store_is_a_503_only_where_the_session_is_asked_for() {
+    // A port nothing listens on: every connection attempt is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tokengate::store::RedisStore::connect(
+        &format!("redis://127.0.0.1:{port}"),
+        tokengate::store::RedisStoreConfig::default(),
+    )
+    .await
+    .unwrap();
+    let gate = Gate::builder().server_secret([5u8; 32]).store(store).build().unwrap();
+    // A well-formed credential, so that the lookup has to reach the store.
+    let credential = format!("zoe.{}", "A".repeat(43));
+    let app = test::init_service(
+        App::new()
+            .wrap(TokenGate::new(gate))
+            .route("/required", web::get().to(required))
+            .route("/optional", web::get().to(optional))
+            .service(
+                web::scope("/private")
+                    .wrap(RequireSession)
+                    .route("/page", web::get().to(|| async { HttpResponse::Ok().body("secret") })),
+            )
+            .route("/public", web::get().to(|| async { HttpResponse::Ok().body("hello") })),
+    )
+    .await;
+    for path in ["/required", "/optional", "/private/page"] {
+        let request = test::TestRequest::get()
+            .uri(path)
+            .insert_header(("x-appwrite-session", credential.as_str()));
+        let response = test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status(), 503, "{path}");
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["type"], "general_server_error", "{path}");
+    }
+    let public = test::TestRequest::get()
+        .uri("/public")
+        .insert_header(("x-appwrite-session", credential.as_str()));
+    assert_eq!(test::call_service(&app, public.to_request()).await.status(), 200);
+    let anonymous = test::TestRequest::get().uri("/optional").to_request();
+    let response = test::call_service(&app, anonymous).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(test::read_body(response).await, "anonymous");
+}

@@ -170,7 +170,7 @@ async fn gate_with(ctx: &Context, cached: bool) -> Result<Gate, String> {
         .map_err(|e| e.to_string())?;
     let mut builder = Gate::builder().server_key(ctx.secret.clone()).store(store);
     if cached {
-        let channel = tokengate::cache::RedisRevocations::connect(&ctx.redis_url, "tg")
+        let channel = tokengate::store::RedisRevocations::connect(&ctx.redis_url, &RedisStoreConfig::default())
             .await
             .map_err(|e| e.to_string())?;
         builder = builder.session_cache(CACHE_TTL, channel);

@@ -130,15 +130,15 @@ fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
 impl Directory for StoreDirectory {
     async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error> {
         let digest = self.address_digest(address);
-        if let Some(owner) = self.store.find_address(&digest).await? {
+        if let Some(owner) = self.store.find_address(&digest, now_ms()).await? {
             // A binding whose user was deleted (or rebound) is stale: drop it.
-            match self.store.load_user(&owner).await? {
+            match self.store.load_user(&owner, now_ms()).await? {
                 Some(record) if bound_to(&record, address) => return Ok(owner),
-                _ => self.store.unlink_address(&digest, &owner).await?,
+                _ => self.store.unlink_address(&digest, &owner, now_ms()).await?,
             }
         }
         if !allow_new {
-            return Err(if self.store.load_user(requested).await?.is_some() {
+            return Err(if self.store.load_user(requested, now_ms()).await?.is_some() {
                 Error::UserAlreadyExists
             } else {
                 Error::argument(NEW_ID_REFUSED)
@@ -151,7 +151,7 @@ impl Directory for StoreDirectory {
         if !self.store.claim_user(requested, email, phone, now_ms()).await? {
             return Err(Error::UserAlreadyExists);
         }
-        Ok(self.store.link_address(&digest, requested).await?)
+        Ok(self.store.link_address(&digest, requested, now_ms()).await?)
     }
 
     async fn remember(&self, _user: &UserId) -> Result<(), Error> {
@@ -160,7 +160,7 @@ impl Directory for StoreDirectory {
     }
 
     async fn get(&self, user: &UserId) -> Result<Option<User>, Error> {
-        Ok(self.store.load_user(user).await?.map(|record| User {
+        Ok(self.store.load_user(user, now_ms()).await?.map(|record| User {
             id: user.clone(),
             created_at: from_ms(record.created_ms),
             updated_at: from_ms(record.updated_ms),
@@ -178,11 +178,11 @@ impl Directory for StoreDirectory {
     async fn delete(&self, user: &UserId, email: &str, phone: &str) -> Result<(), Error> {
         if !email.is_empty() {
             let digest = self.address_digest(Address::Email(email));
-            self.store.unlink_address(&digest, user).await?;
+            self.store.unlink_address(&digest, user, now_ms()).await?;
         }
         if !phone.is_empty() {
             let digest = self.address_digest(Address::Phone(phone));
-            self.store.unlink_address(&digest, user).await?;
+            self.store.unlink_address(&digest, user, now_ms()).await?;
         }
         Ok(())
     }

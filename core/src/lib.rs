@@ -6,14 +6,45 @@
 //! ([`Gate::create_session`]); from then on every request carrying the
 //! session credential is recognised by [`Gate::authenticate`].
 //!
-//! Tokens and sessions live in a [`Store`]: [`RedisStore`](store::RedisStore)
+//! Tokens and sessions live in a [`Store`](store::Store): [`RedisStore`](store::RedisStore)
 //! in production (feature `redis`, on by default) or
 //! [`MemoryStore`](store::MemoryStore) for development and tests. Only keyed
 //! digests (HMAC-SHA-256 under the server secret) of secrets are stored.
 //!
 //! The framework adapters `tokengate-tower` (axum) and `tokengate-actix`
-//! serve the Appwrite-compatible HTTP endpoints of [`api`] and hand handlers
-//! the authenticated session.
+//! serve the Appwrite-compatible HTTP endpoints of [`api`] (a `Gate` with
+//! its [`api::ApiConfig`], as [`api::Endpoints`]) and hand handlers the
+//! authenticated session.
+//!
+//! ## Modules
+//!
+//! | module | holds |
+//! |---|---|
+//! | root | [`Gate`] and its builder, the models ([`Session`], [`Token`], [`UserId`]), [`Error`], [`Secret`] |
+//! | [`api`] | the HTTP endpoints, their settings, and what both adapters share |
+//! | [`store`] | the store traits, [`MemoryStore`](store::MemoryStore), [`RedisStore`](store::RedisStore), the local cache |
+//! | [`policy`] | session, brute-force and issuance policies; where magic links may point |
+//! | [`delivery`] | sending codes and links: mailers, SMS senders, templates |
+//! | [`directory`] | users and the addresses bound to them |
+//! | `testing` | (feature `testing`) the store contract for stores of your own; test hooks |
+//!
+//! ## Observability
+//!
+//! `tracing` spans with user id and outcome (never a secret) and counters
+//! through the `metrics` facade:
+//!
+//! | counter | labels | counts |
+//! |---|---|---|
+//! | `tokengate_tokens_issued_total` | `kind` = `custom`, `email`, `magic_url`, `phone` | tokens stored |
+//! | `tokengate_exchanges_total` | `outcome` = `success`, `invalid`, `locked`, `error` | token exchanges |
+//! | `tokengate_authentications_total` | `outcome` = `valid`, `invalid`, `error` | credential checks |
+//! | `tokengate_rate_limited_total` | `kind` | issuance requests refused by a limit |
+//! | `tokengate_deliveries_failed_total` | `channel` = `email`, `sms` | messages that could not be sent |
+//! | `tokengate_sessions_deleted_total` | | sessions logged out or revoked |
+//! | `tokengate_store_errors_total` | `operation` | store failures (each answered 503) |
+//!
+//! Spans: `tokengate.issue`, `tokengate.exchange`, `tokengate.authenticate`,
+//! `tokengate.logout`, each with `user` and, once known, `outcome`.
 //!
 //! ```
 //! use tokengate::{Gate, UserId, TokenOptions, ClientInfo, store::MemoryStore};
@@ -44,7 +75,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `redis` | yes | [`RedisStore`](store::RedisStore) (standalone and cluster) and [`RedisRevocations`](cache::RedisRevocations), on redis-rs |
+//! | `redis` | yes | [`RedisStore`](store::RedisStore) (standalone and cluster) and [`RedisRevocations`](store::RedisRevocations), on redis-rs |
 //! | `redis-tls` | no | `rediss://` (TLS) connections through rustls (implies `redis`) |
 //! | `smtp` | no | `delivery::SmtpMailer`: email over SMTP (lettre, rustls) |
 //! | `sms-webhook` | no | `delivery::WebhookSms`: SMS by `POST {"to","body"}` to a webhook (reqwest, rustls) |
@@ -57,7 +88,6 @@
 
 mod address;
 pub mod api;
-pub mod cache;
 mod credential;
 pub mod delivery;
 pub mod directory;

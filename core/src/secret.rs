@@ -80,7 +80,7 @@ impl fmt::Display for Secret {
 
 /// The server secret that keys every stored digest.
 ///
-/// At least [`MIN_SERVER_SECRET_LEN`] bytes; all services sharing a store
+/// At least 32 bytes; all services sharing a store
 /// must use the same one. Zeroized on drop, redacted in `Debug`.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ServerSecret {

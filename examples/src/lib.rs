@@ -1,5 +1,5 @@
 //! Shared wiring of the example servers: the environment contract of
-//! `shared/DESIGN.md` ([`env`]) turned into [`Endpoints`], and the bodies
+//! `shared/DESIGN.md` ([`mod@env`]) turned into [`Endpoints`], and the bodies
 //! of `/public`, `/me` and the login page.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -75,3 +75,9 @@ pub const LOGIN_PAGE: &str = include_str!("../static/login.html");
 pub fn public_json() -> serde_json::Value {
     serde_json::json!({ "status": "ok" })
 }
+
+/// The Rust blocks of the project's README.md, compiled (and run, unless
+/// marked `no_run`) as doctests against the current API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ProjectReadmeDoctests;

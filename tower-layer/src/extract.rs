@@ -34,7 +34,7 @@ use crate::session::{resolve, AuthSession};
 ///         Err(other) => other.into_response(),
 ///     }
 /// }
-/// # let _ = axum::routing::get(greet);
+/// # let _: axum::routing::MethodRouter = axum::routing::get(greet);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthRejection(pub Rejection);

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 use cluster::Cluster;
 use http::{Client, Reply};
-use procs::{free_port, random_hex, redis_version, App, AppConfig, RedisNode, TempDir};
+use procs::{free_port, random_hex, redis_version, App, AppConfig, LoadProbe, RedisNode, TempDir};
 
 /// The local session cache TTL of the revocation measurement.
 const CACHE_MS: u64 = 2000;
@@ -53,7 +53,8 @@ const CACHE_MS: u64 = 2000;
 const REDIS_TIMEOUT_MS: u64 = 500;
 /// `cluster-node-timeout` of the cluster.
 const NODE_TIMEOUT_MS: u64 = 1000;
-/// Pause between polls.
+/// Period of the pollers: a request starts every 1 ms, or as soon as the
+/// previous one is answered when that took longer.
 const POLL: Duration = Duration::from_millis(1);
 /// Longest a revocation may take before the round counts as not refused.
 const REVOCATION_LIMIT: Duration = Duration::from_secs(5);
@@ -177,8 +178,9 @@ async fn run() -> Res<String> {
         "The example apps run as black boxes (release builds of `axum-app` and `actix-app`, configured only by the \
          environment of the example-server contract, reached over HTTP/1.1 keep-alive from this process), each \
          section with its own throwaway `redis-server`s on free loopback ports. Percentiles are nearest-rank \
-         (with 50 samples p99 is the largest). Polls are 1 ms apart (a tokio sleep, about 1.1 ms), so a time \
-         found by polling is an upper bound, at most one poll interval plus one request late.\n"
+         (with 50 samples p99 is the largest). A poller starts a request every 1 ms (a tokio interval), or as soon as \
+         the previous one is answered when that took longer, so a time found by polling is an upper bound, late \
+         by at most one gap between polls (measured in the revocation section).\n"
     );
     Ok(head + &out)
 }
@@ -271,6 +273,15 @@ fn machine(redis: &str) -> String {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// A timer ticking every [`POLL`] (the first tick at once); a tick missed
+/// while a request was under way comes as soon as it is awaited, and the
+/// ones after keep to the 1 ms grid.
+fn poll_timer() -> tokio::time::Interval {
+    let mut timer = tokio::time::interval(POLL);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    timer
+}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -375,8 +386,19 @@ async fn expect_me(client: &mut Client, credential: &str, status: u16, what: &st
     }
 }
 
-/// The apps' WARN/ERROR lines so far, on stderr; a count for the report.
-fn log_report(section: &str, apps: [&mut App; 2]) -> String {
+/// The apps' WARN/ERROR lines so far, on stderr; a count for the report,
+/// with the share of the machine other processes used during the section
+/// (measured by `load` over this process, the apps and `servers`).
+fn log_report(section: &str, apps: [&mut App; 2], load: &LoadProbe, servers: &[Option<u32>]) -> String {
+    let mut pids = vec![apps[0].pid(), apps[1].pid()];
+    pids.extend_from_slice(servers);
+    let other = load.other_load(&pids);
+    if other > 0.1 {
+        eprintln!(
+            "   other processes used {:.0}% of the machine during {section}: its figures may be disturbed",
+            other * 100.0
+        );
+    }
     let mut parts = Vec::new();
     for app in apps {
         if app.exited() {
@@ -397,7 +419,10 @@ fn log_report(section: &str, apps: [&mut App; 2]) -> String {
         parts.push(format!("{} {}", app.name, problems.len()));
     }
     format!(
-        "WARN/ERROR lines in the apps' logs during this section: {}.",
+        "Other processes (not this one, its apps and Redis servers) used {:.0}% of the machine's CPU during this \
+         section (`/proc/stat`). WARN/ERROR lines in the apps' logs (`RUST_LOG=warn`, start-up notes left out) by \
+         the end of this section: {}.",
+        other * 100.0,
         parts.join(", ")
     )
 }
@@ -435,14 +460,15 @@ async fn poll_until_refused(
 ) -> (Client, Vec<(Instant, Instant, u16)>) {
     let mut polls = Vec::new();
     let begin = Instant::now();
+    let mut timer = poll_timer();
     loop {
+        timer.tick().await;
         let sent = Instant::now();
         let status = status_of(&me(&mut client, &credential).await);
         polls.push((sent, Instant::now(), status));
         if status == 401 || stop.load(Ordering::Relaxed) || begin.elapsed() > REVOCATION_LIMIT {
             return (client, polls);
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -469,6 +495,7 @@ async fn wait_subscribed(redis: &str, subscribers: i64) -> Res<()> {
 }
 
 async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
+    let load = LoadProbe::start();
     let dir = TempDir::new("revocation")?;
     let redis = RedisNode::start(free_port()?, &dir.0, &[]).await?;
     let (mut axum, mut actix) = setup
@@ -485,6 +512,8 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
         ("axum-app → actix-app", true, Revoke::UsersApi),
     ];
     let mut rows: Vec<RevocationRow> = kinds.iter().map(|_| RevocationRow::default()).collect();
+    // Time between the starts of consecutive polls, ms.
+    let mut gaps: Vec<f64> = Vec::new();
     let mut at_axum = Client::new(axum.addr);
     let mut at_actix = Client::new(actix.addr);
     for round in 0..rounds {
@@ -550,6 +579,7 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
                     *row.odd.entry(status).or_insert(0) += 1;
                 }
             }
+            gaps.extend(polls.windows(2).map(|w| ms(w[1].0 - w[0].0)));
             match polls.iter().find(|p| p.2 == 401 && p.1 >= sent) {
                 Some(&(_, done, _)) => {
                     row.refused.push(ms(done - sent));
@@ -561,10 +591,16 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
             }
         }
     }
-    let logs = log_report("the revocation section", [&mut axum, &mut actix]);
+    let logs = log_report(
+        "the revocation section",
+        [&mut axum, &mut actix],
+        &load,
+        &[redis.proc.pid()],
+    );
     drop((axum, actix));
     drop(redis);
 
+    let (gap_p50, gap_p99, gap_max) = spread(&gaps);
     let mut md = String::new();
     let _ = writeln!(md, "### Revocation with the local session cache\n");
     let _ = writeln!(
@@ -572,10 +608,13 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
         "One `redis-server`; an `axum-app` and an `actix-app` on it with the same prefix, secret and API key and \
          `TOKENGATE_SESSION_CACHE_MS={CACHE_MS}`. Each round logs a fresh user in at the revoking app (custom token \
          + exchange), uses the session twice at `/me` of the other app (so that it caches it), starts polling that \
-         `/me` every 1 ms, then revokes: `DELETE /v1/account/sessions/current` with the session, or \
+         `/me` (a request every 1 ms), then revokes: `DELETE /v1/account/sessions/current` with the session, or \
          `DELETE /v1/users/{{userId}}/sessions` with the API key. **Propagation** is the time from sending the \
          revoking request until the other app's first 401 answer arrives. {rounds} rounds of each kind, \
-         interleaved.\n"
+         interleaved. Polls started {} ms apart (p50; p99 {} ms, max {} ms).\n",
+        fmt_ms(gap_p50),
+        fmt_ms(gap_p99),
+        fmt_ms(gap_max)
     );
     let _ = writeln!(
         md,
@@ -649,7 +688,7 @@ struct Recovery {
     failures: BTreeMap<u16, usize>,
 }
 
-/// After the fault ends at `t0`: attempts, 1 ms apart, of `/me` with the
+/// After the fault ends at `t0`: attempts, every 1 ms, of `/me` with the
 /// old credential (until it gets an answer other than 503), then token →
 /// exchange → `/me` for a fresh user, until such a round succeeds.
 async fn recover(client: &mut Client, setup: &Setup, old: &str, user: &str, t0: Instant) -> (Recovery, Option<String>) {
@@ -660,7 +699,9 @@ async fn recover(client: &mut Client, setup: &Setup, old: &str, user: &str, t0: 
         }
     };
     let mut attempt = 0;
+    let mut timer = poll_timer();
     while t0.elapsed() < RECOVERY_LIMIT {
+        timer.tick().await;
         attempt += 1;
         if rec.old_credential.is_none() {
             let status = status_of(&me(client, old).await);
@@ -689,7 +730,6 @@ async fn recover(client: &mut Client, setup: &Setup, old: &str, user: &str, t0: 
                 }
             }
         }
-        tokio::time::sleep(POLL).await;
     }
     (rec, None)
 }
@@ -707,6 +747,7 @@ struct RecoveryRow {
 }
 
 async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
+    let load = LoadProbe::start();
     let dir = TempDir::new("outage")?;
     let mut redis = RedisNode::start(free_port()?, &dir.0, &[]).await?;
     let (mut axum, mut actix) = setup
@@ -807,7 +848,12 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
         app: "actix-app",
         rec: rb,
     });
-    let logs = log_report("the outage section", [&mut axum, &mut actix]);
+    let logs = log_report(
+        "the outage section",
+        [&mut axum, &mut actix],
+        &load,
+        &[redis.proc.pid()],
+    );
     drop((axum, actix));
     drop(redis);
 
@@ -861,10 +907,10 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
         "Dead case: a new `redis-server` is started on the same port with the same arguments (it keeps nothing on \
          disk, so every session is gone); t0 is when it first answers `PING` to this process (polled every 1 ms; \
          {} ms after it was spawned). Frozen case: t0 is when `kill -CONT` returned; the data is intact. From t0 \
-         each app is asked, 1 ms apart: `GET /me` with the session made before the fault until the answer is not a \
+         each app is asked, a request every 1 ms: `GET /me` with the session made before the fault until the answer is not a \
          503, then rounds of token (`POST /v1/users/{{userId}}/tokens`) → exchange (`POST \
          /v1/account/sessions/token`) → `GET /me` with the new session, for a fresh user each, until one round \
-         fully succeeds. **Served again** is the first answer from either app's request that is not a 503; \
+         fully succeeds. **Served again** is the app's first answer that is not a 503; \
          **recovered** is the end of the first fully successful round.\n",
         fmt_ms(ping_after)
     );
@@ -905,14 +951,15 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
 type Polls = Arc<Mutex<Vec<(Instant, Instant, u16)>>>;
 
 async fn loop_me(mut client: Client, credential: String, polls: Polls, stop: Arc<AtomicBool>) {
+    let mut timer = poll_timer();
     while !stop.load(Ordering::Relaxed) {
+        timer.tick().await;
         let sent = Instant::now();
         let status = status_of(&me(&mut client, &credential).await);
         let done = Instant::now();
         if let Ok(mut p) = polls.lock() {
             p.push((sent, done, status));
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -985,6 +1032,7 @@ async fn wait_new_primary(cluster: &Cluster, slot: u16, old: u16, start: Instant
 }
 
 async fn failover(setup: &Setup) -> Res<String> {
+    let load = LoadProbe::start();
     let started = Instant::now();
     let mut cluster = Cluster::start(NODE_TIMEOUT_MS).await?;
     eprintln!(
@@ -1069,7 +1117,8 @@ async fn failover(setup: &Setup) -> Res<String> {
     for handle in loops {
         handle.await.map_err(|e| format!("client loop: {e}"))?;
     }
-    let logs = log_report("the cluster section", [&mut axum, &mut actix]);
+    let servers: Vec<Option<u32>> = cluster.nodes.iter().map(|n| n.proc.pid()).collect();
+    let logs = log_report("the cluster section", [&mut axum, &mut actix], &load, &servers);
     drop((axum, actix));
     drop(cluster);
 
@@ -1082,7 +1131,7 @@ async fn failover(setup: &Setup) -> Res<String> {
          --cluster-node-timeout {NODE_TIMEOUT_MS}`, joined with `redis-cli --cluster create ... --cluster-replicas 1 \
          --cluster-yes`); an `axum-app` and an `actix-app` with `REDIS_CLUSTER_NODES` = all six nodes and \
          `TOKENGATE_REDIS_TIMEOUT_MS={REDIS_TIMEOUT_MS}`. One user (slot {slot}), a session made through each app; \
-         each app's client loops `GET /me` with its session, 1 ms between requests, from 500 ms before the first \
+         each app's client loops `GET /me` with its session, a request every 1 ms, from 500 ms before the first \
          event to the end. Planned: `CLUSTER FAILOVER` on the replica of the primary holding the user's slot, then \
          2 s more. Unplanned (after that): the primary now holding the slot is SIGKILLed; its replica takes over \
          after the node timeout; then 3 s more. Times are from the `CLUSTER FAILOVER` command or the kill; \

@@ -356,6 +356,88 @@ impl App {
     pub fn exited(&mut self) -> bool {
         self.proc.exited()
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.pid()
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds (user + system) used so far by the process `pid`
+/// (`None`: this process), from `/proc/<pid>/stat`; 0 when unreadable.
+pub fn process_cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or("/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    // The fields after the command name (which may hold spaces).
+    let Some(rest) = text.rfind(')').map(|at| &text[at + 1..]) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+        .sum();
+    ticks / clock_ticks()
+}
+
+/// CPU seconds the whole machine has spent running processes (user, nice,
+/// system, steal over all CPUs, from `/proc/stat`; interrupt time, mostly
+/// loopback traffic, left out).
+pub fn machine_busy_seconds() -> f64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let fields: Vec<f64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let busy: f64 = [0, 1, 2, 7].iter().filter_map(|i| fields.get(*i)).sum();
+    busy / clock_ticks()
+}
+
+/// How much of the machine other processes used during a section.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadProbe {
+    wall: Instant,
+    busy: f64,
+    own: f64,
+}
+
+impl LoadProbe {
+    /// Starts watching (before the section starts its children).
+    pub fn start() -> Self {
+        LoadProbe {
+            wall: Instant::now(),
+            busy: machine_busy_seconds(),
+            own: process_cpu_seconds(None),
+        }
+    }
+
+    /// The share (0..=1) of all CPUs used since [`Self::start`] by processes
+    /// other than this one and `children` (all started after it; read
+    /// before they are killed: the CPU time of a child killed earlier is
+    /// counted as other load).
+    pub fn other_load(&self, children: &[Option<u32>]) -> f64 {
+        let busy = machine_busy_seconds() - self.busy;
+        let own = process_cpu_seconds(None) - self.own
+            + children
+                .iter()
+                .flatten()
+                .map(|pid| process_cpu_seconds(Some(*pid)))
+                .sum::<f64>();
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        ((busy - own) / (self.wall.elapsed().as_secs_f64() * cpus)).clamp(0.0, 1.0)
+    }
 }
 
 fn strip_ansi(line: &str) -> String {

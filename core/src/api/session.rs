@@ -4,6 +4,7 @@
 //! ([`Rejection`]).
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -99,6 +100,7 @@ pub struct SessionLookup(Arc<Lookup>);
 struct Lookup {
     endpoints: Endpoints,
     found: OnceCell<Option<SharedSession>>,
+    store_failed: AtomicBool,
 }
 
 impl SessionLookup {
@@ -107,12 +109,21 @@ impl SessionLookup {
         SessionLookup(Arc::new(Lookup {
             endpoints,
             found: OnceCell::new(),
+            store_failed: AtomicBool::new(false),
         }))
     }
 
     /// The endpoints (for the cookie name: [`Endpoints::cookie_name`]).
     pub fn endpoints(&self) -> &Endpoints {
         &self.0.endpoints
+    }
+
+    /// Whether a lookup of this request failed in the store. An adapter
+    /// whose framework turns extractor errors into `None` (actix-web's
+    /// `Option<T>`) answers 503 then, whatever the handler made of it: a
+    /// request is never served as anonymous because the store was down.
+    pub fn store_failed(&self) -> bool {
+        self.0.store_failed.load(Ordering::Acquire)
     }
 
     /// [`SessionLookup::session`] for the credential among `headers`
@@ -136,6 +147,7 @@ impl SessionLookup {
                 Ok(session) => Ok(session.map(|s| SharedSession(Arc::new(s)))),
                 Err(error) => {
                     tracing::warn!(%error, "session lookup failed; answering 503");
+                    self.0.store_failed.store(true, Ordering::Release);
                     Err(Rejection::Unavailable)
                 }
             }

@@ -226,7 +226,7 @@ impl Gate {
                     let digest = self
                         .server_key()
                         .digest(Purpose::Token, &token.user_id, secret.expose().as_bytes());
-                    if let Err(error) = self.store().remove_token(&token.user_id, &digest).await {
+                    if let Err(error) = self.store().remove_token(&token.user_id, &digest, now_ms()).await {
                         tracing::error!(%error, user = %token.user_id, "could not withdraw an undelivered token");
                     }
                 }
@@ -280,7 +280,7 @@ impl Gate {
                 continue;
             }
             for (counted, _) in &buckets[..index] {
-                self.store().refund_rate_limit(counted).await?;
+                self.store().refund_rate_limit(counted, now_ms()).await?;
             }
             if *scope == "global" {
                 tracing::warn!(

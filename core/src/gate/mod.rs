@@ -13,17 +13,11 @@ pub use flows::Requester;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{RevocationChannel, SessionCache};
-use crate::credential::SessionCredential;
-use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
-use crate::directory::{Directory, StoreDirectory, User};
-use crate::error::Error;
-use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
-use crate::observe;
-use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
-use crate::secret::{random_hex, random_id, Digest, Purpose, Secret, ServerSecret};
-use crate::store::{RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
-use crate::time::{from_ms, now_ms};
+use crate::delivery::{Mailer, SmsSender, Templates};
+use crate::directory::Directory;
+use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy};
+use crate::secret::ServerSecret;
+use crate::store::{RedeemRules, Store};
 
 /// Custom token length bounds (hex characters) and default.
 pub const TOKEN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
@@ -102,13 +96,6 @@ struct Inner {
     directory: Arc<dyn Directory>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
-    cache: Option<LocalCache>,
-}
-
-#[derive(Debug)]
-struct LocalCache {
-    sessions: SessionCache,
-    channel: Arc<dyn RevocationChannel>,
 }
 
 /// Settings of the passwordless flows.

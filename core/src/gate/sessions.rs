@@ -1,7 +1,15 @@
 //! Sessions: creation records, authentication (with the local cache),
 //! listing, extension, logout, and the users they belong to.
 
-use super::*;
+use super::{Gate, MAX_USER_AGENT_LEN};
+use crate::credential::SessionCredential;
+use crate::directory::User;
+use crate::error::Error;
+use crate::model::{ClientInfo, Session, SessionOrigin, UserId};
+use crate::observe;
+use crate::secret::{random_id, Digest, Purpose};
+use crate::store::SessionRecord;
+use crate::time::now_ms;
 
 impl Gate {
     pub(super) fn new_session_record(
@@ -70,37 +78,14 @@ impl Gate {
         // The session gets the credential's user id itself, not a copy.
         let user = credential.take_user();
         drop(credential);
-        let Some(cache) = &self.inner.cache else {
-            return self.find_stored_session(user, &digest).await;
-        };
-        let now = now_ms();
-        if let Some(session) = cache.sessions.get(&digest, now) {
-            return Ok(Some(session));
-        }
-        let ticket = cache.sessions.ticket();
-        let found = self.find_stored_session(user, &digest).await?;
-        if let Some(session) = &found {
-            cache.sessions.insert(ticket, digest, session);
-        }
-        Ok(found)
-    }
-
-    /// Tells this process's cache and every other service that `user`'s
-    /// sessions changed. A lost message is bounded by the cache TTL.
-    pub(super) async fn revoked(&self, user: &UserId) {
-        if let Some(cache) = &self.inner.cache {
-            cache.sessions.revoke_user(user);
-            if let Err(error) = cache.channel.publish(user).await {
-                tracing::warn!(%error, user = %user, "could not publish a revocation; other caches expire it by TTL");
-            }
-        }
+        self.find_stored_session(user, &digest).await
     }
 
     pub(super) async fn find_stored_session(&self, user: UserId, digest: &Digest) -> Result<Option<Session>, Error> {
         let found = self
             .inner
             .store
-            .find_session(&user, digest, self.inner.policy.idle_timeout, now_ms())
+            .find_session(&user, digest, self.rules().idle_ms, now_ms())
             .await?;
         Ok(found.map(|record| record.into_session(user)))
     }
@@ -130,7 +115,7 @@ impl Gate {
         let max_age = policy.max_session_age.as_millis() as i64;
         self.inner
             .store
-            .extend_session(user, session_id, expire, policy.idle_timeout, max_age, now)
+            .extend_session(user, session_id, expire, self.rules().idle_ms, max_age, now)
             .await?
             .map(|r| r.to_session(user))
             .ok_or(Error::SessionNotFound)
@@ -140,9 +125,8 @@ impl Gate {
     pub async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<(), Error> {
         let span = tracing::info_span!("tokengate.logout", user = %user, session = %session_id, outcome = tracing::field::Empty);
         let work = async {
-            if self.inner.store.delete_session(user, session_id).await? {
+            if self.inner.store.delete_session(user, session_id, now_ms()).await? {
                 observe::sessions_deleted(1);
-                self.revoked(user).await;
                 Ok(())
             } else {
                 Err(Error::SessionNotFound)
@@ -156,9 +140,8 @@ impl Gate {
         let span =
             tracing::info_span!("tokengate.logout", user = %user, session = "all", outcome = tracing::field::Empty);
         let work = async {
-            let count = self.inner.store.delete_sessions(user).await?;
+            let count = self.inner.store.delete_sessions(user, now_ms()).await?;
             observe::sessions_deleted(count);
-            self.revoked(user).await;
             Ok(count)
         };
         observe::observed(span, "logout", None, observe::ok_or_error, work).await
@@ -197,7 +180,6 @@ impl Gate {
                 .await?
                 .ok_or(Error::UserNotFound)?;
             observe::sessions_deleted(deleted.sessions.len() as u64);
-            self.revoked(user).await;
             self.inner.directory.delete(user, &deleted.email, &deleted.phone).await
         };
         observe::observed(span, "delete_user", None, observe::ok_or_error, work).await

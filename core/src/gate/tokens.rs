@@ -1,6 +1,13 @@
 //! Issuing tokens and exchanging them for sessions.
 
-use super::*;
+use super::{Gate, TokenOptions, DEFAULT_TOKEN_LENGTH, MAX_SECRET_LEN, TOKEN_EXPIRE_RANGE, TOKEN_LENGTH_RANGE};
+use crate::error::Error;
+use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::observe;
+use crate::secret::{random_hex, random_id, Purpose, Secret};
+use crate::store::{Redemption, TokenRecord};
+use crate::time::{from_ms, now_ms};
+use std::time::Duration;
 
 impl Gate {
     /// Issues a custom token (lowercase hex secret) for `user`.
@@ -111,9 +118,6 @@ impl Gate {
                 let mut record = record;
                 record.origin = SessionOrigin::Token(kind);
                 tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");
-                if !evicted.is_empty() {
-                    self.revoked(user).await;
-                }
                 let (email, phone) = match kind {
                     TokenKind::EmailOtp | TokenKind::MagicUrl => (true, false),
                     TokenKind::Phone => (false, true),
@@ -149,14 +153,10 @@ impl Gate {
     pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
         self.inner.directory.remember(user).await?;
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
-        let evicted = self
-            .inner
+        self.inner
             .store
             .insert_session(user, &record, &self.rules(), record.created_ms)
             .await?;
-        if !evicted.is_empty() {
-            self.revoked(user).await;
-        }
         Ok((record.to_session(user), credential.encode()))
     }
 }

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
-    UserRecord,
+    idle_deadline, DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
+    StoreError, TokenRecord, UserRecord, UserStore,
 };
 use crate::model::{SessionOrigin, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;
@@ -101,8 +100,7 @@ impl UserState {
     }
 
     fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
-        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
-        let deadline_ms = idle_deadline(record.expire_ms, idle, now_ms);
+        let deadline_ms = idle_deadline(record.expire_ms, rules.idle_ms, now_ms);
         let new_id = record.id.clone();
         self.sessions.push(StoredSession { record, deadline_ms });
         let limit = rules.max_sessions as usize;
@@ -214,7 +212,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl SessionStore for MemoryStore {
     async fn insert_token(
         &self,
         user: &UserId,
@@ -231,10 +229,8 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| {
-            u.tokens.retain(|t| t.digest != *digest)
-        })
+    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError> {
+        self.with_user(user, now_ms, |u| u.tokens.retain(|t| t.digest != *digest))
     }
 
     async fn redeem_token(
@@ -309,13 +305,13 @@ impl Store for MemoryStore {
         &self,
         user: &UserId,
         digest: &Digest,
-        idle: Option<Duration>,
+        idle_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
             let found = u.sessions.iter_mut().find(|s| s.record.digest == *digest)?;
-            if idle.is_some() {
-                let target = idle_deadline(found.record.expire_ms, idle, now_ms);
+            if idle_ms > 0 {
+                let target = idle_deadline(found.record.expire_ms, idle_ms, now_ms);
                 if target - found.deadline_ms >= IDLE_REFRESH_INTERVAL.as_millis() as i64 {
                     found.deadline_ms = target;
                 }
@@ -337,7 +333,7 @@ impl Store for MemoryStore {
         user: &UserId,
         session_id: &str,
         expire_ms: i64,
-        idle: Option<Duration>,
+        idle_ms: i64,
         max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
@@ -351,37 +347,40 @@ impl Store for MemoryStore {
             let found = &mut u.sessions[pos];
             found.record.expire_ms = expire_ms;
             found.record.updated_ms = now_ms;
-            found.deadline_ms = idle_deadline(expire_ms, idle, now_ms);
+            found.deadline_ms = idle_deadline(expire_ms, idle_ms, now_ms);
             Some(found.record.clone())
         })
     }
 
-    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| {
+    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        self.with_user(user, now_ms, |u| {
             let before = u.sessions.len();
             u.sessions.retain(|s| s.record.id != session_id);
             u.sessions.len() != before
         })
     }
 
-    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| {
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError> {
+        self.with_user(user, now_ms, |u| {
             let count = u.sessions.len() as u64;
             u.sessions.clear();
             count
         })
     }
+}
 
-    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError> {
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn find_address(&self, address: &Digest, _now_ms: i64) -> Result<Option<UserId>, StoreError> {
         Ok(self.lock()?.addresses.get(address).cloned())
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError> {
+    async fn link_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<UserId, StoreError> {
         let mut state = self.lock()?;
         Ok(state.addresses.entry(*address).or_insert_with(|| user.clone()).clone())
     }
 
-    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError> {
+    async fn unlink_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<(), StoreError> {
         let mut state = self.lock()?;
         if state.addresses.get(address) == Some(user) {
             state.addresses.remove(address);
@@ -426,8 +425,8 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.with_user(user, crate::time::now_ms(), |u| u.directory.clone())
+    async fn load_user(&self, user: &UserId, now_ms: i64) -> Result<Option<UserRecord>, StoreError> {
+        self.with_user(user, now_ms, |u| u.directory.clone())
     }
 
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError> {
@@ -439,7 +438,10 @@ impl Store for MemoryStore {
             }
         })
     }
+}
 
+#[async_trait]
+impl RateLimitStore for MemoryStore {
     async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError> {
         let mut state = self.lock()?;
         let rate = state.rates.entry(bucket.id.clone()).or_default();
@@ -462,7 +464,7 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
-    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError> {
+    async fn refund_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<(), StoreError> {
         let mut state = self.lock()?;
         if let Some(rate) = state.rates.get_mut(&bucket.id) {
             rate.count = rate.count.saturating_sub(1);

@@ -6,278 +6,32 @@
 //! contract suite: [`RedisStore`] and [`MemoryStore`].
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::model::{Session, SessionOrigin, TokenKind, UserId};
+use crate::model::UserId;
 use crate::secret::Digest;
-use crate::time::from_ms;
 
+mod cache;
 pub mod memory;
+mod records;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisStore, RedisStoreConfig};
+pub use self::redis::{RedisRevocations, RedisStore, RedisStoreConfig};
+pub use cache::{CachedStore, RevocationChannel, SessionCache};
 pub use memory::MemoryStore;
+pub use records::{DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord};
 
 pub use crate::error::StoreError;
 
-/// A token as stored: digest and metadata, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TokenRecord {
-    /// Token id.
-    pub id: String,
-    /// Kind (decides the session's provider).
-    pub kind: TokenKind,
-    /// Keyed digest of the secret.
-    pub digest: Digest,
-    /// Issue time, Unix ms.
-    pub created_ms: i64,
-    /// Expiry, Unix ms.
-    pub expire_ms: i64,
-    /// Whether the secret has under 64 bits of entropy (burned on a failure streak).
-    pub low_entropy: bool,
-}
-
-impl TokenRecord {
-    /// A record for a freshly issued token.
-    pub fn new(
-        id: String,
-        kind: TokenKind,
-        digest: Digest,
-        created_ms: i64,
-        expire_ms: i64,
-        low_entropy: bool,
-    ) -> Self {
-        TokenRecord {
-            id,
-            kind,
-            digest,
-            created_ms,
-            expire_ms,
-            low_entropy,
-        }
-    }
-}
-
-/// A session as stored, found by the digest of its credential's secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SessionRecord {
-    /// Session id.
-    pub id: String,
-    /// Keyed digest of the credential's secret.
-    pub digest: Digest,
-    /// Creation time, Unix ms.
-    pub created_ms: i64,
-    /// Last change (creation or extension), Unix ms.
-    pub updated_ms: i64,
-    /// Absolute expiry, Unix ms.
-    pub expire_ms: i64,
-    /// Where it came from. For a redemption the store sets it from the token.
-    pub origin: SessionOrigin,
-    /// Client address at creation.
-    pub ip: String,
-    /// Client user agent at creation.
-    pub user_agent: String,
-}
-
-impl SessionRecord {
-    /// A record for a new session: `updated_ms` starts at `created_ms`.
-    ///
-    /// (The struct is `#[non_exhaustive]`, so other crates, such as a
-    /// third-party [`Store`] or the contract suite, build it through this.)
-    pub fn new(
-        id: String,
-        digest: Digest,
-        created_ms: i64,
-        expire_ms: i64,
-        origin: SessionOrigin,
-        ip: String,
-        user_agent: String,
-    ) -> Self {
-        SessionRecord {
-            id,
-            digest,
-            created_ms,
-            updated_ms: created_ms,
-            expire_ms,
-            origin,
-            ip,
-            user_agent,
-        }
-    }
-
-    /// The public [`Session`] of `user`, consuming the record (no copies).
-    pub fn into_session(self, user: UserId) -> Session {
-        Session {
-            id: self.id,
-            created_at: from_ms(self.created_ms),
-            updated_at: from_ms(self.updated_ms),
-            user_id: user,
-            expire: from_ms(self.expire_ms),
-            origin: self.origin,
-            ip: self.ip,
-            user_agent: self.user_agent,
-        }
-    }
-
-    /// The public [`Session`] for `user`.
-    pub fn to_session(&self, user: &UserId) -> Session {
-        Session {
-            id: self.id.clone(),
-            created_at: from_ms(self.created_ms),
-            updated_at: from_ms(self.updated_ms),
-            user_id: user.clone(),
-            expire: from_ms(self.expire_ms),
-            origin: self.origin,
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
-        }
-    }
-}
-
-/// The brute-force and session-limit rules a redemption enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RedeemRules {
-    /// Live sessions per user (0 = unlimited); the oldest are evicted.
-    pub max_sessions: u32,
-    /// Burn low-entropy tokens at every multiple of this failure count (0 = never).
-    pub burn_after_failures: u32,
-    /// Lock the user's exchanges at this failure count (0 = never). Only
-    /// failures while a guessable (low-entropy) token is outstanding count,
-    /// and a lockout refuses only guessable secrets.
-    pub lockout_after_failures: u32,
-    /// Lockout length and failure-streak memory, in ms.
-    pub lockout_ms: i64,
-    /// Idle timeout in ms (0 = none): a session ends this long after its last use.
-    pub idle_ms: i64,
-    /// Failed exchanges allowed per (client, user) in [`RedeemRules::client_window_ms`]
-    /// before that client is refused ([`Redemption::Throttled`]); 0 = no limit.
-    pub client_failures: u32,
-    /// The window of [`RedeemRules::client_failures`], in ms.
-    pub client_window_ms: i64,
-}
-
-impl RedeemRules {
-    /// Rules with every field given (the struct is `#[non_exhaustive]`, so
-    /// other crates build it through this), without a per-client limit.
-    ///
-    /// ```
-    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0);
-    /// assert_eq!(rules.max_sessions, 3);
-    /// assert_eq!(rules.client_failures, 0);
-    /// ```
-    pub fn new(
-        max_sessions: u32,
-        burn_after_failures: u32,
-        lockout_after_failures: u32,
-        lockout_ms: i64,
-        idle_ms: i64,
-    ) -> Self {
-        RedeemRules {
-            max_sessions,
-            burn_after_failures,
-            lockout_after_failures,
-            lockout_ms,
-            idle_ms,
-            client_failures: 0,
-            client_window_ms: 0,
-        }
-    }
-
-    /// The same rules with a per-client failure limit.
-    ///
-    /// ```
-    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0)
-    ///     .client_failures(10, 3_600_000);
-    /// assert_eq!(rules.client_failures, 10);
-    /// ```
-    pub fn client_failures(mut self, failures: u32, window_ms: i64) -> Self {
-        self.client_failures = failures;
-        self.client_window_ms = window_ms;
-        self
-    }
-}
-
-/// The outcome of [`Store::redeem_token`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Redemption {
-    /// The token was valid and is now gone; the session exists.
-    Redeemed {
-        /// The redeemed token's id.
-        token_id: String,
-        /// Its kind (the session's origin).
-        kind: TokenKind,
-        /// Ids of sessions evicted by the session limit.
-        evicted: Vec<String>,
-    },
-    /// Wrong, expired or used secret; the failure was counted.
-    Rejected,
-    /// The user's exchanges are locked after too many failures (and the
-    /// secret was a guessable one).
-    LockedOut,
-    /// This client used up its failed exchanges for this user; nothing changed.
-    Throttled,
-}
-
-/// What [`Store::delete_user`] removed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct DeletedUser {
-    /// The directory record's normalised email, or empty.
-    pub email: String,
-    /// The directory record's phone, or empty.
-    pub phone: String,
-    /// Ids of the live sessions that were deleted.
-    pub sessions: Vec<String>,
-}
-
-/// A user as the built-in directory keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct UserRecord {
-    /// Creation time, Unix ms.
-    pub created_ms: i64,
-    /// Last change, Unix ms.
-    pub updated_ms: i64,
-    /// Normalised email, or empty.
-    pub email: String,
-    /// E.164 phone, or empty.
-    pub phone: String,
-    /// Whether a login through the email proved the address.
-    pub email_verified: bool,
-    /// Whether a login through the phone proved the number.
-    pub phone_verified: bool,
-}
-
-/// One issuance rate-limit bucket: at most `limit` hits per `window_ms`, and
-/// (when `min_interval_ms` > 0) at least that long between two hits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RateBucket {
-    /// Bucket name: lowercase hex and `:` only (built from digests).
-    pub id: String,
-    /// Hits allowed per window.
-    pub limit: u32,
-    /// Window length, ms.
-    pub window_ms: i64,
-    /// Minimum gap between hits, ms (0 = none).
-    pub min_interval_ms: i64,
-}
-
-/// Persistence of tokens and sessions. Every method is one atomic operation.
-///
-/// Implementations must pass the contract suite in `tokengate-tests`.
+/// Tokens and sessions: issuing, redeeming, finding, extending and ending
+/// them. Every method is one atomic operation (in Redis: one script).
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Stores a token. When `replace_kind` is set, the user's other tokens
     /// of the same kind are deleted in the same step. Expired tokens are swept.
     /// From then on the user id is known to the directory (a record without
@@ -291,7 +45,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
 
     /// Deletes one token (used when its delivery failed).
-    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError>;
+    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError>;
 
     /// Exchanges a token for a session in one atomic step: checks the
     /// client's failure budget (`client`: a digest naming the client, when
@@ -311,7 +65,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Redemption, StoreError>;
 
     /// Creates a session directly (server-created), enforcing the limit.
-    /// Returns the evicted session ids. Like [`Store::insert_token`], makes
+    /// Returns the evicted session ids. Like [`SessionStore::insert_token`], makes
     /// the user id known for good.
     async fn insert_session(
         &self,
@@ -322,12 +76,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Vec<String>, StoreError>;
 
     /// The live session with this credential digest, refreshing the idle
-    /// deadline at most once per [`crate::policy::IDLE_REFRESH_INTERVAL`].
+    /// deadline (`idle_ms` after now; 0: no idle timeout) at most once per
+    /// [`crate::policy::IDLE_REFRESH_INTERVAL`].
     async fn find_session(
         &self,
         user: &UserId,
         digest: &Digest,
-        idle: Option<Duration>,
+        idle_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError>;
 
@@ -342,26 +97,31 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         user: &UserId,
         session_id: &str,
         expire_ms: i64,
-        idle: Option<Duration>,
+        idle_ms: i64,
         max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Deletes one session; whether it existed.
-    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError>;
+    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError>;
 
     /// Deletes all of the user's sessions; how many there were.
-    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError>;
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError>;
+}
 
+/// The directory's persistence: user records and address bindings, which
+/// never expire (a directory is not a cache).
+#[async_trait]
+pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// The user an address (digest of an email or phone) belongs to.
-    /// Bindings never expire; they go with [`Store::unlink_address`].
-    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError>;
+    /// Bindings never expire; they go with [`UserStore::unlink_address`].
+    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<UserId>, StoreError>;
 
     /// Links an address to `user` unless it is already linked; returns the owner.
-    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError>;
+    async fn link_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<UserId, StoreError>;
 
     /// Removes the binding of `address` if it still names `user`.
-    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError>;
+    async fn unlink_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<(), StoreError>;
 
     /// Creates the directory record of `user` with this email or phone, or
     /// confirms an existing record with the same address (`true`). Refused
@@ -373,27 +133,44 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Deletes the user in one step: directory record, tokens, sessions,
     /// failure streak and lockout. `None` when the id was unknown (nothing
     /// was there). Address bindings are separate keys: the caller removes
-    /// them with [`Store::unlink_address`].
+    /// them with [`UserStore::unlink_address`].
     async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError>;
 
     /// The directory record of `user`.
-    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError>;
+    async fn load_user(&self, user: &UserId, now_ms: i64) -> Result<Option<UserRecord>, StoreError>;
 
     /// Marks the email and/or phone of an existing record as verified.
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError>;
+}
 
+/// Issuance rate-limit buckets.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
     /// Counts one hit in `bucket`; `false` (nothing counted) when over the limit.
     async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError>;
 
     /// Takes back one hit (the request was refused by another bucket).
-    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError>;
+    async fn refund_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<(), StoreError>;
 }
+
+/// Everything the [`Gate`](crate::Gate) keeps: the three concerns joined,
+/// implemented for every type that implements them. Every method receives
+/// the clock (`now_ms`), so a store never reads time itself.
+///
+/// These traits are open, for stores of your own; a method added later
+/// comes with a default, so an implementation keeps compiling. Run the
+/// contract suite (feature `testing`: [`crate::testing::store_contract`])
+/// against yours.
+pub trait Store: SessionStore + UserStore + RateLimitStore {}
+
+impl<T: SessionStore + UserStore + RateLimitStore + ?Sized> Store for T {}
 
 /// Where the idle deadline puts a session's end: the earlier of its expiry
 /// and `now + idle`.
-pub(crate) fn idle_deadline(expire_ms: i64, idle: Option<Duration>, now_ms: i64) -> i64 {
-    match idle {
-        Some(idle) => expire_ms.min(now_ms.saturating_add(idle.as_millis() as i64)),
-        None => expire_ms,
+pub(crate) fn idle_deadline(expire_ms: i64, idle_ms: i64, now_ms: i64) -> i64 {
+    if idle_ms > 0 {
+        expire_ms.min(now_ms.saturating_add(idle_ms))
+    } else {
+        expire_ms
     }
 }

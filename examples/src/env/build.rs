@@ -2,7 +2,7 @@
 //! cache, delivery) and its HTTP settings.
 
 use tokengate::api::{ApiConfig, Endpoints};
-use tokengate::store::MemoryStore;
+use tokengate::store::{MemoryStore, RedisRevocations, RedisStore, RedisStoreConfig};
 use tokengate::{Gate, GateBuilder, ServerSecret};
 
 use super::{error, EnvConfig, EnvError};
@@ -63,11 +63,7 @@ impl EnvConfig {
     }
 
     async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
-        use tokengate::store::{RedisStore, RedisStoreConfig};
-        let mut config = RedisStoreConfig::default().prefix(self.prefix.clone());
-        if let Some(timeout) = self.redis_timeout {
-            config = config.response_timeout(timeout);
-        }
+        let config = self.redis_config();
         if !self.cluster_nodes.is_empty() {
             let store = RedisStore::connect_cluster(&self.cluster_nodes, config)
                 .await
@@ -86,6 +82,15 @@ impl EnvConfig {
         Ok(builder.store(MemoryStore::new()))
     }
 
+    /// The Redis settings: key prefix and response timeout.
+    fn redis_config(&self) -> RedisStoreConfig {
+        let config = RedisStoreConfig::default().prefix(self.prefix.clone());
+        match self.redis_timeout {
+            Some(timeout) => config.response_timeout(timeout),
+            None => config,
+        }
+    }
+
     async fn with_cache(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         let Some(ttl) = self.session_cache else {
             return Ok(builder);
@@ -97,7 +102,7 @@ impl EnvConfig {
             .or(self.redis_url.as_ref())
             .cloned()
             .unwrap_or_default();
-        let channel = tokengate::cache::RedisRevocations::connect(&url, &self.prefix)
+        let channel = RedisRevocations::connect(&url, &self.redis_config())
             .await
             .map_err(|e| error("TOKENGATE_SESSION_CACHE_MS", e.to_string()))?;
         tracing::info!(ttl_ms = ttl.as_millis() as u64, "local session cache on");

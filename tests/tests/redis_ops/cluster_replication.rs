@@ -10,7 +10,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use tokengate::store::Store;
+use tokengate::store::SessionStore;
 use tokengate::store::{RedisStoreConfig, SessionRecord};
 use tokengate::UserId;
 use tokengate_tests::cluster::{exclusive_cluster_use, shared_cluster_async};
@@ -65,7 +65,7 @@ async fn cluster_wait_runs_on_the_users_primary_and_the_replica_has_the_session(
         let (primary, replicas) = cluster.shard_of_slot(slot).await;
         // Warm the node's script cache: a NOSCRIPT retry repeats the WAIT.
         let warm = login_through_store(&store, &user).await;
-        store.delete_session(&user, &warm.id).await.unwrap();
+        store.delete_session(&user, &warm.id, now()).await.unwrap();
         let mut before = Vec::new();
         for &port in cluster.ports() {
             before.push(cluster.command_calls(port, "wait").await);
@@ -85,7 +85,7 @@ async fn cluster_wait_runs_on_the_users_primary_and_the_replica_has_the_session(
         }
 
         // Logout: WAIT again; the replica no longer has the session.
-        assert!(store.delete_session(&user, &session.id).await.unwrap());
+        assert!(store.delete_session(&user, &session.id, now()).await.unwrap());
         for replica in &replicas {
             let mut conn = readonly(&cluster.url(replica.port)).await;
             assert_eq!(
@@ -133,11 +133,11 @@ async fn cluster_wait_shortfall_is_logged_not_failed() {
         "no shortfall warning in the log: {log:?}"
     );
     assert!(store
-        .find_session(&user, &session.digest, None, now())
+        .find_session(&user, &session.digest, 0, now())
         .await
         .unwrap()
         .is_some());
-    assert!(store.delete_sessions(&user).await.unwrap() == 1);
+    assert!(store.delete_sessions(&user, now()).await.unwrap() == 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -151,7 +151,7 @@ async fn no_wait_unless_configured() {
     let (primary, _) = cluster.shard_of_slot(slot).await;
     let before = cluster.command_calls(primary.port, "wait").await;
     let session = login_through_store(&store, &user).await;
-    store.delete_session(&user, &session.id).await.unwrap();
+    store.delete_session(&user, &session.id, now()).await.unwrap();
     assert_eq!(cluster.command_calls(primary.port, "wait").await, before);
 }
 
@@ -202,12 +202,12 @@ async fn standalone_wait_puts_the_session_on_the_replica() {
     let user = UserId::parse("alice").unwrap();
     // Warm the script cache: a NOSCRIPT retry repeats the WAIT.
     let warm = login_through_store(&store, &user).await;
-    store.delete_session(&user, &warm.id).await.unwrap();
+    store.delete_session(&user, &warm.id, now()).await.unwrap();
     let waits_before = primary.commandstats().await.get("wait").copied().unwrap_or(0);
     let session = login_through_store(&store, &user).await;
     let key = session_key(&prefix, &user, &session);
     assert!(replica_get(&mut replica_conn, &key).await.is_some());
-    assert!(store.delete_session(&user, &session.id).await.unwrap());
+    assert!(store.delete_session(&user, &session.id, now()).await.unwrap());
     assert_eq!(replica_get(&mut replica_conn, &key).await, None);
     let stats = primary.commandstats().await;
     assert_eq!(stats.get("wait").copied().unwrap_or(0) - waits_before, 2, "{stats:?}");

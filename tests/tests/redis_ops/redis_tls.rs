@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use tokengate::store::Store;
 use tokengate::store::{RedisStore, RedisStoreConfig};
+use tokengate::store::{SessionStore, Store};
 use tokengate::UserId;
 use tokengate_tests::cluster::{start_cluster, ClusterSpec};
 use tokengate_tests::redis_harness::{dump_prefix_nodes, login_through_store, unique_prefix};
@@ -24,13 +24,10 @@ async fn tls_url() -> String {
 /// Issue, redeem, find, delete for `user`: the store works end to end.
 async fn round_trip(store: &dyn Store, user: &UserId) {
     let session = login_through_store(store, user).await;
-    let found = store.find_session(user, &session.digest, None, now()).await.unwrap();
+    let found = store.find_session(user, &session.digest, 0, now()).await.unwrap();
     assert_eq!(found.map(|s| s.id), Some(session.id.clone()));
-    assert!(store.delete_session(user, &session.id).await.unwrap());
-    assert_eq!(
-        store.find_session(user, &session.digest, None, now()).await.unwrap(),
-        None
-    );
+    assert!(store.delete_session(user, &session.id, now()).await.unwrap());
+    assert_eq!(store.find_session(user, &session.digest, 0, now()).await.unwrap(), None);
 }
 
 #[tokio::test]

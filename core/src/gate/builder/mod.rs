@@ -4,7 +4,16 @@
 
 mod policy;
 
-use super::*;
+use super::{FlowSettings, Gate, Inner, DEFAULT_PROJECT, SESSION_CACHE_CAPACITY, TOKEN_EXPIRE_RANGE};
+use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
+use crate::directory::{Directory, StoreDirectory};
+use crate::error::Error;
+use crate::model::UserId;
+use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
+use crate::secret::ServerSecret;
+use crate::store::{CachedStore, RevocationChannel, SessionCache, Store};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Builds a [`Gate`], validating the configuration.
 #[derive(Default)]
@@ -86,18 +95,21 @@ impl GateBuilder {
 
     /// Turns on the local session cache (off by default): sessions are kept
     /// in process for `ttl` and revocations travel over `channel`, e.g.
-    /// [`crate::cache::RedisRevocations`]. Build the gate inside a Tokio
-    /// runtime (the channel listens in a background task).
+    /// [`RedisRevocations`](crate::store::RedisRevocations). The store is
+    /// then wrapped in a [`CachedStore`](crate::store::CachedStore). Build
+    /// the gate inside a Tokio runtime (the channel listens in a background
+    /// task).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
-    /// use tokengate::{Gate, cache::RedisRevocations, store::{RedisStore, RedisStoreConfig}};
+    /// use tokengate::{Gate, store::{RedisRevocations, RedisStore, RedisStoreConfig}};
     /// let url = "redis://127.0.0.1:6379";
+    /// let config = RedisStoreConfig::default();
     /// let gate = Gate::builder()
     ///     .server_secret([1u8; 32])
-    ///     .store(RedisStore::connect(url, RedisStoreConfig::default()).await?)
-    ///     .session_cache(Duration::from_secs(2), RedisRevocations::connect(url, "tg").await?)
+    ///     .session_cache(Duration::from_secs(2), RedisRevocations::connect(url, &config).await?)
+    ///     .store(RedisStore::connect(url, config).await?)
     ///     .build()?;
     /// # let _ = gate; Ok(()) }
     /// ```
@@ -166,8 +178,8 @@ impl GateBuilder {
                 "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
             ));
         }
-        let cache = match self.cache {
-            None => None,
+        let store: Arc<dyn Store> = match self.cache {
+            None => store,
             Some((ttl, channel)) => {
                 if ttl.is_zero() || ttl > Duration::from_secs(60) {
                     return Err(Error::Config(
@@ -180,8 +192,7 @@ impl GateBuilder {
                     ));
                 }
                 let sessions = SessionCache::new(ttl, SESSION_CACHE_CAPACITY);
-                channel.start(sessions.clone());
-                Some(LocalCache { sessions, channel })
+                Arc::new(CachedStore::new(store, sessions, channel))
             }
         };
         let directory = self
@@ -206,7 +217,6 @@ impl GateBuilder {
                 sms: self
                     .sms
                     .or_else(|| self.development.then(|| Arc::new(LogSms) as Arc<dyn SmsSender>)),
-                cache,
             }),
         })
     }

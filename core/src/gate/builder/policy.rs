@@ -1,6 +1,11 @@
 //! Setters of the session, brute-force, identity and delivery policy.
 
-use super::*;
+use super::GateBuilder;
+use crate::delivery::{Mailer, SmsSender, Templates};
+use crate::directory::Directory;
+use crate::policy::{FlowLifetimes, IssueLimits};
+use std::sync::Arc;
+use std::time::Duration;
 
 impl GateBuilder {
     /// Session lifetime (default 30 days, at most 1 year).
@@ -200,7 +205,7 @@ impl GateBuilder {
         self
     }
 
-    /// The directory (default: [`StoreDirectory`] in the same store).
+    /// The directory (default: [`StoreDirectory`](crate::directory::StoreDirectory) in the same store).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -215,7 +220,7 @@ impl GateBuilder {
         self
     }
 
-    /// The mailer (default: none, or [`LogMailer`] in development mode).
+    /// The mailer (default: none, or [`LogMailer`](crate::delivery::LogMailer) in development mode).
     ///
     /// ```
     /// # use tokengate::{Gate, delivery::LogMailer, store::MemoryStore};
@@ -227,7 +232,7 @@ impl GateBuilder {
         self
     }
 
-    /// The SMS sender (default: none, or [`LogSms`] in development mode).
+    /// The SMS sender (default: none, or [`LogSms`](crate::delivery::LogSms) in development mode).
     ///
     /// ```
     /// # use tokengate::{Gate, delivery::LogSms, store::MemoryStore};
@@ -240,7 +245,7 @@ impl GateBuilder {
     }
 
     /// Development mode (off by default): without a mailer or SMS sender,
-    /// codes and links are written to the log ([`LogMailer`], [`LogSms`]).
+    /// codes and links are written to the log ([`LogMailer`](crate::delivery::LogMailer), [`LogSms`](crate::delivery::LogSms)).
     /// Outside it, a flow without its channel answers 503
     /// `general_smtp_disabled` / `general_phone_disabled`, as Appwrite does.
     ///

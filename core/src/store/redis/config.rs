@@ -1,8 +1,9 @@
 //! [`RedisStoreConfig`]: key prefix, timeouts, TLS root, replica waits.
 
-use super::*;
+use crate::store::StoreError;
+use std::time::Duration;
 
-/// Connection settings for [`RedisStore`].
+/// Connection settings for [`RedisStore`](super::RedisStore).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RedisStoreConfig {

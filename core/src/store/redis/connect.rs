@@ -1,7 +1,10 @@
 //! Connecting: standalone (`redis://`, `rediss://`) and cluster seeds,
 //! with TLS roots when configured.
 
-use super::*;
+use super::{store_error, RedisStore, RedisStoreConfig};
+use crate::store::StoreError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
 
 impl RedisStore<ConnectionManager> {
     /// Connects to a standalone Redis (`redis://` or, with feature
@@ -19,14 +22,7 @@ impl RedisStore<ConnectionManager> {
     /// ```
     pub async fn connect(url: &str, config: RedisStoreConfig) -> Result<Self, StoreError> {
         config.validate()?;
-        let client = match &config.tls_root_ca {
-            None => {
-                #[cfg(feature = "redis-tls")]
-                install_crypto_provider();
-                redis::Client::open(url).map_err(store_error)?
-            }
-            Some(pem) => tls_client(url, pem)?,
-        };
+        let client = client(url, &config)?;
         // One quick retry per reconnection attempt: while Redis is down a
         // failed attempt is a fast 503, and the next request starts another
         // attempt, so a restarted Redis is picked up by the next requests.
@@ -61,6 +57,19 @@ impl RedisStore<ConnectionManager> {
         if let Err(error) = ping {
             tracing::warn!(%error, "redis is not reachable yet; requests that need it answer 503 until it is");
         }
+    }
+}
+
+/// The client for `url` with the configured TLS roots: the one way the
+/// store and its revocation channel connect to a standalone node.
+pub(super) fn client(url: &str, config: &RedisStoreConfig) -> Result<redis::Client, StoreError> {
+    match &config.tls_root_ca {
+        None => {
+            #[cfg(feature = "redis-tls")]
+            install_crypto_provider();
+            redis::Client::open(url).map_err(store_error)
+        }
+        Some(pem) => tls_client(url, pem),
     }
 }
 

@@ -1,7 +1,11 @@
 //! Key names: every key of one user under the hash tag `{u:<userId>}`,
 //! addresses under `{a:<digest>}`, rate-limit buckets under `{r:<bucket>}`.
 
-use super::*;
+use super::RedisStore;
+use crate::model::UserId;
+use crate::secret::Digest;
+use redis::{RedisWrite, ToRedisArgs};
+use std::io::Write as _;
 
 pub(super) struct UserKeys<'a> {
     pub(super) prefix: &'a str,

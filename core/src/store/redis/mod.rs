@@ -58,6 +58,7 @@ mod config;
 mod connect;
 mod keys;
 mod record;
+mod revocations;
 mod script;
 mod store_impl;
 
@@ -65,21 +66,16 @@ use keys::UserKeys;
 use script::ScriptCall;
 
 pub use config::{RedisStoreConfig, WaitForReplicas};
+pub use revocations::RedisRevocations;
 
-use std::io::Write as _;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, RedisWrite, ServerErrorKind, ToRedisArgs, Value};
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{FromRedisValue, Value};
 
-use super::{
-    idle_deadline, DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, Store, StoreError, TokenRecord,
-    UserRecord,
-};
-use crate::model::{TokenKind, UserId};
-use crate::policy::IDLE_REFRESH_INTERVAL;
+use super::{SessionRecord, StoreError};
+use crate::model::UserId;
 use crate::secret::Digest;
 
 /// The Redis store, generic over the connection (standalone or cluster).

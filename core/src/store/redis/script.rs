@@ -1,7 +1,10 @@
 //! Scripts: `EVALSHA`, and on `NOSCRIPT` the same call as `EVAL` with the
 //! body on the same node; every script of the store, loaded once.
 
-use super::*;
+use super::WaitForReplicas;
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, ToRedisArgs, Value};
+use std::sync::LazyLock;
 
 pub(super) fn script(body: &str) -> Script {
     Script::new(&format!("{}\n{}", include_str!("lua/sessions.lua"), body))

@@ -1,10 +1,20 @@
-//! The [`Store`] implementation: one script (one round trip) per change.
+//! The store traits over Redis: one script (one round trip) per change.
 
 use super::script::*;
-use super::*;
+use super::{bulk_text, parse_sessions, unexpected, RedisStore};
+use crate::model::{TokenKind, UserId};
+use crate::policy::IDLE_REFRESH_INTERVAL;
+use crate::secret::Digest;
+use crate::store::{
+    idle_deadline, DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
+    StoreError, TokenRecord, UserRecord, UserStore,
+};
+use async_trait::async_trait;
+use redis::aio::ConnectionLike;
+use redis::{Cmd, Value};
 
 #[async_trait]
-impl<C> Store for RedisStore<C>
+impl<C> SessionStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
@@ -37,7 +47,7 @@ where
         Ok(())
     }
 
-    async fn remove_token(&self, user: &UserId, digest: &Digest) -> Result<(), StoreError> {
+    async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<(), StoreError> {
         let mut command = redis::cmd("HDEL");
         command.arg(self.keys(user).tokens()).arg(digest.to_base64());
         self.run(|mut c| async move { command.query_async::<i64>(&mut c).await })
@@ -55,7 +65,6 @@ where
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
         let keys = self.keys(user);
-        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         // Without a client the script is told so (limit 0) and never touches this key.
         let client_limit = if client.is_some() { rules.client_failures } else { 0 };
         let client_key = keys.key(&format!("cf:{}", client.unwrap_or("-")));
@@ -69,7 +78,7 @@ where
             .arg(now_ms)
             .arg(&session.id)
             .arg(session.digest.to_base64())
-            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
+            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms, now_ms)))
             .arg(rules.max_sessions)
             .arg(rules.burn_after_failures)
             .arg(rules.lockout_after_failures)
@@ -110,12 +119,11 @@ where
         now_ms: i64,
     ) -> Result<Vec<String>, StoreError> {
         let keys = self.keys(user);
-        let idle = (rules.idle_ms > 0).then(|| Duration::from_millis(rules.idle_ms as u64));
         let mut invocation = INSERT_SESSION.key(keys.sessions());
         invocation
             .key(keys.user())
             .arg(session.digest.to_base64())
-            .arg(session.to_json(idle_deadline(session.expire_ms, idle, now_ms)))
+            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms, now_ms)))
             .arg(now_ms)
             .arg(&session.id)
             .arg(rules.max_sessions);
@@ -126,26 +134,26 @@ where
         &self,
         user: &UserId,
         digest: &Digest,
-        idle: Option<Duration>,
+        idle_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let key = self.keys(user).sessions();
         let field = digest.base64_bytes();
-        let value: Option<Vec<u8>> = match idle {
+        let value: Option<Vec<u8>> = match idle_ms {
             // Without an idle timeout the lookup is a plain HGET: one read, the floor.
-            None => {
+            ..=0 => {
                 // Sized up front: the command is built without a reallocation.
                 let mut command = Cmd::with_capacity(3, 4 + key.len() + field.len());
                 command.arg("HGET").arg(key).arg(&field[..]);
                 self.run(|mut c| async move { command.query_async(&mut c).await })
                     .await?
             }
-            Some(idle) => {
+            idle_ms => {
                 let mut invocation = FIND_SESSION_IDLE.key(key);
                 invocation
                     .arg(&field[..])
                     .arg(now_ms)
-                    .arg(idle.as_millis() as i64)
+                    .arg(idle_ms)
                     .arg(IDLE_REFRESH_INTERVAL.as_millis() as i64);
                 self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
                     .await?
@@ -172,7 +180,7 @@ where
         user: &UserId,
         session_id: &str,
         expire_ms: i64,
-        idle: Option<Duration>,
+        idle_ms: i64,
         max_age_ms: i64,
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError> {
@@ -182,7 +190,7 @@ where
             .arg(session_id)
             .arg(now_ms)
             .arg(expire_ms)
-            .arg(idle_deadline(expire_ms, idle, now_ms))
+            .arg(idle_deadline(expire_ms, idle_ms, now_ms))
             .arg(max_age_ms);
         let values: Option<Vec<Vec<u8>>> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -193,23 +201,29 @@ where
         }
     }
 
-    async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<bool, StoreError> {
+    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSION.key(keys.sessions());
-        invocation.arg(session_id).arg(crate::time::now_ms());
+        invocation.arg(session_id).arg(now_ms);
         let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted > 0)
     }
 
-    async fn delete_sessions(&self, user: &UserId) -> Result<u64, StoreError> {
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSIONS.key(keys.sessions());
-        invocation.arg(crate::time::now_ms());
+        invocation.arg(now_ms);
         let deleted: i64 = self.run_replicated(invocation).await?;
         Ok(deleted.max(0) as u64)
     }
+}
 
-    async fn find_address(&self, address: &Digest) -> Result<Option<UserId>, StoreError> {
+#[async_trait]
+impl<C> UserStore for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn find_address(&self, address: &Digest, _now_ms: i64) -> Result<Option<UserId>, StoreError> {
         let invocation = FIND_ADDRESS.key(self.address_key(address));
         let owner: Option<String> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
@@ -219,7 +233,7 @@ where
             .transpose()
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId) -> Result<UserId, StoreError> {
+    async fn link_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<UserId, StoreError> {
         let mut invocation = LINK_ADDRESS.key(self.address_key(address));
         invocation.arg(user.as_str());
         let owner: String = self
@@ -228,7 +242,7 @@ where
         UserId::parse(&owner).map_err(|_| unexpected("address link"))
     }
 
-    async fn unlink_address(&self, address: &Digest, user: &UserId) -> Result<(), StoreError> {
+    async fn unlink_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<(), StoreError> {
         let mut invocation = UNLINK_ADDRESS.key(self.address_key(address));
         invocation.arg(user.as_str());
         self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
@@ -277,7 +291,7 @@ where
         }))
     }
 
-    async fn load_user(&self, user: &UserId) -> Result<Option<UserRecord>, StoreError> {
+    async fn load_user(&self, user: &UserId, _now_ms: i64) -> Result<Option<UserRecord>, StoreError> {
         let mut command = redis::cmd("HGETALL");
         command.arg(self.keys(user).user());
         let fields: std::collections::HashMap<String, String> = self
@@ -305,7 +319,13 @@ where
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl<C> RateLimitStore for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
     async fn hit_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<bool, StoreError> {
         let (counter, gap) = self.rate_keys(&bucket.id);
         let mut invocation = HIT_RATE_LIMIT.key(counter);
@@ -320,7 +340,7 @@ where
         Ok(counted == 1)
     }
 
-    async fn refund_rate_limit(&self, bucket: &RateBucket) -> Result<(), StoreError> {
+    async fn refund_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<(), StoreError> {
         let (counter, _) = self.rate_keys(&bucket.id);
         let mut invocation = REFUND_RATE_LIMIT.key(counter);
         invocation.arg(0);

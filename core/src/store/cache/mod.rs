@@ -1,5 +1,6 @@
 //! The opt-in local session cache: authenticated sessions kept in process
-//! for a short TTL, with revocations pushed across services.
+//! for a short TTL, with revocations pushed across services; a store
+//! wrapper ([`CachedStore`]), as tower-sessions' caching store.
 //!
 //! Every logout, logout-all and limit eviction is published on a
 //! [`RevocationChannel`]; every process drops its cached sessions of that
@@ -16,8 +17,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::model::{Session, UserId};
+mod cached;
+
+pub use cached::CachedStore;
+
+use crate::model::UserId;
 use crate::secret::Digest;
+use crate::store::SessionRecord;
 use crate::store::StoreError;
 
 /// Publishes and delivers revocations between processes.
@@ -53,7 +59,7 @@ struct Entries {
 }
 
 struct Entry {
-    session: Session,
+    record: SessionRecord,
     valid_until: Instant,
 }
 
@@ -79,7 +85,7 @@ impl SessionCache {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let cache = tokengate::cache::SessionCache::new(Duration::from_secs(2), 10_000);
+    /// let cache = tokengate::store::SessionCache::new(Duration::from_secs(2), 10_000);
     /// assert!(!cache.is_live());
     /// ```
     pub fn new(ttl: Duration, capacity: usize) -> Self {
@@ -134,18 +140,17 @@ impl SessionCache {
     }
 
     /// The cached live session for this credential digest.
-    pub fn get(&self, digest: &Digest, now_ms: i64) -> Option<Session> {
+    pub fn get(&self, digest: &Digest, now_ms: i64) -> Option<SessionRecord> {
         if !self.is_live() {
             return None;
         }
         let entries = self.inner.entries.lock().ok()?;
         let entry = entries.by_digest.get(digest)?;
-        (entry.valid_until > Instant::now() && entry.session.expire.timestamp_millis() > now_ms)
-            .then(|| entry.session.clone())
+        (entry.valid_until > Instant::now() && entry.record.expire_ms > now_ms).then(|| entry.record.clone())
     }
 
-    /// Caches a session found by a lookup that started with `ticket`.
-    pub fn insert(&self, ticket: Ticket, digest: Digest, session: &Session) {
+    /// Caches `user`'s session found by a lookup that started with `ticket`.
+    pub fn insert(&self, ticket: Ticket, user: &UserId, digest: Digest, record: &SessionRecord) {
         if !self.is_live() {
             return;
         }
@@ -168,15 +173,11 @@ impl SessionCache {
                 return;
             }
         }
-        entries
-            .by_user
-            .entry(session.user_id.clone())
-            .or_default()
-            .insert(digest);
+        entries.by_user.entry(user.clone()).or_default().insert(digest);
         entries.by_digest.insert(
             digest,
             Entry {
-                session: session.clone(),
+                record: record.clone(),
                 valid_until: Instant::now() + self.inner.ttl,
             },
         );
@@ -190,106 +191,5 @@ impl SessionCache {
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis_channel::RedisRevocations;
-
-#[cfg(feature = "redis")]
-mod redis_channel {
-    use super::{RevocationChannel, SessionCache};
-    use crate::model::UserId;
-    use crate::store::StoreError;
-    use async_trait::async_trait;
-    use futures_util::StreamExt;
-    use redis::aio::ConnectionManager;
-    use std::time::Duration;
-
-    /// Revocations over Redis pub/sub on channel `<prefix>:revocations`.
-    /// On a cluster, connect it to any one node: `PUBLISH` reaches every node.
-    #[derive(Clone)]
-    pub struct RedisRevocations {
-        client: redis::Client,
-        publisher: ConnectionManager,
-        channel: String,
-        timeout: Duration,
-    }
-
-    impl std::fmt::Debug for RedisRevocations {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("RedisRevocations")
-                .field("channel", &self.channel)
-                .finish_non_exhaustive()
-        }
-    }
-
-    impl RedisRevocations {
-        /// A channel on the Redis at `url` for the key namespace `prefix`.
-        ///
-        /// ```no_run
-        /// # async fn run() -> Result<(), tokengate::StoreError> {
-        /// let channel = tokengate::cache::RedisRevocations::connect("redis://127.0.0.1:6379", "tg").await?;
-        /// # let _ = channel; Ok(()) }
-        /// ```
-        pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-            let client = redis::Client::open(url).map_err(|e| StoreError::new(format!("redis: {e}")))?;
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_response_timeout(Some(Duration::from_millis(500)))
-                .set_connection_timeout(Some(Duration::from_secs(1)));
-            let publisher = ConnectionManager::new_lazy_with_config(client.clone(), config)
-                .map_err(|e| StoreError::new(format!("redis: {e}")))?;
-            Ok(RedisRevocations {
-                client,
-                publisher,
-                channel: format!("{prefix}:revocations"),
-                timeout: Duration::from_millis(500),
-            })
-        }
-    }
-
-    #[async_trait]
-    impl RevocationChannel for RedisRevocations {
-        async fn publish(&self, user: &UserId) -> Result<(), StoreError> {
-            let mut connection = self.publisher.clone();
-            let mut command = redis::cmd("PUBLISH");
-            command.arg(&self.channel).arg(user.as_str());
-            match tokio::time::timeout(self.timeout, command.query_async::<i64>(&mut connection)).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) => Err(StoreError::new(format!("redis publish: {e}"))),
-                Err(_) => Err(StoreError::new("redis publish timed out")),
-            }
-        }
-
-        fn start(&self, cache: SessionCache) {
-            let client = self.client.clone();
-            let channel = self.channel.clone();
-            tokio::spawn(async move {
-                loop {
-                    if let Ok(mut pubsub) = client.get_async_pubsub().await {
-                        if pubsub.subscribe(&channel).await.is_ok() {
-                            cache.set_live(true);
-                            tracing::debug!(%channel, "session cache: revocation channel up");
-                            let mut messages = pubsub.on_message();
-                            while let Some(message) = messages.next().await {
-                                if let Some(user) = message
-                                    .get_payload::<String>()
-                                    .ok()
-                                    .and_then(|u| UserId::parse(&u).ok())
-                                {
-                                    cache.revoke_user(&user);
-                                }
-                            }
-                        }
-                    }
-                    if cache.is_live() {
-                        tracing::warn!(%channel, "session cache: revocation channel down; cache bypassed");
-                    }
-                    cache.set_live(false);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            });
-        }
     }
 }

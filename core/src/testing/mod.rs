@@ -3,3 +3,5 @@
 //! comparison. Not for production use.
 
 pub use crate::secret::{ct_eq, random_bytes, random_digits, random_hex, random_id};
+
+pub mod store_contract;

@@ -1,0 +1,254 @@
+//! What the stores keep and answer: token, session and user records, the
+//! rules of a redemption and its outcome, rate-limit buckets. Times are
+//! Unix milliseconds and durations milliseconds (`i64`), as stored.
+
+use crate::model::{Session, SessionOrigin, TokenKind, UserId};
+use crate::secret::Digest;
+use crate::time::from_ms;
+
+/// A token as stored: digest and metadata, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRecord {
+    /// Token id.
+    pub id: String,
+    /// Kind (decides the session's provider).
+    pub kind: TokenKind,
+    /// Keyed digest of the secret.
+    pub digest: Digest,
+    /// Issue time, Unix ms.
+    pub created_ms: i64,
+    /// Expiry, Unix ms.
+    pub expire_ms: i64,
+    /// Whether the secret has under 64 bits of entropy (burned on a failure streak).
+    pub low_entropy: bool,
+}
+
+impl TokenRecord {
+    /// A record for a freshly issued token.
+    pub fn new(
+        id: String,
+        kind: TokenKind,
+        digest: Digest,
+        created_ms: i64,
+        expire_ms: i64,
+        low_entropy: bool,
+    ) -> Self {
+        TokenRecord {
+            id,
+            kind,
+            digest,
+            created_ms,
+            expire_ms,
+            low_entropy,
+        }
+    }
+}
+
+/// A session as stored, found by the digest of its credential's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// Session id.
+    pub id: String,
+    /// Keyed digest of the credential's secret.
+    pub digest: Digest,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    /// Last change (creation or extension), Unix ms.
+    pub updated_ms: i64,
+    /// Absolute expiry, Unix ms.
+    pub expire_ms: i64,
+    /// Where it came from. For a redemption the store sets it from the token.
+    pub origin: SessionOrigin,
+    /// Client address at creation.
+    pub ip: String,
+    /// Client user agent at creation.
+    pub user_agent: String,
+}
+
+impl SessionRecord {
+    /// A record for a new session: `updated_ms` starts at `created_ms`.
+    ///
+    /// (The struct is `#[non_exhaustive]`, so other crates, such as a
+    /// third-party [`Store`](super::Store) or the contract suite, build it through this.)
+    pub fn new(
+        id: String,
+        digest: Digest,
+        created_ms: i64,
+        expire_ms: i64,
+        origin: SessionOrigin,
+        ip: String,
+        user_agent: String,
+    ) -> Self {
+        SessionRecord {
+            id,
+            digest,
+            created_ms,
+            updated_ms: created_ms,
+            expire_ms,
+            origin,
+            ip,
+            user_agent,
+        }
+    }
+
+    /// The public [`Session`] of `user`, consuming the record (no copies).
+    pub fn into_session(self, user: UserId) -> Session {
+        Session {
+            id: self.id,
+            created_at: from_ms(self.created_ms),
+            updated_at: from_ms(self.updated_ms),
+            user_id: user,
+            expire: from_ms(self.expire_ms),
+            origin: self.origin,
+            ip: self.ip,
+            user_agent: self.user_agent,
+        }
+    }
+
+    /// The public [`Session`] for `user`.
+    pub fn to_session(&self, user: &UserId) -> Session {
+        Session {
+            id: self.id.clone(),
+            created_at: from_ms(self.created_ms),
+            updated_at: from_ms(self.updated_ms),
+            user_id: user.clone(),
+            expire: from_ms(self.expire_ms),
+            origin: self.origin,
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// The brute-force and session-limit rules a redemption enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedeemRules {
+    /// Live sessions per user (0 = unlimited); the oldest are evicted.
+    pub max_sessions: u32,
+    /// Burn low-entropy tokens at every multiple of this failure count (0 = never).
+    pub burn_after_failures: u32,
+    /// Lock the user's exchanges at this failure count (0 = never). Only
+    /// failures while a guessable (low-entropy) token is outstanding count,
+    /// and a lockout refuses only guessable secrets.
+    pub lockout_after_failures: u32,
+    /// Lockout length and failure-streak memory, in ms.
+    pub lockout_ms: i64,
+    /// Idle timeout in ms (0 = none): a session ends this long after its last use.
+    pub idle_ms: i64,
+    /// Failed exchanges allowed per (client, user) in [`RedeemRules::client_window_ms`]
+    /// before that client is refused ([`Redemption::Throttled`]); 0 = no limit.
+    pub client_failures: u32,
+    /// The window of [`RedeemRules::client_failures`], in ms.
+    pub client_window_ms: i64,
+}
+
+impl RedeemRules {
+    /// Rules with every field given (the struct is `#[non_exhaustive]`, so
+    /// other crates build it through this), without a per-client limit.
+    ///
+    /// ```
+    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0);
+    /// assert_eq!(rules.max_sessions, 3);
+    /// assert_eq!(rules.client_failures, 0);
+    /// ```
+    pub fn new(
+        max_sessions: u32,
+        burn_after_failures: u32,
+        lockout_after_failures: u32,
+        lockout_ms: i64,
+        idle_ms: i64,
+    ) -> Self {
+        RedeemRules {
+            max_sessions,
+            burn_after_failures,
+            lockout_after_failures,
+            lockout_ms,
+            idle_ms,
+            client_failures: 0,
+            client_window_ms: 0,
+        }
+    }
+
+    /// The same rules with a per-client failure limit.
+    ///
+    /// ```
+    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0)
+    ///     .client_failures(10, 3_600_000);
+    /// assert_eq!(rules.client_failures, 10);
+    /// ```
+    pub fn client_failures(mut self, failures: u32, window_ms: i64) -> Self {
+        self.client_failures = failures;
+        self.client_window_ms = window_ms;
+        self
+    }
+}
+
+/// The outcome of [`SessionStore::redeem_token`](super::SessionStore::redeem_token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Redemption {
+    /// The token was valid and is now gone; the session exists.
+    Redeemed {
+        /// The redeemed token's id.
+        token_id: String,
+        /// Its kind (the session's origin).
+        kind: TokenKind,
+        /// Ids of sessions evicted by the session limit.
+        evicted: Vec<String>,
+    },
+    /// Wrong, expired or used secret; the failure was counted.
+    Rejected,
+    /// The user's exchanges are locked after too many failures (and the
+    /// secret was a guessable one).
+    LockedOut,
+    /// This client used up its failed exchanges for this user; nothing changed.
+    Throttled,
+}
+
+/// What [`UserStore::delete_user`](super::UserStore::delete_user) removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DeletedUser {
+    /// The directory record's normalised email, or empty.
+    pub email: String,
+    /// The directory record's phone, or empty.
+    pub phone: String,
+    /// Ids of the live sessions that were deleted.
+    pub sessions: Vec<String>,
+}
+
+/// A user as the built-in directory keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct UserRecord {
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    /// Last change, Unix ms.
+    pub updated_ms: i64,
+    /// Normalised email, or empty.
+    pub email: String,
+    /// E.164 phone, or empty.
+    pub phone: String,
+    /// Whether a login through the email proved the address.
+    pub email_verified: bool,
+    /// Whether a login through the phone proved the number.
+    pub phone_verified: bool,
+}
+
+/// One issuance rate-limit bucket: at most `limit` hits per `window_ms`, and
+/// (when `min_interval_ms` > 0) at least that long between two hits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateBucket {
+    /// Bucket name: lowercase hex and `:` only (built from digests).
+    pub id: String,
+    /// Hits allowed per window.
+    pub limit: u32,
+    /// Window length, ms.
+    pub window_ms: i64,
+    /// Minimum gap between hits, ms (0 = none).
+    pub min_interval_ms: i64,
+}

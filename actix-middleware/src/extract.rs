@@ -1,70 +1,49 @@
 //! The `AuthSession` extractor.
 
-use std::ops::Deref;
-
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, COOKIE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use tokengate::api::{find_credential, Rejection, SessionLookup, SharedSession, SESSION_HEADER};
-use tokengate::Session;
+use tokengate::api::{find_credential, Rejection, SessionLookup, SESSION_HEADER};
 
 use crate::convert::CoreResponseError;
 
 // A lookup by text would parse the text again on every request.
 static SESSION_HEADER_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
 
-/// The session the request authenticated with; derefs to [`Session`].
-///
-/// # Rejections
-///
-/// As an extractor it fails with an error that answers as Appwrite does:
-///
-/// | when | answer |
-/// |---|---|
-/// | no credential, or not a valid session | 401 `user_unauthorized` |
-/// | the store failed during the lookup | 503 (fail closed) |
-/// | [`crate::TokenGate`] is not installed | 500 naming it |
-///
-/// `Option<AuthSession>` yields `None` on any of them (actix's rule for
-/// `Option<T>`); a store failure is still answered 503, since the
-/// middleware replaces the handler's response then (a missing middleware
-/// is logged). Ask for `Result<AuthSession, actix_web::Error>` to tell them
-/// apart:
-///
-/// ```
-/// use actix_web::{HttpResponse, ResponseError};
-/// use tokengate_actix::AuthSession;
-///
-/// async fn greet(session: Result<AuthSession, actix_web::Error>) -> HttpResponse {
-///     match session {
-///         Ok(session) => HttpResponse::Ok().body(format!("hello {}", session.user_id)),
-///         Err(e) if e.as_response_error().status_code() == 401 => HttpResponse::Ok().body("hello stranger"),
-///         Err(e) => e.error_response(),
-///     }
-/// }
-/// # let _ = actix_web::web::get().to(greet);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthSession(SharedSession);
-
-impl AuthSession {
-    /// The session.
-    pub fn session(&self) -> &Session {
-        &self.0
-    }
-
-    /// Takes the session out (a copy only if another handle still shares it).
-    pub fn into_inner(self) -> Session {
-        self.0.into_inner()
-    }
-}
-
-impl Deref for AuthSession {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.0
-    }
+tokengate::auth_session_type! {
+    /// The session the request authenticated with; derefs to [`Session`](tokengate::Session).
+    ///
+    /// # Rejections
+    ///
+    /// As an extractor it fails with an error that answers as Appwrite does:
+    ///
+    /// | when | answer |
+    /// |---|---|
+    /// | no credential, or not a valid session | 401 `user_unauthorized` |
+    /// | the store failed during the lookup | 503 (fail closed) |
+    /// | [`crate::TokenGate`] is not installed | 500 naming it |
+    ///
+    /// `Option<AuthSession>` yields `None` on any of them (actix's rule for
+    /// `Option<T>`); a store failure is still answered 503, since the
+    /// middleware replaces the handler's response then (a missing middleware
+    /// is logged). Ask for `Result<AuthSession, actix_web::Error>` to tell them
+    /// apart:
+    ///
+    /// ```
+    /// use actix_web::{HttpResponse, ResponseError};
+    /// use tokengate_actix::AuthSession;
+    ///
+    /// async fn greet(session: Result<AuthSession, actix_web::Error>) -> HttpResponse {
+    ///     match session {
+    ///         Ok(session) => HttpResponse::Ok().body(format!("hello {}", session.user_id)),
+    ///         Err(e) if e.as_response_error().status_code() == 401 => HttpResponse::Ok().body("hello stranger"),
+    ///         Err(e) => e.error_response(),
+    ///     }
+    /// }
+    /// # let _ = actix_web::web::get().to(greet);
+    /// ```
+    AuthSession
 }
 
 /// The request's session, looked up once: the first caller (extractor or
@@ -80,7 +59,7 @@ pub(crate) async fn resolve(request: &HttpRequest) -> Result<Option<AuthSession>
         || headers.get_all(COOKIE).map(|v| v.as_bytes()),
         lookup.endpoints().cookie_name(),
     );
-    Ok(lookup.session(credential).await?.map(AuthSession))
+    Ok(lookup.session(credential).await?.map(AuthSession::from))
 }
 
 impl FromRequest for AuthSession {

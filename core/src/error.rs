@@ -1,11 +1,11 @@
 //! The one error type of tokengate: what went wrong, in domain terms. Its
 //! mapping to Appwrite's error types and HTTP statuses lives with the HTTP
-//! endpoints ([`crate::api::ErrorKind`]).
+//! endpoints (`api::ErrorKind`).
 
 /// Everything that can go wrong in tokengate.
 ///
-/// [`Error::kind`] (in [`crate::api`]) maps each variant to Appwrite's error
-/// `type` and HTTP status; [`Error::public_message`] is the text clients
+/// `Error::kind` (in `api`) maps each variant to Appwrite's error
+/// `type` and HTTP status; `Error::public_message` is the text clients
 /// see. Store errors never reach a client verbatim.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -41,6 +41,56 @@ impl Deref for SharedSession {
     }
 }
 
+/// Defines an adapter's `AuthSession`: a newtype of [`SharedSession`] (the
+/// framework's extractor traits can only be implemented on a type of the
+/// adapter's own) that derefs to [`Session`](crate::Session), with
+/// `session()` and `into_inner()`. Used by `tokengate-tower` and
+/// `tokengate-actix`; the doc comments given are the type's.
+///
+/// ```
+/// tokengate::auth_session_type! {
+///     /// The session of the request.
+///     AuthSession
+/// }
+/// fn user(session: &AuthSession) -> &str {
+///     session.user_id.as_str()
+/// }
+/// ```
+#[macro_export]
+macro_rules! auth_session_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name($crate::api::SharedSession);
+
+        impl $name {
+            /// The session.
+            pub fn session(&self) -> &$crate::Session {
+                &self.0
+            }
+
+            /// Takes the session out (a copy only if another handle still
+            /// shares it).
+            pub fn into_inner(self) -> $crate::Session {
+                self.0.into_inner()
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::Session;
+            fn deref(&self) -> &$crate::Session {
+                &self.0
+            }
+        }
+
+        impl ::std::convert::From<$crate::api::SharedSession> for $name {
+            fn from(shared: $crate::api::SharedSession) -> Self {
+                $name(shared)
+            }
+        }
+    };
+}
+
 /// Why a request's session could not be handed to a handler; the same
 /// answer in both adapters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

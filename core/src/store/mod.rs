@@ -159,7 +159,7 @@ pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
 ///
 /// These traits are open, for stores of your own; a method added later
 /// comes with a default, so an implementation keeps compiling. Run the
-/// contract suite (feature `testing`: [`crate::testing::store_contract`])
+/// contract suite (feature `testing`: `testing::store_contract`)
 /// against yours.
 pub trait Store: SessionStore + UserStore + RateLimitStore {}
 

@@ -1,6 +1,6 @@
 //! [`GateBuilder`]: every setting with its secure default, validated once.
 //! The store, secret, cache and build here; policy and delivery setters in
-//! `policy`. HTTP settings are the endpoints' own: [`crate::api::ApiConfig`].
+//! `policy`. HTTP settings are the endpoints' own (`api::ApiConfig`).
 
 mod policy;
 

@@ -55,6 +55,9 @@ impl fmt::Debug for SmsMessage {
 }
 
 /// Sends emails.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
 #[async_trait]
 pub trait Mailer: Send + Sync + fmt::Debug + 'static {
     /// Sends one message; an error withdraws the token.
@@ -62,6 +65,9 @@ pub trait Mailer: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Sends SMS.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
 #[async_trait]
 pub trait SmsSender: Send + Sync + fmt::Debug + 'static {
     /// Sends one message; an error withdraws the token.

@@ -67,6 +67,9 @@ pub enum Address<'a> {
 ///   naming an id of its own choice under the default policy) an unknown
 ///   address is refused and nothing is created.
 /// - After [`Directory::delete`] the id and its addresses are free again.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
 #[async_trait]
 pub trait Directory: Send + Sync + fmt::Debug + 'static {
     /// The owner of `address`; when unknown and `allow_new`, binds it to

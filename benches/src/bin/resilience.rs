@@ -26,6 +26,7 @@
 //! | `RESILIENCE_DEAD_REQUESTS` | `100` | requests per app while Redis is dead |
 //! | `RESILIENCE_FROZEN_REQUESTS` | `50` | requests per app while Redis is frozen (each waits for the timeout) |
 //! | `RESILIENCE_SECTIONS` | `revocation,outage,cluster` | which sections to run |
+//! | `RESILIENCE_QUIET_WAIT` | `60` | seconds the whole run may wait, before its sections, for other processes to use less than 10% of the machine (each section reports what they used during it) |
 #![forbid(unsafe_code)]
 
 #[path = "../resilience/cluster.rs"]
@@ -150,16 +151,21 @@ async fn run() -> Res<String> {
         logs: TempDir::new("logs")?,
     };
     let started = Instant::now();
+    let mut quiet_budget = Duration::from_secs(env_number("RESILIENCE_QUIET_WAIT", 60)? as u64);
+    let mut waited = Duration::ZERO;
     let mut out = String::new();
     if sections.contains("revocation") {
+        waited += wait_quiet(&mut quiet_budget).await;
         eprintln!("== revocation with the local session cache ({rounds} rounds per kind)");
         out += &revocation(&setup, rounds).await?;
     }
     if sections.contains("outage") {
+        waited += wait_quiet(&mut quiet_budget).await;
         eprintln!("== dead and frozen Redis ({dead_requests} / {frozen_requests} requests per app)");
         out += &outage(&setup, dead_requests, frozen_requests).await?;
     }
     if sections.contains("cluster") {
+        waited += wait_quiet(&mut quiet_budget).await;
         eprintln!("== Redis Cluster failover");
         out += &failover(&setup).await?;
     }
@@ -168,9 +174,10 @@ async fn run() -> Res<String> {
     let _ = writeln!(
         head,
         "Produced by `cargo run --release -p tokengate-bench --bin resilience` (issue 18: these figures are measured here, \
-         not asserted by tests); every figure below is from one run of {:.0} s, computed from its measurements. \
-         {}.\n",
+         not asserted by tests); every figure below is from one run of {:.0} s ({:.0} s of it waiting for other \
+         processes to leave the machine quiet before a section), computed from its measurements. {}.\n",
         started.elapsed().as_secs_f64(),
+        waited.as_secs_f64(),
         machine(&version)
     );
     let _ = writeln!(
@@ -183,6 +190,29 @@ async fn run() -> Res<String> {
          by at most one gap between polls (measured in the revocation section).\n"
     );
     Ok(head + &out)
+}
+
+/// Before a section: waits (out of `budget`) until other processes used
+/// less than 10% of the machine over one second; the time waited.
+async fn wait_quiet(budget: &mut Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let probe = LoadProbe::start();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let other = probe.other_load(&[]);
+        let waited = start.elapsed();
+        if other < 0.1 || waited >= *budget {
+            *budget = budget.saturating_sub(waited);
+            if waited > Duration::from_millis(1500) || other >= 0.1 {
+                eprintln!(
+                    "   waited {:.0} s for a quiet machine; other processes at {:.0}% now",
+                    waited.as_secs_f64(),
+                    other * 100.0
+                );
+            }
+            return waited;
+        }
+    }
 }
 
 /// Where the example binaries are: `RESILIENCE_APP_DIR`, or this binary's

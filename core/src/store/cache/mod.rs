@@ -27,6 +27,9 @@ use crate::store::SessionRecord;
 use crate::store::StoreError;
 
 /// Publishes and delivers revocations between processes.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
 #[async_trait]
 pub trait RevocationChannel: Send + Sync + fmt::Debug + 'static {
     /// Tells every process that `user`'s sessions changed (some were revoked).

@@ -5,11 +5,10 @@
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::Response;
-use tokio::sync::OnceCell;
 
 use crate::model::Session;
 
@@ -149,7 +148,7 @@ pub struct SessionLookup(Arc<Lookup>);
 #[derive(Debug)]
 struct Lookup {
     endpoints: Endpoints,
-    found: OnceCell<Option<SharedSession>>,
+    found: OnceLock<Option<SharedSession>>,
     store_failed: AtomicBool,
 }
 
@@ -158,7 +157,7 @@ impl SessionLookup {
     pub fn new(endpoints: Endpoints) -> Self {
         SessionLookup(Arc::new(Lookup {
             endpoints,
-            found: OnceCell::new(),
+            found: OnceLock::new(),
             store_failed: AtomicBool::new(false),
         }))
     }
@@ -189,19 +188,24 @@ impl SessionLookup {
     /// a later ask tries again), never `None` for a credential that could
     /// not be checked.
     pub async fn session(&self, credential: Option<&str>) -> Result<Option<SharedSession>, Rejection> {
-        let found = self.0.found.get_or_try_init(|| async {
-            let Some(credential) = credential else {
-                return Ok(None);
-            };
-            match self.0.endpoints.gate().authenticate(credential).await {
-                Ok(session) => Ok(session.map(|s| SharedSession(Arc::new(s)))),
-                Err(error) => {
-                    tracing::warn!(%error, "session lookup failed; answering 503");
-                    self.0.store_failed.store(true, Ordering::Release);
-                    Err(Rejection::Unavailable)
-                }
+        // Extractors of one request run one after another, so a plain
+        // once-cell is enough (no lock held across the store call).
+        if let Some(found) = self.0.found.get() {
+            return Ok(found.clone());
+        }
+        let Some(credential) = credential else {
+            return Ok(self.0.found.get_or_init(|| None).clone());
+        };
+        match self.0.endpoints.gate().authenticate(credential).await {
+            Ok(session) => {
+                let session = session.map(|s| SharedSession(Arc::new(s)));
+                Ok(self.0.found.get_or_init(|| session).clone())
             }
-        });
-        found.await.cloned()
+            Err(error) => {
+                tracing::warn!(%error, "session lookup failed; answering 503");
+                self.0.store_failed.store(true, Ordering::Release);
+                Err(Rejection::Unavailable)
+            }
+        }
     }
 }

@@ -108,7 +108,10 @@ cargo test --workspace --locked
 # counts (45-65 s here); the release build with the full counts:
 # `cargo run --release -p tokengate-bench --bin timing-leaks`.
 echo "== timing leaks (dudect-style t-test of secret comparisons)"
-TIMING_LEAKS_SCALE=0.3 cargo run --locked -q -p tokengate-bench --bin timing-leaks
+# The binary from the workspace build above: `cargo run -p tokengate-bench`
+# would resolve the core's features for that package alone and build the
+# core and its dependents a second time (about a minute here).
+TIMING_LEAKS_SCALE=0.3 "${CARGO_TARGET_DIR:-target}/debug/timing-leaks"
 
 # --- fuzz smoke run (hardening, issue 8) ------------------------------------
 # Every cargo-fuzz target in fuzz/ (its own crate, excluded from the

@@ -150,6 +150,12 @@ def main():
     phone_me = Account(session_client(phone_session.secret)).get()
     check(phone_me.phoneverification is True, "phoneVerification")
 
+    step("account.update_magic_url_session / update_phone_session (deprecated PUT aliases)")
+    for update in (admin_account.update_magic_url_session, admin_account.update_phone_session):
+        aliased = update(user_id=user_id, secret=users.create_token(user_id=user_id).secret)
+        check(aliased.userid == user_id and aliased.secret, f"{update.__name__} made a session")
+        check(Account(session_client(aliased.secret)).get().id == user_id, f"{update.__name__} session works")
+
     step("users.get")
     known = users.get(user_id=user_id)
     check(known.id == user_id and known.registration, f"custom-token user {known.id} since {known.registration!r}")

@@ -26,8 +26,8 @@ pub(super) enum Endpoint {
 }
 
 /// Method, path template relative to the base path (`{…}` matches one
-/// non-empty-or-empty segment), endpoint. The first matching template wins,
-/// so the literal `account/sessions/token` comes before
+/// segment), endpoint. The first matching template wins, so the literal
+/// `account/sessions/token` (and the aliases after it) come before
 /// `account/sessions/{sessionId}`.
 const ROUTES: &[(Method, &str, Endpoint)] = &[
     (Method::GET, "users/{userId}", Endpoint::GetUser),
@@ -42,6 +42,10 @@ const ROUTES: &[(Method, &str, Endpoint)] = &[
         Endpoint::DeleteUserSession,
     ),
     (Method::POST, "account/sessions/token", Endpoint::Exchange),
+    // Deprecated aliases of the exchange, still served by Appwrite and used
+    // by older SDKs.
+    (Method::PUT, "account/sessions/magic-url", Endpoint::Exchange),
+    (Method::PUT, "account/sessions/phone", Endpoint::Exchange),
     (Method::GET, "account/sessions", Endpoint::ListAccountSessions),
     (Method::DELETE, "account/sessions", Endpoint::DeleteAccountSessions),
     (Method::GET, "account/sessions/{sessionId}", Endpoint::GetAccountSession),

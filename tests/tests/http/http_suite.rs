@@ -391,6 +391,29 @@ async fn wrong_project_is_refused(app: RunningApp) {
         .assert_error(400, "general_argument_invalid");
 }
 
+/// `PUT /account/sessions/magic-url` and `PUT /account/sessions/phone`,
+/// the deprecated aliases Appwrite and older SDKs still use, exchange
+/// exactly as `POST /account/sessions/token` does: once, with the cookie.
+async fn deprecated_exchange_aliases(app: RunningApp) {
+    let api = Api::new(&app);
+    for alias in ["/v1/account/sessions/magic-url", "/v1/account/sessions/phone"] {
+        let secret = api.token_secret("alice").await;
+        let body = json!({ "userId": "alice", "secret": secret });
+        let exchanged = api.send(Method::PUT, alias, Auth::None, Some(&body)).await;
+        exchanged.assert_status(201);
+        assert_session_shape(&exchanged.json);
+        assert_eq!(exchanged.json["userId"], "alice", "{alias}");
+        let credential = exchanged.cookie_value(&api.cookie_name).expect("session cookie set");
+        api.get("/me", Auth::Cookie(&credential)).await.assert_status(200);
+        api.send(Method::PUT, alias, Auth::None, Some(&body))
+            .await
+            .assert_error(401, "user_invalid_token");
+        api.send(Method::POST, alias, Auth::None, Some(&body))
+            .await
+            .assert_error(405, "general_not_implemented");
+    }
+}
+
 macro_rules! suite {
     ($($scenario:ident),* $(,)?) => {
         mod axum_memory {
@@ -443,6 +466,7 @@ suite!(
     concurrent_exchange_is_one_time,
     session_limit_evicts_oldest,
     wrong_project_is_refused,
+    deprecated_exchange_aliases,
 );
 
 #[tokio::test]

@@ -132,16 +132,18 @@ fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
 #[async_trait]
 impl Directory for StoreDirectory {
     async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error> {
+        // One instant for the whole decision.
+        let now = now_ms();
         let digest = self.address_digest(address);
-        if let Some(owner) = self.store.find_address(&digest, now_ms()).await? {
+        if let Some(owner) = self.store.find_address(&digest, now).await? {
             // A binding whose user was deleted (or rebound) is stale: drop it.
-            match self.store.load_user(&owner, now_ms()).await? {
+            match self.store.load_user(&owner, now).await? {
                 Some(record) if bound_to(&record, address) => return Ok(owner),
-                _ => self.store.unlink_address(&digest, &owner, now_ms()).await?,
+                _ => self.store.unlink_address(&digest, &owner, now).await?,
             }
         }
         if !allow_new {
-            return Err(if self.store.load_user(requested, now_ms()).await?.is_some() {
+            return Err(if self.store.load_user(requested, now).await?.is_some() {
                 Error::UserAlreadyExists
             } else {
                 Error::argument(NEW_ID_REFUSED)
@@ -151,10 +153,10 @@ impl Directory for StoreDirectory {
             Address::Email(email) => (email, ""),
             Address::Phone(phone) => ("", phone),
         };
-        if !self.store.claim_user(requested, email, phone, now_ms()).await? {
+        if !self.store.claim_user(requested, email, phone, now).await? {
             return Err(Error::UserAlreadyExists);
         }
-        Ok(self.store.link_address(&digest, requested, now_ms()).await?)
+        Ok(self.store.link_address(&digest, requested, now).await?)
     }
 
     async fn remember(&self, _user: &UserId) -> Result<(), Error> {
@@ -179,13 +181,14 @@ impl Directory for StoreDirectory {
     }
 
     async fn delete(&self, user: &UserId, email: &str, phone: &str) -> Result<(), Error> {
+        let now = now_ms();
         if !email.is_empty() {
             let digest = self.address_digest(Address::Email(email));
-            self.store.unlink_address(&digest, user, now_ms()).await?;
+            self.store.unlink_address(&digest, user, now).await?;
         }
         if !phone.is_empty() {
             let digest = self.address_digest(Address::Phone(phone));
-            self.store.unlink_address(&digest, user, now_ms()).await?;
+            self.store.unlink_address(&digest, user, now).await?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 
 use crate::gate::{Requester, TokenOptions, TOKEN_EXPIRE_RANGE};
-use crate::model::{ClientInfo, Session, UserId};
+use crate::model::{ClientInfo, Session, Token, UserId};
 
 use super::cookie::{expired_cookie, session_cookie};
 use super::error_kind::{ErrorKind, Refusal};
@@ -274,27 +274,33 @@ async fn get_account(call: &Call<'_>) -> Answer {
 
 // --- the passwordless flows (anyone) ---------------------------------------------
 
-async fn email_token(call: &Call<'_>) -> Answer {
+/// What every passwordless-flow route starts with: who asks (an API key
+/// makes the caller trusted; a wrong one is refused), and a JSON body of
+/// the `allowed` keys.
+fn flow_request(call: &Call<'_>, allowed: &[&str]) -> Result<(Params, Requester), Refusal> {
     let trusted = call.optional_api_key()?;
     require_json(call.request.headers())?;
-    let params = Params::parse(call.body(), &["userId", "email", "phrase"])?;
+    let params = Params::parse(call.body(), allowed)?;
+    Ok((params, Requester::new(call.client_ip, trusted)))
+}
+
+/// The issued token; its secret shown to trusted callers only.
+fn issued(token: &Token, requester: Requester) -> Response<Bytes> {
+    json_response(StatusCode::CREATED, &token_json(token, requester.trusted))
+}
+
+async fn email_token(call: &Call<'_>) -> Answer {
+    let (params, requester) = flow_request(call, &["userId", "email", "phrase"])?;
     let phrase = params.optional_bool("phrase")?.unwrap_or(false);
-    let requester = Requester::new(call.client_ip, trusted);
     let (user, email) = (params.required_str("userId")?, params.required_str("email")?);
-    let token = call
-        .endpoints
-        .gate()
-        .create_email_token(user, email, phrase, requester)
-        .await?;
-    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+    let gate = call.endpoints.gate();
+    let token = gate.create_email_token(user, email, phrase, requester).await?;
+    Ok(issued(&token, requester))
 }
 
 async fn magic_url_token(call: &Call<'_>) -> Answer {
-    let trusted = call.optional_api_key()?;
-    require_json(call.request.headers())?;
-    let params = Params::parse(call.body(), &["userId", "email", "url", "phrase"])?;
+    let (params, requester) = flow_request(call, &["userId", "email", "url", "phrase"])?;
     let phrase = params.optional_bool("phrase")?.unwrap_or(false);
-    let requester = Requester::new(call.client_ip, trusted);
     let (user, email, url) = (
         params.required_str("userId")?,
         params.required_str("email")?,
@@ -302,17 +308,14 @@ async fn magic_url_token(call: &Call<'_>) -> Answer {
     );
     let gate = call.endpoints.gate();
     let token = gate.create_magic_url_token(user, email, url, phrase, requester).await?;
-    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+    Ok(issued(&token, requester))
 }
 
 async fn phone_token(call: &Call<'_>) -> Answer {
-    let trusted = call.optional_api_key()?;
-    require_json(call.request.headers())?;
-    let params = Params::parse(call.body(), &["userId", "phone"])?;
-    let requester = Requester::new(call.client_ip, trusted);
+    let (params, requester) = flow_request(call, &["userId", "phone"])?;
     let (user, phone) = (params.required_str("userId")?, params.required_str("phone")?);
     let token = call.endpoints.gate().create_phone_token(user, phone, requester).await?;
-    Ok(json_response(StatusCode::CREATED, &token_json(&token, trusted)))
+    Ok(issued(&token, requester))
 }
 
 fn set_cookie(response: &mut Response<Bytes>, cookie: &str) {

@@ -159,6 +159,11 @@ impl Gate {
         &self.inner.secret
     }
 
+    /// The idle timeout in ms as the store takes it (0: none).
+    fn idle_ms(&self) -> i64 {
+        self.inner.policy.idle_timeout.map_or(0, |d| d.as_millis() as i64)
+    }
+
     fn rules(&self) -> RedeemRules {
         let p = &self.inner.policy;
         RedeemRules {
@@ -166,7 +171,7 @@ impl Gate {
             burn_after_failures: p.burn_after_failures,
             lockout_after_failures: p.lockout_after_failures,
             lockout_ms: p.lockout_duration.as_millis() as i64,
-            idle_ms: p.idle_timeout.map_or(0, |d| d.as_millis() as i64),
+            idle_ms: self.idle_ms(),
             client_failures: p.client_failures,
             client_window_ms: p.client_failure_window.as_millis() as i64,
         }

@@ -7,7 +7,7 @@ use crate::directory::User;
 use crate::error::Error;
 use crate::model::{ClientInfo, Session, SessionOrigin, UserId};
 use crate::observe;
-use crate::secret::{random_id, Digest, Purpose};
+use crate::secret::{random_id, Purpose};
 use crate::store::SessionRecord;
 use crate::time::now_ms;
 
@@ -78,14 +78,10 @@ impl Gate {
         // The session gets the credential's user id itself, not a copy.
         let user = credential.take_user();
         drop(credential);
-        self.find_stored_session(user, &digest).await
-    }
-
-    pub(super) async fn find_stored_session(&self, user: UserId, digest: &Digest) -> Result<Option<Session>, Error> {
         let found = self
             .inner
             .store
-            .find_session(&user, digest, self.rules().idle_ms, now_ms())
+            .find_session(&user, &digest, self.idle_ms(), now_ms())
             .await?;
         Ok(found.map(|record| record.into_session(user)))
     }
@@ -115,7 +111,7 @@ impl Gate {
         let max_age = policy.max_session_age.as_millis() as i64;
         self.inner
             .store
-            .extend_session(user, session_id, expire, self.rules().idle_ms, max_age, now)
+            .extend_session(user, session_id, expire, self.idle_ms(), max_age, now)
             .await?
             .map(|r| r.to_session(user))
             .ok_or(Error::SessionNotFound)

@@ -145,7 +145,7 @@ impl Api {
         self.finish(request).await
     }
 
-    /// Sends `body` as is with this `Content-Type` (none when `None`).
+    /// POSTs `body` as is with this `Content-Type` (none when `None`).
     pub async fn send_typed(
         &self,
         path: &str,
@@ -153,7 +153,19 @@ impl Api {
         content_type: Option<&str>,
         body: impl Into<reqwest::Body>,
     ) -> Reply {
-        let mut request = self.http.post(format!("{}{}", self.origin, path));
+        self.send_typed_as(Method::POST, path, auth, content_type, body).await
+    }
+
+    /// [`Api::send_typed`] with another method.
+    pub async fn send_typed_as(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{}", self.origin, path));
         if let Auth::Key = auth {
             request = request.header("x-appwrite-key", &self.api_key);
         }

@@ -393,12 +393,31 @@ async fn wrong_project_is_refused(app: RunningApp) {
 
 /// `PUT /account/sessions/magic-url` and `PUT /account/sessions/phone`,
 /// the deprecated aliases Appwrite and older SDKs still use, exchange
-/// exactly as `POST /account/sessions/token` does: once, with the cookie.
+/// exactly as `POST /account/sessions/token` does: once, with the cookie,
+/// and behind the same guards (a cross-site form, a foreign page).
 async fn deprecated_exchange_aliases(app: RunningApp) {
     let api = Api::new(&app);
     for alias in ["/v1/account/sessions/magic-url", "/v1/account/sessions/phone"] {
         let secret = api.token_secret("alice").await;
         let body = json!({ "userId": "alice", "secret": secret });
+        let form = format!("userId=alice&secret={secret}");
+        api.send_typed_as(
+            Method::PUT,
+            alias,
+            Auth::None,
+            Some("application/x-www-form-urlencoded"),
+            form,
+        )
+        .await
+        .assert_error(415, "general_argument_invalid");
+        for foreign in [
+            &[("origin", "https://evil.example")][..],
+            &[("sec-fetch-site", "cross-site")],
+        ] {
+            api.send_with(Method::PUT, alias, Auth::None, Some(&body), foreign)
+                .await
+                .assert_error(403, "general_access_forbidden");
+        }
         let exchanged = api.send(Method::PUT, alias, Auth::None, Some(&body)).await;
         exchanged.assert_status(201);
         assert_session_shape(&exchanged.json);

@@ -4,7 +4,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, COOKIE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use tokengate::api::{find_credential, Rejection, SessionLookup, SESSION_HEADER};
+use tokengate::api::{find_credential, Rejection, SessionLookup, FALLBACK_COOKIES_HEADER, SESSION_HEADER};
 
 use crate::convert::CoreResponseError;
 
@@ -57,6 +57,7 @@ pub(crate) async fn resolve(request: &HttpRequest) -> Result<Option<AuthSession>
     let credential = find_credential(
         headers.get(&SESSION_HEADER_NAME).map(|v| v.as_bytes()),
         || headers.get_all(COOKIE).map(|v| v.as_bytes()),
+        headers.get(FALLBACK_COOKIES_HEADER).map(|v| v.as_bytes()),
         lookup.endpoints().cookie_name(),
     );
     Ok(lookup.session(credential).await?.map(AuthSession::from))

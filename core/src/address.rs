@@ -36,15 +36,12 @@ pub(crate) fn normalize_email(raw: &str) -> Result<String, Error> {
     }
 }
 
-/// Checks an E.164 phone number: `+`, then 1 to 15 digits, not starting with 0.
+/// Checks an E.164 phone number as Appwrite does (`^\+[1-9]\d{6,14}$`):
+/// `+`, then 7 to 15 digits, not starting with 0.
 pub(crate) fn normalize_phone(raw: &str) -> Result<String, Error> {
-    let phone = raw.trim();
+    let phone = raw;
     let digits = phone.strip_prefix('+').unwrap_or("");
-    if !digits.is_empty()
-        && digits.len() <= 15
-        && !digits.starts_with('0')
-        && digits.bytes().all(|b| b.is_ascii_digit())
-    {
+    if (7..=15).contains(&digits.len()) && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(phone.to_owned())
     } else {
         Err(Error::argument(
@@ -64,6 +61,15 @@ mod tests {
         assert_eq!(normalize_phone("+14155550123").unwrap(), "+14155550123");
         assert!(normalize_phone("0014155550123").is_err());
         assert!(normalize_phone("+1 415 555").is_err());
+        // Appwrite's bounds: 7 to 15 digits, the first not 0, nothing around them.
+        assert!(normalize_phone("+1234567").is_ok());
+        assert!(normalize_phone("+123456").is_err());
+        assert!(normalize_phone("+123456789012345").is_ok());
+        assert!(normalize_phone("+1234567890123456").is_err());
+        assert!(normalize_phone("+0123456789").is_err());
+        assert!(normalize_phone(" +14155550123").is_err());
+        assert!(normalize_phone("+14155550123\n").is_err());
+        assert!(normalize_phone("+١٢٣٤٥٦٧٨").is_err()); // Arabic-Indic digits
     }
 
     use super::*;

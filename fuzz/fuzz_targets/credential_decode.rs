@@ -50,16 +50,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(decoded.encode().expose(), text);
     }
 
-    // The lookup in the session header and in Cookie headers never panics
-    // and never yields an empty credential.
+    // The lookup in the session header, in Cookie headers and in
+    // X-Fallback-Cookies never panics and never yields an empty credential.
     let cookie_name = "a_session_default";
     let split = data.first().map_or(0, |b| *b as usize) % (data.len() + 1);
     let (header, cookies) = data.split_at(split);
-    if let Some(found) = find_credential(Some(header), || std::iter::once(cookies), cookie_name) {
+    if let Some(found) = find_credential(Some(header), || std::iter::once(cookies), None, cookie_name) {
         assert!(!found.is_empty());
         let _ = SessionCredential::decode(found);
     }
-    if let Some(found) = find_credential(None, || cookies.split(|b| *b == b'\n'), cookie_name) {
+    if let Some(found) = find_credential(None, || cookies.split(|b| *b == b'\n'), Some(header), cookie_name) {
         assert!(!found.is_empty());
         let _ = SessionCredential::decode(found);
     }

@@ -5,6 +5,8 @@ use http::HeaderName;
 
 use crate::secret::Secret;
 
+use super::cors::credential_in_fallback;
+pub use super::cors::FALLBACK_COOKIES_HEADER;
 use super::Endpoints;
 
 /// Header carrying the session credential.
@@ -24,28 +26,39 @@ pub const PROJECT_HEADER: &str = "x-appwrite-project";
 pub const AMBIGUOUS_COOKIE: &str = "ambiguous-session-cookie";
 
 /// The session credential among a request's headers, for any framework's
-/// header types: the session header's value, if any, and every `Cookie`
-/// header's value (asked for only without the session header, which wins).
-/// Only a cookie named exactly `cookie_name` counts; two of them with
-/// different values give [`AMBIGUOUS_COOKIE`].
+/// header types, in this order: the session header's value, if any; else
+/// the cookie among every `Cookie` header's value; else the
+/// `X-Fallback-Cookies` header's ([`FALLBACK_COOKIES_HEADER`], a JSON object
+/// naming the cookie, which Appwrite's Web SDK sends when the browser
+/// blocks the cookie). Only a cookie named exactly `cookie_name` counts;
+/// two of them with different values give [`AMBIGUOUS_COOKIE`].
 ///
 /// ```
 /// use tokengate::api::find_credential;
 /// let cookies = [b"theme=dark; a_session_default=abc".as_slice()];
-/// assert_eq!(find_credential(None, || cookies.into_iter(), "a_session_default"), Some("abc"));
-/// assert_eq!(find_credential(Some(b"hdr"), || cookies.into_iter(), "a_session_default"), Some("hdr"));
+/// let name = "a_session_default";
+/// assert_eq!(find_credential(None, || cookies.into_iter(), None, name), Some("abc"));
+/// assert_eq!(find_credential(Some(b"hdr"), || cookies.into_iter(), None, name), Some("hdr"));
+/// let fallback = br#"{"a_session_default":"fb"}"#.as_slice();
+/// assert_eq!(find_credential(None, || [].into_iter(), Some(fallback), name), Some("fb"));
+/// assert_eq!(find_credential(None, || cookies.into_iter(), Some(fallback), name), Some("abc"));
 /// ```
 pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
     session_header: Option<&'a [u8]>,
     cookie_headers: impl FnOnce() -> I,
+    fallback_header: Option<&'a [u8]>,
     cookie_name: &str,
 ) -> Option<&'a str> {
     if let Some(value) = session_header {
         return std::str::from_utf8(value).ok().map(str::trim).filter(|v| !v.is_empty());
     }
-    let name = cookie_name;
+    find_cookie(cookie_headers(), cookie_name)
+        .or_else(|| fallback_header.and_then(|header| credential_in_fallback(header, cookie_name)))
+}
+
+fn find_cookie<'a>(cookie_headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
     let mut found: Option<&'a str> = None;
-    let values = cookie_headers()
+    let values = cookie_headers
         .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
@@ -102,6 +115,7 @@ mod tests {
         find_credential(
             headers.get(SESSION_HEADER).map(|v| v.as_bytes()),
             || headers.get_all(header::COOKIE).iter().map(|v| v.as_bytes()),
+            headers.get(FALLBACK_COOKIES_HEADER).map(|v| v.as_bytes()),
             "a_session_default",
         )
     }

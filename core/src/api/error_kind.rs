@@ -15,6 +15,12 @@ pub enum ErrorKind {
     RateLimitExceeded,
     /// `user_unauthorized`, 401.
     Unauthorized,
+    /// `general_unauthorized_scope`, 401: a guest on an account route, or
+    /// a users route without the API key.
+    UnauthorizedScope,
+    /// `user_session_already_exists`, 401: an exchange by a request that
+    /// is already signed in.
+    SessionAlreadyExists,
     /// `user_session_not_found`, 404.
     SessionNotFound,
     /// `user_not_found`, 404.
@@ -49,6 +55,8 @@ impl ErrorKind {
             ErrorKind::ArgumentInvalid => "general_argument_invalid",
             ErrorKind::RateLimitExceeded => "general_rate_limit_exceeded",
             ErrorKind::Unauthorized => "user_unauthorized",
+            ErrorKind::UnauthorizedScope => "general_unauthorized_scope",
+            ErrorKind::SessionAlreadyExists => "user_session_already_exists",
             ErrorKind::SessionNotFound => "user_session_not_found",
             ErrorKind::UserNotFound => "user_not_found",
             ErrorKind::UserAlreadyExists => "user_already_exists",
@@ -67,7 +75,10 @@ impl ErrorKind {
     /// The HTTP status code.
     pub fn status(self) -> u16 {
         match self {
-            ErrorKind::InvalidToken | ErrorKind::Unauthorized => 401,
+            ErrorKind::InvalidToken
+            | ErrorKind::Unauthorized
+            | ErrorKind::UnauthorizedScope
+            | ErrorKind::SessionAlreadyExists => 401,
             ErrorKind::ArgumentInvalid => 400,
             ErrorKind::RateLimitExceeded => 429,
             ErrorKind::SessionNotFound | ErrorKind::UserNotFound | ErrorKind::RouteNotFound => 404,
@@ -90,6 +101,10 @@ impl ErrorKind {
                 "Rate limit for the current endpoint has been exceeded. Please try again after some time."
             }
             ErrorKind::Unauthorized => "The current user is not authorized to perform the requested action.",
+            ErrorKind::UnauthorizedScope => {
+                "The current user or API key does not have the required scopes to access the requested resource."
+            }
+            ErrorKind::SessionAlreadyExists => "Creation of a session is prohibited when a session is active.",
             ErrorKind::SessionNotFound => "The current user session could not be found.",
             ErrorKind::UserNotFound => "User with the requested ID could not be found.",
             ErrorKind::UserAlreadyExists => "A user with the same id, email, or phone already exists in this project.",

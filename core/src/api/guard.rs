@@ -104,10 +104,11 @@ pub(super) fn optional_api_key(endpoints: &Endpoints, headers: &HeaderMap) -> Re
     }
 }
 
+/// The users routes need the API key: without it (or with a wrong one) the
+/// caller is a guest, who lacks the scope, as Appwrite answers.
 pub(super) fn require_api_key(endpoints: &Endpoints, headers: &HeaderMap) -> Result<(), Refusal> {
-    if optional_api_key(endpoints, headers)? {
-        Ok(())
-    } else {
-        Err(Refusal::Domain(Error::Unauthorized))
+    match optional_api_key(endpoints, headers) {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => Err(Refusal::Http(ErrorKind::UnauthorizedScope)),
     }
 }

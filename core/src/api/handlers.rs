@@ -6,12 +6,13 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
 use crate::gate::{Requester, TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, Token, UserId};
 
 use super::cookie::{expired_cookie, session_cookie};
+use super::cors::{self, FALLBACK_COOKIES_HEADER, NO_FALLBACK_COOKIES};
 use super::error_kind::{ErrorKind, Refusal};
 use super::guard::{check_origin, check_project, optional_api_key, require_api_key, require_json, warn_without_peer};
 use super::params::Params;
@@ -55,10 +56,11 @@ impl Call<'_> {
         optional_api_key(self.endpoints, self.request.headers())
     }
 
-    /// The session the request authenticates with; 401 without one.
+    /// The session the request authenticates with. Without one the caller
+    /// is a guest, who lacks the account scope (401, as Appwrite).
     async fn current_session(&self) -> Result<Session, Refusal> {
         let found = self.endpoints.resolve_session(self.request.headers()).await?;
-        found.ok_or(Refusal::Domain(crate::Error::Unauthorized))
+        found.ok_or(Refusal::Http(ErrorKind::UnauthorizedScope))
     }
 
     /// `current` names the session the request authenticates with.
@@ -75,6 +77,15 @@ pub(super) async fn dispatch(
     request: &Request<Bytes>,
     client: &ClientContext,
 ) -> Response<Bytes> {
+    if request.method() == Method::OPTIONS {
+        return cors::preflight(endpoints, request);
+    }
+    let mut response = answer(endpoints, request, client).await;
+    cors::decorate(endpoints, request.headers(), &mut response);
+    response
+}
+
+async fn answer(endpoints: &Endpoints, request: &Request<Bytes>, client: &ClientContext) -> Response<Bytes> {
     let rest = endpoints.relative_path(request.uri().path()).unwrap_or_default();
     let (endpoint, params) = match match_route(request.method(), rest) {
         Matched::Endpoint(endpoint, params) => (endpoint, params),
@@ -138,6 +149,14 @@ async fn get_user(call: &Call<'_>) -> Answer {
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// 404 `user_not_found` unless the directory knows `user`.
+async fn require_user(call: &Call<'_>, user: &UserId) -> Result<(), Refusal> {
+    match call.endpoints.gate().get_user(user).await? {
+        Some(_) => Ok(()),
+        None => Err(Refusal::Domain(crate::Error::UserNotFound)),
+    }
+}
+
 async fn delete_user(call: &Call<'_>) -> Answer {
     call.require_api_key()?;
     let user = call.user()?;
@@ -164,7 +183,13 @@ async fn create_token(call: &Call<'_>) -> Answer {
 
 async fn list_user_sessions(call: &Call<'_>) -> Answer {
     call.require_api_key()?;
-    let sessions = call.endpoints.gate().list_sessions(&call.user()?).await?;
+    let user = call.user()?;
+    let gate = call.endpoints.gate();
+    let sessions = gate.list_sessions(&user).await?;
+    // No sessions may mean no user: Appwrite answers 404 for that.
+    if sessions.is_empty() {
+        require_user(call, &user).await?;
+    }
     Ok(json_response(StatusCode::OK, &session_list_json(&sessions, None)))
 }
 
@@ -180,6 +205,7 @@ async fn create_server_session(call: &Call<'_>) -> Answer {
     call.require_api_key()?;
     let user = call.user()?;
     Params::parse(call.body(), &[])?;
+    require_user(call, &user).await?;
     let (session, credential) = call.endpoints.gate().create_server_session(&user, call.info()).await?;
     let body = session_json(&session, false, Some(&credential));
     Ok(json_response(StatusCode::CREATED, &body))
@@ -204,12 +230,21 @@ async fn exchange(call: &Call<'_>) -> Answer {
     let params = Params::parse(call.body(), &["userId", "secret"])?;
     let user = UserId::parse(params.required_str("userId")?)?;
     let secret = params.required_str("secret")?;
+    // One session per client at a time, as Appwrite: a signed-in browser
+    // must sign out first (a stale or forged credential does not count).
+    if call.endpoints.resolve_session(call.request.headers()).await?.is_some() {
+        return Err(Refusal::Http(ErrorKind::SessionAlreadyExists));
+    }
     let gate = call.endpoints.gate();
     let (session, credential) = gate.create_session(&user, secret, call.info()).await?;
     let shown = api_key.then_some(&credential);
     let mut response = json_response(StatusCode::CREATED, &session_json(&session, true, shown));
     let cookie = session_cookie(call.endpoints, &credential, session.expire);
     set_cookie(&mut response, cookie.expose());
+    if cors::from_another_site(call.endpoints, call.request) {
+        let fallback = cors::fallback_cookies(call.endpoints, &credential);
+        set_sensitive(&mut response, FALLBACK_COOKIES_HEADER, fallback.expose());
+    }
     Ok(response)
 }
 
@@ -228,9 +263,7 @@ async fn delete_account_sessions(call: &Call<'_>) -> Answer {
     let current = call.current_session().await?;
     Params::parse(call.body(), &["current"])?;
     call.endpoints.gate().delete_sessions(&current.user_id).await?;
-    let mut response = no_content();
-    set_cookie(&mut response, &expired_cookie(call.endpoints));
-    Ok(response)
+    Ok(signed_out(call))
 }
 
 async fn get_account_session(call: &Call<'_>) -> Answer {
@@ -258,11 +291,11 @@ async fn delete_account_session(call: &Call<'_>) -> Answer {
     Params::parse(call.body(), &[])?;
     let id = call.session_id(&current);
     call.endpoints.gate().delete_session(&current.user_id, id).await?;
-    let mut response = no_content();
     if id == current.id {
-        set_cookie(&mut response, &expired_cookie(call.endpoints));
+        Ok(signed_out(call))
+    } else {
+        Ok(no_content())
     }
-    Ok(response)
 }
 
 async fn get_account(call: &Call<'_>) -> Answer {
@@ -318,9 +351,25 @@ async fn phone_token(call: &Call<'_>) -> Answer {
     Ok(issued(&token, requester))
 }
 
+/// 204 for a request whose own session ended: the cookie expired, and for a
+/// page on another site the fallback cookies emptied.
+fn signed_out(call: &Call<'_>) -> Response<Bytes> {
+    let mut response = no_content();
+    set_cookie(&mut response, &expired_cookie(call.endpoints));
+    if cors::from_another_site(call.endpoints, call.request) {
+        set_sensitive(&mut response, FALLBACK_COOKIES_HEADER, NO_FALLBACK_COOKIES);
+    }
+    response
+}
+
 fn set_cookie(response: &mut Response<Bytes>, cookie: &str) {
-    if let Ok(mut value) = HeaderValue::from_str(cookie) {
+    set_sensitive(response, header::SET_COOKIE.as_str(), cookie);
+}
+
+/// Appends a header holding a credential, marked so that no log shows it.
+fn set_sensitive(response: &mut Response<Bytes>, name: &'static str, text: &str) {
+    if let Ok(mut value) = HeaderValue::from_str(text) {
         value.set_sensitive(true);
-        response.headers_mut().append(header::SET_COOKIE, value);
+        response.headers_mut().append(name, value);
     }
 }

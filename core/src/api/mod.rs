@@ -37,6 +37,7 @@ mod body;
 mod client_ip;
 mod config;
 mod cookie;
+mod cors;
 mod error_kind;
 mod guard;
 mod handlers;
@@ -58,7 +59,9 @@ use crate::policy::Origin;
 pub use body::{BodyCollector, BodyRefused, DRAIN_LIMIT};
 pub use client_ip::{ForwardedHeader, IpNet, TrustedProxies};
 pub use config::{ApiConfig, CookieSettings, SameSite};
-pub use cookie::{find_credential, AMBIGUOUS_COOKIE, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER};
+pub use cookie::{
+    find_credential, AMBIGUOUS_COOKIE, FALLBACK_COOKIES_HEADER, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER,
+};
 pub use error_kind::ErrorKind;
 pub use routes::route_for;
 pub use session::{Rejection, SessionLookup, SharedSession};
@@ -160,11 +163,13 @@ impl Endpoints {
     }
 
     /// The session credential of a request: the `X-Appwrite-Session`
-    /// header, else the session cookie ([`find_credential`]).
+    /// header, else the session cookie, else `X-Fallback-Cookies`
+    /// ([`find_credential`]).
     pub fn credential<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
         find_credential(
             headers.get(&cookie::SESSION_HEADER_NAME).map(|v| v.as_bytes()),
             || headers.get_all(http::header::COOKIE).iter().map(|v| v.as_bytes()),
+            headers.get(FALLBACK_COOKIES_HEADER).map(|v| v.as_bytes()),
             self.cookie_name(),
         )
     }

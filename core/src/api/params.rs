@@ -10,8 +10,11 @@ use crate::error::Error;
 pub struct Params(Map<String, Value>);
 
 impl Params {
-    /// Parses `body` (empty means no parameters), allowing only `allowed` keys.
-    pub fn parse(body: &[u8], allowed: &[&str]) -> Result<Self, Error> {
+    /// Parses `body` (empty means no parameters). Keys other than `known`
+    /// are ignored, as Appwrite does, so that a newer SDK sending a new
+    /// parameter keeps working; they are logged at debug level (names only,
+    /// truncated). Duplicate keys and malformed JSON are refused.
+    pub fn parse(body: &[u8], known: &[&str]) -> Result<Self, Error> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Params(Map::new()));
         }
@@ -22,9 +25,14 @@ impl Params {
                 Error::argument("Invalid request body: must be a JSON object.")
             }
         })?;
-        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(Error::argument(format!("Unknown parameter: `{}`", truncate(unknown))));
-        }
+        let mut map = map;
+        map.retain(|key, _| {
+            let is_known = known.contains(&key.as_str());
+            if !is_known {
+                tracing::debug!(parameter = ?truncate(key), "ignoring an unknown body parameter");
+            }
+            is_known
+        });
         Ok(Params(map))
     }
 
@@ -123,7 +131,12 @@ mod tests {
         assert!(Params::parse(b"", &[]).is_ok());
         assert!(Params::parse(b"{}", &[]).is_ok());
         assert!(Params::parse(b"[]", &[]).is_err());
-        assert!(Params::parse(b"{\"x\":1}", &[]).is_err());
+        // Unknown keys are ignored (a newer SDK's parameter), never read.
+        let p = Params::parse(br#"{"x": 1, "length": 8}"#, &["length"]).unwrap();
+        assert!(p.optional_int("x", 0..=9).unwrap().is_none());
+        assert_eq!(p.optional_int("length", 4..=128).unwrap(), Some(8));
+        // Duplicates are refused, also of an unknown key.
+        assert!(Params::parse(br#"{"x": 1, "x": 2}"#, &[]).is_err());
         let p = Params::parse(br#"{"length": 8, "expire": "9"}"#, &["length", "expire"]).unwrap();
         assert_eq!(p.optional_int("length", 4..=128).unwrap(), Some(8));
         assert!(p.optional_int("expire", 60..=100).is_err());

@@ -14,6 +14,15 @@ fn find_binary(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
+/// Settings of the browser profile, for [`Browser::start_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrowserOptions {
+    /// Chrome's "Block third-party cookies" setting: on, cookies of a site
+    /// other than the page's are neither stored nor sent. Off (the default
+    /// here, whatever the browser's own default), they are.
+    pub block_third_party_cookies: bool,
+}
+
 /// A chromedriver process and one browser session; both end on drop.
 pub struct Browser {
     driver: Child,
@@ -28,6 +37,11 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium. Panics, saying what to
     /// install, when either is missing.
     pub async fn start(screenshots: &Path) -> Browser {
+        Browser::start_with(screenshots, BrowserOptions::default()).await
+    }
+
+    /// [`Browser::start`] with these profile settings.
+    pub async fn start_with(screenshots: &Path, options: BrowserOptions) -> Browser {
         let chromium = find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
             .expect("Chromium is missing: apt-get install chromium chromium-driver (scripts/test.sh does this)");
         let chromedriver = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
@@ -59,7 +73,11 @@ impl Browser {
                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--window-size=1000,900",
                     format!("--user-data-dir={}", browser._profile.path().display()),
-                ]
+                ],
+                "prefs": {
+                    "profile.cookie_controls_mode": if options.block_third_party_cookies { 1 } else { 0 },
+                    "profile.block_third_party_cookies": options.block_third_party_cookies,
+                }
             }
         }}});
         let deadline = Instant::now() + Duration::from_secs(20);

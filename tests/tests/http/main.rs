@@ -1,7 +1,8 @@
 //! HTTP and clients: the scenario suites against both example apps (axum
 //! and actix) on every store, the passwordless flows with real SMTP and
 //! webhook receivers, the abuse and hostile-input suites, the official
-//! Appwrite SDK, the login page in Chromium, services sharing Redis, and
+//! Appwrite SDKs (Python, Node.js, and the Web SDK cross-origin in
+//! Chromium), the login page in Chromium, services sharing Redis, and
 //! the log hygiene of both apps.
 
 mod abuse;
@@ -12,5 +13,7 @@ mod hostile_input;
 mod http_suite;
 mod log_hygiene;
 mod login_page;
+mod node_sdk;
 mod shared_redis;
 mod smtp_tls;
+mod web_sdk;

@@ -124,7 +124,6 @@ async fn token_argument_errors(app: RunningApp) {
         json!({ "expire": 59 }),
         json!({ "expire": 31_536_001 }),
         json!({ "expire": -60 }),
-        json!({ "unknown": 1 }),
     ] {
         api.send(Method::POST, path, Auth::Key, Some(&body))
             .await
@@ -132,10 +131,10 @@ async fn token_argument_errors(app: RunningApp) {
     }
     api.send(Method::POST, path, Auth::None, Some(&json!({})))
         .await
-        .assert_error(401, "user_unauthorized");
+        .assert_error(401, "general_unauthorized_scope");
     api.send(Method::POST, path, Auth::WrongKey, Some(&json!({})))
         .await
-        .assert_error(401, "user_unauthorized");
+        .assert_error(401, "general_unauthorized_scope");
     api.send(Method::POST, "/v1/users/_bad/tokens", Auth::Key, Some(&json!({})))
         .await
         .assert_error(400, "general_argument_invalid");
@@ -180,7 +179,9 @@ async fn account_session_routes(app: RunningApp) {
     let second_id = second_json["$id"].as_str().unwrap().to_owned();
 
     for path in ["/v1/account/sessions", "/v1/account/sessions/current", "/v1/account"] {
-        api.get(path, Auth::None).await.assert_error(401, "user_unauthorized");
+        api.get(path, Auth::None)
+            .await
+            .assert_error(401, "general_unauthorized_scope");
     }
 
     let list = api.get("/v1/account/sessions", Auth::Session(&first)).await;
@@ -290,13 +291,15 @@ async fn admin_session_routes(app: RunningApp) {
     let (two, _) = api.login("dave").await;
     let path = "/v1/users/dave/sessions";
 
-    api.get(path, Auth::None).await.assert_error(401, "user_unauthorized");
+    api.get(path, Auth::None)
+        .await
+        .assert_error(401, "general_unauthorized_scope");
     api.get(path, Auth::WrongKey)
         .await
-        .assert_error(401, "user_unauthorized");
+        .assert_error(401, "general_unauthorized_scope");
     api.get(path, Auth::Session(&one))
         .await
-        .assert_error(401, "user_unauthorized");
+        .assert_error(401, "general_unauthorized_scope");
 
     let list = api.get(path, Auth::Key).await;
     list.assert_status(200);
@@ -433,6 +436,83 @@ async fn deprecated_exchange_aliases(app: RunningApp) {
     }
 }
 
+/// Appwrite's remaining wire behaviours: unknown body keys ignored (a newer
+/// SDK's parameter), duplicates and wrong types still 400; no second
+/// session for a signed-in client; 404 for unknown users on the admin
+/// session routes; Appwrite's phone rule.
+async fn appwrite_wire_behaviours(app: RunningApp) {
+    let api = Api::new(&app);
+    let tokens = "/v1/users/wanda/tokens";
+    let created = api
+        .send(
+            Method::POST,
+            tokens,
+            Auth::Key,
+            Some(&json!({ "length": 8, "newParam": [1] })),
+        )
+        .await;
+    created.assert_status(201);
+    assert_eq!(created.str("secret").len(), 8);
+    for raw in [
+        r#"{"length": 8, "length": 9}"#,
+        r#"{"newParam": 1, "newParam": 2}"#,
+        r#"{"length": "8", "newParam": 1}"#,
+    ] {
+        api.send_raw(Method::POST, tokens, Auth::Key, raw.as_bytes().to_vec())
+            .await
+            .assert_error(400, "general_argument_invalid");
+    }
+    let secret = created.str("secret").to_owned();
+    let body = json!({ "userId": "wanda", "secret": secret, "newParam": { "x": 1 } });
+    let exchange = "/v1/account/sessions/token";
+    let exchanged = api.send(Method::POST, exchange, Auth::None, Some(&body)).await;
+    exchanged.assert_status(201);
+    let credential = exchanged.cookie_value(&api.cookie_name).expect("session cookie set");
+
+    // Signed in: a second exchange is refused and leaves the token usable.
+    let second = api.token_secret("wanda").await;
+    let again = json!({ "userId": "wanda", "secret": second });
+    for auth in [Auth::Session(&credential), Auth::Cookie(&credential)] {
+        api.send(Method::POST, exchange, auth, Some(&again))
+            .await
+            .assert_error(401, "user_session_already_exists");
+    }
+    // A stale or forged credential is no session: the exchange goes ahead.
+    api.send(Method::POST, exchange, Auth::Session("wanda.AAAA"), Some(&again))
+        .await
+        .assert_status(201);
+
+    api.get("/v1/users/ghost/sessions", Auth::Key)
+        .await
+        .assert_error(404, "user_not_found");
+    api.send(Method::POST, "/v1/users/ghost/sessions", Auth::Key, Some(&json!({})))
+        .await
+        .assert_error(404, "user_not_found");
+    api.get("/v1/users/ghost", Auth::Key)
+        .await
+        .assert_error(404, "user_not_found");
+    let listed = api.get("/v1/users/wanda/sessions", Auth::Key).await;
+    listed.assert_status(200);
+    assert_eq!(listed.json["total"], 2);
+
+    for phone in [
+        "+123456",
+        "+1234567890123456",
+        "+0123456789",
+        " +14155550123",
+        "+1415555012a",
+    ] {
+        api.send(
+            Method::POST,
+            "/v1/account/tokens/phone",
+            Auth::None,
+            Some(&json!({ "userId": "unique()", "phone": phone })),
+        )
+        .await
+        .assert_error(400, "general_argument_invalid");
+    }
+}
+
 macro_rules! suite {
     ($($scenario:ident),* $(,)?) => {
         mod axum_memory {
@@ -486,6 +566,7 @@ suite!(
     session_limit_evicts_oldest,
     wrong_project_is_refused,
     deprecated_exchange_aliases,
+    appwrite_wire_behaviours,
 );
 
 #[tokio::test]

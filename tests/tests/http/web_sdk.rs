@@ -11,7 +11,8 @@
 //! in the API site's cookie) and blocked (it rides only in the
 //! `X-Fallback-Cookies` header, which the SDK keeps in localStorage
 //! `cookieFallback`). Before the browser, plain HTTP: an origin not on the
-//! list gets no CORS headers and no session. Screenshots land in
+//! list gets no CORS headers and no session; in the browser, the same page
+//! on an origin not on the list cannot exchange the token. Screenshots in
 //! `target/test-output/web-sdk/<app>-<store>-<cookies>/`.
 
 use std::collections::HashMap;
@@ -180,6 +181,87 @@ async fn assert_cors_by_origin(api: &Api, page_origin: &str, user: &str, secret:
     assert_eq!(sessions.json["total"], 0, "{}", sessions.text);
 }
 
+/// Plain HTTP, what the page's exchange and logout answer: the cookie
+/// (`Secure`, `SameSite=None`), the same credential in `X-Fallback-Cookies`
+/// (exposed to the page), the CORS headers for the page's origin; logout
+/// answers an empty fallback.
+async fn assert_exchange_headers(api: &Api, page_origin: &str, user: &str) {
+    let secret = api.token_secret(user).await;
+    let origin = [("origin", page_origin)];
+    let exchange = api
+        .send_with(
+            Method::POST,
+            "/v1/account/sessions/token",
+            Auth::None,
+            Some(&json!({ "userId": user, "secret": secret })),
+            &origin,
+        )
+        .await;
+    exchange.assert_status(201);
+    let cookie = exchange
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{}=", api.cookie_name)))
+        .unwrap_or_else(|| panic!("the session cookie: {:?}", exchange.headers));
+    let attributes: Vec<String> = cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    for wanted in ["secure", "httponly", "samesite=none", "path=/"] {
+        assert!(attributes.iter().any(|a| a == wanted), "{wanted} in {cookie}");
+    }
+    let credential = exchange.cookie_value(&api.cookie_name).expect("the cookie's value");
+    let fallback: Value = serde_json::from_str(exchange.header("x-fallback-cookies").expect("X-Fallback-Cookies"))
+        .expect("X-Fallback-Cookies is JSON");
+    assert_eq!(fallback, json!({ api.cookie_name.as_str(): credential }));
+    assert_eq!(exchange.header("access-control-allow-origin"), Some(page_origin));
+    assert_eq!(exchange.header("access-control-allow-credentials"), Some("true"));
+    assert!(
+        exchange
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.to_ascii_lowercase().contains("x-fallback-cookies")),
+        "{:?}",
+        exchange.headers
+    );
+    assert!(
+        exchange.headers.get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .contains("origin")),
+        "Vary: Origin in {:?}",
+        exchange.headers
+    );
+
+    // The header alone is a credential, as the SDK sends it.
+    let header = fallback.to_string();
+    let me = api
+        .send_with(
+            Method::GET,
+            "/v1/account",
+            Auth::None,
+            None,
+            &[("origin", page_origin), ("x-fallback-cookies", &header)],
+        )
+        .await;
+    me.assert_status(200);
+    assert_eq!(me.json["$id"], user);
+
+    let logout = api
+        .send_with(
+            Method::DELETE,
+            "/v1/account/sessions/current",
+            Auth::None,
+            None,
+            &[("origin", page_origin), ("x-fallback-cookies", &header)],
+        )
+        .await;
+    assert_eq!(logout.status, 204, "{}", logout.text);
+    assert_eq!(logout.header("x-fallback-cookies"), Some("[]"), "{:?}", logout.headers);
+    assert_eq!(logout.header("access-control-allow-origin"), Some(page_origin));
+}
+
 /// The one credential in a `cookieFallback` value.
 fn fallback_credential(fallback: &Value, cookie_name: &str) -> String {
     let text = fallback
@@ -195,6 +277,40 @@ fn fallback_credential(fallback: &Value, cookie_name: &str) -> String {
         .unwrap_or_else(|| panic!("{cookie_name} in cookieFallback {text}"));
     assert!(!credential.is_empty(), "{text}");
     credential.to_owned()
+}
+
+/// Opens the page on `site_origin` for this token, waits until it is done
+/// or failed, saves a screenshot; its status and result.
+async fn run_page(
+    browser: &mut Browser,
+    site_origin: &str,
+    app: &RunningApp,
+    user: &str,
+    secret: &str,
+    shot: &str,
+) -> (String, Value) {
+    let page = reqwest::Url::parse_with_params(
+        &format!("{site_origin}/"),
+        &[
+            ("endpoint", app.api("").as_str()),
+            ("project", app.spec.project.as_str()),
+            ("userId", user),
+            ("secret", secret),
+        ],
+    )
+    .expect("page URL");
+    browser.goto(page.as_str()).await;
+    browser
+        .wait_until(
+            "the Web SDK flow",
+            "const s = document.getElementById('status').textContent; \
+             return s === 'done' || s.startsWith('failed')",
+        )
+        .await;
+    browser.screenshot(shot).await;
+    let status = browser.text("status").await;
+    let result = serde_json::from_str(&browser.text("result").await).expect("the page's result");
+    (status, result)
 }
 
 async fn web_sdk_cross_site(kind: AppKind, backend: Backend, cookies: ThirdPartyCookies) {
@@ -218,33 +334,32 @@ async fn web_sdk_cross_site(kind: AppKind, backend: Backend, cookies: ThirdParty
     let user = format!("web-{}", random_hex(12));
     let secret = api.token_secret(&user).await;
     assert_cors_by_origin(&api, &site.origin, &user, &secret).await;
+    assert_exchange_headers(&api, &site.origin, &user).await;
 
     let _ = std::fs::remove_dir_all(&shots);
     let options = BrowserOptions {
         block_third_party_cookies: cookies == ThirdPartyCookies::Blocked,
     };
     let mut browser = Browser::start_with(&shots, options).await;
-    let page = reqwest::Url::parse_with_params(
-        &format!("{}/", site.origin),
-        &[
-            ("endpoint", app.api("").as_str()),
-            ("project", app.spec.project.as_str()),
-            ("userId", user.as_str()),
-            ("secret", secret.as_str()),
-        ],
-    )
-    .expect("page URL");
-    browser.goto(page.as_str()).await;
-    browser
-        .wait_until(
-            "the Web SDK flow",
-            "const s = document.getElementById('status').textContent; \
-             return s === 'done' || s.startsWith('failed')",
-        )
-        .await;
-    browser.screenshot("flow-finished").await;
-    let status = browser.text("status").await;
-    let result: Value = serde_json::from_str(&browser.text("result").await).expect("the page's result");
+
+    if cookies == ThirdPartyCookies::Allowed {
+        // The same page on an origin not on the list: the browser's CORS
+        // check stops the SDK's exchange (a network error, no status), and
+        // the token is left for the page that is allowed.
+        let foreign = page_site().await;
+        let (status, result) = run_page(&mut browser, &foreign.origin, &app, &user, &secret, "foreign-origin").await;
+        assert!(status.starts_with("failed: createSession"), "{status}: {result:#}");
+        assert_eq!(
+            result["error"]["code"],
+            Value::Null,
+            "no answer reaches the page: {result:#}"
+        );
+        assert!(result["session"].is_null(), "{result:#}");
+        let sessions = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
+        assert_eq!(sessions.json["total"], 0, "{}", sessions.text);
+    }
+
+    let (status, result) = run_page(&mut browser, &site.origin, &app, &user, &secret, "flow-finished").await;
     assert_eq!(status, "done", "{kind:?}, third-party cookies {cookies:?}: {result:#}");
 
     // createSession: the custom token's session, no secret for a browser.

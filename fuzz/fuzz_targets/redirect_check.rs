@@ -1,6 +1,7 @@
 //! The magic-URL target check (`RedirectPolicy::check`) and the link built
 //! from it (`RedirectPolicy::link`): never a panic; an accepted URL is an
-//! absolute http(s) URL whose origin is on the allow-list and that carries
+//! absolute http(s) URL whose origin is on the allow-list, or a link in the
+//! allowed app scheme `myapp://` with a plain host, and that carries
 //! none of the link's parameters, and its link keeps that origin and carries
 //! every parameter in its query, first of its name.
 #![no_main]
@@ -11,17 +12,25 @@ use libfuzzer_sys::fuzz_target;
 use tokengate::fuzzing::{parse_origin, LINK_PARAMS};
 use tokengate::policy::RedirectPolicy;
 
+const APP_SCHEME: &str = "myapp://";
+
 static POLICY: LazyLock<RedirectPolicy> = LazyLock::new(|| {
-    RedirectPolicy::new("https://app.example.test", &["admin.example.test", "https://127.0.0.1:8443"])
-        .expect("a valid policy")
+    RedirectPolicy::new(
+        "https://app.example.test",
+        &["admin.example.test", "https://127.0.0.1:8443"],
+    )
+    .and_then(|policy| policy.allow_schemes(&["myapp"]))
+    .expect("a valid policy")
 });
 
-/// Scheme and authority of an `http(s)://` URL, and its host (port cut).
+/// Scheme and authority of an `http(s)://` or `myapp://` URL, and its host
+/// (port cut).
 fn origin(url: &str) -> (&str, &str) {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .expect("an http(s) URL");
+        .or_else(|| url.strip_prefix(APP_SCHEME))
+        .expect("an http(s) or app URL");
     let scheme_len = url.len() - rest.len();
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -59,8 +68,21 @@ fuzz_target!(|data: &[u8]| {
 
     if POLICY.check(url).is_ok() {
         let (origin_part, host) = origin(url);
-        let parsed = parse_origin(origin_part).expect("an accepted URL has an origin");
-        assert!(POLICY.allowed_origins.contains(&parsed), "{url:?} accepted");
+        if url.starts_with(APP_SCHEME) {
+            // An app link: a plain lowercase host, no user, no port.
+            assert!(
+                !host.is_empty() && !origin_part[APP_SCHEME.len()..].contains([':', '@']),
+                "{url:?} accepted"
+            );
+            assert!(
+                host.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'),
+                "{url:?} accepted"
+            );
+        } else {
+            let parsed = parse_origin(origin_part).expect("an accepted URL has an origin");
+            assert!(POLICY.allowed_origins.contains(&parsed), "{url:?} accepted");
+        }
         for name in LINK_PARAMS {
             assert!(query_value(url, name).is_none(), "{url:?} accepted with {name}");
         }

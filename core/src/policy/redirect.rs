@@ -1,7 +1,9 @@
 //! Magic-URL targets: an absolute http(s) URL whose origin (scheme, host
-//! and port) is on the allow-list and whose query carries none of the
-//! link's own parameters, checked strictly on the raw text (no
-//! normalisation that an attacker could steer), and the link built from it.
+//! and port) is on the allow-list, or a mobile app's link in an
+//! allow-listed custom scheme (`myapp://auth/callback`), whose query
+//! carries none of the link's own parameters, checked strictly on the raw
+//! text (no normalisation that an attacker could steer), and the link
+//! built from it.
 
 use crate::error::Error;
 
@@ -71,6 +73,41 @@ pub struct RedirectPolicy {
     pub public_url: String,
     /// Origins allowed in `url`, compared exactly (scheme, host and port).
     pub allowed_origins: Vec<Origin>,
+    /// Custom schemes of mobile apps allowed in `url` (`myapp` for
+    /// `myapp://auth/callback`), lowercase; none by default.
+    pub allowed_schemes: Vec<String>,
+}
+
+/// Schemes that are never an app's own: the web's (pinned by origin
+/// instead), and those a browser or OS runs or reads locally.
+const RESERVED_SCHEMES: [&str; 20] = [
+    "http",
+    "https",
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+    "intent",
+    "content",
+    "chrome",
+    "ftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "sms",
+    "jar",
+];
+
+/// Loopback hosts: a link to them never leaves the user's machine, so a
+/// listed `http://localhost:<port>` is accepted beside an `https` public URL
+/// (local development against a deployed server).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1"
 }
 
 impl RedirectPolicy {
@@ -109,7 +146,7 @@ impl RedirectPolicy {
                     .filter(|o| o.port == default_port && !entry.contains(':'))
                     .ok_or_else(|| Error::Config(format!("redirect host must be a lowercase host name: {entry:?}")))?
             };
-            if public.scheme == "https" && origin.scheme == "http" {
+            if public.scheme == "https" && origin.scheme == "http" && !is_loopback(&origin.host) {
                 return Err(Error::Config(format!(
                     "redirect origin {entry:?} is http while the public URL is https: links must not downgrade"
                 )));
@@ -119,7 +156,50 @@ impl RedirectPolicy {
         Ok(RedirectPolicy {
             public_url: public_url.to_owned(),
             allowed_origins,
+            allowed_schemes: Vec::new(),
         })
+    }
+
+    /// Also allows links into mobile apps: `url` may use one of `schemes`
+    /// (`myapp` allows `myapp://auth/callback`), as Appwrite allows for its
+    /// mobile platforms. A scheme is lowercase letters, digits, `+`, `-`
+    /// and `.`, starting with a letter; the web's and the ones browsers run
+    /// locally (`javascript`, `data`, `file`, `intent`, …) are refused.
+    /// The URL must then be `scheme://host[/path][?query][#fragment]` with
+    /// a lowercase host and no user or port, and carry none of the link's
+    /// parameters, like any other target.
+    ///
+    /// ```
+    /// use tokengate::policy::RedirectPolicy;
+    /// let policy = RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["myapp"]).unwrap();
+    /// assert!(policy.check("myapp://auth/callback").is_ok());
+    /// assert!(policy.check("MYAPP://auth/callback").is_err());
+    /// assert!(policy.check("myapp:/auth").is_err());
+    /// assert!(policy.check("myapp://evil@auth/").is_err());
+    /// assert!(policy.check("otherapp://auth/callback").is_err());
+    /// assert!(RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["javascript"]).is_err());
+    /// ```
+    pub fn allow_schemes(mut self, schemes: &[&str]) -> Result<Self, Error> {
+        for scheme in schemes {
+            let scheme = scheme.trim();
+            let well_formed = scheme.len() <= 32
+                && scheme.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'));
+            if !well_formed {
+                return Err(Error::Config(format!(
+                    "redirect scheme {scheme:?} must be lowercase letters, digits, '+', '-' or '.', starting with a letter"
+                )));
+            }
+            if RESERVED_SCHEMES.contains(&scheme) {
+                return Err(Error::Config(format!(
+                    "redirect scheme {scheme:?} is not an app's own scheme"
+                )));
+            }
+            self.allowed_schemes.push(scheme.to_owned());
+        }
+        Ok(self)
     }
 
     /// The public URL's origin (always the first allowed one).
@@ -129,15 +209,24 @@ impl RedirectPolicy {
 
     /// Accepts `url` or answers `general_argument_invalid`.
     pub fn check(&self, url: &str) -> Result<(), Error> {
-        let parsed = parse(url).map_err(|reason| {
-            Error::argument(format!(
-                "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin ({reason})"
-            ))
-        })?;
-        if !self.allowed_origins.contains(&parsed.origin) {
-            return Err(Error::argument("Invalid `url` param: URL origin is not allowed"));
-        }
-        if let Some(name) = carried_link_param(parsed.rest) {
+        let rest = match parse(url) {
+            Ok(parsed) if self.allowed_origins.contains(&parsed.origin) => parsed.rest,
+            Ok(_) => return Err(Error::argument("Invalid `url` param: URL origin is not allowed")),
+            Err("scheme") if !self.allowed_schemes.is_empty() => {
+                parse_app_link(url, &self.allowed_schemes).map_err(|reason| {
+                    Error::argument(format!(
+                        "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin \
+                         or a link in an allowed app scheme ({reason})"
+                    ))
+                })?
+            }
+            Err(reason) => {
+                return Err(Error::argument(format!(
+                    "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin ({reason})"
+                )))
+            }
+        };
+        if let Some(name) = carried_link_param(rest) {
             return Err(Error::argument(format!(
                 "Invalid `url` param: URL must not carry the `{name}` parameter"
             )));
@@ -255,6 +344,36 @@ fn parse(url: &str) -> Result<Parsed<'_>, &'static str> {
         },
         rest: &rest[end..],
     })
+}
+
+/// Strict parse of an app link `scheme://host[/path][?query][#fragment]`
+/// in one of `schemes` (compared exactly: `MYAPP://` is not `myapp://`);
+/// answers the path, query and fragment. The byte checks of [`parse`]
+/// (visible ASCII, no backslash) ran before.
+fn parse_app_link<'a>(url: &'a str, schemes: &[String]) -> Result<&'a str, &'static str> {
+    let (scheme, rest) = url.split_once("://").ok_or("scheme")?;
+    if !schemes.iter().any(|allowed| allowed == scheme) {
+        return Err("scheme");
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    if host.contains('@') {
+        return Err("userinfo");
+    }
+    if host.contains(':') {
+        return Err("port");
+    }
+    if host.is_empty()
+        || !host.bytes().all(is_host_byte)
+        || host.bytes().any(|b| b.is_ascii_uppercase())
+        || host.split('.').any(str::is_empty)
+    {
+        return Err("host");
+    }
+    if rest[end..].starts_with("//") {
+        return Err("path");
+    }
+    Ok(&rest[end..])
 }
 
 /// The first of [`LINK_PARAMS`] named in the query or fragment of `rest`,
@@ -387,6 +506,133 @@ mod tests {
         ] {
             assert!(p.check(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    fn app_policy() -> RedirectPolicy {
+        RedirectPolicy::new("https://example.com", &["http://localhost:3000"])
+            .unwrap()
+            .allow_schemes(&["myapp", "com.example.app"])
+            .unwrap()
+    }
+
+    #[test]
+    fn app_links_in_allowed_schemes() {
+        let p = app_policy();
+        for ok in [
+            "myapp://auth/callback",
+            "myapp://auth",
+            "myapp://auth/callback?state=1#x",
+            "com.example.app://login",
+            "http://localhost:3000/cb",
+            "https://example.com/cb",
+        ] {
+            assert!(p.check(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            p.link(Some("myapp://auth/callback"), &[("userId", "u1")]),
+            "myapp://auth/callback?userId=u1"
+        );
+    }
+
+    #[test]
+    fn app_link_bypass_forms() {
+        let p = app_policy();
+        for bad in [
+            // The scheme: exact, lowercase, followed by `//`.
+            "myapp:/x",
+            "myapp:x",
+            "myapp:",
+            "myapp://",
+            "MYAPP://auth",
+            "Myapp://auth",
+            "myapp2://auth",
+            "xmyapp://auth",
+            "myapp.evil://auth",
+            " myapp://auth",
+            "myapp ://auth",
+            "my%61pp://auth",
+            // The authority: no user, no port, a plain lowercase host.
+            "myapp://evil@host",
+            "myapp://auth@evil.com/",
+            "myapp://:@auth/",
+            "myapp://auth:80/",
+            "myapp://AUTH/",
+            "myapp://au th/",
+            "myapp://au%74h/",
+            "myapp://auth..x/",
+            "myapp:///auth",
+            "myapp:////evil.com",
+            "myapp://auth//evil.com",
+            "myapp://auth\\@evil.com",
+            "myapp://auth\r\n/",
+            "myapp://auth\t/",
+            // `javascript` in disguise.
+            "javascript://auth/%0aalert(1)",
+            "javascript:alert(1)//myapp://auth",
+            "JaVaScRiPt:alert(1)",
+            "java\tscript:alert(1)",
+            "java\nscript:alert(1)",
+            "\u{0}javascript:alert(1)",
+            "myapp:javascript:alert(1)",
+            "javascript:myapp://auth",
+            "data:text/html,myapp://auth",
+            "vbscript:msgbox(1)",
+            "intent://auth#Intent;scheme=myapp;end",
+            "file:///etc/passwd",
+            // The link's own parameters, in every place.
+            "myapp://auth/cb?userId=victim",
+            "myapp://auth/cb?x=1&secret=s",
+            "myapp://auth/cb#secret=s",
+            "myapp://auth/cb?%73ecret=s",
+            // Loopback other than the listed origin.
+            "http://localhost:3001/cb",
+            "http://127.0.0.1:3000/cb",
+            "https://localhost:3000/cb",
+        ] {
+            assert!(p.check(bad).is_err(), "{bad:?} must be rejected");
+        }
+        // Without schemes configured, app links are refused outright.
+        let web_only = RedirectPolicy::new("https://example.com", &[]).unwrap();
+        assert!(web_only.check("myapp://auth/callback").is_err());
+    }
+
+    #[test]
+    fn only_app_schemes_can_be_allowed() {
+        let base = || RedirectPolicy::new("https://example.com", &[]).unwrap();
+        for bad in [
+            "javascript",
+            "JavaScript",
+            "data",
+            "vbscript",
+            "file",
+            "http",
+            "https",
+            "intent",
+            "blob",
+            "about",
+            "",
+            "1app",
+            "my app",
+            "myapp:",
+            "myapp://",
+            "my_app",
+            "-app",
+            &"a".repeat(33),
+        ] {
+            assert!(base().allow_schemes(&[bad]).is_err(), "{bad:?} must be refused");
+        }
+        assert!(base().allow_schemes(&["myapp", "com.example.app", "x-app+1"]).is_ok());
+    }
+
+    #[test]
+    fn loopback_http_only_when_listed() {
+        // Listed loopback origins pass beside an https public URL; other
+        // http origins would downgrade and stay a configuration error.
+        assert!(RedirectPolicy::new("https://example.com", &["http://127.0.0.1:8081"]).is_ok());
+        assert!(RedirectPolicy::new("https://example.com", &["http://dev.example.com:3000"]).is_err());
+        let p = RedirectPolicy::new("https://example.com", &[]).unwrap();
+        assert!(p.check("http://localhost:3000/").is_err());
+        assert!(p.check("http://127.0.0.1:3000/").is_err());
     }
 
     #[test]

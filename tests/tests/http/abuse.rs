@@ -365,6 +365,67 @@ async fn magic_url_cannot_carry_a_pair_or_downgrade(kind: AppKind, backend: Back
     assert_eq!(link.matches("secret=").count(), 1, "{link}");
 }
 
+/// Mobile apps and local development: a magic link may return into an
+/// allow-listed app scheme or a listed loopback origin, under every rule of
+/// the web targets (the bypass corpus in the core's unit tests has more).
+async fn magic_url_returns_to_listed_apps_only(kind: AppKind, backend: Backend) {
+    let env = start(
+        kind,
+        backend,
+        &[
+            ("TOKENGATE_REDIRECT_SCHEMES", "myapp"),
+            ("TOKENGATE_REDIRECT_HOSTS", "http://localhost:3000"),
+        ],
+    )
+    .await;
+    for url in [
+        "myapp:/auth/callback",
+        "MYAPP://auth/callback",
+        "myapp://evil@auth/callback",
+        "myapp://auth:1/callback",
+        "myapp://auth/callback?userId=attacker&secret=0123456789abcdef",
+        "myapp://auth/callback#secret=x",
+        "otherapp://auth/callback",
+        "javascript://auth/%0aalert(1)",
+        "myapp:javascript:alert(1)",
+        "http://localhost:3001/cb",
+        "http://127.0.0.1:3000/cb",
+    ] {
+        let body = json!({ "userId": "unique()", "email": "mobile@example.test", "url": url });
+        post(&env.api, "/v1/account/tokens/magic-url", Auth::None, body)
+            .await
+            .assert_error(400, "general_argument_invalid");
+    }
+    assert!(env.smtp.all().is_empty(), "a refused link is never mailed");
+    for (email, url) in [
+        ("app@example.test", "myapp://auth/callback?state=s1"),
+        ("dev@example.test", "http://localhost:3000/cb"),
+    ] {
+        let body = json!({ "userId": "unique()", "email": email, "url": url });
+        post(&env.api, "/v1/account/tokens/magic-url", Auth::None, body)
+            .await
+            .assert_status(201);
+        let mail = env.smtp.wait_for(email, 1).await;
+        let start = mail
+            .body
+            .find(url)
+            .unwrap_or_else(|| panic!("no {url} link in {}", mail.body));
+        let link: String = mail.body[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+            .collect();
+        let user = query_param(&link, "userId").expect("userId in the link");
+        let secret = query_param(&link, "secret").expect("secret in the link");
+        assert!(
+            link.starts_with(&format!("{url}&userId=")) || link.starts_with(&format!("{url}?userId=")),
+            "{link}"
+        );
+        assert_eq!(link.matches("secret=").count(), 1, "{link}");
+        // What the app does with the link: exchange its pair.
+        env.api.exchange(&user, &secret, Auth::None).await.assert_status(201);
+    }
+}
+
 async fn exchange_takes_json_only(kind: AppKind, backend: Backend) {
     let env = start(kind, backend, &[]).await;
     let api = &env.api;
@@ -743,6 +804,7 @@ suite!(
     identity_bindings_never_expire,
     users_api_ends_an_identity,
     magic_url_cannot_carry_a_pair_or_downgrade,
+    magic_url_returns_to_listed_apps_only,
     exchange_takes_json_only,
     foreign_origins_cannot_create_sessions,
     unguessable_secrets_cannot_be_locked_out,

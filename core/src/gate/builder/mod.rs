@@ -27,6 +27,7 @@ pub struct GateBuilder {
     templates: Templates,
     public_url: Option<String>,
     redirect_hosts: Vec<String>,
+    redirect_schemes: Vec<String>,
     directory: Option<Arc<dyn Directory>>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
@@ -166,7 +167,8 @@ impl GateBuilder {
         }
         let public_url = self.public_url.as_deref().unwrap_or("http://127.0.0.1:8080");
         let extra_hosts: Vec<&str> = self.redirect_hosts.iter().map(String::as_str).collect();
-        let redirect = RedirectPolicy::new(public_url, &extra_hosts)?;
+        let schemes: Vec<&str> = self.redirect_schemes.iter().map(String::as_str).collect();
+        let redirect = RedirectPolicy::new(public_url, &extra_hosts)?.allow_schemes(&schemes)?;
         let l = &self.limits;
         if l.window < Duration::from_secs(1) {
             return Err(Error::Config(

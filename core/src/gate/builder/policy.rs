@@ -159,6 +159,32 @@ impl GateBuilder {
         self
     }
 
+    /// Custom URL schemes of mobile apps that a magic URL's `url` may use
+    /// (`myapp` allows `myapp://auth/callback`), as Appwrite allows for its
+    /// mobile platforms; none by default. See
+    /// [`RedirectPolicy::allow_schemes`](crate::policy::RedirectPolicy::allow_schemes)
+    /// for what a scheme and such a link may be. Any app on the device may
+    /// claim a custom scheme: prefer https app links where the platform
+    /// verifies them.
+    ///
+    /// ```
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .redirect_schemes(["myapp"]).build().unwrap();
+    /// assert!(gate.flows().redirect.check("myapp://auth/callback").is_ok());
+    /// assert!(gate.flows().redirect.check("otherapp://auth/callback").is_err());
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .redirect_schemes(["javascript"]).build().is_err());
+    /// ```
+    pub fn redirect_schemes<I, S>(mut self, schemes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.redirect_schemes = schemes.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Issuance limits of the passwordless flows.
     ///
     /// ```

@@ -212,6 +212,18 @@ impl Browser {
         std::fs::write(&path, png).expect("write screenshot");
         path
     }
+
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> usize {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/elements",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        found.as_array().map_or(0, Vec::len)
+    }
 }
 
 impl Drop for Browser {

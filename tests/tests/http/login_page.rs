@@ -1,11 +1,14 @@
 //! The example apps' login page at `/`, driven in headless Chromium: email
-//! code login, magic link login, session list, logout of one and of all.
+//! code login, magic link login, "where you are signed in" (the user's
+//! sessions on three devices, sign out one, sign out all others, a hostile
+//! User-Agent shown as text), logout of one and of all.
 //! Screenshots of each step land in `target/test-output/login-page/<app>/`.
 
 use std::path::PathBuf;
 
 use tokengate_tests::app::{free_port, AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::browser::Browser;
+use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::redis_harness::redis_url;
 use tokengate_tests::sinks::{find_code, find_link, SmtpSink};
 
@@ -20,6 +23,102 @@ fn output_dir(kind: AppKind) -> PathBuf {
 
 const LOGGED_IN: &str = "return !document.getElementById('logged-in').hidden";
 const LOGGED_OUT: &str = "return !document.getElementById('logged-out').hidden";
+
+/// The page's title, which an injected `onerror` handler would change.
+const TITLE: &str = "tokengate example login";
+
+/// Markup that retitles the page if it is ever parsed as HTML.
+const XSS: &str = "<img src=x onerror=document.title='pwned'>";
+
+/// Firefox on Linux, with [`XSS`] appended: the page must show it as text.
+const FIREFOX_LINUX_XSS: &str = concat!(
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0 ",
+    "<img src=x onerror=document.title='pwned'>"
+);
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                             (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/// A session of another device: its id and its credential.
+struct DeviceSession {
+    id: String,
+    credential: String,
+}
+
+/// Issues a custom token for `user` with the API key and exchanges it as a
+/// browser with `user_agent` would: no key, the credential in the cookie.
+async fn device_session(api: &Api, user: &str, user_agent: &str) -> DeviceSession {
+    let secret = api.token_secret(user).await;
+    let reply = api
+        .send_with(
+            reqwest::Method::POST,
+            "/v1/account/sessions/token",
+            Auth::None,
+            Some(&serde_json::json!({ "userId": user, "secret": secret })),
+            &[("user-agent", user_agent)],
+        )
+        .await;
+    reply.assert_status(201);
+    let credential = reply.cookie_value(&api.cookie_name).expect("the session cookie");
+    api.get("/v1/account", Auth::Session(&credential))
+        .await
+        .assert_status(200);
+    DeviceSession {
+        id: reply.str("$id").to_owned(),
+        credential,
+    }
+}
+
+fn sessions_listed(n: usize) -> String {
+    format!("return document.querySelectorAll('#sessions .session').length === {n}")
+}
+
+/// Every listed session names its device (the server's User-Agent fields,
+/// or "Unknown device" while it has none), when it began and from where.
+async fn assert_devices_shown(browser: &Browser, api: &Api, user: &str) {
+    let listed = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
+    listed.assert_status(200);
+    for session in listed.json["sessions"].as_array().expect("sessions") {
+        let id = session["$id"].as_str().expect("$id");
+        let script = format!(
+            "const s = document.querySelector(\".session[data-session-id='{id}']\"); \
+             return [s.querySelector('.session-name').textContent, s.querySelector('.session-meta').textContent]"
+        );
+        let shown = browser.eval(&script).await;
+        let device = shown[0].as_str().expect("device text");
+        let meta = shown[1].as_str().expect("meta text");
+        let field = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
+        let named = ["clientName", "osName", "deviceName", "deviceBrand", "deviceModel"]
+            .iter()
+            .any(|name| !matches!(field(name).as_str(), "" | "Unknown" | "UNK"));
+        if named {
+            for name in ["clientName", "osName"] {
+                let value = field(name);
+                let unknown = matches!(value.as_str(), "" | "Unknown" | "UNK");
+                assert!(unknown || device.contains(&value), "{value} in {device:?}");
+            }
+        } else {
+            assert_eq!(device, "Unknown device", "no device fields in {session}");
+        }
+        assert!(meta.starts_with("Signed in "), "{meta}");
+        let ip = session["ip"].as_str().unwrap_or_default();
+        if !ip.is_empty() {
+            assert!(meta.contains(&format!("IP {ip}")), "{ip} in {meta:?}");
+        }
+    }
+}
+
+/// The hostile User-Agent never became markup: no image, no handler, the
+/// title unchanged; whatever of it is shown is shown literally (as text, not
+/// escaped twice into `&lt;`).
+async fn assert_not_injected(browser: &Browser) {
+    assert_eq!(browser.eval("return document.title").await, TITLE);
+    assert_eq!(browser.count("#sessions img, #status img, [onerror]").await, 0);
+    let text = browser.text("sessions").await;
+    assert!(
+        !text.contains("&lt;") && !text.contains("&#"),
+        "shown literally: {text}"
+    );
+}
 
 async fn login_page_end_to_end(kind: AppKind) {
     let smtp = SmtpSink::start().await;
@@ -67,15 +166,13 @@ async fn login_page_end_to_end(kind: AppKind) {
 
     // Log out this session: the page says so, and the server refuses the
     // credential the browser held.
-    let api = tokengate_tests::client::Api::new(&app);
+    let api = Api::new(&app);
     let by_code = browser.cookie(&app.cookie_name()).await.expect("the session cookie");
-    api.get("/me", tokengate_tests::client::Auth::Session(&by_code))
-        .await
-        .assert_status(200);
+    api.get("/me", Auth::Session(&by_code)).await.assert_status(200);
     browser.click("#logout").await;
     browser.wait_until("the logged-out view", LOGGED_OUT).await;
     browser.screenshot("logged-out").await;
-    api.get("/me", tokengate_tests::client::Auth::Session(&by_code))
+    api.get("/me", Auth::Session(&by_code))
         .await
         .assert_error(401, "user_unauthorized");
     assert_eq!(browser.cookie(&app.cookie_name()).await, None, "the cookie is removed");
@@ -104,64 +201,128 @@ async fn login_page_end_to_end(kind: AppKind) {
     );
     browser.screenshot("logged-in-by-link").await;
 
-    // A second session for the same user (through the API), then the list.
-    let secret = {
-        let reply = api
-            .send(
-                reqwest::Method::POST,
-                "/v1/account/tokens/email",
-                tokengate_tests::client::Auth::Key,
-                Some(&serde_json::json!({ "userId": "unique()", "email": "page.user@example.test" })),
-            )
-            .await;
-        reply.assert_status(201);
-        let other = api
-            .exchange(&user, reply.str("secret"), tokengate_tests::client::Auth::Key)
-            .await;
-        other.assert_status(201);
-        other.str("$id").to_owned()
-    };
+    // Where you are signed in: the browser's session (by the link) and two
+    // more of the same user, exchanged over HTTP by other "devices". One
+    // User-Agent carries markup that would retitle the page if it were ever
+    // parsed as HTML.
+    let firefox = device_session(&api, &user, FIREFOX_LINUX_XSS).await;
+    let iphone = device_session(&api, &user, SAFARI_IPHONE).await;
     browser.goto(&format!("{}/", app.origin)).await;
-    browser
-        .wait_until(
-            "two sessions listed",
-            "return document.querySelectorAll('#sessions tr').length === 2",
-        )
+    browser.wait_until("three sessions listed", &sessions_listed(3)).await;
+    assert_eq!(
+        browser.count("#sessions .session.current").await,
+        1,
+        "exactly one is this device"
+    );
+    assert_eq!(
+        browser.count("#sessions .session-signout").await,
+        2,
+        "a sign-out button per other session"
+    );
+    assert_eq!(browser.count("#sessions .session.current .session-signout").await, 0);
+    let this_device = browser
+        .eval("return document.querySelector('#sessions .session.current').dataset.sessionId")
         .await;
-    browser.screenshot("session-list").await;
+    assert_eq!(
+        this_device.as_str(),
+        Some(browser.text("current-session").await.as_str())
+    );
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('#sessions .session.current .badge').textContent")
+            .await,
+        "This device"
+    );
+    assert_devices_shown(&browser, &api, &user).await;
+    assert_not_injected(&browser).await;
+    browser.screenshot("signed-in-on-three-devices").await;
 
-    // Log out the other session from the list.
+    // Sign out the iPhone from the list: two left, its credential is dead.
     browser
-        .click(&format!("tr[data-session-id='{secret}'] .logout-one"))
+        .click(&format!(".session[data-session-id='{}'] .session-signout", iphone.id))
         .await;
+    browser.wait_until("two sessions listed", &sessions_listed(2)).await;
+    assert_eq!(browser.count("#sessions .session.current").await, 1);
+    assert_eq!(
+        browser
+            .count(&format!(".session[data-session-id='{}']", iphone.id))
+            .await,
+        0
+    );
+    api.get("/v1/account", Auth::Session(&iphone.credential))
+        .await
+        .assert_error(401, "general_unauthorized_scope");
+    api.get("/v1/account", Auth::Session(&firefox.credential))
+        .await
+        .assert_status(200);
+    assert_not_injected(&browser).await;
+    browser.screenshot("signed-out-one-device").await;
+
+    // Sign out all other devices: only this one is left, still signed in.
+    browser.click("#signout-others").await;
+    browser.wait_until("one session listed", &sessions_listed(1)).await;
+    assert_eq!(browser.count("#sessions .session.current").await, 1);
+    assert_eq!(browser.count("#sessions .session-signout").await, 0);
+    assert_eq!(browser.eval(LOGGED_IN).await, true, "the browser is still signed in");
+    api.get("/v1/account", Auth::Session(&firefox.credential))
+        .await
+        .assert_error(401, "general_unauthorized_scope");
+    let by_link = browser.cookie(&app.cookie_name()).await.expect("the session cookie");
+    api.get("/v1/account", Auth::Session(&by_link)).await.assert_status(200);
+    let left = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
+    assert_eq!(left.json["total"], 1, "{}", left.text);
+    assert_not_injected(&browser).await;
+    browser.screenshot("signed-out-other-devices").await;
+
+    // Until the server fills the device fields from the User-Agent, the
+    // hostile one above is not shown: render a list whose device fields
+    // carry it through the page's own code, then restore the real list.
+    let shown = browser
+        .eval(&format!(
+            "const current = document.querySelector('#sessions .session.current').dataset.sessionId; \
+             showSessions([{{ $id: current, current: true, provider: 'magic-url', ip: '127.0.0.1', \
+               $createdAt: new Date().toISOString(), clientName: 'Chrome', clientVersion: '131.0', \
+               osName: 'Linux', osVersion: '', deviceName: 'desktop', countryName: 'Unknown' }}, \
+             {{ $id: 'hostilehostilehostil', current: false, provider: 'token', ip: '203.0.113.9', \
+               $createdAt: '2026-12-01T08:30:00.000+00:00', clientName: {xss}, clientVersion: '1', \
+               osName: 'iOS', osVersion: '17.5', deviceName: 'smartphone', deviceModel: {xss}, \
+               countryName: 'Iceland' }}]); \
+             return document.querySelector(\".session[data-session-id='hostilehostilehostil'] .session-name\").textContent",
+            xss = serde_json::json!(XSS),
+        ))
+        .await;
+    assert_eq!(shown, format!("{XSS} 1 on iOS 17.5, {XSS}"));
+    assert_eq!(
+        browser.text("sessions").await.matches("Iceland").count(),
+        1,
+        "a known country is shown, \"Unknown\" is not"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_not_injected(&browser).await;
+    browser.screenshot("hostile-device-fields-as-text").await;
+    browser.eval("refresh(); return true").await;
     browser
         .wait_until(
-            "one session listed",
-            "return document.querySelectorAll('#sessions tr').length === 1",
+            "the real list again",
+            "return document.querySelectorAll('#sessions .session').length === 1 \
+             && !document.querySelector(\".session[data-session-id='hostilehostilehostil']\")",
         )
         .await;
-    browser.screenshot("other-session-logged-out").await;
 
     // Log out everywhere: no session of the user is left on the server.
-    let by_link = browser.cookie(&app.cookie_name()).await.expect("the session cookie");
     browser.click("#logout-all").await;
     browser
         .wait_until("the logged-out view after logout-all", LOGGED_OUT)
         .await;
     browser.screenshot("logged-out-everywhere").await;
-    api.get("/me", tokengate_tests::client::Auth::Session(&by_link))
+    api.get("/me", Auth::Session(&by_link))
         .await
         .assert_error(401, "user_unauthorized");
-    let left = api
-        .get(
-            &format!("/v1/users/{user}/sessions"),
-            tokengate_tests::client::Auth::Key,
-        )
-        .await;
+    let left = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
     assert_eq!(left.json["total"], 0, "{}", left.text);
 
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
-    assert_eq!(shots_taken, 9, "one screenshot per step in {}", shots.display());
+    assert_eq!(shots_taken, 11, "one screenshot per step in {}", shots.display());
 }
 
 #[tokio::test]

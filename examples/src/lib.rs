@@ -71,6 +71,20 @@ pub fn me_json(session: &tokengate::Session) -> serde_json::Value {
 /// no CDN; logs in by email code or magic link with the same-origin cookie.
 pub const LOGIN_PAGE: &str = include_str!("../static/login.html");
 
+/// The origins whose pages may call the app's own routes with
+/// credentials: the same list as the mounted routes'
+/// (`TOKENGATE_ALLOWED_ORIGINS`), so a web app on another origin can read
+/// `/me` too. The mounted routes answer their own CORS; the app's routes are
+/// the app's business (`tower-http`'s `CorsLayer`, `actix-cors`).
+pub fn app_cors_origins(endpoints: &Endpoints) -> &[String] {
+    &endpoints.config().allowed_origins
+}
+
+/// The request headers a page may send to the app's own routes: the
+/// session's (`X-Appwrite-Session`, and `X-Fallback-Cookies` where the
+/// browser blocks the cookie) and `Content-Type`.
+pub const APP_CORS_HEADERS: [&str; 3] = ["content-type", "x-appwrite-session", "x-fallback-cookies"];
+
 /// The `/public` body.
 pub fn public_json() -> serde_json::Value {
     serde_json::json!({ "status": "ok" })

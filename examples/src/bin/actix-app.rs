@@ -1,6 +1,7 @@
 //! The actix-web example server (see the example-server contract in the README).
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_cors::Cors;
+use actix_web::{http::Method, web, App, HttpResponse, HttpServer};
 use tokengate_actix::{AuthSession, TokenGate};
 
 async fn login_page() -> HttpResponse {
@@ -22,7 +23,18 @@ async fn main() {
     let config = tokengate_examples::start().await;
     let endpoints = config.endpoints;
     let server = HttpServer::new(move || {
+        // CORS for the app's own routes, inside the gate's middleware (the
+        // last `wrap` is the outermost): the mounted routes never reach it.
+        let cors = tokengate_examples::app_cors_origins(&endpoints)
+            .iter()
+            .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+            .supports_credentials()
+            .allowed_methods([Method::GET])
+            .allowed_headers(tokengate_examples::APP_CORS_HEADERS)
+            // Another origin gets no CORS headers, not an error page.
+            .block_on_origin_mismatch(false);
         App::new()
+            .wrap(cors)
             .wrap(TokenGate::new(endpoints.clone()))
             .route("/", web::get().to(login_page))
             .route("/public", web::get().to(public))

@@ -1,9 +1,11 @@
 //! The axum example server (see the example-server contract in the README).
 
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use tokengate_tower::{AuthSession, TokenGateLayer};
+use tower_http::cors::CorsLayer;
 
 async fn login_page() -> Html<&'static str> {
     Html(tokengate_examples::LOGIN_PAGE)
@@ -20,10 +22,21 @@ async fn me(session: AuthSession) -> Json<serde_json::Value> {
 #[tokio::main]
 async fn main() {
     let config = tokengate_examples::start().await;
+    // CORS for the app's own routes, inside the gate's layer: the mounted
+    // routes never reach it (they answer their own CORS).
+    let origins = tokengate_examples::app_cors_origins(&config.endpoints)
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok());
+    let cors = CorsLayer::new()
+        .allow_origin(origins.collect::<Vec<_>>())
+        .allow_credentials(true)
+        .allow_methods([Method::GET])
+        .allow_headers(tokengate_examples::APP_CORS_HEADERS.map(HeaderName::from_static));
     let app = Router::new()
         .route("/", get(login_page))
         .route("/public", get(public))
         .route("/me", get(me))
+        .layer(cors)
         .layer(TokenGateLayer::new(config.endpoints));
 
     let listener = match tokio::net::TcpListener::bind(config.listen).await {

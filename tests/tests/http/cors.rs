@@ -179,6 +179,44 @@ async fn cross_origin(kind: AppKind, redis: bool) {
     assert_eq!(account.header("access-control-allow-origin"), Some(CROSS_SITE_PAGE));
     let me = api.send_with(Method::GET, "/me", Auth::None, None, &by_fallback).await;
     me.assert_status(200);
+    // The app's own routes: the example's CorsLayer / actix-cors with the
+    // same list grants the same origins, and no other.
+    assert_eq!(me.header("access-control-allow-origin"), Some(CROSS_SITE_PAGE));
+    let app_preflight = api
+        .send_with(
+            Method::OPTIONS,
+            "/me",
+            Auth::None,
+            None,
+            &preflight_headers(CROSS_SITE_PAGE, "GET", "x-fallback-cookies"),
+        )
+        .await;
+    assert!(
+        app_preflight.status < 300,
+        "{}: {}",
+        app_preflight.status,
+        app_preflight.text
+    );
+    assert_eq!(
+        app_preflight.header("access-control-allow-origin"),
+        Some(CROSS_SITE_PAGE)
+    );
+    assert_eq!(app_preflight.header("access-control-allow-credentials"), Some("true"));
+    let foreign_me = api
+        .send_with(
+            Method::GET,
+            "/me",
+            Auth::None,
+            None,
+            &[("x-fallback-cookies", fallback.as_str()), ("origin", EVIL_PAGE)],
+        )
+        .await;
+    // (Both CORS libraries always add `Allow-Credentials`; without
+    // `Allow-Origin` the browser still refuses the page the response.)
+    assert!(
+        foreign_me.header("access-control-allow-origin").is_none(),
+        "foreign origin on /me"
+    );
     // Other shapes of the header are no credential.
     for junk in ["[]", "{}", "not json", r#"{"a_session_other":"x"}"#] {
         api.send_with(

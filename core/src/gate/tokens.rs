@@ -149,7 +149,12 @@ impl Gate {
         }
     }
 
-    /// Creates a session for `user` without a token (a server decision).
+    /// Creates a session for `user` without a token (a server decision);
+    /// the user becomes known if it was not. (The HTTP route
+    /// `POST /users/{userId}/sessions` answers 404 for an unknown user
+    /// instead, as Appwrite does.) It counts toward the per-user session
+    /// limit like any other session: at the limit it evicts the user's
+    /// oldest session, which may be a browser's.
     pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
         self.inner.directory.remember(user).await?;
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);

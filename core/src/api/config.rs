@@ -2,11 +2,15 @@
 //! the secure defaults explained where they are set. The adapters take it
 //! with the [`Gate`](crate::Gate) as [`Endpoints`](super::Endpoints).
 
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::policy::Origin;
 use crate::secret::Secret;
 
 use super::client_ip::TrustedProxies;
+use super::geo::GeoDatabase;
 
 /// The cookie's `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,6 +98,10 @@ pub struct ApiConfig {
     /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed. Empty by
     /// default: the peer address is the client.
     pub trusted_proxies: TrustedProxies,
+    /// The MaxMind-format database that names a session's country
+    /// (`countryCode`, `countryName`). None by default: every session
+    /// shows `--` / `Unknown`, as Appwrite without a record.
+    pub geoip_database: Option<Arc<GeoDatabase>>,
 }
 
 impl Default for ApiConfig {
@@ -105,6 +113,7 @@ impl Default for ApiConfig {
             max_body_bytes: 64 * 1024,
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            geoip_database: None,
         }
     }
 }
@@ -187,6 +196,30 @@ impl ApiConfig {
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = proxies;
         self
+    }
+
+    /// Reads the MaxMind-format database at `path` (a GeoLite2 / GeoIP2
+    /// Country or City `.mmdb`) for the sessions' `countryCode` and
+    /// `countryName`, looked up from the stored IP when a session is
+    /// rendered. A missing or malformed file is [`Error::Config`], at
+    /// start-up rather than at the first session. Default: none, country
+    /// `--` / `Unknown`.
+    ///
+    /// ```
+    /// # use tokengate::api::ApiConfig;
+    /// assert!(ApiConfig::default().geoip_database.is_none());
+    /// let err = ApiConfig::default().geoip_database("/nonexistent/GeoLite2-Country.mmdb").unwrap_err();
+    /// assert!(err.to_string().contains("/nonexistent/GeoLite2-Country.mmdb"));
+    /// ```
+    ///
+    /// ```no_run
+    /// # use tokengate::api::ApiConfig;
+    /// let config = ApiConfig::default().geoip_database("/var/lib/GeoIP/GeoLite2-Country.mmdb")?;
+    /// # Ok::<(), tokengate::Error>(())
+    /// ```
+    pub fn geoip_database(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        self.geoip_database = Some(Arc::new(GeoDatabase::open(path)?));
+        Ok(self)
     }
 
     /// The cookie's `SameSite` (default `Lax`; `None` requires secure cookies).

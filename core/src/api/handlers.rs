@@ -190,7 +190,10 @@ async fn list_user_sessions(call: &Call<'_>) -> Answer {
     if sessions.is_empty() {
         require_user(call, &user).await?;
     }
-    Ok(json_response(StatusCode::OK, &session_list_json(&sessions, None)))
+    Ok(json_response(
+        StatusCode::OK,
+        &session_list_json(call.endpoints.config(), &sessions, None),
+    ))
 }
 
 async fn delete_user_sessions(call: &Call<'_>) -> Answer {
@@ -207,7 +210,7 @@ async fn create_server_session(call: &Call<'_>) -> Answer {
     Params::parse(call.body(), &[])?;
     require_user(call, &user).await?;
     let (session, credential) = call.endpoints.gate().create_server_session(&user, call.info()).await?;
-    let body = session_json(&session, false, Some(&credential));
+    let body = session_json(call.endpoints.config(), &session, false, Some(&credential));
     Ok(json_response(StatusCode::CREATED, &body))
 }
 
@@ -238,7 +241,10 @@ async fn exchange(call: &Call<'_>) -> Answer {
     let gate = call.endpoints.gate();
     let (session, credential) = gate.create_session(&user, secret, call.info()).await?;
     let shown = api_key.then_some(&credential);
-    let mut response = json_response(StatusCode::CREATED, &session_json(&session, true, shown));
+    let mut response = json_response(
+        StatusCode::CREATED,
+        &session_json(call.endpoints.config(), &session, true, shown),
+    );
     let cookie = session_cookie(call.endpoints, &credential, session.expire);
     set_cookie(&mut response, cookie.expose());
     if cors::from_another_site(call.endpoints, call.request) {
@@ -255,7 +261,7 @@ async fn list_account_sessions(call: &Call<'_>) -> Answer {
     let sessions = call.endpoints.gate().list_sessions(&current.user_id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &session_list_json(&sessions, Some(&current.id)),
+        &session_list_json(call.endpoints.config(), &sessions, Some(&current.id)),
     ))
 }
 
@@ -273,7 +279,7 @@ async fn get_account_session(call: &Call<'_>) -> Answer {
         .gate()
         .get_session(&current.user_id, call.session_id(&current))
         .await?;
-    let body = session_json(&session, session.id == current.id, None);
+    let body = session_json(call.endpoints.config(), &session, session.id == current.id, None);
     Ok(json_response(StatusCode::OK, &body))
 }
 
@@ -282,7 +288,7 @@ async fn extend_account_session(call: &Call<'_>) -> Answer {
     Params::parse(call.body(), &[])?;
     let gate = call.endpoints.gate();
     let session = gate.extend_session(&current.user_id, call.session_id(&current)).await?;
-    let body = session_json(&session, session.id == current.id, None);
+    let body = session_json(call.endpoints.config(), &session, session.id == current.id, None);
     Ok(json_response(StatusCode::OK, &body))
 }
 

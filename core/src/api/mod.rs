@@ -38,7 +38,9 @@ mod client_ip;
 mod config;
 mod cookie;
 mod cors;
+mod device;
 mod error_kind;
+mod geo;
 mod guard;
 mod handlers;
 pub(crate) mod params;
@@ -63,6 +65,7 @@ pub use cookie::{
     find_credential, AMBIGUOUS_COOKIE, FALLBACK_COOKIES_HEADER, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER,
 };
 pub use error_kind::ErrorKind;
+pub use geo::GeoDatabase;
 pub use routes::route_for;
 pub use session::{Rejection, SessionLookup, SharedSession};
 

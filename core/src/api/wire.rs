@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::ErrorKind;
+use super::device::describe;
+use super::geo::country_fields;
+use super::{ApiConfig, ErrorKind};
 use crate::directory::User;
 use crate::model::{Session, Token, UserId};
 use crate::secret::Secret;
@@ -34,7 +36,12 @@ pub(super) fn token_json(token: &Token, show_secret: bool) -> Value {
 }
 
 /// The Session model. `secret` is the credential, for API-key callers only.
-pub(super) fn session_json(session: &Session, current: bool, secret: Option<&Secret>) -> Value {
+/// The device fields come from the stored User-Agent and the country from
+/// the stored IP, derived here (see [`device`](super::device) and
+/// [`geo`](super::geo)): nothing of them is stored.
+pub(super) fn session_json(config: &ApiConfig, session: &Session, current: bool, secret: Option<&Secret>) -> Value {
+    let device = describe(&session.user_agent);
+    let (country_code, country_name) = country_fields(config.geoip_database.as_deref(), &session.ip);
     json!({
         "$id": session.id,
         "$createdAt": format_date(session.created_at),
@@ -47,20 +54,20 @@ pub(super) fn session_json(session: &Session, current: bool, secret: Option<&Sec
         "providerAccessTokenExpiry": "",
         "providerRefreshToken": "",
         "ip": session.ip,
-        "osCode": "",
-        "osName": "",
-        "osVersion": "",
-        "clientType": "",
-        "clientCode": "",
-        "clientName": "",
-        "clientVersion": "",
-        "clientEngine": "",
-        "clientEngineVersion": "",
-        "deviceName": "",
-        "deviceBrand": "",
-        "deviceModel": "",
-        "countryCode": "",
-        "countryName": "",
+        "osCode": device.os_code,
+        "osName": device.os_name,
+        "osVersion": device.os_version,
+        "clientType": device.client_type,
+        "clientCode": device.client_code,
+        "clientName": device.client_name,
+        "clientVersion": device.client_version,
+        "clientEngine": device.client_engine,
+        "clientEngineVersion": device.client_engine_version,
+        "deviceName": device.device_name,
+        "deviceBrand": device.device_brand,
+        "deviceModel": device.device_model,
+        "countryCode": country_code,
+        "countryName": country_name,
         "current": current,
         "factors": session.factors(),
         "secret": secret.map(|s| s.expose().to_owned()).unwrap_or_default(),
@@ -69,10 +76,10 @@ pub(super) fn session_json(session: &Session, current: bool, secret: Option<&Sec
 }
 
 /// The SessionList model.
-pub(super) fn session_list_json(sessions: &[Session], current_id: Option<&str>) -> Value {
+pub(super) fn session_list_json(config: &ApiConfig, sessions: &[Session], current_id: Option<&str>) -> Value {
     let items: Vec<Value> = sessions
         .iter()
-        .map(|s| session_json(s, current_id == Some(s.id.as_str()), None))
+        .map(|s| session_json(config, s, current_id == Some(s.id.as_str()), None))
         .collect();
     json!({ "total": items.len(), "sessions": items })
 }

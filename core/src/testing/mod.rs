@@ -4,4 +4,5 @@
 
 pub use crate::secret::{ct_eq, random_bytes, random_digits, random_hex, random_id};
 
+pub mod mmdb;
 pub mod store_contract;

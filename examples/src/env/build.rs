@@ -15,7 +15,7 @@ impl EnvConfig {
         Endpoints::with_config(gate, self.api_config()).map_err(|e| error("TOKENGATE_*", e.to_string()))
     }
 
-    /// The HTTP settings: API key, cookie, origins, proxies.
+    /// The HTTP settings: API key, cookie, origins, proxies, GeoIP database.
     pub fn api_config(&self) -> ApiConfig {
         let mut config = ApiConfig::default()
             .api_key(self.api_key.expose())
@@ -27,6 +27,7 @@ impl EnvConfig {
         if let Some(domain) = &self.cookie_domain {
             config = config.cookie_domain(domain.clone());
         }
+        config.geoip_database = self.geoip_database.clone();
         config
     }
 

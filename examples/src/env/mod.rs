@@ -27,6 +27,7 @@
 //! | `TOKENGATE_COOKIE_SAMESITE` | `Lax`, `Strict` or `None` (`None` needs secure cookies) | `Lax` |
 //! | `TOKENGATE_COOKIE_DOMAIN` | the cookie's `Domain` | none (host-only) |
 //! | `TOKENGATE_COOKIE_HOST_PREFIX` | `1` names the cookie `__Host-a_session_<project>` | plain name |
+//! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
 //! ```
 //! use tokengate_examples::env::EnvConfig;
@@ -44,8 +45,9 @@
 mod build;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tokengate::api::{ForwardedHeader, SameSite, TrustedProxies};
+use tokengate::api::{ForwardedHeader, GeoDatabase, SameSite, TrustedProxies};
 use tokengate::policy::{Origin, RedirectPolicy};
 use tokengate::{Secret, ServerSecret, UserId};
 
@@ -119,6 +121,8 @@ pub struct EnvConfig {
     pub client_chosen_ids: bool,
     /// `TOKENGATE_REDIS_TIMEOUT_MS`.
     pub redis_timeout: Option<std::time::Duration>,
+    /// The database read from `TOKENGATE_GEOIP_DB`.
+    pub geoip_database: Option<Arc<GeoDatabase>>,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -287,6 +291,12 @@ impl EnvConfig {
             }
         };
         let cookie_domain = get("TOKENGATE_COOKIE_DOMAIN");
+        let geoip_database = match get("TOKENGATE_GEOIP_DB") {
+            None => None,
+            Some(path) => Some(Arc::new(
+                GeoDatabase::open(&path).map_err(|e| error("TOKENGATE_GEOIP_DB", e.to_string()))?,
+            )),
+        };
         let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
 
         let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
@@ -332,6 +342,7 @@ impl EnvConfig {
             cookie_host_prefix,
             client_chosen_ids,
             redis_timeout,
+            geoip_database,
         })
     }
 }
@@ -409,6 +420,7 @@ mod tests {
             ("TOKENGATE_CLIENT_CHOSEN_IDS", "yes"),
             ("TOKENGATE_REDIS_TIMEOUT_MS", "0"),
             ("TOKENGATE_SMTP_CA_FILE", "/nonexistent/ca.pem"),
+            ("TOKENGATE_GEOIP_DB", "/nonexistent/GeoLite2-Country.mmdb"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");

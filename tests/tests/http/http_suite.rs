@@ -513,6 +513,118 @@ async fn appwrite_wire_behaviours(app: RunningApp) {
     }
 }
 
+/// A desktop Chrome on Windows, as Appwrite's session examples show it.
+const CHROME_ON_WINDOWS: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
+/// Exchanges a fresh token for `user` as a browser sending `headers`
+/// would (no key, the credential in the cookie): the Session and cookie.
+async fn browser_exchange(api: &Api, user: &str, headers: &[(&str, &str)]) -> (serde_json::Value, String) {
+    let secret = api.token_secret(user).await;
+    let body = json!({ "userId": user, "secret": secret });
+    let reply = api
+        .send_with(
+            Method::POST,
+            "/v1/account/sessions/token",
+            Auth::None,
+            Some(&body),
+            headers,
+        )
+        .await;
+    reply.assert_status(201);
+    let credential = reply.cookie_value(&api.cookie_name).expect("session cookie set");
+    (reply.json, credential)
+}
+
+/// The device fields come from the User-Agent the session was created
+/// with, as Appwrite (DeviceDetector) names them, on every route that shows
+/// a session; without a GeoIP database the country is `--` / `Unknown`.
+async fn session_device_fields(app: RunningApp) {
+    let api = Api::new(&app);
+    let (created, credential) = browser_exchange(&api, "dora", &[("user-agent", CHROME_ON_WINDOWS)]).await;
+    let current = api.get("/v1/account/sessions/current", Auth::Cookie(&credential)).await;
+    current.assert_status(200);
+    let listed = api.get("/v1/account/sessions", Auth::Cookie(&credential)).await;
+    listed.assert_status(200);
+    let admin = api.get("/v1/users/dora/sessions", Auth::Key).await;
+    admin.assert_status(200);
+    for session in [
+        &created,
+        &current.json,
+        &listed.json["sessions"][0],
+        &admin.json["sessions"][0],
+    ] {
+        assert_session_shape(session);
+        let expected = [
+            ("osCode", "WIN"),
+            ("osName", "Windows"),
+            ("osVersion", "10"),
+            ("clientType", "browser"),
+            ("clientCode", "CH"),
+            ("clientName", "Chrome"),
+            ("clientVersion", "120.0.0.0"),
+            ("clientEngine", "Blink"),
+            ("clientEngineVersion", "120.0.0.0"),
+            ("deviceName", "desktop"),
+            ("deviceBrand", ""),
+            ("deviceModel", ""),
+            ("countryCode", "--"),
+            ("countryName", "Unknown"),
+        ];
+        for (field, value) in expected {
+            assert_eq!(session[field], value, "{field} in {session}");
+        }
+    }
+    // No User-Agent: the device fields stay empty, the country unknown.
+    let (_, bare) = browser_exchange(&api, "dora2", &[]).await;
+    let current = api.get("/v1/account/sessions/current", Auth::Cookie(&bare)).await;
+    current.assert_status(200);
+    for field in ["osName", "clientType", "clientName", "deviceName", "deviceBrand"] {
+        assert_eq!(current.json[field], "", "{field} in {}", current.json);
+    }
+    assert_eq!(current.json["countryCode"], "--");
+    assert_eq!(current.json["countryName"], "Unknown");
+}
+
+/// With `TOKENGATE_GEOIP_DB` (a MaxMind-format database, here one written
+/// for the test) and a trusted proxy, the session's country is that of the
+/// forwarded client address: lower-case code and English name, as Appwrite;
+/// an address the database does not know is `--` / `Unknown`.
+#[tokio::test]
+async fn session_country_from_geoip_database() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("country.mmdb");
+    let fixture = tokengate::testing::mmdb::country_database(&[
+        ("81.2.69.0/24", Some(("GB", Some("United Kingdom")))),
+        ("89.160.20.0/24", Some(("SE", Some("Sweden")))),
+    ]);
+    std::fs::write(&path, fixture).expect("fixture written");
+    for kind in [AppKind::Axum, AppKind::Actix] {
+        let mut spec = AppSpec::new(kind, Backend::Memory);
+        spec.extra_env
+            .push(("TOKENGATE_GEOIP_DB".into(), path.display().to_string()));
+        spec.extra_env
+            .push(("TOKENGATE_TRUSTED_PROXIES".into(), "127.0.0.0/8".into()));
+        let app = RunningApp::start(spec).await;
+        let api = Api::new(&app);
+        for (user, client, code, name) in [
+            ("gina", "81.2.69.142", "gb", "United Kingdom"),
+            ("gus", "89.160.20.112", "se", "Sweden"),
+            ("gil", "10.1.2.3", "--", "Unknown"),
+            ("gwen", "2001:db8::1", "--", "Unknown"),
+        ] {
+            let (created, credential) = browser_exchange(&api, user, &[("x-forwarded-for", client)]).await;
+            let current = api.get("/v1/account/sessions/current", Auth::Cookie(&credential)).await;
+            current.assert_status(200);
+            for session in [&created, &current.json] {
+                assert_eq!(session["ip"], client, "{kind:?}: {session}");
+                assert_eq!(session["countryCode"], code, "{kind:?}: {session}");
+                assert_eq!(session["countryName"], name, "{kind:?}: {session}");
+            }
+        }
+    }
+}
+
 macro_rules! suite {
     ($($scenario:ident),* $(,)?) => {
         mod axum_memory {
@@ -567,6 +679,7 @@ suite!(
     wrong_project_is_refused,
     deprecated_exchange_aliases,
     appwrite_wire_behaviours,
+    session_device_fields,
 );
 
 #[tokio::test]

@@ -55,6 +55,7 @@ impl EnvConfig {
             .project(self.project.clone())
             .public_url(self.public_url.clone())
             .redirect_hosts(self.redirect_hosts.clone())
+            .redirect_schemes(self.redirect_schemes.clone())
             .client_chosen_ids(self.client_chosen_ids)
             .development_mode(self.development);
         let builder = self.with_store(builder).await?;

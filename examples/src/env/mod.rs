@@ -11,7 +11,8 @@
 //! | `TOKENGATE_PROJECT` | project id (cookie name, `X-Appwrite-Project`) | `default` |
 //! | `TOKENGATE_API_KEY` | API key for `X-Appwrite-Key` (≥ 16 chars) | random ([`EnvConfig::api_key_generated`]) |
 //! | `TOKENGATE_PUBLIC_URL` | origin used in links (never the Host header) | `http://127.0.0.1:8080` |
-//! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated origins (or bare hosts: the public URL's scheme, default port) allowed for magic-URL `url` | origin of the public URL |
+//! | `TOKENGATE_REDIRECT_HOSTS` | comma-separated origins (or bare hosts: the public URL's scheme, default port) allowed for magic-URL `url`; `http://localhost:<port>` and `http://127.0.0.1:<port>` also beside an `https` public URL | origin of the public URL |
+//! | `TOKENGATE_REDIRECT_SCHEMES` | comma-separated custom schemes of mobile apps allowed for magic-URL `url` (`myapp` allows `myapp://auth/callback`) | none |
 //! | `TOKENGATE_SMTP_URL` | e.g. `smtp://127.0.0.1:2525` (feature `smtp`) | emails written to the log |
 //! | `TOKENGATE_SMTP_CA_FILE` | PEM file of the CA to trust for SMTP over TLS instead of the web PKI roots (needs `smtps://` or `?tls=required` in `TOKENGATE_SMTP_URL`) | web PKI roots |
 //! | `TOKENGATE_MAIL_FROM` | sender of the emails | `tokengate <no-reply@tokengate.local>` |
@@ -93,6 +94,8 @@ pub struct EnvConfig {
     pub public_url: String,
     /// `TOKENGATE_REDIRECT_HOSTS`.
     pub redirect_hosts: Vec<String>,
+    /// `TOKENGATE_REDIRECT_SCHEMES`.
+    pub redirect_schemes: Vec<String>,
     /// `TOKENGATE_SMTP_URL`.
     pub smtp_url: Option<String>,
     /// The PEM read from `TOKENGATE_SMTP_CA_FILE`.
@@ -214,6 +217,11 @@ impl EnvConfig {
         let redirect_hosts = list(get("TOKENGATE_REDIRECT_HOSTS"));
         let host_refs: Vec<&str> = redirect_hosts.iter().map(String::as_str).collect();
         RedirectPolicy::new(&public_url, &host_refs).map_err(|e| error("TOKENGATE_REDIRECT_HOSTS", e.to_string()))?;
+        let redirect_schemes = list(get("TOKENGATE_REDIRECT_SCHEMES"));
+        let scheme_refs: Vec<&str> = redirect_schemes.iter().map(String::as_str).collect();
+        RedirectPolicy::new(&public_url, &[])
+            .and_then(|policy| policy.allow_schemes(&scheme_refs))
+            .map_err(|e| error("TOKENGATE_REDIRECT_SCHEMES", e.to_string()))?;
 
         let smtp_url = get("TOKENGATE_SMTP_URL");
         let smtp_root_ca = match get("TOKENGATE_SMTP_CA_FILE") {
@@ -328,6 +336,7 @@ impl EnvConfig {
             api_key_generated,
             public_url,
             redirect_hosts,
+            redirect_schemes,
             smtp_url,
             smtp_root_ca,
             mail_from,

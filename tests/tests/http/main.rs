@@ -7,6 +7,7 @@
 
 mod abuse;
 mod appwrite_sdk;
+mod cors;
 mod cross_app;
 mod flows;
 mod hostile_input;

@@ -8,6 +8,7 @@
 mod abuse;
 mod appwrite_sdk;
 mod cors;
+mod cors_attacks;
 mod cross_app;
 mod flows;
 mod hostile_input;

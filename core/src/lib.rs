@@ -26,6 +26,7 @@
 //! | [`policy`] | session, brute-force and issuance policies; where magic links may point |
 //! | [`delivery`] | sending codes and links: mailers, SMS senders, templates |
 //! | [`directory`] | users and the addresses bound to them |
+//! | [`events`] | what changed, named as Appwrite names it, and the log that keeps it until delivered |
 //! | `testing` | (feature `testing`) the store contract for stores of your own; test hooks |
 //!
 //! ## Observability
@@ -92,6 +93,7 @@ mod credential;
 pub mod delivery;
 pub mod directory;
 mod error;
+pub mod events;
 mod gate;
 mod model;
 mod observe;

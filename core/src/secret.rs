@@ -148,6 +148,16 @@ impl ServerSecret {
         self.mac(purpose, b"", value)
     }
 
+    /// A 256-bit key for `label` (e.g. `b"tokengate events v1"`):
+    /// HMAC-SHA-256(server secret, label). Labels contain no NUL byte and
+    /// every digest input contains two, so no derived key equals a digest.
+    pub(crate) fn derive_key(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        debug_assert!(!label.contains(&0));
+        let mut mac = self.mac.clone();
+        mac.update(label);
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     fn mac(&self, purpose: Purpose, user: &[u8], value: &[u8]) -> Digest {
         // Purpose and user are NUL-delimited and neither can contain NUL, so
         // no two inputs collide.

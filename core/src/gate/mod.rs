@@ -2,6 +2,7 @@
 //! accessors here; issuing and exchanging tokens in `tokens`, sessions in
 //! `sessions`, the validating builder in `builder`.
 
+mod announce;
 mod builder;
 mod flows;
 mod sessions;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::delivery::{Mailer, SmsSender, Templates};
 use crate::directory::Directory;
+use crate::events::EventLog;
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy};
 use crate::secret::ServerSecret;
 use crate::store::{RedeemRules, Store};
@@ -96,6 +98,7 @@ struct Inner {
     directory: Arc<dyn Directory>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
+    announcer: Option<Arc<announce::Announcer>>,
 }
 
 /// Settings of the passwordless flows.
@@ -153,6 +156,34 @@ impl Gate {
     /// mode (the phone route then answers 503 `general_phone_disabled`).
     pub fn sms_sender(&self) -> Option<&Arc<dyn SmsSender>> {
         self.inner.sms.as_ref()
+    }
+
+    /// The event log changes are announced to, when one is configured
+    /// ([`GateBuilder::event_log`]).
+    pub fn event_log(&self) -> Option<&Arc<dyn EventLog>> {
+        self.inner.announcer.as_ref().map(|a| a.log())
+    }
+
+    /// Waits until every event announced so far is in the event log (or
+    /// was given up after repeated failures, which is logged). Events are
+    /// appended in the background; call this before shutting down, or in
+    /// tests before reading the log.
+    pub async fn flush_events(&self) {
+        if let Some(announcer) = &self.inner.announcer {
+            announcer.flush().await;
+        }
+    }
+
+    /// Queues events for the log, in order (nothing without a log).
+    fn announce(&self, events: Vec<announce::Pending>) {
+        if let Some(announcer) = &self.inner.announcer {
+            announcer.announce(events);
+        }
+    }
+
+    /// Whether changes are announced (building events costs nothing otherwise).
+    fn announcing(&self) -> bool {
+        self.inner.announcer.is_some()
     }
 
     pub(crate) fn server_key(&self) -> &ServerSecret {

@@ -1,6 +1,7 @@
 //! Sessions: creation records, authentication (with the local cache),
 //! listing, extension, logout, and the users they belong to.
 
+use super::announce::Pending;
 use super::{Gate, MAX_USER_AGENT_LEN};
 use crate::credential::SessionCredential;
 use crate::directory::User;
@@ -9,7 +10,7 @@ use crate::model::{ClientInfo, Session, SessionOrigin, UserId};
 use crate::observe;
 use crate::secret::{random_id, Purpose};
 use crate::store::SessionRecord;
-use crate::time::now_ms;
+use crate::time::{from_ms, now_ms};
 
 impl Gate {
     pub(super) fn new_session_record(
@@ -121,11 +122,16 @@ impl Gate {
     pub async fn delete_session(&self, user: &UserId, session_id: &str) -> Result<(), Error> {
         let span = tracing::info_span!("tokengate.logout", user = %user, session = %session_id, outcome = tracing::field::Empty);
         let work = async {
-            if self.inner.store.delete_session(user, session_id, now_ms()).await? {
-                observe::sessions_deleted(1);
-                Ok(())
-            } else {
-                Err(Error::SessionNotFound)
+            let now = now_ms();
+            match self.inner.store.delete_session(user, session_id, now).await? {
+                Some(record) => {
+                    observe::sessions_deleted(1);
+                    if self.announcing() {
+                        self.announce(Pending::sessions_deleted(user, vec![record], from_ms(now)));
+                    }
+                    Ok(())
+                }
+                None => Err(Error::SessionNotFound),
             }
         };
         observe::observed(span, "logout", None, observe::ok_or_error, work).await
@@ -136,8 +142,13 @@ impl Gate {
         let span =
             tracing::info_span!("tokengate.logout", user = %user, session = "all", outcome = tracing::field::Empty);
         let work = async {
-            let count = self.inner.store.delete_sessions(user, now_ms()).await?;
+            let now = now_ms();
+            let deleted = self.inner.store.delete_sessions(user, now).await?;
+            let count = deleted.len() as u64;
             observe::sessions_deleted(count);
+            if self.announcing() {
+                self.announce(Pending::sessions_deleted(user, deleted, from_ms(now)));
+            }
             Ok(count)
         };
         observe::observed(span, "logout", None, observe::ok_or_error, work).await
@@ -169,14 +180,35 @@ impl Gate {
     pub async fn delete_user(&self, user: &UserId) -> Result<(), Error> {
         let span = tracing::info_span!("tokengate.delete_user", user = %user, outcome = tracing::field::Empty);
         let work = async {
+            let now = now_ms();
             let deleted = self
                 .inner
                 .store
-                .delete_user(user, now_ms())
+                .delete_user(user, now)
                 .await?
                 .ok_or(Error::UserNotFound)?;
             observe::sessions_deleted(deleted.sessions.len() as u64);
-            self.inner.directory.delete(user, &deleted.email, &deleted.phone).await
+            self.inner.directory.delete(user, &deleted.email, &deleted.phone).await?;
+            if self.announcing() {
+                // Its sessions end first, then the user.
+                let at = from_ms(now);
+                let mut events = Pending::sessions_deleted(user, deleted.sessions, at);
+                let record = deleted.user;
+                events.push(Pending::user_deleted(
+                    User {
+                        id: user.clone(),
+                        created_at: from_ms(record.created_ms),
+                        updated_at: from_ms(record.updated_ms),
+                        email: record.email,
+                        phone: record.phone,
+                        email_verification: record.email_verified,
+                        phone_verification: record.phone_verified,
+                    },
+                    at,
+                ));
+                self.announce(events);
+            }
+            Ok(())
         };
         observe::observed(span, "delete_user", None, observe::ok_or_error, work).await
     }

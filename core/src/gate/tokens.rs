@@ -1,7 +1,9 @@
 //! Issuing tokens and exchanging them for sessions.
 
+use super::announce::Pending;
 use super::{Gate, TokenOptions, DEFAULT_TOKEN_LENGTH, MAX_SECRET_LEN, TOKEN_EXPIRE_RANGE, TOKEN_LENGTH_RANGE};
 use crate::error::Error;
+use crate::events::EventKind;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::observe;
 use crate::secret::{random_hex, random_id, Purpose, Secret};
@@ -62,9 +64,10 @@ impl Gate {
         let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
         let span = tracing::info_span!("tokengate.issue", user = %user, kind = observe::kind_label(kind), outcome = tracing::field::Empty);
         let stored = self.inner.store.insert_token(user, &record, replace_kind, now);
-        observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
+        let user_created =
+            observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
         observe::token_issued(kind);
-        Ok(Token {
+        let token = Token {
             id: record.id,
             created_at: from_ms(now),
             user_id: user.clone(),
@@ -72,7 +75,16 @@ impl Gate {
             expire: from_ms(expire_ms),
             phrase: None,
             kind,
-        })
+        };
+        if self.announcing() {
+            let mut events = Vec::with_capacity(2);
+            if user_created {
+                events.push(Pending::UserCreated(user.clone(), from_ms(now)));
+            }
+            events.push(Pending::token_created(&token));
+            self.announce(events);
+        }
+        Ok(token)
     }
 
     /// Exchanges `userId` + `secret` for a session, once. Returns the session
@@ -129,7 +141,15 @@ impl Gate {
                         tracing::warn!(%error, user = %user, "could not record the verified address");
                     }
                 }
-                Ok((record.to_session(user), credential.encode()))
+                let session = record.to_session(user);
+                if self.announcing() {
+                    let at = session.created_at;
+                    // The new session, then those it evicted.
+                    let mut events = vec![Pending::session(EventKind::SessionCreate, session.clone(), at)];
+                    events.extend(Pending::sessions_deleted(user, evicted, at));
+                    self.announce(events);
+                }
+                Ok((session, credential.encode()))
             }
             Redemption::Rejected => {
                 tracing::debug!(user = %user, "token exchange rejected");
@@ -158,10 +178,22 @@ impl Gate {
     pub async fn create_server_session(&self, user: &UserId, client: ClientInfo) -> Result<(Session, Secret), Error> {
         self.inner.directory.remember(user).await?;
         let (record, credential) = self.new_session_record(user, SessionOrigin::Server, &client);
-        self.inner
+        let inserted = self
+            .inner
             .store
             .insert_session(user, &record, &self.rules(), record.created_ms)
             .await?;
-        Ok((record.to_session(user), credential.encode()))
+        let session = record.to_session(user);
+        if self.announcing() {
+            let at = session.created_at;
+            let mut events = Vec::new();
+            if inserted.user_created {
+                events.push(Pending::UserCreated(user.clone(), at));
+            }
+            events.push(Pending::session(EventKind::SessionCreate, session.clone(), at));
+            events.extend(Pending::sessions_deleted(user, inserted.evicted, at));
+            self.announce(events);
+        }
+        Ok((session, credential.encode()))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
+    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
     StoreError, TokenRecord, UserRecord, UserStore,
 };
 use crate::model::{SessionOrigin, UserId};
@@ -56,6 +56,9 @@ struct UserState {
     client_failures: HashMap<String, (u32, i64)>,
     /// The directory record: kept until the user is deleted.
     directory: Option<UserRecord>,
+    /// Claimed by an anonymous flow and not yet announced by a token
+    /// (`users.<userId>.create` goes out with the first one).
+    unannounced: bool,
 }
 
 #[derive(Debug)]
@@ -76,14 +79,17 @@ impl UserState {
     }
 
     /// From its first token or session on, a user id is known for good.
-    fn remember(&mut self, now_ms: i64) {
+    /// Whether this made it known (announced once).
+    fn remember(&mut self, now_ms: i64) -> bool {
         if self.directory.is_none() {
             self.directory = Some(UserRecord {
                 created_ms: now_ms,
                 updated_ms: now_ms,
                 ..UserRecord::default()
             });
+            return true;
         }
+        std::mem::take(&mut self.unannounced)
     }
 
     fn has_guessable_token(&self) -> bool {
@@ -99,7 +105,7 @@ impl UserState {
             && self.directory.is_none()
     }
 
-    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<String> {
+    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<SessionRecord> {
         let deadline_ms = idle_deadline(record.expire_ms, rules.idle_ms, now_ms);
         let new_id = record.id.clone();
         self.sessions.push(StoredSession { record, deadline_ms });
@@ -114,8 +120,12 @@ impl UserState {
                 .collect();
             candidates.sort();
             let excess = self.sessions.len() - limit;
-            evicted = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
-            self.sessions.retain(|s| !evicted.contains(&s.record.id));
+            let ids: Vec<String> = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
+            let (gone, kept) = std::mem::take(&mut self.sessions)
+                .into_iter()
+                .partition(|s| ids.contains(&s.record.id));
+            self.sessions = kept;
+            evicted = gone.into_iter().map(|s: StoredSession| s.record).collect();
         }
         evicted
     }
@@ -219,13 +229,13 @@ impl SessionStore for MemoryStore {
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.with_user(user, now_ms, |u| {
             if replace_kind {
                 u.tokens.retain(|t| t.kind != token.kind);
             }
             u.tokens.push(token.clone());
-            u.remember(now_ms);
+            u.remember(now_ms)
         })
     }
 
@@ -294,10 +304,10 @@ impl SessionStore for MemoryStore {
         session: &SessionRecord,
         rules: &RedeemRules,
         now_ms: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<InsertedSession, StoreError> {
         self.with_user(user, now_ms, |u| {
-            u.remember(now_ms);
-            u.add_session(session.clone(), rules, now_ms)
+            let user_created = u.remember(now_ms);
+            InsertedSession::new(user_created, u.add_session(session.clone(), rules, now_ms))
         })
     }
 
@@ -352,19 +362,21 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
-            let before = u.sessions.len();
-            u.sessions.retain(|s| s.record.id != session_id);
-            u.sessions.len() != before
+            let pos = u.sessions.iter().position(|s| s.record.id == session_id)?;
+            Some(u.sessions.remove(pos).record)
         })
     }
 
-    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError> {
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
         self.with_user(user, now_ms, |u| {
-            let count = u.sessions.len() as u64;
-            u.sessions.clear();
-            count
+            std::mem::take(&mut u.sessions).into_iter().map(|s| s.record).collect()
         })
     }
 }
@@ -404,6 +416,7 @@ impl UserStore for MemoryStore {
                 email_verified: false,
                 phone_verified: false,
             });
+            u.unannounced = true;
             true
         })
     }
@@ -419,9 +432,10 @@ impl UserStore for MemoryStore {
         }
         let record = removed.directory.unwrap_or_default();
         Ok(Some(DeletedUser {
-            email: record.email,
-            phone: record.phone,
-            sessions: removed.sessions.into_iter().map(|s| s.record.id).collect(),
+            email: record.email.clone(),
+            phone: record.phone.clone(),
+            sessions: removed.sessions.into_iter().map(|s| s.record).collect(),
+            user: record,
         }))
     }
 

@@ -24,7 +24,9 @@ pub mod redis;
 pub use self::redis::{RedisRevocations, RedisStore, RedisStoreConfig};
 pub use cache::{CachedStore, RevocationChannel, SessionCache};
 pub use memory::MemoryStore;
-pub use records::{DeletedUser, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord};
+pub use records::{
+    DeletedUser, InsertedSession, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord,
+};
 
 pub use crate::error::StoreError;
 
@@ -36,13 +38,17 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// of the same kind are deleted in the same step. Expired tokens are swept.
     /// From then on the user id is known to the directory (a record without
     /// address is created if none exists), whatever happens to the token.
+    /// Answers whether this made the user known: its record was created
+    /// here, or by a [`UserStore::claim_user`] that no token followed yet
+    /// (the event `users.<userId>.create` is announced once, with the first
+    /// token or session).
     async fn insert_token(
         &self,
         user: &UserId,
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
 
     /// Deletes one token (used when its delivery failed).
     async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError>;
@@ -65,15 +71,15 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Redemption, StoreError>;
 
     /// Creates a session directly (server-created), enforcing the limit.
-    /// Returns the evicted session ids. Like [`SessionStore::insert_token`], makes
-    /// the user id known for good.
+    /// Returns the evicted sessions and, as [`SessionStore::insert_token`]
+    /// does, whether this made the user known (for good).
     async fn insert_session(
         &self,
         user: &UserId,
         session: &SessionRecord,
         rules: &RedeemRules,
         now_ms: i64,
-    ) -> Result<Vec<String>, StoreError>;
+    ) -> Result<InsertedSession, StoreError>;
 
     /// The live session with this credential digest, refreshing the idle
     /// deadline (`idle_ms` after now; 0: no idle timeout) at most once per
@@ -102,11 +108,16 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         now_ms: i64,
     ) -> Result<Option<SessionRecord>, StoreError>;
 
-    /// Deletes one session; whether it existed.
-    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Deletes one session; the live session it was, if any.
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
 
-    /// Deletes all of the user's sessions; how many there were.
-    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError>;
+    /// Deletes all of the user's sessions; the live ones there were.
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
 }
 
 /// The directory's persistence: user records and address bindings, which

@@ -196,8 +196,8 @@ pub enum Redemption {
         token_id: String,
         /// Its kind (the session's origin).
         kind: TokenKind,
-        /// Ids of sessions evicted by the session limit.
-        evicted: Vec<String>,
+        /// Sessions evicted by the session limit.
+        evicted: Vec<SessionRecord>,
     },
     /// Wrong, expired or used secret; the failure was counted.
     Rejected,
@@ -216,8 +216,32 @@ pub struct DeletedUser {
     pub email: String,
     /// The directory record's phone, or empty.
     pub phone: String,
-    /// Ids of the live sessions that were deleted.
-    pub sessions: Vec<String>,
+    /// The live sessions that were deleted.
+    pub sessions: Vec<SessionRecord>,
+    /// The directory record as it was (default when there was none).
+    pub user: UserRecord,
+}
+
+/// What [`SessionStore::insert_session`](super::SessionStore::insert_session) did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct InsertedSession {
+    /// The session made the user known (its directory record was created).
+    pub user_created: bool,
+    /// Sessions evicted by the session limit.
+    pub evicted: Vec<SessionRecord>,
+}
+
+impl InsertedSession {
+    /// What an insert did (for stores of other crates).
+    ///
+    /// ```
+    /// let inserted = tokengate::store::InsertedSession::new(true, Vec::new());
+    /// assert!(inserted.user_created);
+    /// ```
+    pub fn new(user_created: bool, evicted: Vec<SessionRecord>) -> Self {
+        InsertedSession { user_created, evicted }
+    }
 }
 
 /// A user as the built-in directory keeps it.

@@ -8,6 +8,7 @@ use super::{FlowSettings, Gate, Inner, DEFAULT_PROJECT, SESSION_CACHE_CAPACITY, 
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
 use crate::directory::{Directory, StoreDirectory};
 use crate::error::Error;
+use crate::events::EventLog;
 use crate::model::UserId;
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::secret::ServerSecret;
@@ -33,6 +34,7 @@ pub struct GateBuilder {
     sms: Option<Arc<dyn SmsSender>>,
     cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
     development: bool,
+    event_log: Option<Arc<dyn EventLog>>,
 }
 
 impl std::fmt::Debug for GateBuilder {
@@ -78,6 +80,22 @@ impl GateBuilder {
     /// ```
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Announces every change as an [`Event`](crate::events::Event) to
+    /// `log` (default: none, no events). Appends happen in the background,
+    /// in order, after the change: no request waits for the log.
+    /// [`Gate::flush_events`] waits for them.
+    pub fn event_log(mut self, log: impl EventLog) -> Self {
+        self.event_log = Some(Arc::new(log));
+        self
+    }
+
+    /// [`GateBuilder::event_log`] with a log already shared (a dispatcher
+    /// or subscription reads the same one).
+    pub fn shared_event_log(mut self, log: Arc<dyn EventLog>) -> Self {
+        self.event_log = Some(log);
         self
     }
 
@@ -200,6 +218,9 @@ impl GateBuilder {
         let directory = self
             .directory
             .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
+        let announcer = self
+            .event_log
+            .map(|log| super::announce::Announcer::new(log, directory.clone()));
         Ok(Gate {
             inner: Arc::new(Inner {
                 store,
@@ -219,6 +240,7 @@ impl GateBuilder {
                 sms: self
                     .sms
                     .or_else(|| self.development.then(|| Arc::new(LogSms) as Arc<dyn SmsSender>)),
+                announcer,
             }),
         })
     }

@@ -8,7 +8,7 @@ use super::{RevocationChannel, SessionCache};
 use crate::model::UserId;
 use crate::secret::Digest;
 use crate::store::{
-    DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore, Store, StoreError,
+    DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore, Store, StoreError,
     TokenRecord, UserRecord, UserStore,
 };
 
@@ -61,7 +61,7 @@ impl SessionStore for CachedStore {
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.inner.insert_token(user, token, replace_kind, now_ms).await
     }
 
@@ -94,12 +94,12 @@ impl SessionStore for CachedStore {
         session: &SessionRecord,
         rules: &RedeemRules,
         now_ms: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        let evicted = self.inner.insert_session(user, session, rules, now_ms).await?;
-        if !evicted.is_empty() {
+    ) -> Result<InsertedSession, StoreError> {
+        let inserted = self.inner.insert_session(user, session, rules, now_ms).await?;
+        if !inserted.evicted.is_empty() {
             self.revoked(user).await;
         }
-        Ok(evicted)
+        Ok(inserted)
     }
 
     async fn find_session(
@@ -144,18 +144,23 @@ impl SessionStore for CachedStore {
         Ok(extended)
     }
 
-    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let existed = self.inner.delete_session(user, session_id, now_ms).await?;
-        if existed {
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let deleted = self.inner.delete_session(user, session_id, now_ms).await?;
+        if deleted.is_some() {
             self.revoked(user).await;
         }
-        Ok(existed)
+        Ok(deleted)
     }
 
-    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError> {
-        let count = self.inner.delete_sessions(user, now_ms).await?;
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let deleted = self.inner.delete_sessions(user, now_ms).await?;
         self.revoked(user).await;
-        Ok(count)
+        Ok(deleted)
     }
 }
 

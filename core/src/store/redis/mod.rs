@@ -187,6 +187,15 @@ fn bulk_text(value: &Value) -> Option<String> {
     }
 }
 
+/// A bulk reply's bytes.
+fn value_bytes(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        Value::SimpleString(text) => Some(text.clone().into_bytes()),
+        _ => None,
+    }
+}
+
 fn parse_sessions(values: Vec<Vec<u8>>) -> Result<Vec<SessionRecord>, StoreError> {
     let mut out = Vec::with_capacity(values.len() / 2);
     for pair in values.chunks(2) {

@@ -133,7 +133,7 @@ pub(super) fn is_noscript(err: &RedisError) -> bool {
     err.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
 }
 
-pub(super) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/insert_token.lua")));
+pub(super) static INSERT_TOKEN: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/insert_token.lua")));
 pub(super) static DELETE_USER: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_user.lua")));
 pub(super) static UNLINK_ADDRESS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/unlink_address.lua")));

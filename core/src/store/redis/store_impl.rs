@@ -1,11 +1,12 @@
 //! The store traits over Redis: one script (one round trip) per change.
 
 use super::script::*;
-use super::{bulk_text, parse_sessions, unexpected, RedisStore};
+use super::{bulk_text, parse_sessions, unexpected, value_bytes, RedisStore};
 use crate::model::{TokenKind, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 use crate::store::{
+    InsertedSession,
     idle_deadline, DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
     StoreError, TokenRecord, UserRecord, UserStore,
 };
@@ -24,7 +25,7 @@ where
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let keys = self.keys(user);
         let record = format!(
             "{}|{}|{}|{}",
@@ -42,9 +43,10 @@ where
             .arg(now_ms)
             .arg(u8::from(replace_kind))
             .arg(token.kind.code());
-        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+        let created = self
+            .run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
             .await?;
-        Ok(())
+        Ok(created == 1)
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<(), StoreError> {
@@ -95,9 +97,7 @@ where
                     .flatten()
                     .and_then(|code| TokenKind::from_code(&code))
                     .ok_or_else(|| unexpected("redeem"))?;
-                let evicted = parts
-                    .map(|p| p.ok_or_else(|| unexpected("redeem")))
-                    .collect::<Result<_, _>>()?;
+                let evicted = parse_sessions(reply[3..].iter().map(value_bytes).collect::<Option<_>>().ok_or_else(|| unexpected("redeem"))?)?;
                 Ok(Redemption::Redeemed {
                     token_id,
                     kind,
@@ -117,7 +117,7 @@ where
         session: &SessionRecord,
         rules: &RedeemRules,
         now_ms: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<InsertedSession, StoreError> {
         let keys = self.keys(user);
         let mut invocation = INSERT_SESSION.key(keys.sessions());
         invocation
@@ -127,7 +127,11 @@ where
             .arg(now_ms)
             .arg(&session.id)
             .arg(rules.max_sessions);
-        self.run_replicated::<Vec<String>>(invocation).await
+        let reply: Vec<Value> = self.run_replicated(invocation).await?;
+        let created = matches!(reply.first(), Some(Value::Int(1)));
+        let evicted = reply.get(1..).unwrap_or_default().iter().map(value_bytes).collect::<Option<_>>();
+        let evicted = parse_sessions(evicted.ok_or_else(|| unexpected("insert session"))?)?;
+        Ok(InsertedSession::new(created, evicted))
     }
 
     async fn find_session(
@@ -201,20 +205,25 @@ where
         }
     }
 
-    async fn delete_session(&self, user: &UserId, session_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn delete_session(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSION.key(keys.sessions());
         invocation.arg(session_id).arg(now_ms);
-        let deleted: i64 = self.run_replicated(invocation).await?;
-        Ok(deleted > 0)
+        let deleted: Vec<Vec<u8>> = self.run_replicated(invocation).await?;
+        Ok(parse_sessions(deleted)?.into_iter().next())
     }
 
-    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<u64, StoreError> {
+    async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSIONS.key(keys.sessions());
         invocation.arg(now_ms);
-        let deleted: i64 = self.run_replicated(invocation).await?;
-        Ok(deleted.max(0) as u64)
+        let deleted: Vec<Vec<u8>> = self.run_replicated(invocation).await?;
+        parse_sessions(deleted)
     }
 }
 
@@ -281,13 +290,23 @@ where
             Some(Value::Int(1)) => {}
             _ => return Err(unexpected("delete user")),
         }
-        let mut texts = parts.map(|p| bulk_text(&p).ok_or_else(|| unexpected("delete user")));
-        let email = texts.next().ok_or_else(|| unexpected("delete user"))??;
-        let phone = texts.next().ok_or_else(|| unexpected("delete user"))??;
+        let rest: Vec<Value> = parts.collect();
+        let text = |i: usize| rest.get(i).and_then(bulk_text).ok_or_else(|| unexpected("delete user"));
+        let number = |i: usize| text(i).map(|t| t.parse::<i64>().unwrap_or(0));
+        let user = UserRecord {
+            created_ms: number(2)?,
+            updated_ms: number(3)?,
+            email: text(0)?,
+            phone: text(1)?,
+            email_verified: number(4)? == 1,
+            phone_verified: number(5)? == 1,
+        };
+        let sessions = rest.get(6..).unwrap_or_default().iter().map(value_bytes).collect::<Option<_>>();
         Ok(Some(DeletedUser {
-            email,
-            phone,
-            sessions: texts.collect::<Result<_, _>>()?,
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            sessions: parse_sessions(sessions.ok_or_else(|| unexpected("delete user"))?)?,
+            user,
         }))
     }
 

@@ -9,13 +9,19 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
     assert_eq!(b.store.load_user(&tokened, now()).await.unwrap(), None);
     let t0 = now();
     let token = b.token(&tokened, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
-    b.store.insert_token(&tokened, &token, false, t0).await.unwrap();
+    // The first token or session makes the id known, and says so once.
+    assert!(b.store.insert_token(&tokened, &token, false, t0).await.unwrap(), "announced");
     b.store.remove_token(&tokened, &token.digest, now()).await.unwrap();
     let session = b.session(&served, now(), HOUR_MS);
-    b.store
+    let inserted = b
+        .store
         .insert_session(&served, &session, &lenient(), session.created_ms)
         .await
         .unwrap();
+    assert!(inserted.user_created, "announced");
+    let again = b.session(&served, now(), HOUR_MS);
+    let inserted = b.store.insert_session(&served, &again, &lenient(), again.created_ms).await.unwrap();
+    assert!(!inserted.user_created, "announced once");
     b.store.delete_sessions(&served, now()).await.unwrap();
     for (who, since) in [(&tokened, t0), (&served, session.created_ms)] {
         let record = b.store.load_user(who, now()).await.unwrap().expect("known for good");
@@ -30,7 +36,7 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
     }
     // A later token does not move the time the id became known.
     let later = b.token(&tokened, TokenKind::Custom, &high_secret(), t0 + 5, HOUR_MS);
-    b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap();
+    assert!(!b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap(), "announced once");
     assert_eq!(
         b.store.load_user(&tokened, now()).await.unwrap().unwrap().created_ms,
         t0
@@ -58,6 +64,11 @@ pub async fn claims_bind_an_id_to_one_address(b: Backend) {
     assert!(!b.store.claim_user(&ada, "", "+15005550006", t0 + 3).await.unwrap());
     let record = b.store.load_user(&ada, now()).await.unwrap().unwrap();
     assert_eq!((record.created_ms, record.email.as_str()), (t0, "ada@example.test"));
+    // The claim made the user; its first token announces it, once.
+    let first = b.token(&ada, TokenKind::EmailOtp, &high_secret(), t0 + 4, HOUR_MS);
+    assert!(b.store.insert_token(&ada, &first, true, t0 + 4).await.unwrap(), "announced");
+    let second = b.token(&ada, TokenKind::EmailOtp, &high_secret(), t0 + 5, HOUR_MS);
+    assert!(!b.store.insert_token(&ada, &second, true, t0 + 5).await.unwrap(), "announced once");
     // An id with a live token but no record (kept by an older version) is taken.
     let legacy = user("legacy");
     b.store
@@ -128,7 +139,8 @@ pub async fn delete_user_removes_everything_at_once(b: Backend) {
     let deleted = b.store.delete_user(&alice, now()).await.unwrap().expect("a known user");
     assert_eq!(deleted.email, "alice@example.test");
     assert_eq!(deleted.phone, "");
-    assert_eq!(deleted.sessions, vec![session.id.clone()]);
+    assert_eq!(ids(&deleted.sessions), vec![session.id.clone()]);
+    assert_eq!(deleted.user.email, "alice@example.test");
     assert_eq!(b.store.load_user(&alice, now()).await.unwrap(), None);
     assert_eq!(
         b.store.find_session(&alice, &session.digest, 0, now()).await.unwrap(),

@@ -293,7 +293,12 @@ fn high_secret() -> String {
     format!("{}{}", random_id(), random_id())
 }
 
-fn redeemed(token: &TokenRecord, evicted: Vec<String>) -> Redemption {
+/// The ids of `records`, in order.
+fn ids(records: &[SessionRecord]) -> Vec<String> {
+    records.iter().map(|r| r.id.clone()).collect()
+}
+
+fn redeemed(token: &TokenRecord, evicted: Vec<SessionRecord>) -> Redemption {
     Redemption::Redeemed {
         token_id: token.id.clone(),
         kind: token.kind,

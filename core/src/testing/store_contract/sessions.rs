@@ -94,7 +94,7 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
         "an idle refresh must not revive an ended session"
     );
     assert!(
-        !b.store.delete_session(&alice, &short.id, now()).await.unwrap(),
+        b.store.delete_session(&alice, &short.id, now()).await.unwrap().is_none(),
         "deleting an ended session is not a logout"
     );
     assert_eq!(
@@ -116,7 +116,7 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
             long.id, long.created_ms, long.updated_ms, long.expire_ms, long.ip
         ),
     ] {
-        assert!(!b.store.delete_session(&alice, &near, now()).await.unwrap(), "{near}");
+        assert!(b.store.delete_session(&alice, &near, now()).await.unwrap().is_none(), "{near}");
     }
     let newer = b.session(&alice, now(), HOUR_MS);
     b.store
@@ -129,7 +129,8 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
     }
     let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![long.id.clone(), newer.id.clone()]);
-    assert_eq!(b.store.delete_sessions(&alice, now()).await.unwrap(), 2);
+    let deleted = b.store.delete_sessions(&alice, now()).await.unwrap();
+    assert_eq!(ids(&deleted), vec![long.id.clone(), newer.id.clone()]);
 }
 
 /// The store contract: idle timeout expires and find refreshes.
@@ -227,7 +228,16 @@ pub async fn session_limit_evicts_the_oldest(b: Backend) {
             4 => vec![sessions[1].id.clone()],
             _ => vec![],
         };
-        assert_eq!(outcome, redeemed(&token, expected_evicted), "redemption {i}");
+        let Redemption::Redeemed { token_id, evicted, .. } = &outcome else {
+            panic!("redemption {i}: {outcome:?}");
+        };
+        assert_eq!(*token_id, token.id, "redemption {i}");
+        assert_eq!(ids(evicted), expected_evicted, "redemption {i}");
+        // An evicted session comes back whole: the record that was stored.
+        for record in evicted {
+            let stored = sessions.iter().find(|s| s.id == record.id).expect("an earlier session");
+            assert_eq!((record.digest, record.created_ms, &record.ip), (stored.digest, stored.created_ms, &stored.ip));
+        }
         sessions.push(session);
     }
     for (i, s) in sessions.iter().enumerate() {
@@ -254,7 +264,7 @@ pub async fn list_extend_delete(b: Backend) {
             .insert_session(&alice, &sessions[i], &lenient(), sessions[i].created_ms)
             .await
             .unwrap();
-        assert!(evicted.is_empty());
+        assert!(evicted.evicted.is_empty());
     }
     let bobs = b.session(&bob, base, HOUR_MS);
     b.store.insert_session(&bob, &bobs, &lenient(), base).await.unwrap();
@@ -312,11 +322,12 @@ pub async fn list_extend_delete(b: Backend) {
 
     // Delete one.
     assert!(
-        !b.store.delete_session(&alice, &bobs.id, now()).await.unwrap(),
+        b.store.delete_session(&alice, &bobs.id, now()).await.unwrap().is_none(),
         "deleted another user's session"
     );
-    assert!(b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap());
-    assert!(!b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap());
+    let deleted = b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap();
+    assert_eq!(deleted.map(|r| (r.id, r.digest)), Some((sessions[0].id.clone(), sessions[0].digest)));
+    assert!(b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap().is_none());
     assert_eq!(
         b.store
             .find_session(&alice, &sessions[0].digest, 0, now())
@@ -328,8 +339,8 @@ pub async fn list_extend_delete(b: Backend) {
     assert_eq!(listed, vec![sessions[1].id.clone(), sessions[2].id.clone()]);
 
     // Delete all.
-    assert_eq!(b.store.delete_sessions(&alice, now()).await.unwrap(), 2);
-    assert_eq!(b.store.delete_sessions(&alice, now()).await.unwrap(), 0);
+    assert_eq!(b.store.delete_sessions(&alice, now()).await.unwrap().len(), 2);
+    assert!(b.store.delete_sessions(&alice, now()).await.unwrap().is_empty());
     for s in &sessions {
         assert_eq!(b.store.find_session(&alice, &s.digest, 0, now()).await.unwrap(), None);
     }
@@ -360,17 +371,17 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
         .insert_session(&alice, &s[0], &limit2, base)
         .await
         .unwrap()
+        .evicted
         .is_empty());
     assert!(b
         .store
         .insert_session(&alice, &s[1], &limit2, base + 1)
         .await
         .unwrap()
+        .evicted
         .is_empty());
-    assert_eq!(
-        b.store.insert_session(&alice, &s[2], &limit2, base + 2).await.unwrap(),
-        vec![s[0].id.clone()]
-    );
+    let inserted = b.store.insert_session(&alice, &s[2], &limit2, base + 2).await.unwrap();
+    assert_eq!(ids(&inserted.evicted), vec![s[0].id.clone()]);
     // A server-created session keeps its origin.
     let found = b.store.find_session(&alice, &s[2].digest, 0, now()).await.unwrap();
     assert_eq!(found.as_ref(), Some(&s[2]));
@@ -388,13 +399,14 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
             .insert_session(&alice, m, &lenient(), m.created_ms)
             .await
             .unwrap()
+            .evicted
             .is_empty());
     }
     // Now s1, s2, m3, m4, m5; a new one under a limit of 3 evicts s1, s2, m3.
     let last = b.session(&alice, base + 6, HOUR_MS);
     let limit3 = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
-    let evicted = b.store.insert_session(&alice, &last, &limit3, base + 6).await.unwrap();
-    assert_eq!(evicted, vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]);
+    let evicted = b.store.insert_session(&alice, &last, &limit3, base + 6).await.unwrap().evicted;
+    assert_eq!(ids(&evicted), vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]);
     let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
 
@@ -409,10 +421,10 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
         .redeem_token(&alice, &token.digest, &via_token, &limit1, None, base + 7)
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        redeemed(&token, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()])
-    );
+    let Redemption::Redeemed { evicted, .. } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(ids(evicted), vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
     let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![via_token.id.clone()]);
     if let Some((records, _)) = b.stored_sessions(&alice).await {

@@ -14,5 +14,6 @@ if redis.call('EXISTS', user) == 1 then
 end
 -- A user id with live tokens or sessions belongs to someone already.
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-redis.call('HSET', user, 'e', ARGV[1], 'p', ARGV[2], 'c', ARGV[3], 'u', ARGV[3], 'ev', '0', 'pv', '0')
+-- 'n': not yet announced; the first token or session announces the user.
+redis.call('HSET', user, 'e', ARGV[1], 'p', ARGV[2], 'c', ARGV[3], 'u', ARGV[3], 'ev', '0', 'pv', '0', 'n', '1')
 return 1

@@ -1,10 +1,11 @@
 -- KEYS[1] the user's sessions hash. ARGV: session id, now_ms
--- 1 when a live session was deleted; an ended one is dropped and counts 0.
+-- Returns { field, record } of the live session deleted; {} when there was
+-- none (an ended one is dropped and counts as none).
 local field, value = find_by_id(KEYS[1], ARGV[1])
-if not field then return 0 end
+if not field then return {} end
 local now = tonumber(ARGV[2])
 local deadline = deadline_of(value)
 redis.call('HDEL', KEYS[1], field)
 enforce_limit(KEYS[1], now, 0, '')
-if deadline and deadline > now then return 1 end
-return 0
+if deadline and deadline > now then return { field, value } end
+return {}

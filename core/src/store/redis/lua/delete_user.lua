@@ -1,18 +1,20 @@
 -- KEYS: user record, token hash, sessions hash, failure counter, lock
 -- ARGV: now_ms
 -- Deletes everything of one user in one step. Returns { known (0/1), email,
--- phone, live session ids... }; known is 1 when the id had a record, tokens
--- or sessions.
+-- phone, created, updated, email verified, phone verified, then field and
+-- record of each live session }; known is 1 when the id had a record,
+-- tokens or sessions.
 local user, tokens, sessions = KEYS[1], KEYS[2], KEYS[3]
 local known = redis.call('EXISTS', user, tokens, sessions) > 0
-local email, phone = unpack(redis.call('HMGET', user, 'e', 'p'))
-local reply = { known and 1 or 0, email or '', phone or '' }
+local email, phone, created, updated, ev, pv = unpack(redis.call('HMGET', user, 'e', 'p', 'c', 'u', 'ev', 'pv'))
+local reply = { known and 1 or 0, email or '', phone or '', created or '0', updated or '0', ev or '0', pv or '0' }
 local now = tonumber(ARGV[1])
 local all = redis.call('HGETALL', sessions)
-for i = 2, #all, 2 do
-  local deadline = deadline_of(all[i])
+for i = 1, #all, 2 do
+  local deadline = deadline_of(all[i + 1])
   if deadline and deadline > now then
-    table.insert(reply, string.match(all[i], '"i":"([^"]*)"'))
+    table.insert(reply, all[i])
+    table.insert(reply, all[i + 1])
   end
 end
 redis.call('DEL', user, tokens, sessions, KEYS[4], KEYS[5])

@@ -1,4 +1,5 @@
 -- KEYS[1] token hash of the user, KEYS[2] the user's directory record
+-- Returns 1 when the token made the user known, else 0.
 -- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind
 local tokens = KEYS[1]
 local now = tonumber(ARGV[4])
@@ -15,8 +16,5 @@ for i = 1, #all, 2 do
 end
 redis.call('HSET', tokens, ARGV[1], ARGV[2])
 redis.call('PEXPIREAT', tokens, latest)
--- From its first token on, the id is known for good (no TTL).
-if redis.call('HSETNX', KEYS[2], 'c', ARGV[4]) == 1 then redis.call('HSET', KEYS[2], 'u', ARGV[4]) end
--- Records of older versions carried a TTL: identity must not expire.
-redis.call('PERSIST', KEYS[2])
-return 1
+-- 1 when this made the user known (announced once).
+return remember(KEYS[2], ARGV[4])

@@ -1,4 +1,6 @@
 -- KEYS: token hash, sessions hash, failure counter, lock, client failure counter
+-- Returns { 'ok', token id, kind, evicted field, evicted record, ... } or
+-- { 'rejected' | 'locked' | 'throttled' }.
 -- ARGV: 1 token digest, 2 now_ms, 3 session id, 4 session digest,
 --       5 session json (kind first, replaced here), 6 max sessions,
 --       7 burn after, 8 lockout after, 9 lockout ms,
@@ -58,5 +60,5 @@ redis.call('HSET', sessions, ARGV[4], session_json)
 local evicted = enforce_limit(sessions, now, tonumber(ARGV[6]), ARGV[3])
 redis.call('DEL', fails)
 local reply = { 'ok', token_id, kind }
-for _, id in ipairs(evicted) do table.insert(reply, id) end
+for _, part in ipairs(evicted) do table.insert(reply, part) end
 return reply

@@ -41,7 +41,7 @@ end
 
 -- Drops records past their deadline, evicts the oldest beyond the limit
 -- (never the one just written), and sets the hash's expiry to the latest
--- remaining deadline. Returns the evicted session ids.
+-- remaining deadline. Returns the evicted sessions as { field, record, ... }.
 local function enforce_limit(sessions, now, limit, keep_id)
   local all = redis.call('HGETALL', sessions)
   local live = {}
@@ -53,6 +53,7 @@ local function enforce_limit(sessions, now, limit, keep_id)
     else
       table.insert(live, {
         field = all[i],
+        record = record,
         id = string.match(record, '"i":"([^"]*)"'),
         created = tonumber(string.match(record, '"c":(%d+)')),
         deadline = deadline,
@@ -73,7 +74,8 @@ local function enforce_limit(sessions, now, limit, keep_id)
       local s = candidates[j]
       redis.call('HDEL', sessions, s.field)
       s.evicted = true
-      table.insert(evicted, s.id)
+      table.insert(evicted, s.field)
+      table.insert(evicted, s.record)
     end
   end
   local latest = 0
@@ -82,4 +84,17 @@ local function enforce_limit(sessions, now, limit, keep_id)
   end
   if latest > 0 then redis.call('PEXPIREAT', sessions, latest) end
   return evicted
+end
+
+-- From its first token or session on, a user id is known for good: its
+-- record has no TTL (PERSIST undoes the one records of older versions
+-- carried). Returns 1 when this made the user known, announced once: the
+-- record was created here, or by a claim no token followed yet ('n').
+local function remember(user, now)
+  if redis.call('HSETNX', user, 'c', now) == 1 then
+    redis.call('HSET', user, 'u', now)
+    return 1
+  end
+  redis.call('PERSIST', user)
+  return redis.call('HDEL', user, 'n')
 end

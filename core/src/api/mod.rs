@@ -46,6 +46,9 @@ mod handlers;
 pub(crate) mod params;
 mod routes;
 mod session;
+#[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
+pub mod webhooks;
 mod wire;
 
 use std::net::IpAddr;

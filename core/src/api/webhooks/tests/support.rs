@@ -1,0 +1,389 @@
+//! What the dispatcher tests stand on: an in-test event log (until the
+//! crate's in-process log is used here) and an HTTP receiver that checks
+//! every signature with Appwrite's algorithm.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::directory::User;
+use crate::error::StoreError;
+use crate::events::{Event, EventKind, EventLog, EventObject, LogStats, LoggedEvent};
+use crate::model::{Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::secret::Secret;
+
+#[derive(Debug, Default)]
+struct Group {
+    next: usize,
+    /// entry index → (consumer, handed out at, deliveries)
+    pending: BTreeMap<usize, (String, Instant, u64)>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: Vec<Event>,
+    groups: HashMap<String, Group>,
+    dead: Vec<(LoggedEvent, String)>,
+    acks: Vec<String>,
+}
+
+/// A small in-process event log with consumer-group semantics.
+#[derive(Debug, Default, Clone)]
+pub(super) struct FakeLog(Arc<Mutex<State>>);
+
+impl FakeLog {
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.0.lock().unwrap())
+    }
+
+    /// Ids acknowledged so far (any group).
+    pub(super) fn acks(&self) -> Vec<String> {
+        self.with(|s| s.acks.clone())
+    }
+
+    /// The reasons of the dead letters.
+    pub(super) fn dead_reasons(&self) -> Vec<String> {
+        self.with(|s| s.dead.iter().map(|(_, r)| r.clone()).collect())
+    }
+}
+
+fn logged(state: &State, index: usize, deliveries: u64) -> LoggedEvent {
+    LoggedEvent {
+        event: state.entries[index].clone(),
+        deliveries,
+    }
+}
+
+#[async_trait]
+impl EventLog for FakeLog {
+    async fn append(&self, events: &[Event]) -> Result<Vec<String>, StoreError> {
+        Ok(self.with(|s| {
+            events
+                .iter()
+                .map(|event| {
+                    let mut event = event.clone();
+                    event.id = format!("{}-0", s.entries.len() + 1);
+                    let id = event.id.clone();
+                    s.entries.push(event);
+                    id
+                })
+                .collect()
+        }))
+    }
+
+    async fn read_group(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let deadline = Instant::now() + block;
+        loop {
+            let found = self.with(|s| {
+                let len = s.entries.len();
+                let g = s.groups.entry(group.to_owned()).or_default();
+                let taken: Vec<usize> = (g.next..len).take(count).collect();
+                g.next += taken.len();
+                for &i in &taken {
+                    g.pending.insert(i, (consumer.to_owned(), Instant::now(), 1));
+                }
+                taken.into_iter().map(|i| logged(s, i, 1)).collect::<Vec<_>>()
+            });
+            if !found.is_empty() || Instant::now() >= deadline {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn claim_stale(
+        &self,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        Ok(self.with(|s| {
+            let g = s.groups.entry(group.to_owned()).or_default();
+            let mut claimed = Vec::new();
+            for (&i, (owner, since, deliveries)) in g.pending.iter_mut() {
+                if claimed.len() >= count {
+                    break;
+                }
+                if since.elapsed() >= min_idle {
+                    *owner = consumer.to_owned();
+                    *since = Instant::now();
+                    *deliveries += 1;
+                    claimed.push((i, *deliveries));
+                }
+            }
+            claimed.into_iter().map(|(i, d)| logged(s, i, d)).collect()
+        }))
+    }
+
+    async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
+        self.with(|s| {
+            let indexes: Vec<usize> = ids
+                .iter()
+                .filter_map(|id| s.entries.iter().position(|e| &e.id == id))
+                .collect();
+            let g = s.groups.entry(group.to_owned()).or_default();
+            for i in indexes {
+                g.pending.remove(&i);
+            }
+            s.acks.extend(ids.iter().cloned());
+        });
+        Ok(())
+    }
+
+    async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
+        self.with(|s| s.dead.push((event.clone(), reason.to_owned())));
+        self.ack(group, std::slice::from_ref(&event.event.id)).await
+    }
+
+    async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
+        Ok(self.with(|s| s.dead.iter().take(count).map(|(e, _)| e.clone()).collect()))
+    }
+
+    async fn redrive(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let found = self.with(|s| {
+            let at = s.dead.iter().position(|(e, _)| e.event.id == id)?;
+            Some(s.dead.remove(at).0.event)
+        });
+        match found {
+            Some(event) => Ok(self.append(&[event]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    async fn read_after(&self, _: Option<&str>, _: usize, _: Duration) -> Result<Vec<Event>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {
+        Ok(self.with(|s| {
+            let len = s.entries.len();
+            let g = s.groups.entry(group.to_owned()).or_default();
+            let oldest = g.pending.keys().next().copied().or((g.next < len).then_some(g.next));
+            LogStats {
+                len: len as u64,
+                pending: g.pending.len() as u64,
+                oldest_unacknowledged: oldest
+                    .map(|i| (Utc::now() - s.entries[i].at).to_std().unwrap_or_default())
+                    .unwrap_or_default(),
+                dead: s.dead.len() as u64,
+            }
+        }))
+    }
+}
+
+/// The events of the tests.
+pub(super) fn token_event(user: &str, secret: &str) -> Event {
+    let now = Utc::now();
+    let token = Token {
+        id: format!("{:0>20}", user.len()),
+        created_at: now,
+        user_id: UserId::parse(user).unwrap(),
+        secret: Some(Secret::new(secret)),
+        expire: now + chrono::Duration::minutes(15),
+        phrase: None,
+        kind: TokenKind::Custom,
+    };
+    Event::new(
+        EventKind::TokenCreate,
+        token.user_id.clone(),
+        EventObject::Token(token),
+        now,
+    )
+}
+
+pub(super) fn session_event(kind: EventKind, user: &str, session_id: &str) -> Event {
+    let now = Utc::now();
+    let session = Session {
+        id: session_id.to_owned(),
+        created_at: now,
+        updated_at: now,
+        user_id: UserId::parse(user).unwrap(),
+        expire: now + chrono::Duration::days(365),
+        origin: SessionOrigin::Token(TokenKind::Custom),
+        ip: "127.0.0.1".to_owned(),
+        user_agent: String::new(),
+    };
+    Event::new(kind, session.user_id.clone(), EventObject::Session(session), now)
+}
+
+pub(super) fn user_event(kind: EventKind, user: &str) -> Event {
+    let now = Utc::now();
+    let record = User {
+        id: UserId::parse(user).unwrap(),
+        created_at: now,
+        updated_at: now,
+        email: format!("{user}@example.com"),
+        phone: String::new(),
+        email_verification: true,
+        phone_verification: false,
+    };
+    Event::new(kind, record.id.clone(), EventObject::User(record), now)
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub(super) struct Received {
+    pub(super) headers: HashMap<String, String>,
+    pub(super) body: serde_json::Value,
+}
+
+impl Received {
+    pub(super) fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+#[derive(Debug, Default)]
+struct ReceiverState {
+    received: Vec<Received>,
+    /// Statuses to answer, in turn; 200 once empty.
+    script: VecDeque<u16>,
+    always: Option<u16>,
+    requests: usize,
+    bad_signatures: usize,
+}
+
+/// An HTTP server on a loopback port that answers webhook calls, checks
+/// every signature as an Appwrite receiver would (base64 HMAC-SHA1 of URL
+/// + body), and keeps the requests it answered 2xx.
+#[derive(Debug, Clone)]
+pub(super) struct Receiver {
+    pub(super) url: String,
+    key: String,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    pub(super) async fn start(key: &str) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+        let receiver = Receiver {
+            url,
+            key: key.to_owned(),
+            state: Arc::default(),
+        };
+        let served = receiver.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let served = served.clone();
+                tokio::spawn(async move {
+                    let _ = served.session(stream).await;
+                });
+            }
+        });
+        receiver
+    }
+
+    /// Answers these statuses to the next requests, then 200.
+    pub(super) fn script(&self, statuses: &[u16]) {
+        self.state.lock().unwrap().script.extend(statuses);
+    }
+
+    /// Answers `status` to every request (None: back to the script / 200).
+    pub(super) fn always(&self, status: Option<u16>) {
+        self.state.lock().unwrap().always = status;
+    }
+
+    /// Requests that were answered 2xx.
+    pub(super) fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// Every request, whatever it was answered.
+    pub(super) fn requests(&self) -> usize {
+        self.state.lock().unwrap().requests
+    }
+
+    /// Requests whose signature did not verify (answered 401).
+    pub(super) fn bad_signatures(&self) -> usize {
+        self.state.lock().unwrap().bad_signatures
+    }
+
+    /// Waits (at most 10 s) for `n` accepted requests.
+    pub(super) async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let received = self.received();
+            if received.len() >= n {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} deliveries arrived",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut reader = BufReader::new(read);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            if !line.starts_with("POST /hook ") {
+                return Ok(());
+            }
+            let mut headers = HashMap::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                let header = line.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                }
+            }
+            let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).await?;
+            // Appwrite's algorithm, written out independently of the crate's.
+            let mut mac = Hmac::<Sha1>::new_from_slice(self.key.as_bytes()).unwrap();
+            mac.update(self.url.as_bytes());
+            mac.update(&body);
+            let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+            let signed = headers.get("x-appwrite-webhook-signature").map(String::as_str);
+            let status = {
+                let mut state = self.state.lock().unwrap();
+                state.requests += 1;
+                let status = if signed == Some(expected.as_str()) {
+                    state.always.or_else(|| state.script.pop_front()).unwrap_or(200)
+                } else {
+                    state.bad_signatures += 1;
+                    401
+                };
+                if (200..300).contains(&status) {
+                    state.received.push(Received {
+                        headers,
+                        body: serde_json::from_slice(&body).unwrap(),
+                    });
+                }
+                status
+            };
+            let response = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+            write.write_all(response.as_bytes()).await?;
+        }
+    }
+}

@@ -13,7 +13,7 @@
 //! [`Subscription`](EventLog::read_group) of your own), or every process
 //! follows all of them ([`EventLog::read_after`]).
 
-mod codec;
+pub(crate) mod codec;
 mod memory;
 mod names;
 
@@ -27,6 +27,8 @@ use crate::directory::User;
 use crate::error::StoreError;
 use crate::model::{Session, Token, UserId};
 
+#[cfg(feature = "redis")]
+pub use crate::store::redis::RedisEventLog;
 pub use memory::MemoryEventLog;
 pub use names::EventPattern;
 
@@ -273,12 +275,7 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
     /// Up to `count` entries after `after` (`"$"`-like `None`: only entries
     /// appended from now on), waiting up to `block`: every process sees
     /// every event.
-    async fn read_after(
-        &self,
-        after: Option<&str>,
-        count: usize,
-        block: Duration,
-    ) -> Result<Vec<Event>, StoreError>;
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError>;
 
     /// The log's state as `group` sees it.
     async fn stats(&self, group: &str) -> Result<LogStats, StoreError>;

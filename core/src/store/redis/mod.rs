@@ -56,6 +56,7 @@
 
 mod config;
 mod connect;
+mod events;
 mod keys;
 mod record;
 mod revocations;
@@ -66,6 +67,7 @@ use keys::UserKeys;
 use script::ScriptCall;
 
 pub use config::{RedisStoreConfig, WaitForReplicas};
+pub use events::RedisEventLog;
 pub use revocations::RedisRevocations;
 
 use std::sync::Arc;

@@ -1,0 +1,580 @@
+//! [`RedisEventLog`]: the event log as a Redis Stream with consumer groups.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::Value;
+
+use super::script::Script;
+use super::{bulk_text, store_error, unexpected, RedisStore, RedisStoreConfig};
+use crate::events::codec::EventCodec;
+use crate::events::{Event, EventLog, EventLogConfig, LogStats, LoggedEvent};
+use crate::secret::ServerSecret;
+use crate::store::StoreError;
+use crate::time::now_ms;
+
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_claim.lua")));
+static DEAD_LETTER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_dead.lua")));
+static REDRIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_redrive.lua")));
+static STATS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_stats.lua")));
+
+/// The longest single blocking read; longer waits are several.
+const MAX_BLOCK: Duration = Duration::from_secs(5);
+/// Without a dedicated connection, how often a waiting read looks again.
+const POLL: Duration = Duration::from_millis(50);
+/// Idle dedicated connections kept for blocking reads.
+const MAX_IDLE: usize = 8;
+
+type Opener<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreError>> + Send>> + Send + Sync>;
+
+/// The [`EventLog`] in Redis: a stream `<prefix>:{events}` read by consumer
+/// groups, and the dead letters in `<prefix>:{events}:dead` (one hash tag,
+/// so that moving an entry to the dead letters is one script, also on a
+/// cluster, where both live in one slot).
+///
+/// - [`append`](EventLog::append): `XADD … MAXLEN ~ max_len` per event and
+///   one `XTRIM … MINID ~ <now − max_age>`, pipelined: one round trip per
+///   batch. Trimming is approximate (Redis drops whole internal nodes, so
+///   up to a node's worth, about 100 entries, beyond either bound may stay).
+///   Pending entries whose entry was trimmed are dropped when claimed.
+/// - [`read_group`](EventLog::read_group): `XGROUP CREATE … 0 MKSTREAM` once
+///   per group and process, then `XREADGROUP … >` (first deliveries: count 1).
+/// - [`claim_stale`](EventLog::claim_stale): `XAUTOCLAIM` and the claimed
+///   entries' delivery counts (`XPENDING`) in one script.
+/// - [`dead_letter`](EventLog::dead_letter) (`XADD` dead + `XACK`) and
+///   [`redrive`](EventLog::redrive) (`XADD` + `XDEL` dead): one script each.
+/// - [`stats`](EventLog::stats): `XLEN`, `XINFO GROUPS`, `XPENDING` and the
+///   first unread entry in one script.
+///
+/// Blocking reads never hold the shared connection: a log made by
+/// [`connect`](RedisEventLog::connect) or
+/// [`connect_cluster`](RedisEventLog::connect_cluster) blocks on connections
+/// of its own (opened on demand, kept for reuse); one made
+/// [`from_store`](RedisEventLog::from_store) shares the store's connection
+/// and waits by looking again every 50 ms.
+///
+/// Stored bytes per entry: the event (JSON, token secret sealed, see
+/// [`events`](crate::events)): about 280 bytes for a browser's
+/// `session.create`, 215 for an email OTP's `token.create` with a phrase;
+/// Redis adds its stream bookkeeping, measured about 30 bytes an entry.
+#[derive(Clone)]
+pub struct RedisEventLog<C = ConnectionManager> {
+    connection: C,
+    open: Option<Opener<C>>,
+    idle: Arc<Mutex<Vec<C>>>,
+    stream: Arc<str>,
+    dead: Arc<str>,
+    codec: EventCodec,
+    config: EventLogConfig,
+    timeout: Duration,
+    groups: Arc<Mutex<HashSet<String>>>,
+}
+
+impl<C> std::fmt::Debug for RedisEventLog<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEventLog")
+            .field("stream", &self.stream)
+            .field("config", &self.config)
+            .field("dedicated_blocking", &self.open.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisEventLog<ConnectionManager> {
+    /// The log of the store at `url` configured with `store_config` (its
+    /// prefix names the stream; TLS roots and timeouts apply), sealing
+    /// token secrets under a key derived from `secret`. Blocking reads
+    /// use connections of their own.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tokengate::StoreError> {
+    /// use tokengate::events::{EventLogConfig, RedisEventLog};
+    /// use tokengate::store::RedisStoreConfig;
+    /// use tokengate::ServerSecret;
+    /// let log = RedisEventLog::connect(
+    ///     "redis://127.0.0.1:6379",
+    ///     &RedisStoreConfig::default().prefix("tg"),
+    ///     ServerSecret::random(),
+    ///     EventLogConfig::default(),
+    /// )
+    /// .await?;
+    /// # let _ = log; Ok(()) }
+    /// ```
+    pub async fn connect(
+        url: &str,
+        store_config: &RedisStoreConfig,
+        secret: ServerSecret,
+        config: EventLogConfig,
+    ) -> Result<Self, StoreError> {
+        let store = RedisStore::connect(url, store_config.clone()).await?;
+        let (url, blocking_config) = (url.to_owned(), store_config.clone());
+        let open: Opener<ConnectionManager> = Arc::new(move || {
+            let (url, config) = (url.clone(), blocking_config.clone());
+            Box::pin(async move { Ok(RedisStore::connect(&url, config).await?.connection) })
+        });
+        Ok(Self::from_store(&store, secret, config).with_opener(open))
+    }
+}
+
+impl RedisEventLog<redis::cluster_async::ClusterConnection> {
+    /// [`RedisEventLog::connect`] on a Redis Cluster through seed `nodes`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tokengate::StoreError> {
+    /// use tokengate::events::{EventLogConfig, RedisEventLog};
+    /// use tokengate::store::RedisStoreConfig;
+    /// let nodes = ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"];
+    /// let secret = tokengate::ServerSecret::random();
+    /// let log = RedisEventLog::connect_cluster(&nodes, &RedisStoreConfig::default(), secret, EventLogConfig::default())
+    ///     .await?;
+    /// # let _ = log; Ok(()) }
+    /// ```
+    pub async fn connect_cluster(
+        nodes: &[impl AsRef<str>],
+        store_config: &RedisStoreConfig,
+        secret: ServerSecret,
+        config: EventLogConfig,
+    ) -> Result<Self, StoreError> {
+        let nodes: Vec<String> = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
+        let store = RedisStore::connect_cluster(&nodes, store_config.clone()).await?;
+        // A blocking read must not count as a stalled node.
+        let blocking_config = store_config
+            .clone()
+            .response_timeout(store_config.response_timeout + MAX_BLOCK);
+        let open: Opener<_> = Arc::new(move || {
+            let (nodes, config) = (nodes.clone(), blocking_config.clone());
+            Box::pin(async move { Ok(RedisStore::connect_cluster(&nodes, config).await?.connection) })
+        });
+        Ok(Self::from_store(&store, secret, config).with_opener(open))
+    }
+}
+
+impl<C> RedisEventLog<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// The log beside `store` (its prefix, its connection, its response
+    /// timeout). Blocking reads wait by looking again every 50 ms, since the
+    /// store's connection is shared; use
+    /// [`connect`](RedisEventLog::connect) for reads that block in Redis.
+    pub fn from_store(store: &RedisStore<C>, secret: ServerSecret, config: EventLogConfig) -> Self {
+        let prefix = store.prefix();
+        RedisEventLog {
+            connection: store.connection.clone(),
+            open: None,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            stream: Arc::from(format!("{prefix}:{{events}}")),
+            dead: Arc::from(format!("{prefix}:{{events}}:dead")),
+            codec: EventCodec::new(&secret),
+            config,
+            timeout: store.timeout,
+            groups: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    fn with_opener(mut self, open: Opener<C>) -> Self {
+        self.open = Some(open);
+        self
+    }
+
+    /// The stream's key, `<prefix>:{events}`.
+    pub fn stream_key(&self) -> &str {
+        &self.stream
+    }
+
+    /// The dead letters' key, `<prefix>:{events}:dead`.
+    pub fn dead_letter_key(&self) -> &str {
+        &self.dead
+    }
+
+    /// The bounds in force.
+    pub fn config(&self) -> &EventLogConfig {
+        &self.config
+    }
+
+    async fn run<T, F>(&self, budget: Duration, connection: C, request: impl FnOnce(C) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(budget, request(connection)).await {
+            Ok(result) => result.map_err(store_error),
+            Err(_) => Err(StoreError::new("redis response timed out")),
+        }
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, StoreError> {
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            command.query_async(&mut c).await
+        })
+        .await
+    }
+
+    /// Creates `group` (from the log's start) unless this process did.
+    async fn ensure_group(&self, group: &str) -> Result<(), StoreError> {
+        if self.lock_groups().contains(group) {
+            return Ok(());
+        }
+        let mut command = redis::cmd("XGROUP");
+        command
+            .arg("CREATE")
+            .arg(&*self.stream)
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM");
+        match self.query::<()>(command).await {
+            Err(error) if !error.to_string().contains("BUSYGROUP") => return Err(error),
+            _ => {}
+        }
+        self.lock_groups().insert(group.to_owned());
+        Ok(())
+    }
+
+    fn lock_groups(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a read (`XREADGROUP`/`XREAD`, built by `command` with a `BLOCK`
+    /// argument or none) until it answers entries or `block` has passed.
+    async fn read(
+        &self,
+        block: Duration,
+        command: impl Fn(Option<Duration>) -> redis::Cmd,
+    ) -> Result<Value, StoreError> {
+        let deadline = tokio::time::Instant::now() + block;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let reply = if left.is_zero() {
+                self.query::<Value>(command(None)).await?
+            } else if let Some(open) = &self.open {
+                let chunk = left.min(MAX_BLOCK).max(Duration::from_millis(1));
+                let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let connection = match pooled {
+                    Some(connection) => connection,
+                    None => open().await?,
+                };
+                let kept = connection.clone();
+                let cmd = command(Some(chunk));
+                let reply = self
+                    .run(self.timeout + chunk, connection, |mut c| async move {
+                        cmd.query_async(&mut c).await
+                    })
+                    .await?;
+                // Only a connection whose read completed goes back.
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < MAX_IDLE {
+                    idle.push(kept);
+                }
+                reply
+            } else {
+                let reply = self.query::<Value>(command(None)).await?;
+                if matches!(reply, Value::Nil) || entries_of(&reply).is_some_and(|e| e.is_empty()) {
+                    tokio::time::sleep(left.min(POLL)).await;
+                }
+                reply
+            };
+            let empty = matches!(reply, Value::Nil) || entries_of(&reply).is_some_and(|e| e.is_empty());
+            if !empty || tokio::time::Instant::now() >= deadline {
+                return Ok(reply);
+            }
+        }
+    }
+
+    fn decode(&self, id: String, fields: &Value) -> Option<Event> {
+        let payload = field(fields, b"d")?;
+        match self.codec.decode(payload) {
+            Ok(mut event) => {
+                event.id = id;
+                Some(event)
+            }
+            Err(error) => {
+                tracing::error!(%id, %error, "event log: an entry does not decode; skipped");
+                None
+            }
+        }
+    }
+
+    fn decode_entries(&self, entries: &[Value]) -> Vec<Event> {
+        entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Value::Array(parts) => match parts.as_slice() {
+                    [id, fields, ..] => self.decode(bulk_text(id)?, fields),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn trim_args(&self, command: &mut redis::Cmd) {
+        command.arg("MAXLEN").arg("~").arg(self.config.max_len.max(1));
+    }
+
+    fn min_id(&self) -> String {
+        let max_age = i64::try_from(self.config.max_age.as_millis()).unwrap_or(i64::MAX);
+        format!("{}-0", now_ms().saturating_sub(max_age).max(0))
+    }
+}
+
+/// The entries of an `XREAD`/`XREADGROUP` reply for one stream.
+fn entries_of(reply: &Value) -> Option<&[Value]> {
+    let Value::Array(streams) = reply else { return None };
+    let Value::Array(stream) = streams.first()? else {
+        return None;
+    };
+    match stream.get(1)? {
+        Value::Array(entries) => Some(entries),
+        _ => None,
+    }
+}
+
+/// The value of `name` in an entry's field list.
+fn field<'a>(fields: &'a Value, name: &[u8]) -> Option<&'a [u8]> {
+    let Value::Array(fields) = fields else { return None };
+    fields.chunks(2).find_map(|pair| match pair {
+        [Value::BulkString(key), Value::BulkString(value)] if key == name => Some(value.as_slice()),
+        _ => None,
+    })
+}
+
+fn id_ms(id: &str) -> Option<u64> {
+    id.split('-').next()?.parse().ok()
+}
+
+fn is_nogroup(error: &StoreError) -> bool {
+    error.to_string().contains("NOGROUP")
+}
+
+#[async_trait]
+impl<C> EventLog for RedisEventLog<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn append(&self, events: &[Event]) -> Result<Vec<String>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for event in events {
+            let mut command = redis::cmd("XADD");
+            command.arg(&*self.stream);
+            self.trim_args(&mut command);
+            command.arg("*").arg("d").arg(self.codec.encode(event)?);
+            pipeline.add_command(command);
+        }
+        pipeline
+            .cmd("XTRIM")
+            .arg(&*self.stream)
+            .arg("MINID")
+            .arg("~")
+            .arg(self.min_id())
+            .ignore();
+        let ids: Vec<String> = self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                pipeline.query_async(&mut c).await
+            })
+            .await?;
+        Ok(ids)
+    }
+
+    async fn read_group(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let command = |block: Option<Duration>| {
+            let mut command = redis::cmd("XREADGROUP");
+            command
+                .arg("GROUP")
+                .arg(group)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(count.max(1));
+            if let Some(block) = block {
+                command.arg("BLOCK").arg(block.as_millis() as u64);
+            }
+            command.arg("STREAMS").arg(&*self.stream).arg(">");
+            command
+        };
+        self.ensure_group(group).await?;
+        let reply = match self.read(block, command).await {
+            Err(error) if is_nogroup(&error) => {
+                // The stream or the group went away (deleted, a restarted
+                // Redis without persistence): create it again, once.
+                self.lock_groups().remove(group);
+                self.ensure_group(group).await?;
+                self.read(block, command).await?
+            }
+            other => other?,
+        };
+        let events = self.decode_entries(entries_of(&reply).unwrap_or_default());
+        Ok(events
+            .into_iter()
+            .map(|event| LoggedEvent { event, deliveries: 1 })
+            .collect())
+    }
+
+    async fn claim_stale(
+        &self,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut call = CLAIM.key(&*self.stream);
+        call.arg(group)
+            .arg(consumer)
+            .arg(min_idle.as_millis() as u64)
+            .arg(count.max(1));
+        let reply: Value = match self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                call.invoke_async(&mut c).await
+            })
+            .await
+        {
+            Err(error) if is_nogroup(&error) => return Ok(Vec::new()),
+            other => other?,
+        };
+        let Value::Array(claimed) = reply else {
+            return Err(unexpected("claim"));
+        };
+        Ok(claimed
+            .iter()
+            .filter_map(|item| {
+                let Value::Array(parts) = item else { return None };
+                let [id, fields, deliveries] = parts.as_slice() else {
+                    return None;
+                };
+                let deliveries = match deliveries {
+                    Value::Int(n) => u64::try_from(*n).unwrap_or(1),
+                    _ => 1,
+                };
+                let event = self.decode(bulk_text(id)?, fields)?;
+                Some(LoggedEvent { event, deliveries })
+            })
+            .collect())
+    }
+
+    async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut command = redis::cmd("XACK");
+        command.arg(&*self.stream).arg(group).arg(ids);
+        match self.query::<i64>(command).await {
+            Err(error) if is_nogroup(&error) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
+        let payload = self.codec.encode(&event.event)?;
+        let mut call = DEAD_LETTER.key(&*self.stream);
+        call.key(&*self.dead)
+            .arg(group)
+            .arg(&event.event.id)
+            .arg(payload)
+            .arg(event.deliveries)
+            .arg(reason)
+            .arg(self.config.max_len.max(1));
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            call.invoke_async::<i64>(&mut c).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut command = redis::cmd("XRANGE");
+        command
+            .arg(&*self.dead)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(count.max(1));
+        let reply: Value = self.query(command).await?;
+        let Value::Array(entries) = reply else {
+            return Err(unexpected("XRANGE"));
+        };
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let Value::Array(parts) = entry else { return None };
+                let [id, fields] = parts.as_slice() else { return None };
+                let deliveries = field(fields, b"n")
+                    .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
+                    .unwrap_or(0);
+                let event = self.decode(bulk_text(id)?, fields)?;
+                Some(LoggedEvent { event, deliveries })
+            })
+            .collect())
+    }
+
+    async fn redrive(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let mut call = REDRIVE.key(&*self.stream);
+        call.key(&*self.dead).arg(id).arg(self.config.max_len.max(1));
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            call.invoke_async::<Option<String>>(&mut c).await
+        })
+        .await
+    }
+
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError> {
+        let after = match after {
+            Some(id) => id.to_owned(),
+            None => {
+                let mut command = redis::cmd("XREVRANGE");
+                command.arg(&*self.stream).arg("+").arg("-").arg("COUNT").arg(1);
+                let reply: Value = self.query(command).await?;
+                match reply {
+                    Value::Array(entries) => match entries.first() {
+                        Some(Value::Array(parts)) => parts.first().and_then(bulk_text),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+                .unwrap_or_else(|| "0-0".to_owned())
+            }
+        };
+        let command = |block: Option<Duration>| {
+            let mut command = redis::cmd("XREAD");
+            command.arg("COUNT").arg(count.max(1));
+            if let Some(block) = block {
+                command.arg("BLOCK").arg(block.as_millis() as u64);
+            }
+            command.arg("STREAMS").arg(&*self.stream).arg(&after);
+            command
+        };
+        let reply = self.read(block, command).await?;
+        Ok(self.decode_entries(entries_of(&reply).unwrap_or_default()))
+    }
+
+    async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {
+        let mut call = STATS.key(&*self.stream);
+        call.key(&*self.dead).arg(group);
+        let reply: Vec<Value> = self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                call.invoke_async(&mut c).await
+            })
+            .await?;
+        let int = |value: Option<&Value>| match value {
+            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let oldest = reply.get(2).and_then(bulk_text).and_then(|id| id_ms(&id));
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        Ok(LogStats {
+            len: int(reply.first()),
+            pending: int(reply.get(1)),
+            oldest_unacknowledged: oldest.map_or(Duration::ZERO, |ms| Duration::from_millis(now.saturating_sub(ms))),
+            dead: int(reply.get(3)),
+        })
+    }
+}

@@ -31,17 +31,21 @@ pub const AMBIGUOUS_COOKIE: &str = "ambiguous-session-cookie";
 /// `X-Fallback-Cookies` header's ([`FALLBACK_COOKIES_HEADER`], a JSON object
 /// naming the cookie, which Appwrite's Web SDK sends when the browser
 /// blocks the cookie). Only a cookie named exactly `cookie_name` counts;
-/// two of them with different values give [`AMBIGUOUS_COOKIE`].
+/// two of them with different values give [`AMBIGUOUS_COOKIE`], and so does
+/// a cookie that the fallback header contradicts (a cookie planted by a
+/// sibling subdomain must not silently win over the page's own session).
 ///
 /// ```
-/// use tokengate::api::find_credential;
+/// use tokengate::api::{find_credential, AMBIGUOUS_COOKIE};
 /// let cookies = [b"theme=dark; a_session_default=abc".as_slice()];
 /// let name = "a_session_default";
 /// assert_eq!(find_credential(None, || cookies.into_iter(), None, name), Some("abc"));
 /// assert_eq!(find_credential(Some(b"hdr"), || cookies.into_iter(), None, name), Some("hdr"));
 /// let fallback = br#"{"a_session_default":"fb"}"#.as_slice();
 /// assert_eq!(find_credential(None, || [].into_iter(), Some(fallback), name), Some("fb"));
-/// assert_eq!(find_credential(None, || cookies.into_iter(), Some(fallback), name), Some("abc"));
+/// assert_eq!(find_credential(None, || cookies.into_iter(), Some(fallback), name), Some(AMBIGUOUS_COOKIE));
+/// let agreeing = br#"{"a_session_default":"abc"}"#.as_slice();
+/// assert_eq!(find_credential(None, || cookies.into_iter(), Some(agreeing), name), Some("abc"));
 /// ```
 pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
     session_header: Option<&'a [u8]>,
@@ -52,8 +56,15 @@ pub fn find_credential<'a, I: Iterator<Item = &'a [u8]>>(
     if let Some(value) = session_header {
         return std::str::from_utf8(value).ok().map(str::trim).filter(|v| !v.is_empty());
     }
-    find_cookie(cookie_headers(), cookie_name)
-        .or_else(|| fallback_header.and_then(|header| credential_in_fallback(header, cookie_name)))
+    let fallback = || fallback_header.and_then(|header| credential_in_fallback(header, cookie_name));
+    match find_cookie(cookie_headers(), cookie_name) {
+        Some(cookie) if cookie != AMBIGUOUS_COOKIE => match fallback() {
+            Some(other) if other != cookie => Some(AMBIGUOUS_COOKIE),
+            _ => Some(cookie),
+        },
+        Some(ambiguous) => Some(ambiguous),
+        None => fallback(),
+    }
 }
 
 fn find_cookie<'a>(cookie_headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {

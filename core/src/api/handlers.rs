@@ -82,6 +82,12 @@ pub(super) async fn dispatch(
     }
     let mut response = answer(endpoints, request, client).await;
     cors::decorate(endpoints, request.headers(), &mut response);
+    // Every answer depends on the credential: no shared cache may keep one
+    // (Appwrite's value).
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     response
 }
 

@@ -26,13 +26,20 @@ impl Params {
             }
         })?;
         let mut map = map;
+        let before = map.len();
+        let mut first_unknown = None;
         map.retain(|key, _| {
             let is_known = known.contains(&key.as_str());
-            if !is_known {
-                tracing::debug!(parameter = ?truncate(key), "ignoring an unknown body parameter");
+            if !is_known && first_unknown.is_none() {
+                first_unknown = Some(truncate(key));
             }
             is_known
         });
+        if let Some(first) = first_unknown {
+            // One line per request, whatever the number of keys.
+            let ignored = before - map.len();
+            tracing::debug!(ignored, first = ?first, "ignoring unknown body parameters");
+        }
         Ok(Params(map))
     }
 

@@ -205,9 +205,6 @@ async fn fallback_json_tricks() {
 /// sibling subdomain, the page's own fallback header) are ambiguous, like
 /// two cookies: the attacker must not choose the victim's session.
 #[tokio::test]
-#[ignore = "weakness (low, hardening): a planted cookie beats a disagreeing X-Fallback-Cookies; \
-            the victim silently acts in the attacker's account and cannot sign in \
-            (user_session_already_exists)"]
 async fn planted_cookie_and_disagreeing_fallback_are_ambiguous() {
     let app = start(AppKind::Axum, &[]).await;
     let api = Api::new(&app);
@@ -281,8 +278,6 @@ async fn two_cookies_and_a_fallback_never_pick_the_planted_one() {
 /// a shared cache: they vary on `Cookie`, `X-Appwrite-Session` and
 /// `X-Fallback-Cookies`, while `Vary` names only `Origin`.
 #[tokio::test]
-#[ignore = "weakness (low-medium): no Cache-Control: no-store on the mounted routes; Vary names only Origin, \
-            not the credential headers (Appwrite sends no-cache, no-store, must-revalidate)"]
 async fn credentialed_responses_are_not_cacheable() {
     let app = start(AppKind::Axum, &[]).await;
     let api = Api::new(&app);

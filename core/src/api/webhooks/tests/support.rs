@@ -1,12 +1,10 @@
-//! What the dispatcher tests stand on: an in-test event log (until the
-//! crate's in-process log is used here) and an HTTP receiver that checks
-//! every signature with Appwrite's algorithm.
+//! What the dispatcher tests stand on: events and an HTTP receiver that
+//! checks every signature with Appwrite's algorithm.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use base64::Engine;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
@@ -15,176 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::directory::User;
-use crate::error::StoreError;
-use crate::events::{Event, EventKind, EventLog, EventObject, LogStats, LoggedEvent};
+use crate::events::{Event, EventKind, EventObject};
 use crate::model::{Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::secret::Secret;
-
-#[derive(Debug, Default)]
-struct Group {
-    next: usize,
-    /// entry index → (consumer, handed out at, deliveries)
-    pending: BTreeMap<usize, (String, Instant, u64)>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    entries: Vec<Event>,
-    groups: HashMap<String, Group>,
-    dead: Vec<(LoggedEvent, String)>,
-    acks: Vec<String>,
-}
-
-/// A small in-process event log with consumer-group semantics.
-#[derive(Debug, Default, Clone)]
-pub(super) struct FakeLog(Arc<Mutex<State>>);
-
-impl FakeLog {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.0.lock().unwrap())
-    }
-
-    /// Ids acknowledged so far (any group).
-    pub(super) fn acks(&self) -> Vec<String> {
-        self.with(|s| s.acks.clone())
-    }
-
-    /// The reasons of the dead letters.
-    pub(super) fn dead_reasons(&self) -> Vec<String> {
-        self.with(|s| s.dead.iter().map(|(_, r)| r.clone()).collect())
-    }
-}
-
-fn logged(state: &State, index: usize, deliveries: u64) -> LoggedEvent {
-    LoggedEvent {
-        event: state.entries[index].clone(),
-        deliveries,
-    }
-}
-
-#[async_trait]
-impl EventLog for FakeLog {
-    async fn append(&self, events: &[Event]) -> Result<Vec<String>, StoreError> {
-        Ok(self.with(|s| {
-            events
-                .iter()
-                .map(|event| {
-                    let mut event = event.clone();
-                    event.id = format!("{}-0", s.entries.len() + 1);
-                    let id = event.id.clone();
-                    s.entries.push(event);
-                    id
-                })
-                .collect()
-        }))
-    }
-
-    async fn read_group(
-        &self,
-        group: &str,
-        consumer: &str,
-        count: usize,
-        block: Duration,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        let deadline = Instant::now() + block;
-        loop {
-            let found = self.with(|s| {
-                let len = s.entries.len();
-                let g = s.groups.entry(group.to_owned()).or_default();
-                let taken: Vec<usize> = (g.next..len).take(count).collect();
-                g.next += taken.len();
-                for &i in &taken {
-                    g.pending.insert(i, (consumer.to_owned(), Instant::now(), 1));
-                }
-                taken.into_iter().map(|i| logged(s, i, 1)).collect::<Vec<_>>()
-            });
-            if !found.is_empty() || Instant::now() >= deadline {
-                return Ok(found);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    async fn claim_stale(
-        &self,
-        group: &str,
-        consumer: &str,
-        min_idle: Duration,
-        count: usize,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        Ok(self.with(|s| {
-            let g = s.groups.entry(group.to_owned()).or_default();
-            let mut claimed = Vec::new();
-            for (&i, (owner, since, deliveries)) in g.pending.iter_mut() {
-                if claimed.len() >= count {
-                    break;
-                }
-                if since.elapsed() >= min_idle {
-                    *owner = consumer.to_owned();
-                    *since = Instant::now();
-                    *deliveries += 1;
-                    claimed.push((i, *deliveries));
-                }
-            }
-            claimed.into_iter().map(|(i, d)| logged(s, i, d)).collect()
-        }))
-    }
-
-    async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.with(|s| {
-            let indexes: Vec<usize> = ids
-                .iter()
-                .filter_map(|id| s.entries.iter().position(|e| &e.id == id))
-                .collect();
-            let g = s.groups.entry(group.to_owned()).or_default();
-            for i in indexes {
-                g.pending.remove(&i);
-            }
-            s.acks.extend(ids.iter().cloned());
-        });
-        Ok(())
-    }
-
-    async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
-        self.with(|s| s.dead.push((event.clone(), reason.to_owned())));
-        self.ack(group, std::slice::from_ref(&event.event.id)).await
-    }
-
-    async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
-        Ok(self.with(|s| s.dead.iter().take(count).map(|(e, _)| e.clone()).collect()))
-    }
-
-    async fn redrive(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let found = self.with(|s| {
-            let at = s.dead.iter().position(|(e, _)| e.event.id == id)?;
-            Some(s.dead.remove(at).0.event)
-        });
-        match found {
-            Some(event) => Ok(self.append(&[event]).await?.pop()),
-            None => Ok(None),
-        }
-    }
-
-    async fn read_after(&self, _: Option<&str>, _: usize, _: Duration) -> Result<Vec<Event>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {
-        Ok(self.with(|s| {
-            let len = s.entries.len();
-            let g = s.groups.entry(group.to_owned()).or_default();
-            let oldest = g.pending.keys().next().copied().or((g.next < len).then_some(g.next));
-            LogStats {
-                len: len as u64,
-                pending: g.pending.len() as u64,
-                oldest_unacknowledged: oldest
-                    .map(|i| (Utc::now() - s.entries[i].at).to_std().unwrap_or_default())
-                    .unwrap_or_default(),
-                dead: s.dead.len() as u64,
-            }
-        }))
-    }
-}
 
 /// The events of the tests.
 pub(super) fn token_event(user: &str, secret: &str) -> Event {

@@ -310,7 +310,9 @@ pub(crate) mod tests {
             expire: now + chrono::Duration::days(365),
             origin: SessionOrigin::Token(TokenKind::MagicUrl),
             ip: "203.0.113.7".to_owned(),
-            user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".to_owned(),
+            user_agent:
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+                    .to_owned(),
         };
         Event::new(EventKind::SessionCreate, user_id, EventObject::Session(session), now)
     }
@@ -353,7 +355,9 @@ pub(crate) mod tests {
         let other = EventCodec::new(&ServerSecret::new([8u8; 32]).unwrap());
         assert!(other.decode(&bytes).is_err());
         // The sealed secret moved to another user's event does not open.
-        let text = String::from_utf8(bytes).unwrap().replace("\"u\":\"alice\"", "\"u\":\"mallory\"");
+        let text = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"u\":\"alice\"", "\"u\":\"mallory\"");
         assert!(codec().decode(text.as_bytes()).is_err());
     }
 
@@ -368,7 +372,10 @@ pub(crate) mod tests {
     fn stored_sizes() {
         let codec = codec();
         let session = codec.encode(&session_event("5f1c2a9be04d7c3e8a61")).unwrap().len();
-        let token = codec.encode(&token_event("5f1c2a9be04d7c3e8a61", "493817")).unwrap().len();
+        let token = codec
+            .encode(&token_event("5f1c2a9be04d7c3e8a61", "493817"))
+            .unwrap()
+            .len();
         let magic = codec
             .encode(&token_event("5f1c2a9be04d7c3e8a61", &"ab".repeat(32)))
             .unwrap()

@@ -342,8 +342,7 @@ impl EventLog for MemoryEventLog {
         Ok(claimed
             .into_iter()
             .filter_map(|(id, bytes, deliveries)| {
-                self.decode(id, &bytes)
-                    .map(|event| LoggedEvent { event, deliveries })
+                self.decode(id, &bytes).map(|event| LoggedEvent { event, deliveries })
             })
             .collect())
     }
@@ -397,8 +396,7 @@ impl EventLog for MemoryEventLog {
         Ok(raw
             .into_iter()
             .filter_map(|(id, bytes, deliveries)| {
-                self.decode(id, &bytes)
-                    .map(|event| LoggedEvent { event, deliveries })
+                self.decode(id, &bytes).map(|event| LoggedEvent { event, deliveries })
             })
             .collect())
     }
@@ -459,7 +457,8 @@ impl EventLog for MemoryEventLog {
         Ok(LogStats {
             len: state.entries.len() as u64,
             pending,
-            oldest_unacknowledged: oldest.map_or(Duration::ZERO, |id| Duration::from_millis(now().saturating_sub(id.ms))),
+            oldest_unacknowledged: oldest
+                .map_or(Duration::ZERO, |id| Duration::from_millis(now().saturating_sub(id.ms))),
             dead: state.dead.len() as u64,
         })
     }

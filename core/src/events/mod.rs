@@ -16,6 +16,7 @@
 pub(crate) mod codec;
 mod memory;
 mod names;
+mod subscription;
 
 use std::fmt;
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::model::{Session, Token, UserId};
 pub use crate::store::redis::RedisEventLog;
 pub use memory::MemoryEventLog;
 pub use names::EventPattern;
+pub use subscription::{follow, GroupSubscription};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -76,7 +76,9 @@ impl EventPattern {
             part == "*"
                 || (!part.is_empty()
                     && part.len() <= 36
-                    && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
         };
         let valid = match parts.as_slice() {
             ["users", user] => is_id(user),

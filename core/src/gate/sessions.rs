@@ -188,7 +188,10 @@ impl Gate {
                 .await?
                 .ok_or(Error::UserNotFound)?;
             observe::sessions_deleted(deleted.sessions.len() as u64);
-            self.inner.directory.delete(user, &deleted.email, &deleted.phone).await?;
+            self.inner
+                .directory
+                .delete(user, &deleted.email, &deleted.phone)
+                .await?;
             if self.announcing() {
                 // Its sessions end first, then the user.
                 let at = from_ms(now);

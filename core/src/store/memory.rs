@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
-    StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord,
+    SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
 };
 use crate::model::{SessionOrigin, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;

@@ -87,6 +87,21 @@ impl GateBuilder {
     /// `log` (default: none, no events). Appends happen in the background,
     /// in order, after the change: no request waits for the log.
     /// [`Gate::flush_events`] waits for them.
+    ///
+    /// ```
+    /// use tokengate::events::{EventLog, MemoryEventLog};
+    /// use tokengate::{Gate, ServerSecret, TokenOptions, UserId, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let secret = ServerSecret::new([9u8; 32]).unwrap();
+    /// let gate = Gate::builder().server_key(secret.clone()).store(MemoryStore::new())
+    ///     .event_log(MemoryEventLog::new(secret)).build().unwrap();
+    /// gate.create_token(&UserId::parse("alice").unwrap(), TokenOptions::default()).await.unwrap();
+    /// gate.flush_events().await;
+    /// let log = gate.event_log().unwrap();
+    /// let stats = log.stats("nobody-yet").await.unwrap();
+    /// assert_eq!(stats.len, 2); // users.alice.create, users.alice.tokens.<id>.create
+    /// # });
+    /// ```
     pub fn event_log(mut self, log: impl EventLog) -> Self {
         self.event_log = Some(Arc::new(log));
         self
@@ -94,6 +109,16 @@ impl GateBuilder {
 
     /// [`GateBuilder::event_log`] with a log already shared (a dispatcher
     /// or subscription reads the same one).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use tokengate::events::{EventLog, MemoryEventLog};
+    /// use tokengate::{Gate, ServerSecret, store::MemoryStore};
+    /// let secret = ServerSecret::new([9u8; 32]).unwrap();
+    /// let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new(secret.clone()));
+    /// let gate = Gate::builder().server_key(secret).store(MemoryStore::new()).shared_event_log(log).build();
+    /// assert!(gate.unwrap().event_log().is_some());
+    /// ```
     pub fn shared_event_log(mut self, log: Arc<dyn EventLog>) -> Self {
         self.event_log = Some(log);
         self

@@ -8,8 +8,8 @@ use super::{RevocationChannel, SessionCache};
 use crate::model::UserId;
 use crate::secret::Digest;
 use crate::store::{
-    DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore, Store, StoreError,
-    TokenRecord, UserRecord, UserStore,
+    DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
+    Store, StoreError, TokenRecord, UserRecord, UserStore,
 };
 
 /// A store that answers session lookups from a [`SessionCache`] when it

@@ -6,9 +6,8 @@ use crate::model::{TokenKind, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 use crate::store::{
-    InsertedSession,
-    idle_deadline, DeletedUser, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
-    StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord,
+    SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use redis::aio::ConnectionLike;
@@ -97,7 +96,13 @@ where
                     .flatten()
                     .and_then(|code| TokenKind::from_code(&code))
                     .ok_or_else(|| unexpected("redeem"))?;
-                let evicted = parse_sessions(reply[3..].iter().map(value_bytes).collect::<Option<_>>().ok_or_else(|| unexpected("redeem"))?)?;
+                let evicted = parse_sessions(
+                    reply[3..]
+                        .iter()
+                        .map(value_bytes)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| unexpected("redeem"))?,
+                )?;
                 Ok(Redemption::Redeemed {
                     token_id,
                     kind,
@@ -129,7 +134,12 @@ where
             .arg(rules.max_sessions);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let created = matches!(reply.first(), Some(Value::Int(1)));
-        let evicted = reply.get(1..).unwrap_or_default().iter().map(value_bytes).collect::<Option<_>>();
+        let evicted = reply
+            .get(1..)
+            .unwrap_or_default()
+            .iter()
+            .map(value_bytes)
+            .collect::<Option<_>>();
         let evicted = parse_sessions(evicted.ok_or_else(|| unexpected("insert session"))?)?;
         Ok(InsertedSession::new(created, evicted))
     }
@@ -301,7 +311,12 @@ where
             email_verified: number(4)? == 1,
             phone_verified: number(5)? == 1,
         };
-        let sessions = rest.get(6..).unwrap_or_default().iter().map(value_bytes).collect::<Option<_>>();
+        let sessions = rest
+            .get(6..)
+            .unwrap_or_default()
+            .iter()
+            .map(value_bytes)
+            .collect::<Option<_>>();
         Ok(Some(DeletedUser {
             email: user.email.clone(),
             phone: user.phone.clone(),

@@ -10,7 +10,10 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
     let t0 = now();
     let token = b.token(&tokened, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     // The first token or session makes the id known, and says so once.
-    assert!(b.store.insert_token(&tokened, &token, false, t0).await.unwrap(), "announced");
+    assert!(
+        b.store.insert_token(&tokened, &token, false, t0).await.unwrap(),
+        "announced"
+    );
     b.store.remove_token(&tokened, &token.digest, now()).await.unwrap();
     let session = b.session(&served, now(), HOUR_MS);
     let inserted = b
@@ -20,7 +23,11 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
         .unwrap();
     assert!(inserted.user_created, "announced");
     let again = b.session(&served, now(), HOUR_MS);
-    let inserted = b.store.insert_session(&served, &again, &lenient(), again.created_ms).await.unwrap();
+    let inserted = b
+        .store
+        .insert_session(&served, &again, &lenient(), again.created_ms)
+        .await
+        .unwrap();
     assert!(!inserted.user_created, "announced once");
     b.store.delete_sessions(&served, now()).await.unwrap();
     for (who, since) in [(&tokened, t0), (&served, session.created_ms)] {
@@ -36,7 +43,10 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
     }
     // A later token does not move the time the id became known.
     let later = b.token(&tokened, TokenKind::Custom, &high_secret(), t0 + 5, HOUR_MS);
-    assert!(!b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap(), "announced once");
+    assert!(
+        !b.store.insert_token(&tokened, &later, false, t0 + 5).await.unwrap(),
+        "announced once"
+    );
     assert_eq!(
         b.store.load_user(&tokened, now()).await.unwrap().unwrap().created_ms,
         t0
@@ -66,9 +76,15 @@ pub async fn claims_bind_an_id_to_one_address(b: Backend) {
     assert_eq!((record.created_ms, record.email.as_str()), (t0, "ada@example.test"));
     // The claim made the user; its first token announces it, once.
     let first = b.token(&ada, TokenKind::EmailOtp, &high_secret(), t0 + 4, HOUR_MS);
-    assert!(b.store.insert_token(&ada, &first, true, t0 + 4).await.unwrap(), "announced");
+    assert!(
+        b.store.insert_token(&ada, &first, true, t0 + 4).await.unwrap(),
+        "announced"
+    );
     let second = b.token(&ada, TokenKind::EmailOtp, &high_secret(), t0 + 5, HOUR_MS);
-    assert!(!b.store.insert_token(&ada, &second, true, t0 + 5).await.unwrap(), "announced once");
+    assert!(
+        !b.store.insert_token(&ada, &second, true, t0 + 5).await.unwrap(),
+        "announced once"
+    );
     // An id with a live token but no record (kept by an older version) is taken.
     let legacy = user("legacy");
     b.store

@@ -94,7 +94,11 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
         "an idle refresh must not revive an ended session"
     );
     assert!(
-        b.store.delete_session(&alice, &short.id, now()).await.unwrap().is_none(),
+        b.store
+            .delete_session(&alice, &short.id, now())
+            .await
+            .unwrap()
+            .is_none(),
         "deleting an ended session is not a logout"
     );
     assert_eq!(
@@ -116,7 +120,10 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
             long.id, long.created_ms, long.updated_ms, long.expire_ms, long.ip
         ),
     ] {
-        assert!(b.store.delete_session(&alice, &near, now()).await.unwrap().is_none(), "{near}");
+        assert!(
+            b.store.delete_session(&alice, &near, now()).await.unwrap().is_none(),
+            "{near}"
+        );
     }
     let newer = b.session(&alice, now(), HOUR_MS);
     b.store
@@ -236,7 +243,10 @@ pub async fn session_limit_evicts_the_oldest(b: Backend) {
         // An evicted session comes back whole: the record that was stored.
         for record in evicted {
             let stored = sessions.iter().find(|s| s.id == record.id).expect("an earlier session");
-            assert_eq!((record.digest, record.created_ms, &record.ip), (stored.digest, stored.created_ms, &stored.ip));
+            assert_eq!(
+                (record.digest, record.created_ms, &record.ip),
+                (stored.digest, stored.created_ms, &stored.ip)
+            );
         }
         sessions.push(session);
     }
@@ -326,8 +336,16 @@ pub async fn list_extend_delete(b: Backend) {
         "deleted another user's session"
     );
     let deleted = b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap();
-    assert_eq!(deleted.map(|r| (r.id, r.digest)), Some((sessions[0].id.clone(), sessions[0].digest)));
-    assert!(b.store.delete_session(&alice, &sessions[0].id, now()).await.unwrap().is_none());
+    assert_eq!(
+        deleted.map(|r| (r.id, r.digest)),
+        Some((sessions[0].id.clone(), sessions[0].digest))
+    );
+    assert!(b
+        .store
+        .delete_session(&alice, &sessions[0].id, now())
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         b.store
             .find_session(&alice, &sessions[0].digest, 0, now())
@@ -405,8 +423,16 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
     // Now s1, s2, m3, m4, m5; a new one under a limit of 3 evicts s1, s2, m3.
     let last = b.session(&alice, base + 6, HOUR_MS);
     let limit3 = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
-    let evicted = b.store.insert_session(&alice, &last, &limit3, base + 6).await.unwrap().evicted;
-    assert_eq!(ids(&evicted), vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]);
+    let evicted = b
+        .store
+        .insert_session(&alice, &last, &limit3, base + 6)
+        .await
+        .unwrap()
+        .evicted;
+    assert_eq!(
+        ids(&evicted),
+        vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]
+    );
     let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
 
@@ -424,7 +450,10 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
     let Redemption::Redeemed { evicted, .. } = &outcome else {
         panic!("{outcome:?}");
     };
-    assert_eq!(ids(evicted), vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]);
+    assert_eq!(
+        ids(evicted),
+        vec![more[1].id.clone(), more[2].id.clone(), last.id.clone()]
+    );
     let listed = b.listed_ids(&alice).await;
     assert_eq!(listed, vec![via_token.id.clone()]);
     if let Some((records, _)) = b.stored_sessions(&alice).await {

@@ -29,7 +29,7 @@
 //!
 //! ## Features
 //!
-//! `redis` (default), `redis-tls`, `smtp`, `sms-webhook`: the features of the
+//! `redis` (default), `redis-tls`, `smtp`, `sms-webhook`, `webhooks`: the features of the
 //! same names of the core ([`tokengate`]), passed through. The middleware
 //! itself needs none of them; actix-web is used without its default features.
 #![forbid(unsafe_code)]

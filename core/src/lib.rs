@@ -43,6 +43,8 @@
 //! | `tokengate_deliveries_failed_total` | `channel` = `email`, `sms` | messages that could not be sent |
 //! | `tokengate_sessions_deleted_total` | | sessions logged out or revoked |
 //! | `tokengate_store_errors_total` | `operation` | store failures (each answered 503) |
+//! | `tokengate_webhook_deliveries_total` | `outcome` = `delivered`, `retried`, `dead_lettered`; `webhook` | webhook attempts (feature `webhooks`): delivered (2xx), failed and to be retried, given up |
+//! | `tokengate_webhook_oldest_undelivered_seconds` (gauge) | `webhook` | age of the oldest event the webhook has not acknowledged |
 //!
 //! Spans: `tokengate.issue`, `tokengate.exchange`, `tokengate.authenticate`,
 //! `tokengate.logout`, each with `user` and, once known, `outcome`.
@@ -80,6 +82,7 @@
 //! | `redis-tls` | no | `rediss://` (TLS) connections through rustls (implies `redis`) |
 //! | `smtp` | no | `delivery::SmtpMailer`: email over SMTP (lettre, rustls) |
 //! | `sms-webhook` | no | `delivery::WebhookSms`: SMS by `POST {"to","body"}` to a webhook (reqwest, rustls) |
+//! | `webhooks` | no | `api::webhooks`: events to signed webhooks with Appwrite's request shape (reqwest, rustls, sha1) |
 //!
 //! The adapters `tokengate-tower` and `tokengate-actix` pass these features
 //! through, so an application can name them on the adapter alone.

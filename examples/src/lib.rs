@@ -18,6 +18,9 @@ pub struct ExampleConfig {
     pub listen: SocketAddr,
     /// The configured gate with its HTTP settings.
     pub endpoints: Endpoints,
+    /// The dispatcher of the webhook configured by `TOKENGATE_WEBHOOK_URL`
+    /// (none without one); delivery stops when it is dropped.
+    pub webhooks: Option<tokengate::api::webhooks::DispatcherHandle>,
 }
 
 /// Reads the environment and builds the endpoints. Errors name the variable.
@@ -29,9 +32,11 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
         println!("TOKENGATE_API_KEY (generated): {}", config.api_key.expose());
     }
     let endpoints = config.build().await.map_err(|e| e.to_string())?;
+    let webhooks = config.start_webhooks(&endpoints).map_err(|e| e.to_string())?;
     Ok(ExampleConfig {
         listen: config.listen,
         endpoints,
+        webhooks,
     })
 }
 

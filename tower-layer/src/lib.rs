@@ -33,7 +33,7 @@
 //! - `axum` (default): the extractors [`AuthSession`] and
 //!   `Option<AuthSession>`, and [`AuthRejection`]. Without it the layer
 //!   works with any tower stack (no client address is read then).
-//! - `redis` (default), `redis-tls`, `smtp`, `sms-webhook`: the features of
+//! - `redis` (default), `redis-tls`, `smtp`, `sms-webhook`, `webhooks`: the features of
 //!   the same names of the core ([`tokengate`]), passed through.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -50,6 +50,7 @@ impl EnvConfig {
                 }
             );
         }
+        let event_log = self.event_log(&secret).await?;
         let builder = Gate::builder()
             .server_key(secret)
             .project(self.project.clone())
@@ -61,6 +62,10 @@ impl EnvConfig {
         let builder = self.with_store(builder).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
+        let builder = match event_log {
+            Some(log) => builder.shared_event_log(log),
+            None => builder,
+        };
         builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
     }
 
@@ -85,7 +90,7 @@ impl EnvConfig {
     }
 
     /// The Redis settings: key prefix and response timeout.
-    fn redis_config(&self) -> RedisStoreConfig {
+    pub(super) fn redis_config(&self) -> RedisStoreConfig {
         let config = RedisStoreConfig::default().prefix(self.prefix.clone());
         match self.redis_timeout {
             Some(timeout) => config.response_timeout(timeout),

@@ -28,6 +28,10 @@
 //! | `TOKENGATE_COOKIE_SAMESITE` | `Lax`, `Strict` or `None` (`None` needs secure cookies) | `Lax` |
 //! | `TOKENGATE_COOKIE_DOMAIN` | the cookie's `Domain` | none (host-only) |
 //! | `TOKENGATE_COOKIE_HOST_PREFIX` | `1` names the cookie `__Host-a_session_<project>` | plain name |
+//! | `TOKENGATE_WEBHOOK_URL` | one webhook (feature `webhooks`): where events are POSTed with Appwrite's request shape; `https`, or `http` to loopback | no webhook, no event log |
+//! | `TOKENGATE_WEBHOOK_KEY` | its signature key (≥ 16 chars; `X-Appwrite-Webhook-Signature`) | required with the URL |
+//! | `TOKENGATE_WEBHOOK_EVENTS` | comma-separated event patterns (`users.*.sessions.*.delete`, …) | `users.*` |
+//! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
 //! ```
@@ -44,6 +48,7 @@
 //! ```
 
 mod build;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,6 +56,8 @@ use std::sync::Arc;
 use tokengate::api::{ForwardedHeader, GeoDatabase, SameSite, TrustedProxies};
 use tokengate::policy::{Origin, RedirectPolicy};
 use tokengate::{Secret, ServerSecret, UserId};
+
+pub use webhook::ENV_WEBHOOK_ID;
 
 /// A configuration error, naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +133,8 @@ pub struct EnvConfig {
     pub redis_timeout: Option<std::time::Duration>,
     /// The database read from `TOKENGATE_GEOIP_DB`.
     pub geoip_database: Option<Arc<GeoDatabase>>,
+    /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`.
+    pub webhook: Option<tokengate::api::webhooks::Webhook>,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -306,6 +315,7 @@ impl EnvConfig {
             )),
         };
         let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
+        let webhook = webhook::parse(&get)?;
 
         let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
             None => None,
@@ -352,6 +362,7 @@ impl EnvConfig {
             client_chosen_ids,
             redis_timeout,
             geoip_database,
+            webhook,
         })
     }
 }

@@ -1,0 +1,184 @@
+//! One webhook from the environment (`TOKENGATE_WEBHOOK_URL`, `_KEY`,
+//! `_EVENTS`, `_ALLOW_HTTP`), the event log it needs, and its dispatcher.
+
+use std::sync::Arc;
+
+use tokengate::api::webhooks::{DispatcherHandle, Webhook, WebhookDispatcher, MIN_SIGNATURE_KEY_LEN};
+use tokengate::api::Endpoints;
+use tokengate::events::{EventLog, EventLogConfig, EventPattern, MemoryEventLog, RedisEventLog};
+use tokengate::ServerSecret;
+
+use super::{error, flag, list, EnvConfig, EnvError};
+
+/// The id (and name) of the webhook configured from the environment; its
+/// consumer group is `webhook:env`.
+pub const ENV_WEBHOOK_ID: &str = "env";
+
+/// Reads the webhook variables: none set, no webhook; `_KEY` or `_EVENTS`
+/// without `_URL` is an error, as is a URL without a key.
+pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Webhook>, EnvError> {
+    let url = get("TOKENGATE_WEBHOOK_URL");
+    let key = get("TOKENGATE_WEBHOOK_KEY");
+    let events = list(get("TOKENGATE_WEBHOOK_EVENTS"));
+    let allow_http = flag("TOKENGATE_WEBHOOK_ALLOW_HTTP", get("TOKENGATE_WEBHOOK_ALLOW_HTTP"))?;
+    let Some(url) = url else {
+        for (name, set) in [
+            ("TOKENGATE_WEBHOOK_KEY", key.is_some()),
+            ("TOKENGATE_WEBHOOK_EVENTS", !events.is_empty()),
+            ("TOKENGATE_WEBHOOK_ALLOW_HTTP", allow_http),
+        ] {
+            if set {
+                return Err(error(name, "needs TOKENGATE_WEBHOOK_URL"));
+            }
+        }
+        return Ok(None);
+    };
+    let key = match key {
+        Some(key) if key.chars().count() >= MIN_SIGNATURE_KEY_LEN => key,
+        Some(_) => {
+            return Err(error(
+                "TOKENGATE_WEBHOOK_KEY",
+                format!("must be at least {MIN_SIGNATURE_KEY_LEN} characters"),
+            ))
+        }
+        None => {
+            return Err(error(
+                "TOKENGATE_WEBHOOK_KEY",
+                "required with TOKENGATE_WEBHOOK_URL (the signature key)",
+            ))
+        }
+    };
+    let events = if events.is_empty() {
+        vec!["users.*".to_owned()]
+    } else {
+        events
+    };
+    if let Some(Err(e)) = events.iter().map(|e| EventPattern::parse(e)).find(Result::is_err) {
+        return Err(error("TOKENGATE_WEBHOOK_EVENTS", e));
+    }
+    Webhook::builder(ENV_WEBHOOK_ID, url)
+        .signature_key(key)
+        .events(events)
+        .allow_insecure(allow_http)
+        .build()
+        .map(Some)
+        .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))
+}
+
+impl EnvConfig {
+    /// The event log the gate announces to: only when a webhook is
+    /// configured; on the configured Redis (shared by every app on it),
+    /// else in process.
+    pub(super) async fn event_log(&self, secret: &ServerSecret) -> Result<Option<Arc<dyn EventLog>>, EnvError> {
+        if self.webhook.is_none() {
+            return Ok(None);
+        }
+        let config = self.redis_config();
+        let log: Arc<dyn EventLog> = if !self.cluster_nodes.is_empty() {
+            let log =
+                RedisEventLog::connect_cluster(&self.cluster_nodes, &config, secret.clone(), EventLogConfig::default())
+                    .await
+                    .map_err(|e| error("REDIS_CLUSTER_NODES", e.to_string()))?;
+            Arc::new(log)
+        } else if let Some(url) = &self.redis_url {
+            let log = RedisEventLog::connect(url, &config, secret.clone(), EventLogConfig::default())
+                .await
+                .map_err(|e| error("REDIS_URL", e.to_string()))?;
+            Arc::new(log)
+        } else {
+            Arc::new(MemoryEventLog::new(secret.clone()))
+        };
+        Ok(Some(log))
+    }
+
+    /// Starts delivering to the configured webhook (none configured: `None`).
+    /// Call inside the tokio runtime that will serve; the dispatcher stops
+    /// when the handle is dropped.
+    pub fn start_webhooks(&self, endpoints: &Endpoints) -> Result<Option<DispatcherHandle>, EnvError> {
+        let Some(hook) = &self.webhook else {
+            return Ok(None);
+        };
+        let Some(log) = endpoints.gate().event_log() else {
+            return Err(error(
+                "TOKENGATE_WEBHOOK_URL",
+                "the gate was built without an event log",
+            ));
+        };
+        let dispatcher = WebhookDispatcher::new(Arc::clone(log), &self.project, vec![hook.clone()])
+            .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))?
+            .api_config(self.api_config());
+        tracing::info!(
+            url = %hook.url(),
+            events = %hook.events().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            consumer = %dispatcher.consumer(),
+            "webhook configured"
+        );
+        Ok(Some(dispatcher.spawn()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_vars(vars: &[(&str, &str)]) -> Result<Option<Webhook>, EnvError> {
+        parse(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
+    }
+
+    const KEY: (&str, &str) = ("TOKENGATE_WEBHOOK_KEY", "0123456789abcdef");
+
+    #[test]
+    fn one_webhook_from_the_environment() {
+        assert!(parse_vars(&[]).unwrap().is_none());
+        let hook = parse_vars(&[("TOKENGATE_WEBHOOK_URL", "https://h.example/x"), KEY])
+            .unwrap()
+            .unwrap();
+        assert_eq!(hook.id(), ENV_WEBHOOK_ID);
+        assert_eq!(hook.events()[0].as_str(), "users.*");
+        let hook = parse_vars(&[
+            ("TOKENGATE_WEBHOOK_URL", "http://127.0.0.1:9/x"),
+            KEY,
+            ("TOKENGATE_WEBHOOK_EVENTS", "users.*.sessions.*.delete, users.*.delete"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(hook.events().len(), 2);
+        let lan = [("TOKENGATE_WEBHOOK_URL", "http://10.0.0.2/x"), KEY];
+        assert!(parse_vars(&lan).is_err());
+        let allowed = [lan[0], lan[1], ("TOKENGATE_WEBHOOK_ALLOW_HTTP", "1")];
+        assert!(parse_vars(&allowed).unwrap().is_some());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let url = ("TOKENGATE_WEBHOOK_URL", "https://h.example/x");
+        for (vars, variable) in [
+            (vec![KEY], "TOKENGATE_WEBHOOK_KEY"),
+            (
+                vec![("TOKENGATE_WEBHOOK_EVENTS", "users.*")],
+                "TOKENGATE_WEBHOOK_EVENTS",
+            ),
+            (vec![url], "TOKENGATE_WEBHOOK_KEY"),
+            (vec![url, ("TOKENGATE_WEBHOOK_KEY", "short")], "TOKENGATE_WEBHOOK_KEY"),
+            (
+                vec![url, KEY, ("TOKENGATE_WEBHOOK_EVENTS", "teams.*")],
+                "TOKENGATE_WEBHOOK_EVENTS",
+            ),
+            (
+                vec![("TOKENGATE_WEBHOOK_URL", "http://h.example/x"), KEY],
+                "TOKENGATE_WEBHOOK_URL",
+            ),
+            (
+                vec![("TOKENGATE_WEBHOOK_URL", "ftp://h.example/x"), KEY],
+                "TOKENGATE_WEBHOOK_URL",
+            ),
+            (
+                vec![url, KEY, ("TOKENGATE_WEBHOOK_ALLOW_HTTP", "yes")],
+                "TOKENGATE_WEBHOOK_ALLOW_HTTP",
+            ),
+        ] {
+            let err = parse_vars(&vars).unwrap_err();
+            assert_eq!(err.variable, variable, "{vars:?}: {err}");
+        }
+    }
+}

@@ -4,5 +4,6 @@
 
 pub use crate::secret::{ct_eq, random_bytes, random_digits, random_hex, random_id};
 
+pub mod event_log_contract;
 pub mod mmdb;
 pub mod store_contract;

@@ -3,6 +3,7 @@
 //! `Gate`, and the cluster slot discipline of every script.
 
 mod cluster_slots;
+mod event_log_contract;
 mod flows_gate;
 mod gate_contract;
 mod store_contract;

@@ -1,0 +1,179 @@
+//! The event log contract of the core
+//! (`tokengate::testing::event_log_contract`, feature `testing`), run
+//! against every implementation: `MemoryEventLog`, `RedisEventLog` on a
+//! standalone Redis (its own blocking connections, and sharing a store's
+//! connection) and on the test cluster (3 primaries + 3 replicas); a fresh
+//! key prefix per log. On Redis the stored bytes checked for plaintext
+//! secrets are the streams' `XRANGE` and `DUMP`.
+//! `event_log::redis_bytes_per_event` measures what an entry costs Redis.
+
+use std::sync::Arc;
+
+use ::redis::aio::ConnectionLike;
+use ::redis::Value;
+use tokengate::events::{EventLog, EventLogConfig, RedisEventLog};
+use tokengate::store::{RedisStore, RedisStoreConfig};
+use tokengate::testing::event_log_contract::{browser_session_event, token_event, LogBackend, MadeLog, RawEvents};
+use tokengate::ServerSecret;
+use tokengate_tests::cluster::shared_cluster_async;
+use tokengate_tests::redis_harness::{connection, redis_url, unique_prefix};
+
+/// A log's streams as Redis holds them, through any connection.
+struct RawStreams<C> {
+    connection: C,
+    keys: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl<C> RawEvents for RawStreams<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn stored(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut connection = self.connection.clone();
+        for key in &self.keys {
+            let entries: Value = ::redis::cmd("XRANGE")
+                .arg(key)
+                .arg("-")
+                .arg("+")
+                .query_async(&mut connection)
+                .await
+                .expect("XRANGE");
+            flatten(&entries, &mut out);
+            let dump: Option<Vec<u8>> = ::redis::cmd("DUMP")
+                .arg(key)
+                .query_async(&mut connection)
+                .await
+                .expect("DUMP");
+            out.extend(dump);
+        }
+        out
+    }
+}
+
+fn flatten(value: &Value, out: &mut Vec<Vec<u8>>) {
+    match value {
+        Value::BulkString(bytes) => out.push(bytes.clone()),
+        Value::Array(items) => items.iter().for_each(|item| flatten(item, out)),
+        _ => {}
+    }
+}
+
+fn inspected<C, I>(log: RedisEventLog<C>, connection: I) -> MadeLog
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+    I: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    let keys = vec![log.stream_key().to_owned(), log.dead_letter_key().to_owned()];
+    MadeLog::new(Arc::new(log)).inspected_by(Arc::new(RawStreams { connection, keys }))
+}
+
+/// `RedisEventLog::connect`: blocking reads on connections of its own.
+async fn redis() -> LogBackend {
+    let url = redis_url().await;
+    LogBackend::new(move |config| {
+        let url = url.clone();
+        async move {
+            let store_config = RedisStoreConfig::default().prefix(unique_prefix());
+            let log = RedisEventLog::connect(&url, &store_config, ServerSecret::random(), config)
+                .await
+                .expect("RedisEventLog::connect");
+            inspected(log, connection(&url).await)
+        }
+    })
+}
+
+/// `RedisEventLog::from_store`: the store's connection, waits by polling.
+async fn redis_shared() -> LogBackend {
+    let url = redis_url().await;
+    LogBackend::new(move |config| {
+        let url = url.clone();
+        async move {
+            let store_config = RedisStoreConfig::default().prefix(unique_prefix());
+            let store = RedisStore::connect(&url, store_config)
+                .await
+                .expect("RedisStore::connect");
+            let log = RedisEventLog::from_store(&store, ServerSecret::random(), config);
+            inspected(log, connection(&url).await)
+        }
+    })
+}
+
+/// The test cluster of this process.
+async fn redis_cluster() -> LogBackend {
+    let seeds = shared_cluster_async().await.seeds();
+    LogBackend::new(move |config| {
+        let seeds = seeds.clone();
+        async move {
+            let store_config = RedisStoreConfig::default().prefix(unique_prefix());
+            let log = RedisEventLog::connect_cluster(&seeds, &store_config, ServerSecret::random(), config)
+                .await
+                .expect("RedisEventLog::connect_cluster");
+            let inspector = ::redis::cluster::ClusterClient::new(seeds.clone())
+                .unwrap()
+                .get_async_connection()
+                .await
+                .unwrap();
+            inspected(log, inspector)
+        }
+    })
+}
+
+mod memory {
+    tokengate::event_log_contract_tests!(|| async { tokengate::testing::event_log_contract::LogBackend::memory() });
+}
+
+mod redis {
+    tokengate::event_log_contract_tests!(super::redis);
+}
+
+mod redis_shared {
+    tokengate::event_log_contract_tests!(super::redis_shared);
+}
+
+mod redis_cluster {
+    tokengate::event_log_contract_tests!(super::redis_cluster);
+}
+
+/// What an entry costs Redis: `MEMORY USAGE` of a stream of 1,000
+/// browser `session.create` events, and of 1,000 email-OTP-sized
+/// `token.create` events, per entry (printed; bounded here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_bytes_per_event() {
+    let url = redis_url().await;
+    let mut inspect = connection(&url).await;
+    let measure = |name: &'static str, make: fn(usize) -> tokengate::events::Event| {
+        let url = url.clone();
+        async move {
+            let store_config = RedisStoreConfig::default().prefix(unique_prefix());
+            let log = RedisEventLog::connect(&url, &store_config, ServerSecret::random(), EventLogConfig::default())
+                .await
+                .unwrap();
+            let events: Vec<_> = (0..1_000).map(make).collect();
+            log.append(&events).await.unwrap();
+            (name, log.stream_key().to_owned())
+        }
+    };
+    let sessions = measure("session.create", |i| {
+        browser_session_event(&format!("5f1c2a9be04d7c{i:06}"))
+    })
+    .await;
+    let tokens = measure("token.create", |i| {
+        token_event(&format!("5f1c2a9be04d7c{i:06}"), "493817")
+    })
+    .await;
+    for (name, key) in [sessions, tokens] {
+        let bytes: i64 = ::redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(&mut inspect)
+            .await
+            .unwrap();
+        let per_event = bytes / 1_000;
+        eprintln!("redis stream: {name} {per_event} bytes per event ({bytes} for 1,000)");
+        assert!(per_event < 400, "{name}: {per_event} bytes per event");
+    }
+}

@@ -13,6 +13,8 @@ pub enum AppKind {
     Axum,
     /// `actix-app` (tokengate-actix).
     Actix,
+    /// `live-sessions` (websockets closed when their session ends elsewhere).
+    LiveSessions,
 }
 
 impl AppKind {
@@ -20,6 +22,7 @@ impl AppKind {
         match self {
             AppKind::Axum => "axum-app",
             AppKind::Actix => "actix-app",
+            AppKind::LiveSessions => "live-sessions",
         }
     }
 }

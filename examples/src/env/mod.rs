@@ -31,6 +31,7 @@
 //! | `TOKENGATE_WEBHOOK_URL` | one webhook (feature `webhooks`): where events are POSTed with Appwrite's request shape; `https`, or `http` to loopback | no webhook, no event log |
 //! | `TOKENGATE_WEBHOOK_KEY` | its signature key (≥ 16 chars; `X-Appwrite-Webhook-Signature`) | required with the URL |
 //! | `TOKENGATE_WEBHOOK_EVENTS` | comma-separated event patterns (`users.*.sessions.*.delete`, …) | `users.*` |
+//! | `TOKENGATE_EVENTS` | `1` keeps an event log (on the configured Redis, else in process) without a webhook, for services that follow it (`live-sessions`) | only with a webhook |
 //! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
@@ -135,6 +136,8 @@ pub struct EnvConfig {
     pub geoip_database: Option<Arc<GeoDatabase>>,
     /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`.
     pub webhook: Option<tokengate::api::webhooks::Webhook>,
+    /// `TOKENGATE_EVENTS=1`: an event log even without a webhook.
+    pub events: bool,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -316,6 +319,7 @@ impl EnvConfig {
         };
         let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
         let webhook = webhook::parse(&get)?;
+        let events = flag("TOKENGATE_EVENTS", get("TOKENGATE_EVENTS"))?;
 
         let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
             None => None,
@@ -363,6 +367,7 @@ impl EnvConfig {
             redis_timeout,
             geoip_database,
             webhook,
+            events,
         })
     }
 }

@@ -67,10 +67,10 @@ pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Webho
 
 impl EnvConfig {
     /// The event log the gate announces to: only when a webhook is
-    /// configured; on the configured Redis (shared by every app on it),
-    /// else in process.
+    /// configured or `TOKENGATE_EVENTS=1`; on the configured Redis (shared
+    /// by every app on it), else in process.
     pub(super) async fn event_log(&self, secret: &ServerSecret) -> Result<Option<Arc<dyn EventLog>>, EnvError> {
-        if self.webhook.is_none() {
+        if self.webhook.is_none() && !self.events {
             return Ok(None);
         }
         let config = self.redis_config();

@@ -13,6 +13,7 @@ mod cross_app;
 mod flows;
 mod hostile_input;
 mod http_suite;
+mod live_sessions;
 mod log_hygiene;
 mod login_page;
 mod node_sdk;

@@ -17,3 +17,4 @@ mod smtp_session;
 pub mod smtp_tls;
 pub mod static_site;
 pub mod tls;
+pub mod webhook_sink;

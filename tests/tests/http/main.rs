@@ -20,3 +20,4 @@ mod node_sdk;
 mod shared_redis;
 mod smtp_tls;
 mod web_sdk;
+mod webhooks;

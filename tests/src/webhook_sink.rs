@@ -127,27 +127,6 @@ fn sha1(message: &[u8]) -> [u8; 20] {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn signature_matches_an_independent_hmac_sha1() {
-        // Computed with Python: base64(hmac.new(key, url + body, sha1).digest()).
-        assert_eq!(
-            super::appwrite_signature(
-                "a-signature-key-of-some-length",
-                "https://hooks.example.com/tokengate",
-                br#"{"$id":"x"}"#
-            ),
-            "N8VEPFlDwoUN4U2TgKb14B80jME="
-        );
-        let long_key = "k".repeat(100);
-        assert_eq!(
-            super::appwrite_signature(&long_key, "u", b"b"),
-            "PFqdjt+68gbEGoK38Am7vJ4Gd+s="
-        );
-    }
-}
-
 impl WebhookSink {
     /// Starts the receiver with the signature key it checks against.
     pub async fn start(key: &str) -> WebhookSink {
@@ -275,5 +254,26 @@ impl WebhookSink {
             let response = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
             write.write_all(response.as_bytes()).await?;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signature_matches_an_independent_hmac_sha1() {
+        // Computed with Python: base64(hmac.new(key, url + body, sha1).digest()).
+        assert_eq!(
+            super::appwrite_signature(
+                "a-signature-key-of-some-length",
+                "https://hooks.example.com/tokengate",
+                br#"{"$id":"x"}"#
+            ),
+            "N8VEPFlDwoUN4U2TgKb14B80jME="
+        );
+        let long_key = "k".repeat(100);
+        assert_eq!(
+            super::appwrite_signature(&long_key, "u", b"b"),
+            "PFqdjt+68gbEGoK38Am7vJ4Gd+s="
+        );
     }
 }

@@ -24,9 +24,12 @@
 //! secret moved to another event does not open). A dump of the log reveals
 //! no usable token; every service sharing the server secret reads it.
 //!
-//! Typical sizes: a `session.create` of a browser login is about 300 bytes
-//! (most of it the user agent), a `token.create` of an email OTP about
-//! 150 bytes (see the tests for exact figures).
+//! Sizes (the `stored_sizes` test): a `session.create` of a browser login
+//! is 284 bytes (114 of them a desktop Chrome user agent), a `token.create`
+//! of an email OTP with a security phrase 215 bytes, of a magic URL (64-hex
+//! secret) 292 bytes. Redis adds its stream bookkeeping: `MEMORY USAGE`
+//! per entry measured 338 and 220 bytes (`event_log::redis_bytes_per_event`
+//! in the contract tests).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -381,8 +384,8 @@ pub(crate) mod tests {
             .unwrap()
             .len();
         // The figures quoted in the module docs and the report.
-        assert!((250..=320).contains(&session), "session.create: {session} bytes");
-        assert!((120..=220).contains(&token), "token.create (OTP): {token} bytes");
+        assert!((270..=300).contains(&session), "session.create: {session} bytes");
+        assert!((200..=230).contains(&token), "token.create (OTP): {token} bytes");
         assert!(magic <= token + 90, "token.create (magic URL): {magic} bytes");
         eprintln!("stored bytes: session.create {session}, token.create OTP {token}, magic URL {magic}");
     }

@@ -33,10 +33,11 @@ use crate::time::now_ms;
 ///   [`max_len`](EventLogConfig::max_len) go, and pending entries whose entry
 ///   went with them are dropped. The dead-letter log keeps at most `max_len`
 ///   entries (no age limit).
-/// - Entries are held encoded, as [`RedisEventLog`](crate::store::RedisEventLog)
+/// - Entries are held encoded, as `RedisEventLog`
 ///   stores them (the token secret sealed under a key derived from the
-///   server secret): about 150 bytes for an email OTP's `token.create`, 300
-///   for a browser's `session.create`, plus some 100 bytes of bookkeeping.
+///   server secret): 215 bytes for an email OTP's `token.create` with a
+///   phrase, 284 for a browser's `session.create`, plus some 100 bytes of
+///   bookkeeping per entry.
 ///
 /// Cloning shares the log.
 ///

@@ -33,6 +33,7 @@
 //! | `TOKENGATE_WEBHOOK_EVENTS` | comma-separated event patterns (`users.*.sessions.*.delete`, …) | `users.*` |
 //! | `TOKENGATE_EVENTS` | `1` keeps an event log (on the configured Redis, else in process) without a webhook, for services that follow it (`live-sessions`) | only with a webhook |
 //! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
+//! | `TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS` | how long (1000..=3600000 ms) entries taken by a dispatcher that died wait before another claims them | 60000 |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
 //! ```
@@ -58,7 +59,7 @@ use tokengate::api::{ForwardedHeader, GeoDatabase, SameSite, TrustedProxies};
 use tokengate::policy::{Origin, RedirectPolicy};
 use tokengate::{Secret, ServerSecret, UserId};
 
-pub use webhook::ENV_WEBHOOK_ID;
+pub use webhook::{EnvWebhook, ENV_WEBHOOK_ID};
 
 /// A configuration error, naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -134,8 +135,9 @@ pub struct EnvConfig {
     pub redis_timeout: Option<std::time::Duration>,
     /// The database read from `TOKENGATE_GEOIP_DB`.
     pub geoip_database: Option<Arc<GeoDatabase>>,
-    /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`.
-    pub webhook: Option<tokengate::api::webhooks::Webhook>,
+    /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`,
+    /// `_CLAIM_TIMEOUT_MS`.
+    pub webhook: Option<EnvWebhook>,
     /// `TOKENGATE_EVENTS=1`: an event log even without a webhook.
     pub events: bool,
 }

@@ -1,9 +1,13 @@
 //! One webhook from the environment (`TOKENGATE_WEBHOOK_URL`, `_KEY`,
-//! `_EVENTS`, `_ALLOW_HTTP`), the event log it needs, and its dispatcher.
+//! `_EVENTS`, `_ALLOW_HTTP`, `_CLAIM_TIMEOUT_MS`), the event log it needs,
+//! and its dispatcher.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokengate::api::webhooks::{DispatcherHandle, Webhook, WebhookDispatcher, MIN_SIGNATURE_KEY_LEN};
+use tokengate::api::webhooks::{
+    DispatcherHandle, DispatcherSettings, Webhook, WebhookDispatcher, MIN_SIGNATURE_KEY_LEN,
+};
 use tokengate::api::Endpoints;
 use tokengate::events::{EventLog, EventLogConfig, EventPattern, MemoryEventLog, RedisEventLog};
 use tokengate::ServerSecret;
@@ -14,18 +18,43 @@ use super::{error, flag, list, EnvConfig, EnvError};
 /// consumer group is `webhook:env`.
 pub const ENV_WEBHOOK_ID: &str = "env";
 
-/// Reads the webhook variables: none set, no webhook; `_KEY` or `_EVENTS`
-/// without `_URL` is an error, as is a URL without a key.
-pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Webhook>, EnvError> {
+/// The webhook configured from the environment and how it is delivered.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EnvWebhook {
+    /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`.
+    pub webhook: Webhook,
+    /// The defaults, with `TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS`.
+    pub settings: DispatcherSettings,
+}
+
+/// Reads the webhook variables: none set, no webhook; `_KEY`, `_EVENTS`
+/// and the others without `_URL` are an error, as is a URL without a key.
+pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EnvWebhook>, EnvError> {
     let url = get("TOKENGATE_WEBHOOK_URL");
     let key = get("TOKENGATE_WEBHOOK_KEY");
     let events = list(get("TOKENGATE_WEBHOOK_EVENTS"));
     let allow_http = flag("TOKENGATE_WEBHOOK_ALLOW_HTTP", get("TOKENGATE_WEBHOOK_ALLOW_HTTP"))?;
+    let claim_timeout = match get("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS") {
+        None => None,
+        Some(text) => Some(Duration::from_millis(
+            text.parse::<u64>()
+                .ok()
+                .filter(|ms| (1_000..=3_600_000).contains(ms))
+                .ok_or_else(|| {
+                    error(
+                        "TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS",
+                        "must be a whole number of ms, 1000..=3600000",
+                    )
+                })?,
+        )),
+    };
     let Some(url) = url else {
         for (name, set) in [
             ("TOKENGATE_WEBHOOK_KEY", key.is_some()),
             ("TOKENGATE_WEBHOOK_EVENTS", !events.is_empty()),
             ("TOKENGATE_WEBHOOK_ALLOW_HTTP", allow_http),
+            ("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", claim_timeout.is_some()),
         ] {
             if set {
                 return Err(error(name, "needs TOKENGATE_WEBHOOK_URL"));
@@ -56,13 +85,18 @@ pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Webho
     if let Some(Err(e)) = events.iter().map(|e| EventPattern::parse(e)).find(Result::is_err) {
         return Err(error("TOKENGATE_WEBHOOK_EVENTS", e));
     }
-    Webhook::builder(ENV_WEBHOOK_ID, url)
+    let webhook = Webhook::builder(ENV_WEBHOOK_ID, url)
         .signature_key(key)
         .events(events)
         .allow_insecure(allow_http)
         .build()
-        .map(Some)
-        .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))
+        .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))?;
+    let settings = DispatcherSettings::default();
+    let settings = match claim_timeout {
+        Some(timeout) => settings.claim_timeout(timeout),
+        None => settings,
+    };
+    Ok(Some(EnvWebhook { webhook, settings }))
 }
 
 impl EnvConfig {
@@ -95,7 +129,11 @@ impl EnvConfig {
     /// Call inside the tokio runtime that will serve; the dispatcher stops
     /// when the handle is dropped.
     pub fn start_webhooks(&self, endpoints: &Endpoints) -> Result<Option<DispatcherHandle>, EnvError> {
-        let Some(hook) = &self.webhook else {
+        let Some(EnvWebhook {
+            webhook: hook,
+            settings,
+        }) = &self.webhook
+        else {
             return Ok(None);
         };
         let Some(log) = endpoints.gate().event_log() else {
@@ -106,6 +144,7 @@ impl EnvConfig {
         };
         let dispatcher = WebhookDispatcher::new(Arc::clone(log), &self.project, vec![hook.clone()])
             .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))?
+            .settings(settings.clone())
             .api_config(self.api_config());
         tracing::info!(
             url = %hook.url(),
@@ -122,6 +161,10 @@ mod tests {
     use super::*;
 
     fn parse_vars(vars: &[(&str, &str)]) -> Result<Option<Webhook>, EnvError> {
+        parse_all(vars).map(|parsed| parsed.map(|p| p.webhook))
+    }
+
+    fn parse_all(vars: &[(&str, &str)]) -> Result<Option<EnvWebhook>, EnvError> {
         parse(&|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
     }
 
@@ -147,6 +190,13 @@ mod tests {
         assert!(parse_vars(&lan).is_err());
         let allowed = [lan[0], lan[1], ("TOKENGATE_WEBHOOK_ALLOW_HTTP", "1")];
         assert!(parse_vars(&allowed).unwrap().is_some());
+        let url = ("TOKENGATE_WEBHOOK_URL", "https://h.example/x");
+        let parsed = parse_all(&[url, KEY]).unwrap().unwrap();
+        assert_eq!(parsed.settings, DispatcherSettings::default());
+        let parsed = parse_all(&[url, KEY, ("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", "5000")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed.settings.claim_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -175,6 +225,14 @@ mod tests {
             (
                 vec![url, KEY, ("TOKENGATE_WEBHOOK_ALLOW_HTTP", "yes")],
                 "TOKENGATE_WEBHOOK_ALLOW_HTTP",
+            ),
+            (
+                vec![url, KEY, ("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", "10")],
+                "TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS",
+            ),
+            (
+                vec![("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", "5000")],
+                "TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS",
             ),
         ] {
             let err = parse_vars(&vars).unwrap_err();

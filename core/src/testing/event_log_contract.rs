@@ -540,7 +540,10 @@ cases!(
 /// One `#[tokio::test]` per case of the event log contract, in the module
 /// it is called in: `event_log_contract_tests!(make)` where `make` is an
 /// async closure (or function) returning a
-/// [`LogBackend`](crate::testing::event_log_contract::LogBackend).
+/// [`LogBackend`](crate::testing::event_log_contract::LogBackend);
+/// optionally `event_log_contract_tests!(make, then check)`, an async
+/// closure run after each case (e.g. to assert that a cluster saw no
+/// cross-slot command).
 ///
 /// ```ignore
 /// mod memory {
@@ -552,7 +555,10 @@ cases!(
 #[macro_export]
 macro_rules! event_log_contract_tests {
     ($make:expr) => {
-        $crate::event_log_contract_tests!(@each ($make)
+        $crate::event_log_contract_tests!($make, then || async {});
+    };
+    ($make:expr, then $after:expr) => {
+        $crate::event_log_contract_tests!(@each ($make) ($after)
             append_and_read_in_order a_group_delivers_each_entry_to_one_consumer
             every_group_gets_every_entry ack_removes_from_pending
             claim_stale_takes_over_idle_entries dead_letters_and_redrive
@@ -560,11 +566,12 @@ macro_rules! event_log_contract_tests {
             the_token_secret_is_sealed stats_follow_the_group a_waiting_read_wakes_on_append
         );
     };
-    (@each ($make:expr) $($case:ident)*) => {
+    (@each ($make:expr) ($after:expr) $($case:ident)*) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
                 $crate::testing::event_log_contract::$case(($make)().await).await;
+                ($after)().await;
             }
         )*
 

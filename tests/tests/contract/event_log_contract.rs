@@ -2,8 +2,9 @@
 //! (`tokengate::testing::event_log_contract`, feature `testing`), run
 //! against every implementation: `MemoryEventLog`, `RedisEventLog` on a
 //! standalone Redis (its own blocking connections, and sharing a store's
-//! connection) and on the test cluster (3 primaries + 3 replicas); a fresh
-//! key prefix per log. On Redis the stored bytes checked for plaintext
+//! connection) and on the test cluster (3 primaries + 3 replicas; after
+//! each case no node answered `CROSSSLOT`/`MOVED` or failed a script); a
+//! fresh key prefix per log. On Redis the stored bytes checked for plaintext
 //! secrets are the streams' `XRANGE` and `DUMP`.
 //! `event_log::redis_bytes_per_event` measures what an entry costs Redis.
 
@@ -133,7 +134,10 @@ mod redis_shared {
 }
 
 mod redis_cluster {
-    tokengate::event_log_contract_tests!(super::redis_cluster);
+    tokengate::event_log_contract_tests!(
+        super::redis_cluster,
+        then || async { super::shared_cluster_async().await.assert_no_cross_slot().await }
+    );
 }
 
 /// What an entry costs Redis: `MEMORY USAGE` of a stream of 1,000

@@ -4,6 +4,22 @@
 -- delivery count (XPENDING), which XAUTOCLAIM does not report.
 -- KEYS[1]: the stream. Answers {{id, fields, deliveries}, ...}.
 local out = {}
+-- No such group (or stream): nothing to claim, and no NOGROUP error (a
+-- failed script call looks like a slot error in a cluster's statistics).
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return out
+end
+local known = false
+for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  for i = 1, #group, 2 do
+    if group[i] == 'name' and group[i + 1] == ARGV[1] then
+      known = true
+    end
+  end
+end
+if not known then
+  return out
+end
 local want = tonumber(ARGV[4])
 local cursor = '0-0'
 -- A bounded walk of the pending list: each XAUTOCLAIM looks at most

@@ -148,27 +148,20 @@ impl MemoryEventLog {
     /// An empty log with the [default bounds](EventLogConfig::default);
     /// token secrets in it are sealed under a key derived from `secret`.
     pub fn new(secret: ServerSecret) -> Self {
-        Self::build(&secret, EventLogConfig::default())
+        Self::from_parts(EventCodec::new(&secret), EventLogConfig::default())
     }
 
     /// The same log, empty, with other bounds.
     pub fn with_config(self, config: EventLogConfig) -> Self {
-        MemoryEventLog {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                appended: Notify::new(),
-                codec: self.shared.codec.clone(),
-                config,
-            }),
-        }
+        Self::from_parts(self.shared.codec.clone(), config)
     }
 
-    fn build(secret: &ServerSecret, config: EventLogConfig) -> Self {
+    fn from_parts(codec: EventCodec, config: EventLogConfig) -> Self {
         MemoryEventLog {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 appended: Notify::new(),
-                codec: EventCodec::new(secret),
+                codec,
                 config,
             }),
         }

@@ -1,4 +1,10 @@
-//! [`RedisEventLog`]: the event log as a Redis Stream with consumer groups.
+//! [`RedisEventLog`]: the event log as a Redis Stream with consumer groups
+//! (the type, its constructors and plumbing here; the [`EventLog`](crate::events::EventLog)
+//! operations in `log_impl`).
+
+mod log_impl;
+
+use log_impl::{entries_of, field};
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -6,22 +12,21 @@ use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::Value;
 
 use super::script::Script;
-use super::{bulk_text, store_error, unexpected, RedisStore, RedisStoreConfig};
+use super::{bulk_text, store_error, RedisStore, RedisStoreConfig};
 use crate::events::codec::EventCodec;
-use crate::events::{Event, EventLog, EventLogConfig, LogStats, LoggedEvent};
+use crate::events::{Event, EventLogConfig};
 use crate::secret::ServerSecret;
 use crate::store::StoreError;
 use crate::time::now_ms;
 
-static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_claim.lua")));
-static DEAD_LETTER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_dead.lua")));
-static REDRIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_redrive.lua")));
-static STATS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/events_stats.lua")));
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_claim.lua")));
+static DEAD_LETTER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_dead.lua")));
+static REDRIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_redrive.lua")));
+static STATS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_stats.lua")));
 
 /// The longest single blocking read; longer waits are several.
 const MAX_BLOCK: Duration = Duration::from_secs(5);
@@ -32,23 +37,23 @@ const MAX_IDLE: usize = 8;
 
 type Opener<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreError>> + Send>> + Send + Sync>;
 
-/// The [`EventLog`] in Redis: a stream `<prefix>:{events}` read by consumer
+/// The [`EventLog`](crate::events::EventLog) in Redis: a stream `<prefix>:{events}` read by consumer
 /// groups, and the dead letters in `<prefix>:{events}:dead` (one hash tag,
 /// so that moving an entry to the dead letters is one script, also on a
 /// cluster, where both live in one slot).
 ///
-/// - [`append`](EventLog::append): `XADD … MAXLEN ~ max_len` per event and
+/// - [`append`](crate::events::EventLog::append): `XADD … MAXLEN ~ max_len` per event and
 ///   one `XTRIM … MINID ~ <now − max_age>`, pipelined: one round trip per
 ///   batch. Trimming is approximate (Redis drops whole internal nodes, so
 ///   up to a node's worth, about 100 entries, beyond either bound may stay).
 ///   Pending entries whose entry was trimmed are dropped when claimed.
-/// - [`read_group`](EventLog::read_group): `XGROUP CREATE … 0 MKSTREAM` once
+/// - [`read_group`](crate::events::EventLog::read_group): `XGROUP CREATE … 0 MKSTREAM` once
 ///   per group and process, then `XREADGROUP … >` (first deliveries: count 1).
-/// - [`claim_stale`](EventLog::claim_stale): `XAUTOCLAIM` and the claimed
+/// - [`claim_stale`](crate::events::EventLog::claim_stale): `XAUTOCLAIM` and the claimed
 ///   entries' delivery counts (`XPENDING`) in one script.
-/// - [`dead_letter`](EventLog::dead_letter) (`XADD` dead + `XACK`) and
-///   [`redrive`](EventLog::redrive) (`XADD` + `XDEL` dead): one script each.
-/// - [`stats`](EventLog::stats): `XLEN`, `XINFO GROUPS`, `XPENDING` and the
+/// - [`dead_letter`](crate::events::EventLog::dead_letter) (`XADD` dead + `XACK`) and
+///   [`redrive`](crate::events::EventLog::redrive) (`XADD` + `XDEL` dead): one script each.
+/// - [`stats`](crate::events::EventLog::stats): `XLEN`, `XINFO GROUPS`, `XPENDING` and the
 ///   first unread entry in one script.
 ///
 /// Blocking reads never hold the shared connection: a log made by
@@ -321,263 +326,5 @@ where
     fn min_id(&self) -> String {
         let max_age = i64::try_from(self.config.max_age.as_millis()).unwrap_or(i64::MAX);
         format!("{}-0", now_ms().saturating_sub(max_age).max(0))
-    }
-}
-
-/// The entries of an `XREAD`/`XREADGROUP` reply for one stream.
-fn entries_of(reply: &Value) -> Option<&[Value]> {
-    let Value::Array(streams) = reply else { return None };
-    let Value::Array(stream) = streams.first()? else {
-        return None;
-    };
-    match stream.get(1)? {
-        Value::Array(entries) => Some(entries),
-        _ => None,
-    }
-}
-
-/// The value of `name` in an entry's field list.
-fn field<'a>(fields: &'a Value, name: &[u8]) -> Option<&'a [u8]> {
-    let Value::Array(fields) = fields else { return None };
-    fields.chunks(2).find_map(|pair| match pair {
-        [Value::BulkString(key), Value::BulkString(value)] if key == name => Some(value.as_slice()),
-        _ => None,
-    })
-}
-
-fn id_ms(id: &str) -> Option<u64> {
-    id.split('-').next()?.parse().ok()
-}
-
-fn is_nogroup(error: &StoreError) -> bool {
-    error.to_string().contains("NOGROUP")
-}
-
-#[async_trait]
-impl<C> EventLog for RedisEventLog<C>
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
-    async fn append(&self, events: &[Event]) -> Result<Vec<String>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipeline = redis::pipe();
-        for event in events {
-            let mut command = redis::cmd("XADD");
-            command.arg(&*self.stream);
-            self.trim_args(&mut command);
-            command.arg("*").arg("d").arg(self.codec.encode(event)?);
-            pipeline.add_command(command);
-        }
-        pipeline
-            .cmd("XTRIM")
-            .arg(&*self.stream)
-            .arg("MINID")
-            .arg("~")
-            .arg(self.min_id())
-            .ignore();
-        let ids: Vec<String> = self
-            .run(self.timeout, self.connection.clone(), |mut c| async move {
-                pipeline.query_async(&mut c).await
-            })
-            .await?;
-        Ok(ids)
-    }
-
-    async fn read_group(
-        &self,
-        group: &str,
-        consumer: &str,
-        count: usize,
-        block: Duration,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        let command = |block: Option<Duration>| {
-            let mut command = redis::cmd("XREADGROUP");
-            command
-                .arg("GROUP")
-                .arg(group)
-                .arg(consumer)
-                .arg("COUNT")
-                .arg(count.max(1));
-            if let Some(block) = block {
-                command.arg("BLOCK").arg(block.as_millis() as u64);
-            }
-            command.arg("STREAMS").arg(&*self.stream).arg(">");
-            command
-        };
-        self.ensure_group(group).await?;
-        let reply = match self.read(block, command).await {
-            Err(error) if is_nogroup(&error) => {
-                // The stream or the group went away (deleted, a restarted
-                // Redis without persistence): create it again, once.
-                self.lock_groups().remove(group);
-                self.ensure_group(group).await?;
-                self.read(block, command).await?
-            }
-            other => other?,
-        };
-        let events = self.decode_entries(entries_of(&reply).unwrap_or_default());
-        Ok(events
-            .into_iter()
-            .map(|event| LoggedEvent { event, deliveries: 1 })
-            .collect())
-    }
-
-    async fn claim_stale(
-        &self,
-        group: &str,
-        consumer: &str,
-        min_idle: Duration,
-        count: usize,
-    ) -> Result<Vec<LoggedEvent>, StoreError> {
-        let mut call = CLAIM.key(&*self.stream);
-        call.arg(group)
-            .arg(consumer)
-            .arg(min_idle.as_millis() as u64)
-            .arg(count.max(1));
-        let reply: Value = match self
-            .run(self.timeout, self.connection.clone(), |mut c| async move {
-                call.invoke_async(&mut c).await
-            })
-            .await
-        {
-            Err(error) if is_nogroup(&error) => return Ok(Vec::new()),
-            other => other?,
-        };
-        let Value::Array(claimed) = reply else {
-            return Err(unexpected("claim"));
-        };
-        Ok(claimed
-            .iter()
-            .filter_map(|item| {
-                let Value::Array(parts) = item else { return None };
-                let [id, fields, deliveries] = parts.as_slice() else {
-                    return None;
-                };
-                let deliveries = match deliveries {
-                    Value::Int(n) => u64::try_from(*n).unwrap_or(1),
-                    _ => 1,
-                };
-                let event = self.decode(bulk_text(id)?, fields)?;
-                Some(LoggedEvent { event, deliveries })
-            })
-            .collect())
-    }
-
-    async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut command = redis::cmd("XACK");
-        command.arg(&*self.stream).arg(group).arg(ids);
-        match self.query::<i64>(command).await {
-            Err(error) if is_nogroup(&error) => Ok(()),
-            other => other.map(|_| ()),
-        }
-    }
-
-    async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
-        let payload = self.codec.encode(&event.event)?;
-        let mut call = DEAD_LETTER.key(&*self.stream);
-        call.key(&*self.dead)
-            .arg(group)
-            .arg(&event.event.id)
-            .arg(payload)
-            .arg(event.deliveries)
-            .arg(reason)
-            .arg(self.config.max_len.max(1));
-        self.run(self.timeout, self.connection.clone(), |mut c| async move {
-            call.invoke_async::<i64>(&mut c).await
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
-        let mut command = redis::cmd("XRANGE");
-        command
-            .arg(&*self.dead)
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(count.max(1));
-        let reply: Value = self.query(command).await?;
-        let Value::Array(entries) = reply else {
-            return Err(unexpected("XRANGE"));
-        };
-        Ok(entries
-            .iter()
-            .filter_map(|entry| {
-                let Value::Array(parts) = entry else { return None };
-                let [id, fields] = parts.as_slice() else { return None };
-                let deliveries = field(fields, b"n")
-                    .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
-                    .unwrap_or(0);
-                let event = self.decode(bulk_text(id)?, fields)?;
-                Some(LoggedEvent { event, deliveries })
-            })
-            .collect())
-    }
-
-    async fn redrive(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let mut call = REDRIVE.key(&*self.stream);
-        call.key(&*self.dead).arg(id).arg(self.config.max_len.max(1));
-        self.run(self.timeout, self.connection.clone(), |mut c| async move {
-            call.invoke_async::<Option<String>>(&mut c).await
-        })
-        .await
-    }
-
-    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError> {
-        let after = match after {
-            Some(id) => id.to_owned(),
-            None => {
-                let mut command = redis::cmd("XREVRANGE");
-                command.arg(&*self.stream).arg("+").arg("-").arg("COUNT").arg(1);
-                let reply: Value = self.query(command).await?;
-                match reply {
-                    Value::Array(entries) => match entries.first() {
-                        Some(Value::Array(parts)) => parts.first().and_then(bulk_text),
-                        _ => None,
-                    },
-                    _ => None,
-                }
-                .unwrap_or_else(|| "0-0".to_owned())
-            }
-        };
-        let command = |block: Option<Duration>| {
-            let mut command = redis::cmd("XREAD");
-            command.arg("COUNT").arg(count.max(1));
-            if let Some(block) = block {
-                command.arg("BLOCK").arg(block.as_millis() as u64);
-            }
-            command.arg("STREAMS").arg(&*self.stream).arg(&after);
-            command
-        };
-        let reply = self.read(block, command).await?;
-        Ok(self.decode_entries(entries_of(&reply).unwrap_or_default()))
-    }
-
-    async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {
-        let mut call = STATS.key(&*self.stream);
-        call.key(&*self.dead).arg(group);
-        let reply: Vec<Value> = self
-            .run(self.timeout, self.connection.clone(), |mut c| async move {
-                call.invoke_async(&mut c).await
-            })
-            .await?;
-        let int = |value: Option<&Value>| match value {
-            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
-            _ => 0,
-        };
-        let oldest = reply.get(2).and_then(bulk_text).and_then(|id| id_ms(&id));
-        let now = u64::try_from(now_ms()).unwrap_or(0);
-        Ok(LogStats {
-            len: int(reply.first()),
-            pending: int(reply.get(1)),
-            oldest_unacknowledged: oldest.map_or(Duration::ZERO, |ms| Duration::from_millis(now.saturating_sub(ms))),
-            dead: int(reply.get(3)),
-        })
     }
 }

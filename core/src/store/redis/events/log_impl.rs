@@ -1,0 +1,272 @@
+//! The [`EventLog`] operations of [`RedisEventLog`], and reading Redis's
+//! stream replies.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionLike;
+use redis::Value;
+
+use super::{RedisEventLog, CLAIM, DEAD_LETTER, REDRIVE, STATS};
+use crate::events::{Event, EventLog, LogStats, LoggedEvent};
+use crate::store::redis::{bulk_text, unexpected};
+use crate::store::StoreError;
+use crate::time::now_ms;
+
+/// The entries of an `XREAD`/`XREADGROUP` reply for one stream.
+pub(super) fn entries_of(reply: &Value) -> Option<&[Value]> {
+    let Value::Array(streams) = reply else { return None };
+    let Value::Array(stream) = streams.first()? else {
+        return None;
+    };
+    match stream.get(1)? {
+        Value::Array(entries) => Some(entries),
+        _ => None,
+    }
+}
+
+/// The value of `name` in an entry's field list.
+pub(super) fn field<'a>(fields: &'a Value, name: &[u8]) -> Option<&'a [u8]> {
+    let Value::Array(fields) = fields else { return None };
+    fields.chunks(2).find_map(|pair| match pair {
+        [Value::BulkString(key), Value::BulkString(value)] if key == name => Some(value.as_slice()),
+        _ => None,
+    })
+}
+
+fn id_ms(id: &str) -> Option<u64> {
+    id.split('-').next()?.parse().ok()
+}
+
+fn is_nogroup(error: &StoreError) -> bool {
+    error.to_string().contains("NOGROUP")
+}
+
+#[async_trait]
+impl<C> EventLog for RedisEventLog<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    async fn append(&self, events: &[Event]) -> Result<Vec<String>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for event in events {
+            let mut command = redis::cmd("XADD");
+            command.arg(&*self.stream);
+            self.trim_args(&mut command);
+            command.arg("*").arg("d").arg(self.codec.encode(event)?);
+            pipeline.add_command(command);
+        }
+        pipeline
+            .cmd("XTRIM")
+            .arg(&*self.stream)
+            .arg("MINID")
+            .arg("~")
+            .arg(self.min_id())
+            .ignore();
+        let ids: Vec<String> = self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                pipeline.query_async(&mut c).await
+            })
+            .await?;
+        Ok(ids)
+    }
+
+    async fn read_group(
+        &self,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let command = |block: Option<Duration>| {
+            let mut command = redis::cmd("XREADGROUP");
+            command
+                .arg("GROUP")
+                .arg(group)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(count.max(1));
+            if let Some(block) = block {
+                command.arg("BLOCK").arg(block.as_millis() as u64);
+            }
+            command.arg("STREAMS").arg(&*self.stream).arg(">");
+            command
+        };
+        self.ensure_group(group).await?;
+        let reply = match self.read(block, command).await {
+            Err(error) if is_nogroup(&error) => {
+                // The stream or the group went away (deleted, a restarted
+                // Redis without persistence): create it again, once.
+                self.lock_groups().remove(group);
+                self.ensure_group(group).await?;
+                self.read(block, command).await?
+            }
+            other => other?,
+        };
+        let events = self.decode_entries(entries_of(&reply).unwrap_or_default());
+        Ok(events
+            .into_iter()
+            .map(|event| LoggedEvent { event, deliveries: 1 })
+            .collect())
+    }
+
+    async fn claim_stale(
+        &self,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut call = CLAIM.key(&*self.stream);
+        call.arg(group)
+            .arg(consumer)
+            .arg(min_idle.as_millis() as u64)
+            .arg(count.max(1));
+        let reply: Value = match self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                call.invoke_async(&mut c).await
+            })
+            .await
+        {
+            Err(error) if is_nogroup(&error) => return Ok(Vec::new()),
+            other => other?,
+        };
+        let Value::Array(claimed) = reply else {
+            return Err(unexpected("claim"));
+        };
+        Ok(claimed
+            .iter()
+            .filter_map(|item| {
+                let Value::Array(parts) = item else { return None };
+                let [id, fields, deliveries] = parts.as_slice() else {
+                    return None;
+                };
+                let deliveries = match deliveries {
+                    Value::Int(n) => u64::try_from(*n).unwrap_or(1),
+                    _ => 1,
+                };
+                let event = self.decode(bulk_text(id)?, fields)?;
+                Some(LoggedEvent { event, deliveries })
+            })
+            .collect())
+    }
+
+    async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut command = redis::cmd("XACK");
+        command.arg(&*self.stream).arg(group).arg(ids);
+        match self.query::<i64>(command).await {
+            Err(error) if is_nogroup(&error) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
+        let payload = self.codec.encode(&event.event)?;
+        let mut call = DEAD_LETTER.key(&*self.stream);
+        call.key(&*self.dead)
+            .arg(group)
+            .arg(&event.event.id)
+            .arg(payload)
+            .arg(event.deliveries)
+            .arg(reason)
+            .arg(self.config.max_len.max(1));
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            call.invoke_async::<i64>(&mut c).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
+        let mut command = redis::cmd("XRANGE");
+        command
+            .arg(&*self.dead)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(count.max(1));
+        let reply: Value = self.query(command).await?;
+        let Value::Array(entries) = reply else {
+            return Err(unexpected("XRANGE"));
+        };
+        Ok(entries
+            .iter()
+            .filter_map(|entry| {
+                let Value::Array(parts) = entry else { return None };
+                let [id, fields] = parts.as_slice() else { return None };
+                let deliveries = field(fields, b"n")
+                    .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
+                    .unwrap_or(0);
+                let event = self.decode(bulk_text(id)?, fields)?;
+                Some(LoggedEvent { event, deliveries })
+            })
+            .collect())
+    }
+
+    async fn redrive(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let mut call = REDRIVE.key(&*self.stream);
+        call.key(&*self.dead).arg(id).arg(self.config.max_len.max(1));
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            call.invoke_async::<Option<String>>(&mut c).await
+        })
+        .await
+    }
+
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError> {
+        let after = match after {
+            Some(id) => id.to_owned(),
+            None => {
+                let mut command = redis::cmd("XREVRANGE");
+                command.arg(&*self.stream).arg("+").arg("-").arg("COUNT").arg(1);
+                let reply: Value = self.query(command).await?;
+                match reply {
+                    Value::Array(entries) => match entries.first() {
+                        Some(Value::Array(parts)) => parts.first().and_then(bulk_text),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+                .unwrap_or_else(|| "0-0".to_owned())
+            }
+        };
+        let command = |block: Option<Duration>| {
+            let mut command = redis::cmd("XREAD");
+            command.arg("COUNT").arg(count.max(1));
+            if let Some(block) = block {
+                command.arg("BLOCK").arg(block.as_millis() as u64);
+            }
+            command.arg("STREAMS").arg(&*self.stream).arg(&after);
+            command
+        };
+        let reply = self.read(block, command).await?;
+        Ok(self.decode_entries(entries_of(&reply).unwrap_or_default()))
+    }
+
+    async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {
+        let mut call = STATS.key(&*self.stream);
+        call.key(&*self.dead).arg(group);
+        let reply: Vec<Value> = self
+            .run(self.timeout, self.connection.clone(), |mut c| async move {
+                call.invoke_async(&mut c).await
+            })
+            .await?;
+        let int = |value: Option<&Value>| match value {
+            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        let oldest = reply.get(2).and_then(bulk_text).and_then(|id| id_ms(&id));
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        Ok(LogStats {
+            len: int(reply.first()),
+            pending: int(reply.get(1)),
+            oldest_unacknowledged: oldest.map_or(Duration::ZERO, |ms| Duration::from_millis(now.saturating_sub(ms))),
+            dead: int(reply.get(3)),
+        })
+    }
+}

@@ -3,7 +3,9 @@
 //! Appwrite's algorithm and sees the events of issue, exchange, logout,
 //! logout-all, eviction and user deletion, in order, with Appwrite's
 //! headers and models; the token's secret it receives logs in; a receiver
-//! that fails and recovers gets the event once; a plain-http URL to another
+//! that fails and recovers gets the event once; an axum and an actix app
+//! on one Redis deliver each event once, and the events an app held when
+//! it was killed are delivered by the other; a plain-http URL to another
 //! host stops the app at start.
 
 use std::process::{Command, Stdio};
@@ -235,4 +237,112 @@ async fn plain_http_webhook_to_another_host_is_refused() {
         let mut app = RunningApp::start(spec).await;
         assert!(!app.has_exited());
     }
+}
+
+fn spec_with_webhook(kind: AppKind, backend: Backend, sink: &WebhookSink, claim_timeout_ms: u64) -> AppSpec {
+    let mut spec = AppSpec::new(kind, backend);
+    spec.extra_env.extend([
+        ("TOKENGATE_WEBHOOK_URL".to_owned(), sink.url()),
+        ("TOKENGATE_WEBHOOK_KEY".to_owned(), KEY.to_owned()),
+        (
+            "TOKENGATE_WEBHOOK_EVENTS".to_owned(),
+            "users.*.tokens.*.create".to_owned(),
+        ),
+        (
+            "TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS".to_owned(),
+            claim_timeout_ms.to_string(),
+        ),
+    ]);
+    spec
+}
+
+/// Issues `n` tokens for `user`, alternating between `apis`; answers their ids.
+async fn issue(apis: &[&Api], user: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let token = apis[i % apis.len()].create_token(user, json!({})).await;
+        token.assert_status(201);
+        ids.push(token.str("$id").to_owned());
+    }
+    ids
+}
+
+/// An axum and an actix app on one Redis share the webhook's consumer
+/// group: every event is delivered once, not once per app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_apps_on_one_redis_deliver_each_event_once() {
+    let sink = WebhookSink::start(KEY).await;
+    let spec = spec_with_webhook(AppKind::Axum, Backend::Redis(redis_url().await), &sink, 60_000);
+    let axum = RunningApp::start(spec.clone()).await;
+    let actix = RunningApp::start(spec.sibling(AppKind::Actix)).await;
+    let (axum_api, actix_api) = (Api::new(&axum), Api::new(&actix));
+    let user = format!("wh{}", random_hex(10));
+    let ids = issue(&[&axum_api, &actix_api], &user, 30).await;
+    sink.wait_for(30, Duration::from_secs(20), |_| true).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = sink.calls();
+    let mut events: Vec<&str> = calls.iter().map(WebhookCall::event_id).collect();
+    events.sort_unstable();
+    events.dedup();
+    assert_eq!(
+        (events.len(), calls.len(), sink.requests()),
+        (30, 30, 30),
+        "each event once"
+    );
+    for id in &ids {
+        let name = format!("users.{user}.tokens.{id}.create");
+        assert_eq!(calls.iter().filter(|c| c.event() == name).count(), 1, "{name}");
+    }
+}
+
+/// An app killed (SIGKILL) while it holds undelivered events: another app
+/// on the same Redis claims them after the claim timeout and delivers all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_held_by_a_killed_app_are_delivered_by_another() {
+    let sink = WebhookSink::start(KEY).await;
+    sink.answer_with(500);
+    let url = redis_url().await;
+    let spec = spec_with_webhook(AppKind::Actix, Backend::Redis(url.clone()), &sink, 1_500);
+    let mut first = RunningApp::start(spec.clone()).await;
+    let user = format!("wh{}", random_hex(10));
+    let ids = issue(&[&Api::new(&first)], &user, 20).await;
+    // Every event is in the stream (the user's creation and 20 tokens), and
+    // the app has taken some and is retrying the first.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{}:{{events}}", spec.prefix);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let len: u64 = redis::cmd("XLEN").arg(&stream).query_async(&mut redis).await.unwrap();
+        if len >= 21 && sink.requests() >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stream {len}, requests {}",
+            sink.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.stop();
+    assert_eq!(sink.calls().len(), 0);
+
+    // Past the claim timeout the killed app's entries are claimed before
+    // anything new is read: every event arrives, in log order.
+    sink.answer_with(200);
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let second = RunningApp::start(spec.sibling(AppKind::Axum)).await;
+    let calls = sink.wait_for(20, Duration::from_secs(20), |_| true).await;
+    for id in &ids {
+        let name = format!("users.{user}.tokens.{id}.create");
+        assert!(calls.iter().any(|c| c.event() == name), "{name} lost");
+    }
+    let names: Vec<String> = ids
+        .iter()
+        .map(|id| format!("users.{user}.tokens.{id}.create"))
+        .collect();
+    let arrived: Vec<&str> = calls.iter().map(WebhookCall::event).collect();
+    assert_eq!(arrived, names);
+    assert_eq!(sink.bad_signatures(), 0);
+    drop(second);
 }

@@ -35,26 +35,40 @@ pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EnvWe
     let key = get("TOKENGATE_WEBHOOK_KEY");
     let events = list(get("TOKENGATE_WEBHOOK_EVENTS"));
     let allow_http = flag("TOKENGATE_WEBHOOK_ALLOW_HTTP", get("TOKENGATE_WEBHOOK_ALLOW_HTTP"))?;
-    let claim_timeout = match get("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS") {
-        None => None,
-        Some(text) => Some(Duration::from_millis(
-            text.parse::<u64>()
-                .ok()
-                .filter(|ms| (1_000..=3_600_000).contains(ms))
-                .ok_or_else(|| {
-                    error(
-                        "TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS",
-                        "must be a whole number of ms, 1000..=3600000",
-                    )
-                })?,
-        )),
+    let millis = |name: &'static str, range: std::ops::RangeInclusive<u64>| -> Result<Option<Duration>, EnvError> {
+        get(name)
+            .map(|text| {
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|ms| range.contains(ms))
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| {
+                        error(
+                            name,
+                            format!("must be a whole number of ms, {}..={}", range.start(), range.end()),
+                        )
+                    })
+            })
+            .transpose()
     };
+    let claim_timeout = millis("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", 1_000..=3_600_000)?;
+    let max_backoff = millis("TOKENGATE_WEBHOOK_MAX_BACKOFF_MS", 100..=3_600_000)?;
+    let max_attempts = get("TOKENGATE_WEBHOOK_MAX_ATTEMPTS")
+        .map(|text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000).contains(n))
+                .ok_or_else(|| error("TOKENGATE_WEBHOOK_MAX_ATTEMPTS", "must be a whole number, 1..=1000"))
+        })
+        .transpose()?;
     let Some(url) = url else {
         for (name, set) in [
             ("TOKENGATE_WEBHOOK_KEY", key.is_some()),
             ("TOKENGATE_WEBHOOK_EVENTS", !events.is_empty()),
             ("TOKENGATE_WEBHOOK_ALLOW_HTTP", allow_http),
             ("TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS", claim_timeout.is_some()),
+            ("TOKENGATE_WEBHOOK_MAX_BACKOFF_MS", max_backoff.is_some()),
+            ("TOKENGATE_WEBHOOK_MAX_ATTEMPTS", max_attempts.is_some()),
         ] {
             if set {
                 return Err(error(name, "needs TOKENGATE_WEBHOOK_URL"));
@@ -94,6 +108,15 @@ pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EnvWe
     let settings = DispatcherSettings::default();
     let settings = match claim_timeout {
         Some(timeout) => settings.claim_timeout(timeout),
+        None => settings,
+    };
+    // The first retry waits up to 1 s, or the cap if that is shorter.
+    let settings = match max_backoff {
+        Some(cap) => settings.backoff(cap.min(Duration::from_secs(1)), cap),
+        None => settings,
+    };
+    let settings = match max_attempts {
+        Some(attempts) => settings.max_attempts(attempts),
         None => settings,
     };
     Ok(Some(EnvWebhook { webhook, settings }))
@@ -147,7 +170,7 @@ impl EnvConfig {
             .settings(settings.clone())
             .api_config(self.api_config());
         tracing::info!(
-            url = %hook.url(),
+            url = %hook.redacted_url(),
             events = %hook.events().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
             consumer = %dispatcher.consumer(),
             "webhook configured"

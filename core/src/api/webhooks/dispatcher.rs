@@ -366,7 +366,7 @@ impl Worker {
         }
         tracing::error!(
             webhook = %self.hook.id(),
-            url = %self.hook.url(),
+            url = %self.hook.redacted_url(),
             event = %id,
             name = %entry.event.name(),
             attempts,

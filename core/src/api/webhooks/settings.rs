@@ -87,6 +87,13 @@ impl DispatcherSettings {
         self
     }
 
+    /// Sets [`batch`](Self::batch) (at least 1).
+    #[must_use]
+    pub fn batch(mut self, entries: usize) -> Self {
+        self.batch = entries.max(1);
+        self
+    }
+
     /// The wait after the `attempt`-th failure (1-based): uniform in
     /// `[0, min(cap, base · 2^(attempt-1))]`.
     pub(super) fn backoff_after(&self, attempt: u32) -> Duration {

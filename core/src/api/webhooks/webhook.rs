@@ -83,7 +83,7 @@ impl fmt::Debug for Webhook {
         f.debug_struct("Webhook")
             .field("id", &self.id)
             .field("name", &self.name)
-            .field("url", &self.raw_url)
+            .field("url", &self.redacted_url())
             .field("key", &self.key)
             .field("events", &self.events)
             .finish()
@@ -118,6 +118,29 @@ impl Webhook {
     /// The URL as configured: exactly this text is signed.
     pub fn url(&self) -> &str {
         &self.raw_url
+    }
+
+    /// The URL without user info, query or fragment (they may carry
+    /// credentials), for logs.
+    ///
+    /// ```
+    /// use tokengate::api::webhooks::Webhook;
+    /// let hook = Webhook::builder("h", "https://user:pass@hooks.example.com:8443/in?token=abc")
+    ///     .signature_key("a-signature-key-of-some-length")
+    ///     .events(["users.*"])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(hook.redacted_url(), "https://hooks.example.com:8443/in");
+    /// ```
+    pub fn redacted_url(&self) -> String {
+        let url = &self.url;
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        format!(
+            "{}://{}{port}{}",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.path()
+        )
     }
 
     pub(super) fn parsed_url(&self) -> &Url {

@@ -368,7 +368,7 @@ async fn dispatchers_on_one_log_share_the_work() {
     let receiver = Receiver::start(KEY).await;
     let log = new_log();
     let hooks = || vec![hook(&receiver, "w1", &["users.*"])];
-    let settings = DispatcherSettings { batch: 2, ..fast() };
+    let settings = fast().batch(2);
     let first = start(&log, hooks(), settings.clone());
     let second = start(&log, hooks(), settings);
     append(&log, (0..40).map(|i| token_event(&format!("user{i}"), "s")).collect()).await;

@@ -156,7 +156,8 @@ impl WebhookSink {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
-    /// Answers `status` from now on.
+    /// Answers `status` from now on; `0` hangs up on every connection
+    /// without an answer (the receiver unreachable).
     pub fn answer_with(&self, status: u16) {
         self.status.store(status, Ordering::SeqCst);
     }
@@ -208,6 +209,10 @@ impl WebhookSink {
     }
 
     async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
+        if self.status.load(Ordering::SeqCst) == 0 {
+            self.shared.requests.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
         let (read, mut write) = stream.into_split();
         let mut reader = BufReader::new(read);
         loop {

@@ -32,6 +32,8 @@
 //! | `TOKENGATE_WEBHOOK_KEY` | its signature key (≥ 16 chars; `X-Appwrite-Webhook-Signature`) | required with the URL |
 //! | `TOKENGATE_WEBHOOK_EVENTS` | comma-separated event patterns (`users.*.sessions.*.delete`, …) | `users.*` |
 //! | `TOKENGATE_EVENTS` | `1` keeps an event log (on the configured Redis, else in process) without a webhook, for services that follow it (`live-sessions`) | only with a webhook |
+//! | `TOKENGATE_WEBHOOK_MAX_ATTEMPTS` | attempts per event (1..=1000) before it moves to the dead-letter stream | 10 |
+//! | `TOKENGATE_WEBHOOK_MAX_BACKOFF_MS` | longest wait between two attempts (100..=3600000 ms; full jitter below it) | 300000 |
 //! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
 //! | `TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS` | how long (1000..=3600000 ms) entries taken by a dispatcher that died wait before another claims them | 60000 |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |

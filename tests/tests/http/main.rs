@@ -20,4 +20,5 @@ mod node_sdk;
 mod shared_redis;
 mod smtp_tls;
 mod web_sdk;
+mod webhook_durability;
 mod webhooks;

@@ -40,6 +40,21 @@ pub struct User {
     pub phone_verification: bool,
 }
 
+impl User {
+    /// The user `id` as the built-in directory's record describes it.
+    pub(crate) fn from_record(id: &UserId, record: UserRecord) -> User {
+        User {
+            id: id.clone(),
+            created_at: from_ms(record.created_ms),
+            updated_at: from_ms(record.updated_ms),
+            email: record.email,
+            phone: record.phone,
+            email_verification: record.email_verified,
+            phone_verification: record.phone_verified,
+        }
+    }
+}
+
 /// An address a token is delivered to (already normalised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -165,15 +180,11 @@ impl Directory for StoreDirectory {
     }
 
     async fn get(&self, user: &UserId) -> Result<Option<User>, Error> {
-        Ok(self.store.load_user(user, now_ms()).await?.map(|record| User {
-            id: user.clone(),
-            created_at: from_ms(record.created_ms),
-            updated_at: from_ms(record.updated_ms),
-            email: record.email,
-            phone: record.phone,
-            email_verification: record.email_verified,
-            phone_verification: record.phone_verified,
-        }))
+        Ok(self
+            .store
+            .load_user(user, now_ms())
+            .await?
+            .map(|record| User::from_record(user, record)))
     }
 
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool) -> Result<(), Error> {

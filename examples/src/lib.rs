@@ -90,6 +90,30 @@ pub fn app_cors_origins(endpoints: &Endpoints) -> &[String] {
 /// browser blocks the cookie) and `Content-Type`.
 pub const APP_CORS_HEADERS: [&str; 3] = ["content-type", "x-appwrite-session", "x-fallback-cookies"];
 
+/// Serves `app` (an axum router) on `listen` with the peer address known
+/// to the layer (per-client limits need it) until Ctrl-C; exits with status
+/// 1 when the address cannot be bound or the server fails.
+pub async fn serve_axum(app: axum::Router, listen: SocketAddr, name: &str) {
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot bind {listen}: {error}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("{name} listening on http://{listen}");
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, service)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    {
+        eprintln!("server error: {error}");
+        std::process::exit(1);
+    }
+}
+
 /// The `/public` body.
 pub fn public_json() -> serde_json::Value {
     serde_json::json!({ "status": "ok" })

@@ -196,19 +196,7 @@ impl Gate {
                 // Its sessions end first, then the user.
                 let at = from_ms(now);
                 let mut events = Pending::sessions_deleted(user, deleted.sessions, at);
-                let record = deleted.user;
-                events.push(Pending::user_deleted(
-                    User {
-                        id: user.clone(),
-                        created_at: from_ms(record.created_ms),
-                        updated_at: from_ms(record.updated_ms),
-                        email: record.email,
-                        phone: record.phone,
-                        email_verification: record.email_verified,
-                        phone_verification: record.phone_verified,
-                    },
-                    at,
-                ));
+                events.push(Pending::user_deleted(User::from_record(user, deleted.user), at));
                 self.announce(events);
             }
             Ok(())

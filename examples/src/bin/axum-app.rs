@@ -39,22 +39,5 @@ async fn main() {
         .layer(cors)
         .layer(TokenGateLayer::new(config.endpoints));
 
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot bind {}: {error}", config.listen);
-            std::process::exit(1);
-        }
-    };
-    tracing::info!("axum-app listening on http://{}", config.listen);
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(error) = axum::serve(listener, service)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-    {
-        eprintln!("server error: {error}");
-        std::process::exit(1);
-    }
+    tokengate_examples::serve_axum(app, config.listen, "axum-app").await;
 }

@@ -109,17 +109,5 @@ async fn main() {
             gate: config.endpoints.gate().clone(),
         })
         .layer(TokenGateLayer::new(config.endpoints));
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot bind {}: {error}", config.listen);
-            std::process::exit(1);
-        }
-    };
-    tracing::info!("live-sessions listening on http://{}", config.listen);
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(error) = axum::serve(listener, service).await {
-        eprintln!("server error: {error}");
-        std::process::exit(1);
-    }
+    tokengate_examples::serve_axum(app, config.listen, "live-sessions").await;
 }

@@ -32,6 +32,7 @@
 //! | `BENCH_SECTIONS` | `http,exchange,scale` | which sections to run |
 //! | `BENCH_ROWS` | every row | which HTTP rows to run, e.g. `axum:b,actix:c` (for profiling one row under `perf`) |
 //! | `BENCH_SECTIONS=profile` | | instead of the above, a profiling loop: see `profile.rs` |
+//! | `BENCH_SECTIONS=events` | | events off against on (issue 17), Redis and memory stores, `BENCH_ROUNDS` rounds: see `events_cost.rs`; printed, not written |
 //! | `BENCH_RESULTS` | `benches/RESULTS.md` | where to write the table (`-`: nowhere); a partial or non-default run writes only when this is set |
 #![forbid(unsafe_code)]
 
@@ -72,6 +73,7 @@ macro_rules! least_disturbed {
     }};
 }
 
+mod events_cost;
 mod load;
 mod machine;
 mod profile;
@@ -165,7 +167,7 @@ fn settings() -> Result<Settings, String> {
     let small = env_u64("BENCH_SMALL", 1_000)?;
     let sections = env_list("BENCH_SECTIONS", "http,exchange,scale");
     for section in &sections {
-        if !["http", "exchange", "scale", "profile"].contains(&section.as_str()) {
+        if !["http", "exchange", "scale", "profile", "events"].contains(&section.as_str()) {
             return Err(format!("BENCH_SECTIONS: unknown section {section:?}"));
         }
     }
@@ -316,6 +318,31 @@ fn run() -> Result<(), String> {
             settings.rounds,
             &mut retries,
         ))?);
+    }
+
+    if wants("events") {
+        let mut results = Vec::new();
+        for backend in [
+            events_cost::Backend::Redis,
+            events_cost::Backend::Memory,
+            events_cost::Backend::RedisLongTimeout,
+        ] {
+            eprintln!("events: {backend:?} store, events off against on");
+            results.push(app.block_on(events_cost::run(
+                backend,
+                &redis,
+                &secret,
+                budget,
+                settings.rounds,
+                &mut admin,
+            ))?);
+        }
+        println!("{}", events_cost::markdown(&results, budget));
+        if settings.sections.len() == 1 {
+            drop(admin);
+            app.shutdown_timeout(Duration::from_secs(2));
+            return Ok(());
+        }
     }
 
     drop(admin);

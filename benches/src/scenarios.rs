@@ -35,7 +35,7 @@ pub struct CpuCost {
     pub other_load: f64,
 }
 
-struct CpuProbe {
+pub(crate) struct CpuProbe {
     at: Instant,
     redis: f64,
     process: f64,
@@ -44,7 +44,7 @@ struct CpuProbe {
 }
 
 impl CpuProbe {
-    fn take(admin: &mut redis::Connection) -> Self {
+    pub(crate) fn take(admin: &mut redis::Connection) -> Self {
         CpuProbe {
             at: Instant::now(),
             redis: redis_server::cpu_seconds(admin),
@@ -55,7 +55,7 @@ impl CpuProbe {
     }
 
     /// Cost per op since `self`; `loadgen_on_this_thread` subtracts this thread's CPU.
-    fn cost(&self, admin: &mut redis::Connection, stats: &Stats, loadgen_on_this_thread: bool) -> CpuCost {
+    pub(crate) fn cost(&self, admin: &mut redis::Connection, stats: &Stats, loadgen_on_this_thread: bool) -> CpuCost {
         let now = CpuProbe::take(admin);
         let ops = (stats.ops + stats.warm_ops).max(1) as f64;
         let thread = if loadgen_on_this_thread {

@@ -1,8 +1,11 @@
 //! Announcing changes as [`Event`]s: the gate queues them, in order, and
-//! one background task appends them to the event log, so that no request
-//! waits for the log (enabling events adds no round trip to issuing,
-//! exchanging or logging out). Loss: what is queued when the process dies,
-//! and a batch the log refused three times (logged, counted).
+//! one background task appends them to the event log in batches, so that
+//! no request waits for the log (enabling events adds no round trip to
+//! issuing, exchanging or logging out). Every event is complete when
+//! queued: the appender reads nothing. Loss: what is queued when the
+//! process dies, a batch the log refused three times, and what arrives
+//! while the queue is full (each logged and counted in
+//! `tokengate_events_lost_total`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,20 +15,21 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use crate::directory::{Directory, User};
+use crate::directory::User;
 use crate::events::{Event, EventKind, EventLog, EventObject};
 use crate::model::{Session, Token, UserId};
 use crate::store::SessionRecord;
 
-/// An event to announce; a new user's record is read by the background
-/// task (its address, set by the flow that made it), not by the request.
+/// An event to announce.
 #[derive(Debug)]
-pub(crate) enum Pending {
-    Ready(Event),
-    UserCreated(UserId, DateTime<Utc>),
-}
+pub(crate) struct Pending(Event);
 
 impl Pending {
+    pub(crate) fn user_created(user: User) -> Pending {
+        let (id, at) = (user.id.clone(), user.created_at);
+        Pending(Event::new(EventKind::UserCreate, id, EventObject::User(user), at))
+    }
+
     pub(crate) fn token_created(token: &Token) -> Pending {
         let event = Event::new(
             EventKind::TokenCreate,
@@ -33,12 +37,12 @@ impl Pending {
             EventObject::Token(token.clone()),
             token.created_at,
         );
-        Pending::Ready(event)
+        Pending(event)
     }
 
     pub(crate) fn session(kind: EventKind, session: Session, at: DateTime<Utc>) -> Pending {
         let user = session.user_id.clone();
-        Pending::Ready(Event::new(kind, user, EventObject::Session(session), at))
+        Pending(Event::new(kind, user, EventObject::Session(session), at))
     }
 
     pub(crate) fn sessions_deleted(user: &UserId, records: Vec<SessionRecord>, at: DateTime<Utc>) -> Vec<Pending> {
@@ -50,7 +54,7 @@ impl Pending {
 
     pub(crate) fn user_deleted(user: User, at: DateTime<Utc>) -> Pending {
         let id = user.id.clone();
-        Pending::Ready(Event::new(EventKind::UserDelete, id, EventObject::User(user), at))
+        Pending(Event::new(EventKind::UserDelete, id, EventObject::User(user), at))
     }
 }
 
@@ -58,7 +62,6 @@ impl Pending {
 #[derive(Debug)]
 pub(crate) struct Announcer {
     log: Arc<dyn EventLog>,
-    directory: Arc<dyn Directory>,
     queue: Mutex<Queue>,
     wake: Notify,
     /// Announced minus appended (or lost): `flush` waits for zero.
@@ -74,12 +77,17 @@ struct Queue {
 
 /// Attempts per batch before it is dropped (and counted as lost).
 const APPEND_ATTEMPTS: u32 = 3;
+/// Events per append: one pipeline well inside the store's response
+/// timeout, so that a slow batch is not sent again while Redis runs it.
+const BATCH: usize = 500;
+/// Events queued at most; beyond, new ones are dropped (and counted): the
+/// log is down or far behind, and memory must stay bounded.
+const QUEUE_LIMIT: usize = 100_000;
 
 impl Announcer {
-    pub(crate) fn new(log: Arc<dyn EventLog>, directory: Arc<dyn Directory>) -> Arc<Announcer> {
+    pub(crate) fn new(log: Arc<dyn EventLog>) -> Arc<Announcer> {
         Arc::new(Announcer {
             log,
-            directory,
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             outstanding: AtomicU64::new(0),
@@ -97,9 +105,15 @@ impl Announcer {
         if events.is_empty() {
             return;
         }
-        self.outstanding.fetch_add(events.len() as u64, Ordering::SeqCst);
         let start = {
             let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.pending.len() + events.len() > QUEUE_LIMIT {
+                drop(queue);
+                tracing::error!(lost = events.len(), "event queue full; events lost");
+                metrics::counter!("tokengate_events_lost_total").increment(events.len() as u64);
+                return;
+            }
+            self.outstanding.fetch_add(events.len() as u64, Ordering::SeqCst);
             queue.pending.extend(events);
             !std::mem::replace(&mut queue.running, true)
         };
@@ -125,7 +139,8 @@ impl Announcer {
         loop {
             let batch: Vec<Pending> = {
                 let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                queue.pending.drain(..).collect()
+                let take = queue.pending.len().min(BATCH);
+                queue.pending.drain(..take).collect()
             };
             if batch.is_empty() {
                 let woken = self.wake.notified();
@@ -135,34 +150,10 @@ impl Announcer {
                 continue;
             }
             let count = batch.len() as u64;
-            let mut events = Vec::with_capacity(batch.len());
-            for pending in batch {
-                events.push(self.resolve(pending).await);
-            }
+            let events: Vec<Event> = batch.into_iter().map(|Pending(event)| event).collect();
             self.append(&events).await;
             self.outstanding.fetch_sub(count, Ordering::SeqCst);
             self.drained.notify_waiters();
-        }
-    }
-
-    async fn resolve(&self, pending: Pending) -> Event {
-        match pending {
-            Pending::Ready(event) => event,
-            Pending::UserCreated(user, at) => {
-                // The record as the flow made it (email or phone); a user
-                // deleted meanwhile is announced with what is known.
-                let found = self.directory.get(&user).await.ok().flatten();
-                let record = found.unwrap_or_else(|| User {
-                    id: user.clone(),
-                    created_at: at,
-                    updated_at: at,
-                    email: String::new(),
-                    phone: String::new(),
-                    email_verification: false,
-                    phone_verification: false,
-                });
-                Event::new(EventKind::UserCreate, user, EventObject::User(record), at)
-            }
         }
     }
 

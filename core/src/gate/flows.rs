@@ -66,7 +66,7 @@ impl Gate {
             .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.otp;
-        let mut token = self
+        let (mut token, user_created) = self
             .issue(
                 &owner,
                 TokenKind::EmailOtp,
@@ -77,6 +77,7 @@ impl Gate {
             )
             .await?;
         token.phrase = phrase.then(security_phrase);
+        self.announce_issued(&token, user_created, Some(Address::Email(&email)));
         let templates = &self.flows().templates;
         let values = self.template_values(&token, "", lifetime.as_secs());
         let message = EmailMessage {
@@ -122,7 +123,7 @@ impl Gate {
             .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.magic_url;
-        let mut token = self
+        let (mut token, user_created) = self
             .issue(
                 &owner,
                 TokenKind::MagicUrl,
@@ -133,6 +134,7 @@ impl Gate {
             )
             .await?;
         token.phrase = phrase.then(security_phrase);
+        self.announce_issued(&token, user_created, Some(Address::Email(&email)));
         let expire = crate::time::format_date(token.expire);
         let link = {
             let secret = token.secret.as_ref().map(|s| s.expose()).unwrap_or_default();
@@ -177,7 +179,7 @@ impl Gate {
             .resolve(Address::Phone(&phone), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.otp;
-        let token = self
+        let (token, user_created) = self
             .issue(
                 &owner,
                 TokenKind::Phone,
@@ -187,6 +189,7 @@ impl Gate {
                 true,
             )
             .await?;
+        self.announce_issued(&token, user_created, Some(Address::Phone(&phone)));
         let values = self.template_values(&token, "", lifetime.as_secs());
         let message = SmsMessage {
             to: phone,

@@ -2,6 +2,7 @@
 
 use super::announce::Pending;
 use super::{Gate, TokenOptions, DEFAULT_TOKEN_LENGTH, MAX_SECRET_LEN, TOKEN_EXPIRE_RANGE, TOKEN_LENGTH_RANGE};
+use crate::directory::{Address, User};
 use crate::error::Error;
 use crate::events::EventKind;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
@@ -41,11 +42,45 @@ impl Gate {
         // 4 bits per hex character: under 16 characters is under 64 bits.
         let low_entropy = length * 4 < 64;
         self.inner.directory.remember(user).await?;
-        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
-            .await
+        let (token, user_created) = self
+            .issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
+            .await?;
+        self.announce_issued(&token, user_created, None);
+        Ok(token)
     }
 
-    /// Stores a token with the given secret; the building block of every flow.
+    /// Announces an issued token (after its phrase is set), preceded by the
+    /// user's creation when the token made the user known: the user as the
+    /// request knows it (the flow's address), so the appender reads nothing.
+    pub(crate) fn announce_issued(&self, token: &Token, user_created: bool, address: Option<Address<'_>>) {
+        if !self.announcing() {
+            return;
+        }
+        let mut events = Vec::with_capacity(2);
+        if user_created {
+            let (email, phone) = match address {
+                Some(Address::Email(email)) => (email, ""),
+                Some(Address::Phone(phone)) => ("", phone),
+                _ => ("", ""),
+            };
+            let user = User {
+                id: token.user_id.clone(),
+                created_at: token.created_at,
+                updated_at: token.created_at,
+                email: email.to_owned(),
+                phone: phone.to_owned(),
+                email_verification: false,
+                phone_verification: false,
+            };
+            events.push(Pending::user_created(user));
+        }
+        events.push(Pending::token_created(token));
+        self.announce(events);
+    }
+
+    /// Stores a token with the given secret; the building block of every
+    /// flow. Answers it and whether it made the user known (for
+    /// [`Gate::announce_issued`]).
     pub(crate) async fn issue(
         &self,
         user: &UserId,
@@ -54,7 +89,7 @@ impl Gate {
         lifetime: Duration,
         low_entropy: bool,
         replace_kind: bool,
-    ) -> Result<Token, Error> {
+    ) -> Result<(Token, bool), Error> {
         let now = now_ms();
         let expire_ms = now + lifetime.as_millis() as i64;
         let digest = self
@@ -76,15 +111,7 @@ impl Gate {
             phrase: None,
             kind,
         };
-        if self.announcing() {
-            let mut events = Vec::with_capacity(2);
-            if user_created {
-                events.push(Pending::UserCreated(user.clone(), from_ms(now)));
-            }
-            events.push(Pending::token_created(&token));
-            self.announce(events);
-        }
-        Ok(token)
+        Ok((token, user_created))
     }
 
     /// Exchanges `userId` + `secret` for a session, once. Returns the session
@@ -188,7 +215,15 @@ impl Gate {
             let at = session.created_at;
             let mut events = Vec::new();
             if inserted.user_created {
-                events.push(Pending::UserCreated(user.clone(), at));
+                events.push(Pending::user_created(User {
+                    id: user.clone(),
+                    created_at: at,
+                    updated_at: at,
+                    email: String::new(),
+                    phone: String::new(),
+                    email_verification: false,
+                    phone_verification: false,
+                }));
             }
             events.push(Pending::session(EventKind::SessionCreate, session.clone(), at));
             events.extend(Pending::sessions_deleted(user, inserted.evicted, at));

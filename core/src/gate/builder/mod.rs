@@ -243,9 +243,7 @@ impl GateBuilder {
         let directory = self
             .directory
             .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
-        let announcer = self
-            .event_log
-            .map(|log| super::announce::Announcer::new(log, directory.clone()));
+        let announcer = self.event_log.map(super::announce::Announcer::new);
         Ok(Gate {
             inner: Arc::new(Inner {
                 store,

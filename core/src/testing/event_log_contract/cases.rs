@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{session_event, token_event, user_event, LogBackend};
 use crate::events::{Event, EventKind, EventLogConfig, EventObject, LoggedEvent};
-use crate::secret::{random_hex, Secret};
+use crate::secret::{ct_eq, random_hex, Secret};
 
 fn id_key(id: &str) -> (u64, u64) {
     let (ms, seq) = id.split_once('-').expect("ids are <ms>-<seq>");
@@ -264,7 +264,7 @@ pub async fn the_token_secret_is_sealed(backend: LogBackend) {
         })
         .collect();
     assert_eq!(secrets.len(), 4);
-    assert!(secrets.iter().all(|s| s == secret.expose()));
+    assert!(secrets.iter().all(|s| ct_eq(s.as_bytes(), secret.expose().as_bytes())));
     if let Some(raw) = made.raw {
         let stored = raw.stored().await;
         assert!(stored.len() >= 3, "{} stored entries", stored.len());

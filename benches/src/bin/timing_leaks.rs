@@ -523,6 +523,11 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize) -> Setup<Me
     };
     let config = ApiConfig::default().api_key(key);
     let endpoints = Endpoints::with_config(gate.clone(), config).map_err(|e| format!("endpoints: {e}"))?;
+    // A known user: the route answers 404 for an unknown one.
+    let alice = tokengate::UserId::parse("alice").map_err(|e| format!("user: {e}"))?;
+    gate.create_token(&alice, tokengate::TokenOptions::default())
+        .await
+        .map_err(|e| format!("token: {e}"))?;
     // The right key is accepted, so a refusal below is the key's.
     let accepted = endpoints.handle(request(key)?, ClientContext::default()).await;
     if accepted.status() != StatusCode::OK {

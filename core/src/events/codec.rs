@@ -14,6 +14,10 @@
 //! | `ip`, `ua` | session client address and user agent |
 //! | `e`, `ph`, `ev`, `pv` | user email, phone, and their verification flags |
 //!
+//! | `r` | instead of `i` … `ua` for a session event: the session record as
+//! the Redis store keeps it (`{"k":origin,"i":id,"c":..,"u":updated,"e":expire,…}`),
+//! embedded verbatim by the store's scripts when they write events themselves |
+//!
 //! Empty strings, `false` and absent values are left out. The kind decides
 //! which object the fields describe (token events a token, session events
 //! a session, user events a user).
@@ -90,6 +94,23 @@ struct Stored {
     ev: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pv: bool,
+    #[serde(default, skip_serializing)]
+    r: Option<StoredRecord>,
+}
+
+/// A session record as the Redis store keeps it (written into events by
+/// its scripts; the idle deadline `d` is not part of the session).
+#[derive(Deserialize)]
+struct StoredRecord {
+    k: String,
+    i: String,
+    c: i64,
+    u: i64,
+    e: i64,
+    #[serde(default)]
+    ip: String,
+    #[serde(default)]
+    ua: String,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -184,7 +205,16 @@ impl EventCodec {
 
     /// The event stored as `bytes`, with an empty `id`.
     pub(crate) fn decode(&self, bytes: &[u8]) -> Result<Event, StoreError> {
-        let stored: Stored = serde_json::from_slice(bytes).map_err(|_| corrupt("not JSON"))?;
+        let mut stored: Stored = serde_json::from_slice(bytes).map_err(|_| corrupt("not JSON"))?;
+        if let Some(record) = stored.r.take() {
+            stored.i = Some(record.i);
+            stored.c = Some(record.c);
+            stored.m = Some(record.u);
+            stored.x = Some(record.e);
+            stored.y = Some(record.k);
+            stored.ip = record.ip;
+            stored.ua = record.ua;
+        }
         let kind = EventKind::from_tag(&stored.k).ok_or_else(|| corrupt("unknown kind"))?;
         let user_id = UserId::checked(&stored.u).ok_or_else(|| corrupt("bad user id"))?;
         let ms = |value: Option<i64>| value.map(from_ms).ok_or_else(|| corrupt("missing date"));
@@ -362,6 +392,38 @@ pub(crate) mod tests {
             .unwrap()
             .replace("\"u\":\"alice\"", "\"u\":\"mallory\"");
         assert!(codec().decode(text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_embedded_session_record_decodes_as_the_session() {
+        // As the Redis store's scripts write session events: the record
+        // JSON verbatim (with an idle deadline, which is not part of it).
+        let event = session_event("bob");
+        let EventObject::Session(session) = &event.object else {
+            panic!("not a session")
+        };
+        let record = format!(
+            r#"{{"k":"{}","i":"{}","c":{},"u":{},"e":{},"d":{},"ip":"{}","ua":"{}"}}"#,
+            session.origin.code(),
+            session.id,
+            session.created_at.timestamp_millis(),
+            session.updated_at.timestamp_millis(),
+            session.expire.timestamp_millis(),
+            session.expire.timestamp_millis() - 1,
+            session.ip,
+            session.user_agent
+        );
+        let stored = format!(
+            r#"{{"u":"bob","t":{},"k":"session.delete","r":{record}}}"#,
+            event.at.timestamp_millis()
+        );
+        let back = codec().decode(stored.as_bytes()).unwrap();
+        assert_eq!(back.kind, EventKind::SessionDelete);
+        assert_eq!(back.at, event.at);
+        let EventObject::Session(b) = &back.object else {
+            panic!("not a session")
+        };
+        assert_eq!(session, b);
     }
 
     #[test]

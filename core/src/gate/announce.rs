@@ -25,6 +25,11 @@ use crate::store::SessionRecord;
 pub(crate) struct Pending(Event);
 
 impl Pending {
+    /// The event.
+    pub(crate) fn into_event(self) -> Event {
+        self.0
+    }
+
     pub(crate) fn user_created(user: User) -> Pending {
         let (id, at) = (user.id.clone(), user.created_at);
         Pending(Event::new(EventKind::UserCreate, id, EventObject::User(user), at))

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::tokens::Issued;
 use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
 use crate::delivery::{render, EmailMessage, SmsMessage, TemplateValues};
@@ -66,18 +67,21 @@ impl Gate {
             .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.otp;
-        let (mut token, user_created) = self
+        let issued = Issued {
+            phrase: phrase.then(security_phrase),
+            address: Some(Address::Email(&email)),
+            replace_kind: true,
+        };
+        let token = self
             .issue(
                 &owner,
                 TokenKind::EmailOtp,
                 random_digits(OTP_DIGITS),
                 lifetime,
                 true,
-                true,
+                issued,
             )
             .await?;
-        token.phrase = phrase.then(security_phrase);
-        self.announce_issued(&token, user_created, Some(Address::Email(&email)));
         let templates = &self.flows().templates;
         let values = self.template_values(&token, "", lifetime.as_secs());
         let message = EmailMessage {
@@ -123,18 +127,21 @@ impl Gate {
             .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.magic_url;
-        let (mut token, user_created) = self
+        let issued = Issued {
+            phrase: phrase.then(security_phrase),
+            address: Some(Address::Email(&email)),
+            replace_kind: true,
+        };
+        let token = self
             .issue(
                 &owner,
                 TokenKind::MagicUrl,
                 random_hex(MAGIC_URL_HEX),
                 lifetime,
                 false,
-                true,
+                issued,
             )
             .await?;
-        token.phrase = phrase.then(security_phrase);
-        self.announce_issued(&token, user_created, Some(Address::Email(&email)));
         let expire = crate::time::format_date(token.expire);
         let link = {
             let secret = token.secret.as_ref().map(|s| s.expose()).unwrap_or_default();
@@ -179,17 +186,21 @@ impl Gate {
             .resolve(Address::Phone(&phone), &requested, self.may_create(user_id, requester))
             .await?;
         let lifetime = self.flows().lifetimes.otp;
-        let (token, user_created) = self
+        let issued = Issued {
+            phrase: None,
+            address: Some(Address::Phone(&phone)),
+            replace_kind: true,
+        };
+        let token = self
             .issue(
                 &owner,
                 TokenKind::Phone,
                 random_digits(OTP_DIGITS),
                 lifetime,
                 true,
-                true,
+                issued,
             )
             .await?;
-        self.announce_issued(&token, user_created, Some(Address::Phone(&phone)));
         let values = self.template_values(&token, "", lifetime.as_secs());
         let message = SmsMessage {
             to: phone,

@@ -167,7 +167,10 @@ impl Gate {
     /// Waits until every event announced so far is in the event log (or
     /// was given up after repeated failures, which is logged). Events are
     /// appended in the background; call this before shutting down, or in
-    /// tests before reading the log.
+    /// tests before reading the log. (A store that writes events itself,
+    /// such as a standalone [`RedisStore`](crate::store::RedisStore) made
+    /// [`with_events`](crate::store::RedisStore::with_events), has them in
+    /// the log as soon as each change is: nothing waits here then.)
     pub async fn flush_events(&self) {
         if let Some(announcer) = &self.inner.announcer {
             announcer.flush().await;
@@ -181,9 +184,11 @@ impl Gate {
         }
     }
 
-    /// Whether changes are announced (building events costs nothing otherwise).
+    /// Whether changes are announced (building events costs nothing
+    /// otherwise): not when the store writes them itself, in the same step
+    /// as each change ([`SessionStore::writes_events`](crate::store::SessionStore::writes_events)).
     fn announcing(&self) -> bool {
-        self.inner.announcer.is_some()
+        self.inner.announcer.is_some() && !self.inner.store.writes_events()
     }
 
     pub(crate) fn server_key(&self) -> &ServerSecret {

@@ -8,9 +8,19 @@ use crate::events::EventKind;
 use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
 use crate::observe;
 use crate::secret::{random_hex, random_id, Purpose, Secret};
-use crate::store::{Redemption, TokenRecord};
+use crate::store::{IssueEvents, Redemption, TokenRecord};
 use crate::time::{from_ms, now_ms};
 use std::time::Duration;
+
+/// How a token is issued beyond its secret: what its events carry (its
+/// phrase, the flow's address) and whether it replaces the user's other
+/// tokens of its kind.
+#[derive(Debug, Default)]
+pub(crate) struct Issued<'a> {
+    pub(crate) phrase: Option<String>,
+    pub(crate) address: Option<Address<'a>>,
+    pub(crate) replace_kind: bool,
+}
 
 impl Gate {
     /// Issues a custom token (lowercase hex secret) for `user`.
@@ -42,45 +52,37 @@ impl Gate {
         // 4 bits per hex character: under 16 characters is under 64 bits.
         let low_entropy = length * 4 < 64;
         self.inner.directory.remember(user).await?;
-        let (token, user_created) = self
-            .issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, false)
-            .await?;
-        self.announce_issued(&token, user_created, None);
-        Ok(token)
+        let issued = Issued::default();
+        self.issue(user, TokenKind::Custom, random_hex(length), expire, low_entropy, issued)
+            .await
     }
 
-    /// Announces an issued token (after its phrase is set), preceded by the
-    /// user's creation when the token made the user known: the user as the
-    /// request knows it (the flow's address), so the appender reads nothing.
-    pub(crate) fn announce_issued(&self, token: &Token, user_created: bool, address: Option<Address<'_>>) {
-        if !self.announcing() {
-            return;
-        }
-        let mut events = Vec::with_capacity(2);
-        if user_created {
-            let (email, phone) = match address {
-                Some(Address::Email(email)) => (email, ""),
-                Some(Address::Phone(phone)) => ("", phone),
-                _ => ("", ""),
-            };
-            let user = User {
-                id: token.user_id.clone(),
-                created_at: token.created_at,
-                updated_at: token.created_at,
-                email: email.to_owned(),
-                phone: phone.to_owned(),
-                email_verification: false,
-                phone_verification: false,
-            };
-            events.push(Pending::user_created(user));
-        }
-        events.push(Pending::token_created(token));
-        self.announce(events);
+    /// The events of an issued token (with its phrase): the user's
+    /// creation (announced when the token made the user known: the user as
+    /// the request knows it, the flow's address, so the appender reads
+    /// nothing) and the token's.
+    fn issued_events(token: &Token, address: Option<Address<'_>>) -> (Pending, Pending) {
+        let (email, phone) = match address {
+            Some(Address::Email(email)) => (email, ""),
+            Some(Address::Phone(phone)) => ("", phone),
+            _ => ("", ""),
+        };
+        let user = User {
+            id: token.user_id.clone(),
+            created_at: token.created_at,
+            updated_at: token.created_at,
+            email: email.to_owned(),
+            phone: phone.to_owned(),
+            email_verification: false,
+            phone_verification: false,
+        };
+        (Pending::user_created(user), Pending::token_created(token))
     }
 
     /// Stores a token with the given secret; the building block of every
-    /// flow. Answers it and whether it made the user known (for
-    /// [`Gate::announce_issued`]).
+    /// flow. Its events (the user's creation when the token made the user
+    /// known, then the token's, with its phrase) are written by the store
+    /// in the same step when it writes events, else announced.
     pub(crate) async fn issue(
         &self,
         user: &UserId,
@@ -88,8 +90,8 @@ impl Gate {
         secret: Secret,
         lifetime: Duration,
         low_entropy: bool,
-        replace_kind: bool,
-    ) -> Result<(Token, bool), Error> {
+        issued: Issued<'_>,
+    ) -> Result<Token, Error> {
         let now = now_ms();
         let expire_ms = now + lifetime.as_millis() as i64;
         let digest = self
@@ -97,21 +99,42 @@ impl Gate {
             .secret
             .digest(Purpose::Token, user, secret.expose().as_bytes());
         let record = TokenRecord::new(random_id(), kind, digest, now, expire_ms, low_entropy);
-        let span = tracing::info_span!("tokengate.issue", user = %user, kind = observe::kind_label(kind), outcome = tracing::field::Empty);
-        let stored = self.inner.store.insert_token(user, &record, replace_kind, now);
-        let user_created =
-            observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
-        observe::token_issued(kind);
         let token = Token {
-            id: record.id,
+            id: record.id.clone(),
             created_at: from_ms(now),
             user_id: user.clone(),
             secret: Some(secret),
             expire: from_ms(expire_ms),
-            phrase: None,
+            phrase: issued.phrase,
             kind,
         };
-        Ok((token, user_created))
+        let span = tracing::info_span!("tokengate.issue", user = %user, kind = observe::kind_label(kind), outcome = tracing::field::Empty);
+        let store = &self.inner.store;
+        let replace_kind = issued.replace_kind;
+        let stored = async {
+            if store.writes_events() {
+                let (user_event, token_event) = Self::issued_events(&token, issued.address);
+                let events = IssueEvents::new(user_event.into_event(), token_event.into_event());
+                store
+                    .insert_token_with_events(user, &record, replace_kind, now, &events)
+                    .await
+            } else {
+                store.insert_token(user, &record, replace_kind, now).await
+            }
+        };
+        let user_created =
+            observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
+        observe::token_issued(kind);
+        if self.announcing() {
+            let (user_event, token_event) = Self::issued_events(&token, issued.address);
+            let mut events = Vec::with_capacity(2);
+            if user_created {
+                events.push(user_event);
+            }
+            events.push(token_event);
+            self.announce(events);
+        }
+        Ok(token)
     }
 
     /// Exchanges `userId` + `secret` for a session, once. Returns the session

@@ -25,7 +25,8 @@ pub use self::redis::{RedisRevocations, RedisStore, RedisStoreConfig};
 pub use cache::{CachedStore, RevocationChannel, SessionCache};
 pub use memory::MemoryStore;
 pub use records::{
-    DeletedUser, InsertedSession, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord,
+    DeletedUser, InsertedSession, IssueEvents, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord,
+    UserRecord,
 };
 
 pub use crate::error::StoreError;
@@ -49,6 +50,31 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         replace_kind: bool,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Whether this store writes the [events](crate::events) of its changes
+    /// itself, in the same step as each change (a standalone
+    /// [`RedisStore`](crate::store::RedisStore) made
+    /// [`with_events`](crate::store::RedisStore::with_events)): then the
+    /// gate does not announce them again. Default: no.
+    fn writes_events(&self) -> bool {
+        false
+    }
+
+    /// [`insert_token`](SessionStore::insert_token), and when this store
+    /// [writes events](SessionStore::writes_events), the token's event (and
+    /// the user's, when the token made the user known) in the same step.
+    /// The default ignores `events`.
+    async fn insert_token_with_events(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+        events: &IssueEvents,
+    ) -> Result<bool, StoreError> {
+        let _ = events;
+        self.insert_token(user, token, replace_kind, now_ms).await
+    }
 
     /// Deletes one token (used when its delivery failed).
     async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError>;

@@ -2,6 +2,7 @@
 //! cache, delivery) and its HTTP settings.
 
 use tokengate::api::{ApiConfig, Endpoints};
+use tokengate::events::RedisEventLog;
 use tokengate::store::{MemoryStore, RedisRevocations, RedisStore, RedisStoreConfig};
 use tokengate::{Gate, GateBuilder, ServerSecret};
 
@@ -59,17 +60,20 @@ impl EnvConfig {
             .redirect_schemes(self.redirect_schemes.clone())
             .client_chosen_ids(self.client_chosen_ids)
             .development_mode(self.development);
-        let builder = self.with_store(builder).await?;
+        let standalone_log = event_log.as_ref().and_then(|(_, standalone)| standalone.as_ref());
+        let builder = self.with_store(builder, standalone_log).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
         let builder = match event_log {
-            Some(log) => builder.shared_event_log(log),
+            Some((log, _)) => builder.shared_event_log(log),
             None => builder,
         };
         builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
     }
 
-    async fn with_store(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
+    /// The store; on a standalone Redis with events on (`events`: the log
+    /// on that Redis) it writes each change's events in the same script.
+    async fn with_store(&self, builder: GateBuilder, events: Option<&RedisEventLog>) -> Result<GateBuilder, EnvError> {
         let config = self.redis_config();
         if !self.cluster_nodes.is_empty() {
             let store = RedisStore::connect_cluster(&self.cluster_nodes, config)
@@ -82,7 +86,11 @@ impl EnvConfig {
             let store = RedisStore::connect(url, config)
                 .await
                 .map_err(|e| error("REDIS_URL", e.to_string()))?;
-            tracing::info!("using Redis");
+            let store = match events {
+                Some(log) => store.with_events(log).map_err(|e| error("REDIS_URL", e.to_string()))?,
+                None => store,
+            };
+            tracing::info!(store_writes_events = events.is_some(), "using Redis");
             return Ok(builder.store(store));
         }
         tracing::info!("REDIS_URL is not set: using the embedded in-memory store");

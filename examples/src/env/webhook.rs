@@ -123,10 +123,16 @@ pub(super) fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<EnvWe
 }
 
 impl EnvConfig {
-    /// The event log the gate announces to: only when a webhook is
-    /// configured or `TOKENGATE_EVENTS=1`; on the configured Redis (shared
-    /// by every app on it), else in process.
-    pub(super) async fn event_log(&self, secret: &ServerSecret) -> Result<Option<Arc<dyn EventLog>>, EnvError> {
+    /// The event log of the gate: only when a webhook is configured or
+    /// `TOKENGATE_EVENTS=1`; on the configured Redis (shared by every app
+    /// on it), else in process. On a standalone Redis the log is also
+    /// answered as such (the second value): the store then writes each
+    /// change's events itself, in the same script as the change
+    /// ([`RedisStore::with_events`](tokengate::store::RedisStore::with_events)).
+    pub(super) async fn event_log(
+        &self,
+        secret: &ServerSecret,
+    ) -> Result<Option<(Arc<dyn EventLog>, Option<RedisEventLog>)>, EnvError> {
         if self.webhook.is_none() && !self.events {
             return Ok(None);
         }
@@ -141,11 +147,11 @@ impl EnvConfig {
             let log = RedisEventLog::connect(url, &config, secret.clone(), EventLogConfig::default())
                 .await
                 .map_err(|e| error("REDIS_URL", e.to_string()))?;
-            Arc::new(log)
+            return Ok(Some((Arc::new(log.clone()), Some(log))));
         } else {
             Arc::new(MemoryEventLog::new(secret.clone()))
         };
-        Ok(Some(log))
+        Ok(Some((log, None)))
     }
 
     /// Starts delivering to the configured webhook (none configured: `None`).

@@ -7,3 +7,4 @@ mod event_log_contract;
 mod flows_gate;
 mod gate_contract;
 mod store_contract;
+mod store_events;

@@ -87,6 +87,8 @@ pub struct RedisStore<C = ConnectionManager> {
     prefix: Arc<str>,
     timeout: Duration,
     wait: Option<WaitForReplicas>,
+    /// Set by [`RedisStore::with_events`]: the scripts write the events.
+    events: Option<Arc<events::StoreEvents>>,
 }
 
 impl<C> std::fmt::Debug for RedisStore<C> {
@@ -95,6 +97,7 @@ impl<C> std::fmt::Debug for RedisStore<C> {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("wait_for_replicas", &self.wait)
+            .field("writes_events", &self.events.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +113,7 @@ where
             prefix: Arc::from(config.prefix.as_str()),
             timeout: config.response_timeout,
             wait: config.wait_for_replicas,
+            events: None,
         }
     }
 

@@ -1,13 +1,13 @@
 //! The store traits over Redis: one script (one round trip) per change.
 
 use super::script::*;
-use super::{bulk_text, parse_sessions, unexpected, value_bytes, RedisStore};
+use super::{bulk_text, parse_sessions, unexpected, value_bytes, RedisStore, ScriptCall};
 use crate::model::{TokenKind, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 use crate::store::{
-    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord,
-    SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, DeletedUser, InsertedSession, IssueEvents, RateBucket, RateLimitStore, RedeemRules, Redemption,
+    SessionRecord, SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use redis::aio::ConnectionLike;
@@ -18,6 +18,10 @@ impl<C> SessionStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
+    fn writes_events(&self) -> bool {
+        self.events.is_some()
+    }
+
     async fn insert_token(
         &self,
         user: &UserId,
@@ -25,27 +29,18 @@ where
         replace_kind: bool,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let keys = self.keys(user);
-        let record = format!(
-            "{}|{}|{}|{}",
-            token.id,
-            token.kind.code(),
-            token.expire_ms,
-            u8::from(token.low_entropy)
-        );
-        let mut invocation = INSERT_TOKEN.key(keys.tokens());
-        invocation
-            .key(keys.user())
-            .arg(token.digest.to_base64())
-            .arg(record)
-            .arg(token.expire_ms)
-            .arg(now_ms)
-            .arg(u8::from(replace_kind))
-            .arg(token.kind.code());
-        let created = self
-            .run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
-            .await?;
-        Ok(created == 1)
+        self.store_token(user, token, replace_kind, now_ms, None).await
+    }
+
+    async fn insert_token_with_events(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+        events: &IssueEvents,
+    ) -> Result<bool, StoreError> {
+        self.store_token(user, token, replace_kind, now_ms, Some(events)).await
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<(), StoreError> {
@@ -86,6 +81,7 @@ where
             .arg(rules.lockout_ms)
             .arg(client_limit)
             .arg(rules.client_window_ms);
+        self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
         match parts.next().flatten().as_deref() {
@@ -132,6 +128,7 @@ where
             .arg(now_ms)
             .arg(&session.id)
             .arg(rules.max_sessions);
+        self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let created = matches!(reply.first(), Some(Value::Int(1)));
         let evicted = reply
@@ -224,6 +221,7 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSION.key(keys.sessions());
         invocation.arg(session_id).arg(now_ms);
+        self.add_events(&mut invocation, user, now_ms);
         let deleted: Vec<Vec<u8>> = self.run_replicated(invocation).await?;
         Ok(parse_sessions(deleted)?.into_iter().next())
     }
@@ -232,8 +230,60 @@ where
         let keys = self.keys(user);
         let mut invocation = DELETE_SESSIONS.key(keys.sessions());
         invocation.arg(now_ms);
+        self.add_events(&mut invocation, user, now_ms);
         let deleted: Vec<Vec<u8>> = self.run_replicated(invocation).await?;
         parse_sessions(deleted)
+    }
+}
+
+impl<C> RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// Adds the event stream and arguments to a change's script when this
+    /// store writes events (see `events_of` in `sessions.lua`).
+    fn add_events(&self, invocation: &mut ScriptCall<'_>, user: &UserId, now_ms: i64) {
+        if let Some(writer) = &self.events {
+            writer.add(invocation, user, now_ms);
+        }
+    }
+
+    /// `insert_token`, with the events of issuing when this store writes them.
+    async fn store_token(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+        events: Option<&IssueEvents>,
+    ) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let record = format!(
+            "{}|{}|{}|{}",
+            token.id,
+            token.kind.code(),
+            token.expire_ms,
+            u8::from(token.low_entropy)
+        );
+        let mut invocation = INSERT_TOKEN.key(keys.tokens());
+        invocation
+            .key(keys.user())
+            .arg(token.digest.to_base64())
+            .arg(record)
+            .arg(token.expire_ms)
+            .arg(now_ms)
+            .arg(u8::from(replace_kind))
+            .arg(token.kind.code());
+        if let (Some(writer), Some(events)) = (&self.events, events) {
+            writer.add(&mut invocation, user, now_ms);
+            invocation
+                .arg(writer.encode(&events.token_created)?)
+                .arg(writer.encode(&events.user_created)?);
+        }
+        let created = self
+            .run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+            .await?;
+        Ok(created == 1)
     }
 }
 
@@ -293,6 +343,7 @@ where
             .key(keys.fails())
             .key(keys.lock())
             .arg(now_ms);
+        self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.into_iter();
         match parts.next() {

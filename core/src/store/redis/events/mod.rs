@@ -15,10 +15,11 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::Value;
 
-use super::script::Script;
+use super::script::{Script, ScriptCall};
 use super::{bulk_text, store_error, RedisStore, RedisStoreConfig};
 use crate::events::codec::EventCodec;
 use crate::events::{Event, EventLogConfig};
+use crate::model::UserId;
 use crate::secret::ServerSecret;
 use crate::store::StoreError;
 use crate::time::now_ms;
@@ -47,6 +48,9 @@ type Opener<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreErro
 ///   batch. Trimming is approximate (Redis drops whole internal nodes, so
 ///   up to a node's worth, about 100 entries, beyond either bound may stay).
 ///   Pending entries whose entry was trimmed are dropped when claimed.
+///   A standalone store made [`with_events`](RedisStore::with_events)
+///   writes the same entries itself (`XADD … MAXLEN ~`, then `XTRIM … MINID ~`)
+///   inside each change's script instead.
 /// - [`read_group`](crate::events::EventLog::read_group): `XGROUP CREATE … 0 MKSTREAM` once
 ///   per group and process, then `XREADGROUP … >` (first deliveries: count 1).
 /// - [`claim_stale`](crate::events::EventLog::claim_stale): `XAUTOCLAIM` and the claimed
@@ -126,6 +130,80 @@ impl RedisEventLog<ConnectionManager> {
             Box::pin(async move { Ok(RedisStore::connect(&url, config).await?.connection) })
         });
         Ok(Self::from_store(&store, secret, config).with_opener(open))
+    }
+}
+
+/// What a store that writes events needs: the stream, its bounds and the
+/// codec of `log` (see [`RedisStore::with_events`]).
+pub(super) struct StoreEvents {
+    stream: Arc<str>,
+    codec: EventCodec,
+    config: EventLogConfig,
+}
+
+impl StoreEvents {
+    /// Adds the stream (as the script's last key) and the events' common
+    /// arguments (length bound, oldest id kept, the head of every event's
+    /// JSON): see `events_of` in `sessions.lua`.
+    pub(super) fn add(&self, call: &mut ScriptCall<'_>, user: &UserId, now_ms: i64) {
+        let max_age = i64::try_from(self.config.max_age.as_millis()).unwrap_or(i64::MAX);
+        let min_id = format!("{}-0", now_ms.saturating_sub(max_age).max(0));
+        let user = serde_json::to_string(user.as_str()).expect("a string serialises");
+        call.key(&*self.stream)
+            .arg(self.config.max_len.max(1))
+            .arg(min_id)
+            .arg(format!("{{\"u\":{user},\"t\":{now_ms}"));
+    }
+
+    /// The stored bytes of `event`.
+    pub(super) fn encode(&self, event: &Event) -> Result<Vec<u8>, StoreError> {
+        self.codec.encode(event)
+    }
+}
+
+impl RedisStore<ConnectionManager> {
+    /// This store, writing the [events](crate::events) of its changes
+    /// itself into `log`'s stream: inside the same Lua script as each
+    /// change (token issued, exchange with its evictions, server-created
+    /// session, logout, logout-all, user deleted), so a change and its
+    /// events are one atomic step and a process dying between them loses
+    /// nothing. A gate built on this store does not announce those events
+    /// again ([`SessionStore::writes_events`](crate::store::SessionStore::writes_events));
+    /// give it `log` as its [event log](crate::GateBuilder::event_log) for
+    /// [`flush_events`](crate::Gate::flush_events), subscriptions and
+    /// webhooks as before.
+    ///
+    /// Standalone Redis only (a cluster keeps the stream in another slot
+    /// than the user's keys, so the gate appends events right after each
+    /// change there). `log` must be the log of the same Redis and prefix
+    /// (e.g. [`RedisEventLog::from_store`] or [`RedisEventLog::connect`]
+    /// with this store's URL and configuration): a log of another prefix
+    /// is refused.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tokengate::StoreError> {
+    /// use tokengate::events::{EventLogConfig, RedisEventLog};
+    /// use tokengate::store::{RedisStore, RedisStoreConfig};
+    /// let config = RedisStoreConfig::default().prefix("tg");
+    /// let secret = tokengate::ServerSecret::random();
+    /// let store = RedisStore::connect("redis://127.0.0.1:6379", config).await?;
+    /// let log = RedisEventLog::from_store(&store, secret, EventLogConfig::default());
+    /// let store = store.with_events(&log)?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub fn with_events(mut self, log: &RedisEventLog<ConnectionManager>) -> Result<Self, StoreError> {
+        if *log.stream != *format!("{}:{{events}}", self.prefix) {
+            return Err(StoreError::new(format!(
+                "the event log {} is not this store's (prefix {})",
+                log.stream, self.prefix
+            )));
+        }
+        self.events = Some(Arc::new(StoreEvents {
+            stream: log.stream.clone(),
+            codec: log.codec.clone(),
+            config: log.config.clone(),
+        }));
+        Ok(self)
     }
 }
 

@@ -7,5 +7,11 @@ local now = tonumber(ARGV[2])
 local deadline = deadline_of(value)
 redis.call('HDEL', KEYS[1], field)
 enforce_limit(KEYS[1], now, 0, '')
-if deadline and deadline > now then return { field, value } end
+if deadline and deadline > now then
+  -- KEYS[2]: events, see events_of.
+  local ev = events_of(1, 2)
+  emit_session(ev, 'session.delete', value)
+  emit_done(ev)
+  return { field, value }
+end
 return {}

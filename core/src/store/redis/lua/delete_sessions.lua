@@ -11,4 +11,8 @@ for i = 1, #all, 2 do
   end
 end
 redis.call('DEL', KEYS[1])
+-- KEYS[2]: events, see events_of.
+local ev = events_of(1, 1)
+emit_sessions(ev, 'session.delete', deleted, 1)
+emit_done(ev)
 return deleted

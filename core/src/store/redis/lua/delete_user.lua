@@ -18,4 +18,17 @@ for i = 1, #all, 2 do
   end
 end
 redis.call('DEL', user, tokens, sessions, KEYS[4], KEYS[5])
+-- Its sessions end first, then the user (KEYS[6]: events, see events_of).
+local ev = events_of(5, 1)
+if ev and known then
+  emit_sessions(ev, 'session.delete', reply, 8)
+  local function digits(value) return string.match(value, '^%-?%d+$') and value or '0' end
+  local json = ev.head .. ',"k":"user.delete","c":' .. digits(reply[4]) .. ',"m":' .. digits(reply[5])
+  if reply[2] ~= '' then json = json .. ',"e":' .. cjson.encode(reply[2]) end
+  if reply[3] ~= '' then json = json .. ',"ph":' .. cjson.encode(reply[3]) end
+  if reply[6] == '1' then json = json .. ',"ev":true' end
+  if reply[7] == '1' then json = json .. ',"pv":true' end
+  emit(ev, json .. '}')
+  emit_done(ev)
+end
 return reply

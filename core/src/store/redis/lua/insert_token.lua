@@ -1,5 +1,6 @@
 -- KEYS[1] token hash of the user, KEYS[2] the user's directory record
 -- Returns 1 when the token made the user known, else 0.
+-- KEYS[3], ARGV[7..11]: events (see events_of), when the store writes them.
 -- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind
 local tokens = KEYS[1]
 local now = tonumber(ARGV[4])
@@ -17,4 +18,13 @@ end
 redis.call('HSET', tokens, ARGV[1], ARGV[2])
 redis.call('PEXPIREAT', tokens, latest)
 -- 1 when this made the user known (announced once).
-return remember(KEYS[2], ARGV[4])
+local created = remember(KEYS[2], ARGV[4])
+-- Events on (KEYS[3]): ARGV[10] the token's event, ARGV[11] the user's
+-- (written when this made the user known), both encoded by the store.
+local ev = events_of(2, 6)
+if ev then
+  if created == 1 then emit(ev, ARGV[11]) end
+  emit(ev, ARGV[10])
+  emit_done(ev)
+end
+return created

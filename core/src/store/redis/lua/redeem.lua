@@ -59,6 +59,11 @@ local session_json = string.gsub(ARGV[5], '^{"k":"[^"]*"', '{"k":"' .. kind .. '
 redis.call('HSET', sessions, ARGV[4], session_json)
 local evicted = enforce_limit(sessions, now, tonumber(ARGV[6]), ARGV[3])
 redis.call('DEL', fails)
+-- The new session, then those it evicted (KEYS[6]: events, see events_of).
+local ev = events_of(5, 11)
+emit_session(ev, 'session.create', session_json)
+emit_sessions(ev, 'session.delete', evicted, 1)
+emit_done(ev)
 local reply = { 'ok', token_id, kind }
 for _, part in ipairs(evicted) do table.insert(reply, part) end
 return reply

@@ -98,3 +98,50 @@ local function remember(user, now)
   redis.call('PERSIST', user)
   return redis.call('HDEL', user, 'n')
 end
+
+-- Events written by the script itself (a standalone Redis store with
+-- events on): KEYS[nk + 1] is the event stream, ARGV[na + 1] its length
+-- bound, ARGV[na + 2] the oldest entry id kept (now - max age) and
+-- ARGV[na + 3] the head of every event's stored JSON, '{"u":"<user>","t":<now>'.
+-- nil when events are off (no such key).
+local function events_of(nk, na)
+  if #KEYS <= nk then return nil end
+  return { stream = KEYS[nk + 1], max_len = ARGV[na + 1], min_id = ARGV[na + 2], head = ARGV[na + 3], n = 0 }
+end
+
+-- Appends one event (its stored JSON) to the stream.
+local function emit(ev, json)
+  if not ev then return end
+  redis.call('XADD', ev.stream, 'MAXLEN', '~', ev.max_len, '*', 'd', json)
+  ev.n = ev.n + 1
+end
+
+-- A session event, the session record embedded as the event's "r".
+local function emit_session(ev, kind, record)
+  if ev then emit(ev, ev.head .. ',"k":"' .. kind .. '","r":' .. record .. '}') end
+end
+
+-- Each record of { field, record, ... } (from index `from`) as a session
+-- event, oldest first (by creation, then id), as the store answers them.
+local function emit_sessions(ev, kind, list, from)
+  if not ev then return end
+  local records = {}
+  for i = from, #list, 2 do
+    local record = list[i + 1]
+    table.insert(records, {
+      record = record,
+      created = tonumber(string.match(record, '"c":(%d+)')) or 0,
+      id = string.match(record, '"i":"([^"]*)"') or '',
+    })
+  end
+  table.sort(records, function(a, b)
+    if a.created == b.created then return a.id < b.id end
+    return a.created < b.created
+  end)
+  for _, s in ipairs(records) do emit_session(ev, kind, s.record) end
+end
+
+-- Trims the stream by age once, after the events of this change.
+local function emit_done(ev)
+  if ev and ev.n > 0 then redis.call('XTRIM', ev.stream, 'MINID', '~', ev.min_id) end
+end

@@ -111,6 +111,10 @@ pub enum Backend {
     RedisLongTimeout,
     /// `MemoryStore`; events to `MemoryEventLog`.
     Memory,
+    /// `RedisStore::with_events`: each change's script writes its events
+    /// (standalone Redis); on a plain `ConnectionManager`, so no round-trip
+    /// counts.
+    RedisInScript,
 }
 
 /// A gate and, on Redis, the counter of its connection's round trips.
@@ -149,6 +153,21 @@ async fn subject(backend: Backend, events: bool, url: &str, secret: &ServerSecre
                 gate,
                 counts: Some(counts),
             })
+        }
+        Backend::RedisInScript => {
+            let config = RedisStoreConfig::default().prefix(PREFIX);
+            let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+            let connection = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
+            let store = RedisStore::with_connection(connection, config);
+            let builder = if events {
+                let log = RedisEventLog::from_store(&store, secret.clone(), EventLogConfig::default());
+                let store = store.with_events(&log).map_err(|e| e.to_string())?;
+                builder.event_log(log).store(store)
+            } else {
+                builder.store(store)
+            };
+            let gate = builder.build().map_err(|e| e.to_string())?;
+            Ok(Subject { gate, counts: None })
         }
         Backend::Memory => {
             let builder = builder.store(MemoryStore::new());
@@ -433,6 +452,10 @@ pub fn markdown(results: &[EventsResult], budget: Budget) -> String {
                 "`RedisEventLog::from_store`",
             ),
             Backend::Memory => ("`MemoryStore`", "`MemoryEventLog`"),
+            Backend::RedisInScript => (
+                "`RedisStore::with_events` (written in the change's script)",
+                "`RedisEventLog::from_store`",
+            ),
         };
         let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.2}"));
         let errors: u64 = result.rounds.iter().map(|(a, b)| a.stats.errors + b.stats.errors).sum();

@@ -326,6 +326,7 @@ fn run() -> Result<(), String> {
             events_cost::Backend::Redis,
             events_cost::Backend::Memory,
             events_cost::Backend::RedisLongTimeout,
+            events_cost::Backend::RedisInScript,
         ] {
             eprintln!("events: {backend:?} store, events off against on");
             results.push(app.block_on(events_cost::run(

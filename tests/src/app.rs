@@ -205,6 +205,28 @@ impl RunningApp {
         }
     }
 
+    /// Runs an SDK check script (`command`, a `python` or `node` process)
+    /// against this app, with `TG_ENDPOINT`, `TG_PROJECT` and `TG_API_KEY`
+    /// set; asserts that it exits successfully and prints `passed`.
+    pub async fn run_sdk_check(&self, mut command: Command, passed: &'static str) {
+        command
+            .env("TG_ENDPOINT", self.api(""))
+            .env("TG_PROJECT", &self.spec.project)
+            .env("TG_API_KEY", &self.spec.api_key);
+        let kind = self.spec.kind;
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the SDK check's thread")
+            .unwrap_or_else(|e| panic!("{kind:?}: cannot run the SDK check: {e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "{kind:?}: SDK check failed\n{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains(passed), "{kind:?}: no {passed:?} in\n{stdout}");
+    }
+
     /// `<origin>/v1<path>`.
     pub fn api(&self, path: &str) -> String {
         format!("{}/v1{}", self.origin, path)

@@ -14,29 +14,9 @@ async fn run_sdk_check(kind: AppKind, backend: Backend) {
     let sms = SmsSink::start().await;
     let spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
     let app = RunningApp::start(spec).await;
-    let output = tokio::task::spawn_blocking({
-        let endpoint = app.api("");
-        let project = app.spec.project.clone();
-        let key = app.spec.api_key.clone();
-        move || {
-            Command::new(python)
-                .arg(sdk_dir().join("appwrite_sdk_check.py"))
-                .env("TG_ENDPOINT", endpoint)
-                .env("TG_PROJECT", project)
-                .env("TG_API_KEY", key)
-                .output()
-                .expect("run the SDK check")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{kind:?}: SDK check failed\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("SDK CHECK PASSED"), "{stdout}");
+    let mut python = Command::new(python);
+    python.arg(sdk_dir().join("appwrite_sdk_check.py"));
+    app.run_sdk_check(python, "SDK CHECK PASSED").await;
 }
 
 #[tokio::test]

@@ -16,30 +16,9 @@ async fn run_node_check(kind: AppKind, backend: Backend) {
     let sms = SmsSink::start().await;
     let spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
     let app = RunningApp::start(spec).await;
-    let output = tokio::task::spawn_blocking({
-        let endpoint = app.api("");
-        let project = app.spec.project.clone();
-        let key = app.spec.api_key.clone();
-        move || {
-            Command::new("node")
-                .arg(js_dir().join("node_sdk_check.mjs"))
-                .current_dir(js_dir())
-                .env("TG_ENDPOINT", endpoint)
-                .env("TG_PROJECT", project)
-                .env("TG_API_KEY", key)
-                .output()
-                .expect("run node (apt-get install nodejs)")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{kind:?}: node SDK check failed\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("NODE SDK CHECK PASSED"), "{stdout}");
+    let mut node = Command::new("node");
+    node.arg(js_dir().join("node_sdk_check.mjs")).current_dir(js_dir());
+    app.run_sdk_check(node, "NODE SDK CHECK PASSED").await;
 }
 
 #[tokio::test]

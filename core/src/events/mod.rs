@@ -187,7 +187,10 @@ pub struct LogStats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EventLogConfig {
-    /// Entries older than this are trimmed (default 24 h).
+    /// Entries older than this are trimmed (default 24 h). `RedisEventLog`
+    /// trims by age at most once a second per process (every half
+    /// `max_age` when that is shorter), so an entry may outlive it by that
+    /// interval.
     pub max_age: Duration,
     /// At most about this many entries are kept (default 100,000).
     pub max_len: u64,

@@ -59,13 +59,15 @@ where
             command.arg("*").arg("d").arg(self.codec.encode(event)?);
             pipeline.add_command(command);
         }
-        pipeline
-            .cmd("XTRIM")
-            .arg(&*self.stream)
-            .arg("MINID")
-            .arg("~")
-            .arg(self.min_id())
-            .ignore();
+        if let Some(min_id) = self.age_trim.due(now_ms()) {
+            pipeline
+                .cmd("XTRIM")
+                .arg(&*self.stream)
+                .arg("MINID")
+                .arg("~")
+                .arg(min_id)
+                .ignore();
+        }
         let ids: Vec<String> = self
             .run(self.timeout, self.connection.clone(), |mut c| async move {
                 pipeline.query_async(&mut c).await

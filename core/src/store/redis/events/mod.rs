@@ -2,8 +2,10 @@
 //! (the type, its constructors and plumbing here; the [`EventLog`](crate::events::EventLog)
 //! operations in `log_impl`).
 
+mod age_trim;
 mod log_impl;
 
+use age_trim::AgeTrim;
 use log_impl::{entries_of, field};
 
 use std::collections::HashSet;
@@ -22,7 +24,6 @@ use crate::events::{Event, EventLogConfig};
 use crate::model::UserId;
 use crate::secret::ServerSecret;
 use crate::store::StoreError;
-use crate::time::now_ms;
 
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_claim.lua")));
 static DEAD_LETTER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/events_dead.lua")));
@@ -43,14 +44,15 @@ type Opener<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreErro
 /// so that moving an entry to the dead letters is one script, also on a
 /// cluster, where both live in one slot).
 ///
-/// - [`append`](crate::events::EventLog::append): `XADD … MAXLEN ~ max_len` per event and
-///   one `XTRIM … MINID ~ <now − max_age>`, pipelined: one round trip per
-///   batch. Trimming is approximate (Redis drops whole internal nodes, so
+/// - [`append`](crate::events::EventLog::append): `XADD … MAXLEN ~ max_len` per event,
+///   pipelined: one round trip per batch; the first append of each second
+///   (of each half `max_age` when that is shorter) per process adds
+///   `XTRIM … MINID ~ <now − max_age>`. Trimming is approximate (Redis drops whole internal nodes, so
 ///   up to a node's worth, about 100 entries, beyond either bound may stay).
 ///   Pending entries whose entry was trimmed are dropped when claimed.
 ///   A standalone store made [`with_events`](RedisStore::with_events)
-///   writes the same entries itself (`XADD … MAXLEN ~`, then `XTRIM … MINID ~`)
-///   inside each change's script instead.
+///   writes the same entries itself (`XADD … MAXLEN ~`, and `XTRIM … MINID ~`
+///   when due) inside each change's script instead.
 /// - [`read_group`](crate::events::EventLog::read_group): `XGROUP CREATE … 0 MKSTREAM` once
 ///   per group and process, then `XREADGROUP … >` (first deliveries: count 1).
 /// - [`claim_stale`](crate::events::EventLog::claim_stale): `XAUTOCLAIM` and the claimed
@@ -85,6 +87,7 @@ pub struct RedisEventLog<C = ConnectionManager> {
     config: EventLogConfig,
     timeout: Duration,
     groups: Arc<Mutex<HashSet<String>>>,
+    age_trim: Arc<AgeTrim>,
 }
 
 impl<C> std::fmt::Debug for RedisEventLog<C> {
@@ -139,15 +142,16 @@ pub(super) struct StoreEvents {
     stream: Arc<str>,
     codec: EventCodec,
     config: EventLogConfig,
+    age_trim: Arc<AgeTrim>,
 }
 
 impl StoreEvents {
     /// Adds the stream (as the script's last key) and the events' common
-    /// arguments (length bound, oldest id kept, the head of every event's
-    /// JSON): see `events_of` in `sessions.lua`.
+    /// arguments (length bound, oldest id kept when a trim by age is due or
+    /// else empty, the head of every event's JSON): see `events_of` in
+    /// `sessions.lua`.
     pub(super) fn add(&self, call: &mut ScriptCall<'_>, user: &UserId, now_ms: i64) {
-        let max_age = i64::try_from(self.config.max_age.as_millis()).unwrap_or(i64::MAX);
-        let min_id = format!("{}-0", now_ms.saturating_sub(max_age).max(0));
+        let min_id = self.age_trim.due(now_ms).unwrap_or_default();
         let user = serde_json::to_string(user.as_str()).expect("a string serialises");
         call.key(&*self.stream)
             .arg(self.config.max_len.max(1))
@@ -202,6 +206,7 @@ impl RedisStore<ConnectionManager> {
             stream: log.stream.clone(),
             codec: log.codec.clone(),
             config: log.config.clone(),
+            age_trim: log.age_trim.clone(),
         }));
         Ok(self)
     }
@@ -257,6 +262,7 @@ where
             stream: Arc::from(format!("{prefix}:{{events}}")),
             dead: Arc::from(format!("{prefix}:{{events}}:dead")),
             codec: EventCodec::new(&secret),
+            age_trim: Arc::new(AgeTrim::new(config.max_age)),
             config,
             timeout: store.timeout,
             groups: Arc::new(Mutex::new(HashSet::new())),
@@ -399,10 +405,5 @@ where
 
     fn trim_args(&self, command: &mut redis::Cmd) {
         command.arg("MAXLEN").arg("~").arg(self.config.max_len.max(1));
-    }
-
-    fn min_id(&self) -> String {
-        let max_age = i64::try_from(self.config.max_age.as_millis()).unwrap_or(i64::MAX);
-        format!("{}-0", now_ms().saturating_sub(max_age).max(0))
     }
 }

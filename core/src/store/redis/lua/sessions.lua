@@ -101,9 +101,10 @@ end
 
 -- Events written by the script itself (a standalone Redis store with
 -- events on): KEYS[nk + 1] is the event stream, ARGV[na + 1] its length
--- bound, ARGV[na + 2] the oldest entry id kept (now - max age) and
--- ARGV[na + 3] the head of every event's stored JSON, '{"u":"<user>","t":<now>'.
--- nil when events are off (no such key).
+-- bound, ARGV[na + 2] the oldest entry id kept (now - max age; empty when
+-- no trim by age is due: the store trims at most once a second per process)
+-- and ARGV[na + 3] the head of every event's stored JSON,
+-- '{"u":"<user>","t":<now>'. nil when events are off (no such key).
 local function events_of(nk, na)
   if #KEYS <= nk then return nil end
   return { stream = KEYS[nk + 1], max_len = ARGV[na + 1], min_id = ARGV[na + 2], head = ARGV[na + 3], n = 0 }
@@ -141,7 +142,7 @@ local function emit_sessions(ev, kind, list, from)
   for _, s in ipairs(records) do emit_session(ev, kind, s.record) end
 end
 
--- Trims the stream by age once, after the events of this change.
+-- Trims the stream by age after the events of this change, when due.
 local function emit_done(ev)
-  if ev and ev.n > 0 then redis.call('XTRIM', ev.stream, 'MINID', '~', ev.min_id) end
+  if ev and ev.min_id ~= '' then redis.call('XTRIM', ev.stream, 'MINID', '~', ev.min_id) end
 end

@@ -10,6 +10,7 @@ mod appwrite_sdk;
 mod cors;
 mod cors_attacks;
 mod cross_app;
+mod events_attacks;
 mod flows;
 mod hostile_input;
 mod http_suite;

@@ -133,14 +133,7 @@ impl Webhook {
     /// assert_eq!(hook.redacted_url(), "https://hooks.example.com:8443/in");
     /// ```
     pub fn redacted_url(&self) -> String {
-        let url = &self.url;
-        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        format!(
-            "{}://{}{port}{}",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.path()
-        )
+        shown(&self.url)
     }
 
     pub(super) fn parsed_url(&self) -> &Url {
@@ -275,18 +268,32 @@ fn is_loopback(url: &Url) -> bool {
     bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `scheme://host[:port]/path` of `url`: what an error may show of it (user
+/// info and query may carry credentials, and an error ends up in logs).
+fn shown(url: &Url) -> String {
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!(
+        "{}://{}{port}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.path()
+    )
+}
+
 /// Parses `text` as a webhook URL: `https`, or `http` to loopback unless
-/// `allow_insecure`; no other scheme.
+/// `allow_insecure`; no other scheme. Errors never repeat the URL's user
+/// info, query or fragment.
 pub(super) fn check_url(text: &str, allow_insecure: bool) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("not a URL ({e}): {text:?}"))?;
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
     if url.host().is_none() {
-        return Err(format!("the URL has no host: {text:?}"));
+        return Err(format!("the URL has no host: {}:", url.scheme()));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_insecure || is_loopback(&url) => Ok(url),
         "http" => Err(format!(
-            "plain http to a host that is not loopback is refused (payloads carry token secrets); use https or allow it explicitly: {text:?}"
+            "plain http to a host that is not loopback is refused (payloads carry token secrets); use https or allow it explicitly: {}",
+            shown(&url)
         )),
         other => Err(format!("the URL must be https (or http to loopback), not {other}:")),
     }
@@ -325,6 +332,76 @@ mod tests {
         }
         assert!(check_url("http://hooks.example.com/x", true).is_ok());
         assert!(check_url("ftp://hooks.example.com/x", true).is_err());
+    }
+
+    #[test]
+    fn loopback_rule_bypasses_are_refused() {
+        // Forms that look local, or are written oddly, but reach another host.
+        for bad in [
+            "http://localhost.evil.example/x",
+            "http://localhost%2eevil.example/x",
+            "http://127.0.0.1.evil.example/x",
+            "http://127.0.0.1@evil.example/x",
+            "http://localhost:80@evil.example/x",
+            "http://user:pw@evil.example/x?u=http://127.0.0.1/",
+            "http://evil.example#@127.0.0.1/x",
+            "http://evil.example\\@127.0.0.1/x",
+            "http://evil.example/127.0.0.1",
+            "HTTP://evil.example/x",
+            " http://evil.example/x",
+            "http://loc\talhost.evil.example/x",
+            "http://[::ffff:10.0.0.1]/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://[fe80::1]/x",
+            "http://0.0.0.0/x",
+            "http://[::]/x",
+            "http://localhost./x",
+            "ws://127.0.0.1/x",
+            "http:127.0.0.1.evil.example/x",
+        ] {
+            let refused = check_url(bad, false);
+            assert!(
+                refused.is_err(),
+                "{bad:?} accepted as {:?}",
+                refused.map(|u| u.to_string())
+            );
+        }
+        // Loopback however written (the request goes to the parsed URL).
+        for ok in [
+            "HTTP://127.0.0.1/x",
+            "http://2130706433/x",
+            "http://0x7f.1/x",
+            "http://127.1/x",
+            "http://[0:0:0:0:0:0:0:1]/x",
+            "http://LocalHost/x",
+            " http://127.0.0.1/x ",
+        ] {
+            let url = check_url(ok, false).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+            assert!(is_loopback(&url), "{ok:?} is {url}");
+        }
+    }
+
+    #[test]
+    fn errors_do_not_repeat_credentials_of_the_url() {
+        for bad in [
+            "http://hookuser:hook-password-1@hooks.example.com/in?token=query-token-1#frag-token-1",
+            "ftp://hookuser:hook-password-1@hooks.example.com/in?token=query-token-1",
+            "https://hookuser:hook-password-1@[::1/in?token=query-token-1",
+            "https://hookuser:hook-password-1@/in?token=query-token-1",
+        ] {
+            let error = check_url(bad, false).unwrap_err();
+            for secret in ["hook-password-1", "query-token-1", "frag-token-1", "hookuser"] {
+                assert!(!error.contains(secret), "{bad}: {error}");
+            }
+            let built = Webhook::builder("w1", bad)
+                .signature_key("0123456789abcdef")
+                .events(["users.*"])
+                .build()
+                .unwrap_err();
+            assert!(!built.to_string().contains("hook-password-1"), "{built}");
+        }
+        let error = check_url("http://u:p@hooks.example.com:8080/in?t=1", false).unwrap_err();
+        assert!(error.ends_with("http://hooks.example.com:8080/in"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The dispatcher against a receiver on loopback: request shape and
 //! signature, filtering, retries, dead letters, hand-over, shared work.
 
+mod hostile;
 mod support;
 
 use std::io::Write;

@@ -8,7 +8,9 @@
 //! session event (`alice.sessions.<id>`) closes none of that user's; a
 //! session that ends without an event (a record gone from Redis, as at
 //! expiry) closes its socket, also when a local session cache still
-//! answered for it at the handshake.
+//! answered for it at the handshake (webhooks and Redis trouble:
+//! `webhook_attacks.rs`). One ignored test shows a known defect
+//! (a follower stalls behind undecodable entries).
 
 use std::time::Duration;
 
@@ -274,5 +276,37 @@ async fn a_session_ended_without_an_event_closes_its_socket() {
     assert_eq!(
         open(&live, "", &[("x-appwrite-session", &credential)]).await.err(),
         Some(4001)
+    );
+}
+
+/// Known defect, not fixed here (the log is another engineer's work in
+/// progress): `events::follow` advances its cursor only past entries that
+/// decode, so a run of 100 (its batch) entries this version cannot decode
+/// (a kind written by a newer version during a rolling upgrade, a token
+/// sealed under another server secret) makes every follower re-read them
+/// forever, and no later logout closes a socket (until the periodic check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known defect: follow() stalls behind 100 undecodable entries; see the review report"]
+async fn undecodable_entries_do_not_stall_the_follower() {
+    let (app, live, api, url) = apps(&[]).await;
+    let user = format!("ud{}", random_hex(8));
+    let (credential, _) = api.login(&user).await;
+    let mut socket = open_with(&live, &credential).await;
+    let mut conn = connection(&url).await;
+    let stream = format!("{}:{{events}}", app.spec.prefix);
+    for i in 0..150 {
+        let _: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("d")
+            .arg(format!("{{\"k\":\"session.refresh\",\"u\":\"{user}\",\"t\":{i}}}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    api.logout(&credential).await.assert_status(204);
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(CloseCode::Library(4001))
     );
 }

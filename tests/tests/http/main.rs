@@ -21,5 +21,6 @@ mod node_sdk;
 mod shared_redis;
 mod smtp_tls;
 mod web_sdk;
+mod webhook_attacks;
 mod webhook_durability;
 mod webhooks;

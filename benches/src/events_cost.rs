@@ -189,6 +189,8 @@ pub struct PairRun {
     pub stats: Stats,
     /// Share of the machine other processes used meanwhile (0..=1).
     pub other_load: f64,
+    /// CPU per pair: Redis's and this process's (µs).
+    pub cpu_us: (f64, f64),
     /// Redis commands processed per pair (`INFO stats
     /// total_commands_processed`, warm-up and the background appends up to
     /// the flush included), Redis only.
@@ -257,6 +259,7 @@ async fn pairs(gate: Gate, tag: char, budget: Budget, admin: &mut redis::Connect
     PairRun {
         appended_in_window,
         other_load: cpu.other_load,
+        cpu_us: (cpu.redis_us, cpu.app_us),
         redis_commands: redis.then(|| per_pair(commands_processed(admin), commands)),
         xadds: redis.then(|| per_pair(xadds_after, xadds)),
         flush,
@@ -344,14 +347,31 @@ impl EventsResult {
 
     /// Median over the rounds of the rates off and on, and their ratio.
     pub fn medians(&self) -> (f64, f64, f64) {
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let off = median(self.rounds.iter().map(|(off, _)| off.stats.rate()).collect());
         let on = median(self.rounds.iter().map(|(_, on)| on.stats.rate()).collect());
         (off, on, on / off)
     }
+
+    /// Median of the per-round ratios: each round measures off and on back
+    /// to back, so a slow spell of the machine moves both sides of a ratio.
+    pub fn paired_ratio(&self) -> f64 {
+        median(self.ratios())
+    }
+
+    /// Median CPU per pair, Redis + this process (µs), off and on, and
+    /// off / on: the rate ratio the CPU cost allows when the machine is
+    /// the limit, independent of how the scheduler shared it in a round.
+    pub fn cpu_per_pair(&self) -> (f64, f64, f64) {
+        let total = |run: &PairRun| run.cpu_us.0 + run.cpu_us.1;
+        let off = median(self.rounds.iter().map(|(off, _)| total(off)).collect());
+        let on = median(self.rounds.iter().map(|(_, on)| total(on)).collect());
+        (off, on, off / on)
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Measures `backend` with events off and on, `rounds` times each,
@@ -425,10 +445,12 @@ pub fn markdown(results: &[EventsResult], budget: Budget) -> String {
         budget.duration.as_secs_f64(),
         results.first().map_or(0, |r| r.rounds.len())
     ));
-    out.push_str("| store | event log | pairs/s off | pairs/s on | on / off (median) | per round | p50 ms off / on | p99 ms off / on | flush after window ms | events appended by the window's end | Redis commands / pair off / on | XADD / pair | errors | other load |\n");
-    out.push_str("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| store | event log | pairs/s off | pairs/s on | on / off (median rates) | on / off (median of the rounds' ratios) | per round | CPU µs / pair off / on (Redis + app) | off / on CPU | p50 ms off / on | p99 ms off / on | flush after window ms | events appended by the window's end | Redis commands / pair off / on | XADD / pair | errors | other load |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for result in results {
         let (off_rate, on_rate, ratio) = result.medians();
+        let paired = result.paired_ratio();
+        let (cpu_off, cpu_on, cpu_ratio) = result.cpu_per_pair();
         let median_round = result
             .rounds
             .iter()
@@ -465,7 +487,7 @@ pub fn markdown(results: &[EventsResult], budget: Budget) -> String {
             .map(|(a, b)| a.other_load.max(b.other_load))
             .fold(0.0, f64::max);
         out.push_str(&format!(
-            "| {store} | {log} | {off_rate:.0} | {on_rate:.0} | **{ratio:.3}** | {per_round} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {} | {} / {} | {} | {errors} | {:.0}% |\n",
+            "| {store} | {log} | {off_rate:.0} | {on_rate:.0} | **{ratio:.3}** | **{paired:.3}** | {per_round} | {cpu_off:.0} / {cpu_on:.0} | {cpu_ratio:.3} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {} | {} / {} | {} | {errors} | {:.0}% |\n",
             off.stats.p50(),
             on.stats.p50(),
             off.stats.p99(),

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::codec::EventCodec;
-use super::{Event, EventLog, EventLogConfig, LogStats, LoggedEvent};
+use super::{Event, EventLog, EventLogConfig, Followed, LogStats, LoggedEvent};
 use crate::error::StoreError;
 use crate::secret::ServerSecret;
 use crate::time::now_ms;
@@ -413,7 +413,7 @@ impl EventLog for MemoryEventLog {
         Ok(Some(new_id.to_string()))
     }
 
-    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError> {
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Followed, StoreError> {
         let count = count.max(1);
         let after = match after {
             Some(id) => EntryId::parse(id).ok_or_else(|| bad_id(id))?,
@@ -425,10 +425,13 @@ impl EventLog for MemoryEventLog {
                 state.entries.range(start..).take(count).cloned().collect::<Vec<_>>()
             })
             .await;
-        Ok(raw
-            .into_iter()
-            .filter_map(|(id, bytes)| self.decode(id, &bytes))
-            .collect())
+        Ok(Followed {
+            last_id: raw.last().map(|(id, _)| id.to_string()),
+            events: raw
+                .into_iter()
+                .filter_map(|(id, bytes)| self.decode(id, &bytes))
+                .collect(),
+        })
     }
 
     async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {

@@ -157,6 +157,20 @@ impl Event {
     }
 }
 
+/// What one [`EventLog::read_after`] read.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Followed {
+    /// The entries read that decode, in order. One that does not (a kind
+    /// of a newer version during a rolling upgrade, a token sealed under
+    /// another server secret) is skipped with a `tracing` error.
+    pub events: Vec<Event>,
+    /// The id of the last entry read, whether it decoded or not: where the
+    /// next read starts, so that undecodable entries never hold a follower
+    /// back. `None` when nothing was read.
+    pub last_id: Option<String>,
+}
+
 /// An event as the log holds it for a consumer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -279,8 +293,8 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
 
     /// Up to `count` entries after `after` (`"$"`-like `None`: only entries
     /// appended from now on), waiting up to `block`: every process sees
-    /// every event.
-    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError>;
+    /// every event. The next read starts after [`Followed::last_id`].
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Followed, StoreError>;
 
     /// The log's state as `group` sees it.
     async fn stats(&self, group: &str) -> Result<LogStats, StoreError>;

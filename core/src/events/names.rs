@@ -4,42 +4,49 @@
 
 use super::Event;
 
-/// The pattern with `[userId]` and the resource id (`[tokenId]`,
-/// `[sessionId]`) replaced by the ids, or by `*` where `star_*` asks.
-fn substitute(pattern: &str, user: &str, resource: &str, star_user: bool, star_resource: bool) -> String {
-    pattern
-        .split('.')
-        .map(|part| match part {
+/// The pattern's parts with `[userId]` and the resource id (`[tokenId]`,
+/// `[sessionId]`) replaced by the ids, or by `*` where `star_*` asks. An id
+/// stays one part even when it holds a dot (a user id may).
+fn substitute<'a>(
+    parts: &[&'a str],
+    user: &'a str,
+    resource: &'a str,
+    star_user: bool,
+    star_resource: bool,
+) -> Vec<&'a str> {
+    parts
+        .iter()
+        .map(|&part| match part {
             "[userId]" if star_user => "*",
             "[userId]" => user,
             p if p.starts_with('[') && star_resource => "*",
             p if p.starts_with('[') => resource,
             p => p,
         })
-        .collect::<Vec<_>>()
-        .join(".")
+        .collect()
 }
 
 /// The pattern filled with the ids (or all `*`).
 pub(super) fn fill(pattern: &str, user: &str, resource: &str, stars: bool) -> String {
-    substitute(pattern, user, resource, stars, stars)
+    let parts: Vec<&str> = pattern.split('.').collect();
+    substitute(&parts, user, resource, stars, stars).join(".")
 }
 
-/// Every form of the event's name, as Appwrite's `Event::generateEvents`
-/// makes them: the pattern, the pattern without its action, and the user
-/// alone (`users.[userId]`), each with every parameter either given or `*`;
-/// no duplicates, the most specific first.
-pub(super) fn expand(pattern: &str, user: &str, resource: &str) -> Vec<String> {
+/// Every form of the event's name as parts, as Appwrite's
+/// `Event::generateEvents` makes them: the pattern, the pattern without its
+/// action, and the user alone (`users.[userId]`), each with every parameter
+/// either given or `*`; no duplicates, the most specific first.
+fn expand_parts<'a>(pattern: &'a str, user: &'a str, resource: &'a str) -> Vec<Vec<&'a str>> {
     let parts: Vec<&str> = pattern.split('.').collect();
-    let mut levels = vec![pattern.to_owned()];
+    let mut levels = vec![&parts[..]];
     // A sub-resource pattern (`users.[u].sessions.[s].create`) also names
     // the sub-resource without its action.
     if parts.len() == 5 {
-        levels.push(parts[..4].join("."));
+        levels.push(&parts[..4]);
     }
-    levels.push(parts[..2].join("."));
+    levels.push(&parts[..2]);
     let mut names = Vec::new();
-    for level in &levels {
+    for level in levels {
         for (star_user, star_resource) in [(false, false), (true, true), (true, false), (false, true)] {
             let name = substitute(level, user, resource, star_user, star_resource);
             if !names.contains(&name) {
@@ -48,6 +55,24 @@ pub(super) fn expand(pattern: &str, user: &str, resource: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// [`expand_parts`], each form joined with dots (`X-Appwrite-Webhook-Events`).
+pub(super) fn expand(pattern: &str, user: &str, resource: &str) -> Vec<String> {
+    expand_parts(pattern, user, resource)
+        .into_iter()
+        .map(|name| name.join("."))
+        .collect()
+}
+
+/// Whether the pattern `wanted` (split at its dots: a pattern's ids hold
+/// none) is one of the event's forms, compared part by part, so that a
+/// user id holding dots (`alice.sessions.<id>`) never reads as another
+/// user's session.
+pub(super) fn names_match(wanted: &[&str], pattern: &str, user: &str, resource: &str) -> bool {
+    expand_parts(pattern, user, resource)
+        .iter()
+        .any(|name| name.as_slice() == wanted)
 }
 
 /// An event name a subscription asks for: Appwrite's forms, with `*` for
@@ -68,7 +93,8 @@ impl EventPattern {
     /// Parses a pattern: `users`, then an id or `*`, then optionally
     /// `tokens` or `sessions` with an id or `*`, then optionally the
     /// action (`create`, `delete`; tokens only `create`). Ids are 1 to 36
-    /// characters of `a-zA-Z0-9._-` (a session or token id is 20 hex).
+    /// characters of `a-zA-Z0-9_-` (a session or token id is 20 hex); a
+    /// user id holding a dot is matched by `*` only, never by its text.
     pub fn parse(text: &str) -> Result<EventPattern, String> {
         let bad = || format!("not an event pattern: {text:?}");
         let parts: Vec<&str> = text.split('.').collect();
@@ -102,7 +128,13 @@ impl EventPattern {
 
     /// Whether `event` is one this pattern asks for.
     pub fn matches(&self, event: &Event) -> bool {
-        event.names().contains(&self.0)
+        let wanted: Vec<&str> = self.0.split('.').collect();
+        names_match(
+            &wanted,
+            event.kind.pattern(),
+            event.user_id.as_str(),
+            event.resource_id(),
+        )
     }
 }
 
@@ -145,6 +177,38 @@ mod tests {
             expand("users.[userId].create", "alice", "alice"),
             ["users.alice.create", "users.*.create", "users.alice", "users.*"]
         );
+    }
+
+    #[test]
+    fn a_dotted_user_id_never_reads_as_another_users_session() {
+        let parts = |text: &'static str| text.split('.').collect::<Vec<_>>();
+        let spoof = "alice.sessions.0123456789abcdef0123";
+        let alice_session = parts("users.alice.sessions.0123456789abcdef0123.delete");
+        assert_eq!(
+            expand("users.[userId].delete", spoof, spoof)[0],
+            alice_session.join("."),
+            "the joined names are the same text"
+        );
+        assert!(!names_match(&alice_session, "users.[userId].delete", spoof, spoof));
+        assert!(!names_match(
+            &parts("users.alice"),
+            "users.[userId].delete",
+            spoof,
+            spoof
+        ));
+        assert!(names_match(
+            &parts("users.*.delete"),
+            "users.[userId].delete",
+            spoof,
+            spoof
+        ));
+        assert!(names_match(&parts("users.*"), "users.[userId].delete", spoof, spoof));
+        assert!(names_match(
+            &alice_session,
+            "users.[userId].sessions.[sessionId].delete",
+            "alice",
+            "0123456789abcdef0123"
+        ));
     }
 
     #[test]

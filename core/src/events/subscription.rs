@@ -58,11 +58,11 @@ pub fn follow(
                 return Some((Ok(event), (log, patterns, cursor, buffer)));
             }
             match log.read_after(Some(&cursor), BATCH, BLOCK).await {
-                Ok(events) => {
-                    if let Some(last) = events.last() {
-                        cursor = last.id.clone();
+                Ok(read) => {
+                    if let Some(last) = read.last_id {
+                        cursor = last;
                     }
-                    buffer.extend(events.into_iter().filter(|e| wanted(&patterns, e)));
+                    buffer.extend(read.events.into_iter().filter(|e| wanted(&patterns, e)));
                 }
                 Err(error) => {
                     tokio::time::sleep(BLOCK).await;

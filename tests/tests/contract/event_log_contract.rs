@@ -181,3 +181,71 @@ async fn redis_bytes_per_event() {
         assert!(per_event < 400, "{name}: {per_event} bytes per event");
     }
 }
+
+/// Entries this version cannot decode (a newer version's kind, a token
+/// sealed under another server secret): a group moves them to the dead
+/// letters, still sealed, on first read or claim, so they neither come
+/// back nor hold the group's age up; a follower reads past a run of them
+/// longer than its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_do_not_decode_neither_block_nor_come_back() {
+    use std::time::Duration;
+    let url = redis_url().await;
+    let store_config = RedisStoreConfig::default().prefix(unique_prefix());
+    let connect = |secret: ServerSecret| {
+        let (url, store_config) = (url.clone(), store_config.clone());
+        async move {
+            RedisEventLog::connect(&url, &store_config, secret, EventLogConfig::default())
+                .await
+                .unwrap()
+        }
+    };
+    let log = connect(ServerSecret::random()).await;
+    let other = connect(ServerSecret::random()).await;
+    let mut raw = connection(&url).await;
+    let short = Duration::from_millis(100);
+
+    // Read by the group: 150 entries of an unknown kind, then one event.
+    for i in 0..150 {
+        let _: String = ::redis::cmd("XADD")
+            .arg(log.stream_key())
+            .arg("*")
+            .arg("d")
+            .arg(format!("{{\"k\":\"session.refresh\",\"u\":\"u{i}\",\"t\":{i}}}"))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    let good = log.append(&[token_event("alice", "493817")]).await.unwrap();
+    let followed = log.read_after(Some("0-0"), 100, short).await.unwrap();
+    assert!(followed.events.is_empty());
+    let after_first = followed.last_id.expect("the 100th entry's id");
+    let followed = log.read_after(Some(&after_first), 100, short).await.unwrap();
+    assert_eq!(followed.events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), good);
+    assert_eq!(followed.last_id, good.first().cloned());
+
+    let read = log.read_group("g", "c", 200, short).await.unwrap();
+    assert_eq!(read.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(), good);
+    let stats = log.stats("g").await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (1, 150), "{stats:?}");
+    log.ack("g", &good).await.unwrap();
+    let stats = log.stats("g").await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.oldest_unacknowledged),
+        (0, Duration::ZERO),
+        "{stats:?}"
+    );
+
+    // Claimed from a consumer of another server secret that died holding it.
+    let foreign = other.append(&[token_event("bob", "000111")]).await.unwrap();
+    let held = other.read_group("g", "dead-consumer", 10, short).await.unwrap();
+    assert_eq!(held.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(), foreign);
+    assert!(log.claim_stale("g", "c", Duration::ZERO, 10).await.unwrap().is_empty());
+    let stats = log.stats("g").await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (0, 151), "{stats:?}");
+    assert!(log.claim_stale("g", "c", Duration::ZERO, 10).await.unwrap().is_empty());
+    // Still sealed in the dead letters: the other secret reads it back.
+    let dead = other.dead_letters(200).await.unwrap();
+    assert_eq!(dead.len(), 1, "only the foreign token decodes under its own secret");
+    assert_eq!(dead[0].event.resource_id(), held[0].event.resource_id());
+}

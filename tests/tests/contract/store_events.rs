@@ -188,7 +188,8 @@ async fn logged(log: &RedisEventLog) -> Vec<String> {
     let events = log
         .read_after(Some("0-0"), 1000, std::time::Duration::ZERO)
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     events.iter().map(describe).collect()
 }
 

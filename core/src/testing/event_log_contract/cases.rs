@@ -186,9 +186,10 @@ pub async fn read_after_reaches_every_reader(backend: LogBackend) {
                     .read_after(after.as_deref(), 4, Duration::from_secs(3))
                     .await
                     .unwrap();
-                assert!(!batch.is_empty(), "a follower waited in vain after {seen:?}");
-                after = batch.last().map(|e| e.id.clone());
-                seen.extend(batch.into_iter().map(|e| e.id));
+                assert!(!batch.events.is_empty(), "a follower waited in vain after {seen:?}");
+                assert_eq!(batch.last_id, batch.events.last().map(|e| e.id.clone()));
+                after = batch.last_id;
+                seen.extend(batch.events.into_iter().map(|e| e.id));
             }
             seen
         })
@@ -201,7 +202,7 @@ pub async fn read_after_reaches_every_reader(backend: LogBackend) {
     }
     assert_eq!(a.await.unwrap(), appended);
     assert_eq!(b.await.unwrap(), appended);
-    let all = log.read_after(Some("0-0"), 100, NOW).await.unwrap();
+    let all = log.read_after(Some("0-0"), 100, NOW).await.unwrap().events;
     assert_eq!(all.len(), 11);
     assert_eq!(all[0].id, before[0]);
 }
@@ -238,7 +239,7 @@ pub async fn trimming_by_age(backend: LogBackend) {
     let fresh = log.append(&[user_event("fresh")]).await.unwrap();
     let len = log.stats("g").await.unwrap().len;
     assert!((1..=101).contains(&len), "{len} entries kept");
-    let kept = log.read_after(Some("0-0"), 1_000, NOW).await.unwrap();
+    let kept = log.read_after(Some("0-0"), 1_000, NOW).await.unwrap().events;
     assert_eq!(kept.last().map(|e| e.id.clone()), fresh.first().cloned());
 }
 
@@ -252,7 +253,7 @@ pub async fn the_token_secret_is_sealed(backend: LogBackend) {
     let read = log.read_group("g", "c", 10, NOW).await.unwrap();
     log.dead_letter("g", &read[0], "test").await.unwrap();
     log.append(&[token_event("bob", secret.expose())]).await.unwrap();
-    let followed = log.read_after(Some("0-0"), 10, NOW).await.unwrap();
+    let followed = log.read_after(Some("0-0"), 10, NOW).await.unwrap().events;
     let dead = log.dead_letters(10).await.unwrap();
     let secrets: Vec<String> = followed
         .iter()

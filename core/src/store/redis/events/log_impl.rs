@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use redis::aio::ConnectionLike;
 use redis::Value;
 
-use super::{RedisEventLog, CLAIM, DEAD_LETTER, REDRIVE, STATS};
-use crate::events::{Event, EventLog, LogStats, LoggedEvent};
+use super::{RedisEventLog, CLAIM, REDRIVE, STATS};
+use crate::events::{Event, EventLog, Followed, LogStats, LoggedEvent};
 use crate::store::redis::{bulk_text, unexpected};
 use crate::store::StoreError;
 use crate::time::now_ms;
@@ -32,6 +32,20 @@ pub(super) fn field<'a>(fields: &'a Value, name: &[u8]) -> Option<&'a [u8]> {
         [Value::BulkString(key), Value::BulkString(value)] if key == name => Some(value.as_slice()),
         _ => None,
     })
+}
+
+/// The id and the field list of an entry (`[id, [field, value, …]]`).
+pub(super) fn entry_parts(entry: &Value) -> Option<(String, &Value)> {
+    let Value::Array(parts) = entry else { return None };
+    match parts.as_slice() {
+        [id, fields, ..] => Some((bulk_text(id)?, fields)),
+        _ => None,
+    }
+}
+
+/// The id of an entry.
+pub(super) fn entry_id(entry: &Value) -> Option<String> {
+    entry_parts(entry).map(|(id, _)| id)
 }
 
 fn id_ms(id: &str) -> Option<u64> {
@@ -108,11 +122,13 @@ where
             }
             other => other?,
         };
-        let events = self.decode_entries(entries_of(&reply).unwrap_or_default());
-        Ok(events
-            .into_iter()
-            .map(|event| LoggedEvent { event, deliveries: 1 })
-            .collect())
+        let mut read = Vec::new();
+        for (id, fields) in entries_of(&reply).unwrap_or_default().iter().filter_map(entry_parts) {
+            if let Some(event) = self.decode_or_bury(group, id, fields, 1).await {
+                read.push(LoggedEvent { event, deliveries: 1 });
+            }
+        }
+        Ok(read)
     }
 
     async fn claim_stale(
@@ -139,21 +155,22 @@ where
         let Value::Array(claimed) = reply else {
             return Err(unexpected("claim"));
         };
-        Ok(claimed
-            .iter()
-            .filter_map(|item| {
-                let Value::Array(parts) = item else { return None };
-                let [id, fields, deliveries] = parts.as_slice() else {
-                    return None;
-                };
-                let deliveries = match deliveries {
-                    Value::Int(n) => u64::try_from(*n).unwrap_or(1),
-                    _ => 1,
-                };
-                let event = self.decode(bulk_text(id)?, fields)?;
-                Some(LoggedEvent { event, deliveries })
-            })
-            .collect())
+        let mut read = Vec::new();
+        for item in &claimed {
+            let Value::Array(parts) = item else { continue };
+            let [id, fields, deliveries] = parts.as_slice() else {
+                continue;
+            };
+            let Some(id) = bulk_text(id) else { continue };
+            let deliveries = match deliveries {
+                Value::Int(n) => u64::try_from(*n).unwrap_or(1),
+                _ => 1,
+            };
+            if let Some(event) = self.decode_or_bury(group, id, fields, deliveries).await {
+                read.push(LoggedEvent { event, deliveries });
+            }
+        }
+        Ok(read)
     }
 
     async fn ack(&self, group: &str, ids: &[String]) -> Result<(), StoreError> {
@@ -170,19 +187,8 @@ where
 
     async fn dead_letter(&self, group: &str, event: &LoggedEvent, reason: &str) -> Result<(), StoreError> {
         let payload = self.codec.encode(&event.event)?;
-        let mut call = DEAD_LETTER.key(&*self.stream);
-        call.key(&*self.dead)
-            .arg(group)
-            .arg(&event.event.id)
-            .arg(payload)
-            .arg(event.deliveries)
-            .arg(reason)
-            .arg(self.config.max_len.max(1));
-        self.run(self.timeout, self.connection.clone(), |mut c| async move {
-            call.invoke_async::<i64>(&mut c).await
-        })
-        .await?;
-        Ok(())
+        self.move_to_dead(group, &event.event.id, &payload, event.deliveries, reason)
+            .await
     }
 
     async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
@@ -220,7 +226,7 @@ where
         .await
     }
 
-    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Vec<Event>, StoreError> {
+    async fn read_after(&self, after: Option<&str>, count: usize, block: Duration) -> Result<Followed, StoreError> {
         let after = match after {
             Some(id) => id.to_owned(),
             None => {
@@ -247,7 +253,11 @@ where
             command
         };
         let reply = self.read(block, command).await?;
-        Ok(self.decode_entries(entries_of(&reply).unwrap_or_default()))
+        let entries = entries_of(&reply).unwrap_or_default();
+        Ok(Followed {
+            events: self.decode_entries(entries),
+            last_id: entries.last().and_then(entry_id),
+        })
     }
 
     async fn stats(&self, group: &str) -> Result<LogStats, StoreError> {

@@ -390,6 +390,56 @@ where
         }
     }
 
+    /// The event of entry `id` of `group`; an entry that does not decode
+    /// (a kind of a newer version, a token sealed under another server
+    /// secret) goes to the dead letters as it is, still sealed, so that it
+    /// neither comes back at every claim nor holds the group's oldest age
+    /// up; a redrive after the upgrade delivers it.
+    async fn decode_or_bury(&self, group: &str, id: String, fields: &Value, deliveries: u64) -> Option<Event> {
+        if let Some(event) = self.decode(id.clone(), fields) {
+            return Some(event);
+        }
+        let payload = field(fields, b"d").unwrap_or_default();
+        match self
+            .move_to_dead(group, &id, payload, deliveries, "does not decode")
+            .await
+        {
+            Ok(()) => {
+                tracing::error!(%id, group, "event log: an entry that does not decode was moved to the dead letters")
+            }
+            // Still pending: the next claim tries again.
+            Err(error) => {
+                tracing::error!(%id, group, %error, "event log: an entry that does not decode could not be moved to the dead letters")
+            }
+        }
+        None
+    }
+
+    /// Appends entry `id` of `group` (its stored `payload`) to the dead
+    /// letters and acknowledges it, in one script.
+    async fn move_to_dead(
+        &self,
+        group: &str,
+        id: &str,
+        payload: &[u8],
+        deliveries: u64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut call = DEAD_LETTER.key(&*self.stream);
+        call.key(&*self.dead)
+            .arg(group)
+            .arg(id)
+            .arg(payload)
+            .arg(deliveries)
+            .arg(reason)
+            .arg(self.config.max_len.max(1));
+        self.run(self.timeout, self.connection.clone(), |mut c| async move {
+            call.invoke_async::<i64>(&mut c).await
+        })
+        .await?;
+        Ok(())
+    }
+
     fn decode_entries(&self, entries: &[Value]) -> Vec<Event> {
         entries
             .iter()

@@ -367,6 +367,17 @@ impl EventsResult {
         let on = median(self.rounds.iter().map(|(_, on)| total(on)).collect());
         (off, on, off / on)
     }
+
+    /// Median CPU per pair (µs) of Redis and of this process, off and on.
+    pub fn cpu_split(&self) -> [(f64, f64); 2] {
+        let side = |pick: fn(&(PairRun, PairRun)) -> &PairRun| {
+            (
+                median(self.rounds.iter().map(|r| pick(r).cpu_us.0).collect()),
+                median(self.rounds.iter().map(|r| pick(r).cpu_us.1).collect()),
+            )
+        };
+        [side(|r| &r.0), side(|r| &r.1)]
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -445,12 +456,13 @@ pub fn markdown(results: &[EventsResult], budget: Budget) -> String {
         budget.duration.as_secs_f64(),
         results.first().map_or(0, |r| r.rounds.len())
     ));
-    out.push_str("| store | event log | pairs/s off | pairs/s on | on / off (median rates) | on / off (median of the rounds' ratios) | per round | CPU µs / pair off / on (Redis + app) | off / on CPU | p50 ms off / on | p99 ms off / on | flush after window ms | events appended by the window's end | Redis commands / pair off / on | XADD / pair | errors | other load |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| store | event log | pairs/s off | pairs/s on | on / off (median rates) | on / off (median of the rounds' ratios) | per round | CPU µs / pair off / on (Redis + app) | off / on CPU | Redis + app µs off → on | p50 ms off / on | p99 ms off / on | flush after window ms | events appended by the window's end | Redis commands / pair off / on | XADD / pair | errors | other load |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for result in results {
         let (off_rate, on_rate, ratio) = result.medians();
         let paired = result.paired_ratio();
         let (cpu_off, cpu_on, cpu_ratio) = result.cpu_per_pair();
+        let [(redis_off, app_off), (redis_on, app_on)] = result.cpu_split();
         let median_round = result
             .rounds
             .iter()
@@ -487,7 +499,7 @@ pub fn markdown(results: &[EventsResult], budget: Budget) -> String {
             .map(|(a, b)| a.other_load.max(b.other_load))
             .fold(0.0, f64::max);
         out.push_str(&format!(
-            "| {store} | {log} | {off_rate:.0} | {on_rate:.0} | **{ratio:.3}** | **{paired:.3}** | {per_round} | {cpu_off:.0} / {cpu_on:.0} | {cpu_ratio:.3} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {} | {} / {} | {} | {errors} | {:.0}% |\n",
+            "| {store} | {log} | {off_rate:.0} | {on_rate:.0} | **{ratio:.3}** | **{paired:.3}** | {per_round} | {cpu_off:.0} / {cpu_on:.0} | {cpu_ratio:.3} | {redis_off:.0} + {app_off:.0} → {redis_on:.0} + {app_on:.0} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {} | {} / {} | {} | {errors} | {:.0}% |\n",
             off.stats.p50(),
             on.stats.p50(),
             off.stats.p99(),

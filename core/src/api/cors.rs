@@ -87,10 +87,10 @@ pub(super) fn preflight(endpoints: &Endpoints, request: &Request<Bytes>) -> Resp
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(ALLOWED_METHODS),
     );
-    if let Ok(names) = HeaderValue::from_str(&requested.join(", ")) {
-        if !requested.is_empty() {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, names);
-        }
+    if let Ok(names) = HeaderValue::from_str(&requested.join(", "))
+        && !requested.is_empty()
+    {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, names);
     }
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -254,13 +254,12 @@ impl SessionStore for MemoryStore {
     ) -> Result<Redemption, StoreError> {
         self.with_user(user, now_ms, |u| {
             let client = client.filter(|_| rules.client_failures > 0);
-            if let Some(client) = client {
-                if u.client_failures
+            if let Some(client) = client
+                && u.client_failures
                     .get(client)
                     .is_some_and(|(n, _)| *n >= rules.client_failures)
-                {
-                    return Redemption::Throttled;
-                }
+            {
+                return Redemption::Throttled;
             }
             let locked = u.locked_until_ms > now_ms;
             let had_tokens = !u.tokens.is_empty();

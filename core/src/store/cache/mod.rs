@@ -128,11 +128,11 @@ impl SessionCache {
     /// Drops every cached session of `user`.
     pub fn revoke_user(&self, user: &UserId) {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut entries) = self.inner.entries.lock() {
-            if let Some(digests) = entries.by_user.remove(user) {
-                for digest in digests {
-                    entries.by_digest.remove(&digest);
-                }
+        if let Ok(mut entries) = self.inner.entries.lock()
+            && let Some(digests) = entries.by_user.remove(user)
+        {
+            for digest in digests {
+                entries.by_digest.remove(&digest);
             }
         }
     }

@@ -163,15 +163,15 @@ where
                 call.invoke_and_wait(&mut c, &wait).await
             })
             .await?;
-        if let Some(acked) = acked {
-            if acked < i64::from(wait.replicas) {
-                tracing::warn!(
+        if let Some(acked) = acked
+            && acked < i64::from(wait.replicas)
+        {
+            tracing::warn!(
                     acked,
                     wanted = wait.replicas,
                     timeout_ms = wait.timeout.as_millis() as u64,
                     "redis WAIT: fewer replicas than configured acknowledged a session change; a failover now could undo it"
                 );
-            }
         }
         Ok(reply)
     }

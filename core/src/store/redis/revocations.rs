@@ -74,19 +74,19 @@ impl RevocationChannel for RedisRevocations {
         let channel = self.channel.clone();
         tokio::spawn(async move {
             loop {
-                if let Ok(mut pubsub) = client.get_async_pubsub().await {
-                    if pubsub.subscribe(&channel).await.is_ok() {
-                        cache.set_live(true);
-                        tracing::debug!(%channel, "session cache: revocation channel up");
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            if let Some(user) = message
-                                .get_payload::<String>()
-                                .ok()
-                                .and_then(|u| UserId::parse(&u).ok())
-                            {
-                                cache.revoke_user(&user);
-                            }
+                if let Ok(mut pubsub) = client.get_async_pubsub().await
+                    && pubsub.subscribe(&channel).await.is_ok()
+                {
+                    cache.set_live(true);
+                    tracing::debug!(%channel, "session cache: revocation channel up");
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        if let Some(user) = message
+                            .get_payload::<String>()
+                            .ok()
+                            .and_then(|u| UserId::parse(&u).ok())
+                        {
+                            cache.revoke_user(&user);
                         }
                     }
                 }

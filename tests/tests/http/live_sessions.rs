@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use super::live_socket::{closed_with, Socket};
 
 /// A websocket to `/live` with `credential`, past its greeting.
 async fn connect(live: &RunningApp, credential: &str) -> Socket {
@@ -31,19 +31,6 @@ async fn connect(live: &RunningApp, credential: &str) -> Socket {
         "{hello:?}"
     );
     socket
-}
-
-/// The close code the socket gets within `within`, or `None`.
-async fn closed_with(socket: &mut Socket, within: Duration) -> Option<CloseCode> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Err(_) => return None,
-            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| f.code),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(_))) | Ok(None) => return Some(CloseCode::Abnormal),
-        }
-    }
 }
 
 async fn logouts_elsewhere_close_the_socket(kind: AppKind) {

@@ -15,6 +15,7 @@ mod flows;
 mod hostile_input;
 mod http_suite;
 mod live_sessions;
+mod live_socket;
 mod log_hygiene;
 mod login_page;
 mod node_sdk;

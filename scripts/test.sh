@@ -107,7 +107,7 @@ echo "== tests (unit, doc, store contract, HTTP suite on both apps, flows, Appwr
 # their time waiting (on the example apps, throwaway Redis servers and
 # clusters, browsers, SDK processes), so their binaries run side by side,
 # each into its own log, printed whole when it fails; every other test
-# binary, then the doc tests, run meanwhile in front. Each suite starts its
+# binary, the doc tests, rustdoc and the fuzz build run meanwhile in front. Each suite starts its
 # own services on free ports: they share nothing but the machine. A test
 # binary runs as cargo runs it: from its package's directory.
 suite_logs="$(mktemp -d)"
@@ -144,6 +144,14 @@ while IFS=$'\t' read -r name kind dir executable; do
   run_binary "$name" "$dir" "$executable" || front_failed+=("$name")
 done <"$suite_logs/binaries"
 cargo test --workspace --locked --doc || front_failed+=(doc-tests)
+# The rest of the compiling, while the suites wait: the API docs, and the
+# fuzz targets (their own crate and target directory; run further down).
+echo "== rustdoc (while the suites run)"
+RUSTDOCFLAGS="-D warnings" cargo doc "${libs[@]}" -p tokengate-examples --no-deps --locked --quiet ||
+  front_failed+=(rustdoc)
+echo "== fuzz targets built (while the suites run)"
+fuzz_targets="$(cd fuzz && cargo fuzz list)"
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev --sanitizer none) || front_failed+=(fuzz-build)
 for i in "${!suites[@]}"; do
   suite="${suites[$i]}"
   if wait "${suite_pids[$i]}"; then
@@ -180,14 +188,13 @@ TIMING_LEAKS_SCALE=0.3 "${CARGO_TARGET_DIR:-target}/debug/timing-leaks"
 # into a scratch directory. cargo-fuzz comes from crates.io when missing. The
 # one (stable) toolchain takes the -Z flags cargo-fuzz passes through
 # RUSTC_BOOTSTRAP=1; no sanitizer (the core forbids unsafe code); a dev
-# build, which is quicker to build and plenty for a smoke run. If this cannot
-# build or a target finds a crash, the suite fails here: it is never skipped.
+# build, which is quicker to build and plenty for a smoke run. If the targets
+# cannot build (above, beside the suites) or one finds a crash, the suite
+# fails: it is never skipped.
 # Long runs: see fuzz/Cargo.toml.
-echo "== fuzz smoke (cargo fuzz, 20,000 runs per target)"
+echo "== fuzz smoke (cargo fuzz, 20,000 runs per target; built above)"
 fuzz_scratch="$(mktemp -d)"
-fuzz_targets="$(cd fuzz && cargo fuzz list)"
 [ -n "$fuzz_targets" ] || { echo "test.sh: no fuzz targets found in fuzz/" >&2; exit 1; }
-(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --dev --sanitizer none)
 for target in $fuzz_targets; do
   mkdir -p "$fuzz_scratch/$target"
   if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --dev --sanitizer none "$target" \
@@ -202,6 +209,4 @@ done
 rm -rf "$fuzz_scratch"
 # ------------------------------------------------------------------------------
 
-echo "== rustdoc"
-RUSTDOCFLAGS="-D warnings" cargo doc "${libs[@]}" -p tokengate-examples --no-deps --locked --quiet
 echo "== all tests passed"

@@ -183,10 +183,12 @@ async fn redis_bytes_per_event() {
 }
 
 /// Entries this version cannot decode (a newer version's kind, a token
-/// sealed under another server secret): a group moves them to the dead
-/// letters, still sealed, on first read or claim, so they neither come
-/// back nor hold the group's age up; a follower reads past a run of them
-/// longer than its batch.
+/// sealed under another server secret): a follower reads past a run of
+/// them longer than its batch; a group leaves them pending for a process
+/// that can decode them (a newer version claims them after the claim
+/// timeout) and, handed out three times in vain, moves them to the dead
+/// letters, still sealed, so that they neither come back nor hold the
+/// group's age up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_that_do_not_decode_neither_block_nor_come_back() {
     use std::time::Duration;
@@ -226,24 +228,51 @@ async fn entries_that_do_not_decode_neither_block_nor_come_back() {
 
     let read = log.read_group("g", "c", 200, short).await.unwrap();
     assert_eq!(read.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(), good);
-    let stats = log.stats("g").await.unwrap();
-    assert_eq!((stats.pending, stats.dead), (1, 150), "{stats:?}");
     log.ack("g", &good).await.unwrap();
     let stats = log.stats("g").await.unwrap();
     assert_eq!(
-        (stats.pending, stats.oldest_unacknowledged),
-        (0, Duration::ZERO),
-        "{stats:?}"
+        (stats.pending, stats.dead),
+        (150, 0),
+        "left pending at first: {stats:?}"
     );
+    assert!(log
+        .claim_stale("g", "c2", Duration::ZERO, 200)
+        .await
+        .unwrap()
+        .is_empty());
+    let stats = log.stats("g").await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.dead),
+        (150, 0),
+        "claimed once more, still pending: {stats:?}"
+    );
+    assert!(log
+        .claim_stale("g", "c3", Duration::ZERO, 200)
+        .await
+        .unwrap()
+        .is_empty());
+    let stats = log.stats("g").await.unwrap();
+    assert_eq!(
+        (stats.pending, stats.dead),
+        (0, 150),
+        "the third time, dead letters: {stats:?}"
+    );
+    assert_eq!(stats.oldest_unacknowledged, Duration::ZERO, "{stats:?}");
 
-    // Claimed from a consumer of another server secret that died holding it.
+    // A consumer holding an entry this version cannot read died: a process
+    // that can read it (the other secret) claims it and gets it.
     let foreign = other.append(&[token_event("bob", "000111")]).await.unwrap();
     let held = other.read_group("g", "dead-consumer", 10, short).await.unwrap();
     assert_eq!(held.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(), foreign);
     assert!(log.claim_stale("g", "c", Duration::ZERO, 10).await.unwrap().is_empty());
+    let again = other.claim_stale("g", "newer", Duration::ZERO, 10).await.unwrap();
+    assert_eq!(again.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(), foreign);
+    assert_eq!(again[0].deliveries, 3);
+    // Nobody acknowledged it; handed out a fourth time to this version, it
+    // goes to the dead letters.
+    assert!(log.claim_stale("g", "c", Duration::ZERO, 10).await.unwrap().is_empty());
     let stats = log.stats("g").await.unwrap();
     assert_eq!((stats.pending, stats.dead), (0, 151), "{stats:?}");
-    assert!(log.claim_stale("g", "c", Duration::ZERO, 10).await.unwrap().is_empty());
     // Still sealed in the dead letters: the other secret reads it back.
     let dead = other.dead_letters(200).await.unwrap();
     assert_eq!(dead.len(), 1, "only the foreign token decodes under its own secret");

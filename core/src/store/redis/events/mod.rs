@@ -36,6 +36,10 @@ const MAX_BLOCK: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
 /// Idle dedicated connections kept for blocking reads.
 const MAX_IDLE: usize = 8;
+/// Times an entry that does not decode is handed out (its first read and
+/// two claims, so at least two claim timeouts) before it goes to the dead
+/// letters.
+const BURY_AFTER_DELIVERIES: u64 = 3;
 
 type Opener<C> = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<C, StoreError>> + Send>> + Send + Sync>;
 
@@ -390,14 +394,21 @@ where
         }
     }
 
-    /// The event of entry `id` of `group`; an entry that does not decode
+    /// The event of entry `id` of `group`. An entry that does not decode
     /// (a kind of a newer version, a token sealed under another server
-    /// secret) goes to the dead letters as it is, still sealed, so that it
-    /// neither comes back at every claim nor holds the group's oldest age
-    /// up; a redrive after the upgrade delivers it.
+    /// secret) stays pending while it is young: during a rolling upgrade a
+    /// process of the newer version claims it after the claim timeout and
+    /// delivers it. Handed out [`BURY_AFTER_DELIVERIES`] times and still not
+    /// decodable, it goes to the dead letters as it is, still sealed, so
+    /// that it neither comes back at every claim nor holds the group's
+    /// oldest age up; a redrive delivers it once a process can read it.
     async fn decode_or_bury(&self, group: &str, id: String, fields: &Value, deliveries: u64) -> Option<Event> {
         if let Some(event) = self.decode(id.clone(), fields) {
             return Some(event);
+        }
+        if deliveries < BURY_AFTER_DELIVERIES {
+            tracing::warn!(%id, group, deliveries, "event log: an entry that does not decode stays pending for a process that can");
+            return None;
         }
         let payload = field(fields, b"d").unwrap_or_default();
         match self
@@ -405,7 +416,7 @@ where
             .await
         {
             Ok(()) => {
-                tracing::error!(%id, group, "event log: an entry that does not decode was moved to the dead letters")
+                tracing::error!(%id, group, deliveries, "event log: an entry that does not decode was moved to the dead letters")
             }
             // Still pending: the next claim tries again.
             Err(error) => {

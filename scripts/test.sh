@@ -124,25 +124,31 @@ for line in open(sys.argv[1]):
         print("\t".join([target["name"], target["kind"][0], os.path.dirname(message["manifest_path"]), message["executable"]]))
 PY
 background_suites=" contract http redis_ops "
+mapfile -t binaries <"$suite_logs/binaries"
 suites=()
 suite_pids=()
+front=()
 front_failed=()
-run_binary() { (cd "$2" && CARGO_MANIFEST_DIR="$2" "$3"); }
-while IFS=$'\t' read -r name kind dir executable; do
+# As cargo runs a test binary: from its package's directory; stdin closed,
+# so that nothing a test starts can read the list being walked.
+run_binary() { (cd "$1" && CARGO_MANIFEST_DIR="$1" "$2" </dev/null); }
+for line in "${binaries[@]}"; do
+  IFS=$'\t' read -r name kind dir executable <<<"$line"
   if [ "$kind" = test ] && [[ "$background_suites" == *" $name "* ]]; then
-    run_binary "$name" "$dir" "$executable" >"$suite_logs/$name.log" 2>&1 &
+    run_binary "$dir" "$executable" >"$suite_logs/$name.log" 2>&1 &
     suites+=("$name")
     suite_pids+=("$!")
+  else
+    front+=("$line")
   fi
-done <"$suite_logs/binaries"
+done
 [ ${#suites[@]} = 3 ] || { echo "test.sh: expected the suites${background_suites}, found: ${suites[*]:-none}" >&2; exit 1; }
-while IFS=$'\t' read -r name kind dir executable; do
-  if [ "$kind" = test ] && [[ "$background_suites" == *" $name "* ]]; then
-    continue
-  fi
+echo "${#binaries[@]} test binaries: 3 suites side by side, ${#front[@]} in front"
+for line in "${front[@]}"; do
+  IFS=$'\t' read -r name kind dir executable <<<"$line"
   echo "-- $name ($kind, ${dir#"$PWD"/})"
-  run_binary "$name" "$dir" "$executable" || front_failed+=("$name")
-done <"$suite_logs/binaries"
+  run_binary "$dir" "$executable" || front_failed+=("$name")
+done
 cargo test --workspace --locked --doc || front_failed+=(doc-tests)
 # The rest of the compiling, while the suites wait: the API docs, and the
 # fuzz targets (their own crate and target directory; run further down).

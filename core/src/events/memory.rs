@@ -88,9 +88,11 @@ struct Pending {
     delivered: Instant,
 }
 
+#[derive(Clone)]
 struct Dead {
     bytes: Vec<u8>,
     deliveries: u64,
+    reason: String,
 }
 
 /// A stream entry id, `<ms>-<seq>`.
@@ -295,10 +297,7 @@ impl EventLog for MemoryEventLog {
             .await;
         Ok(raw
             .into_iter()
-            .filter_map(|(id, bytes)| {
-                self.decode(id, &bytes)
-                    .map(|event| LoggedEvent { event, deliveries: 1 })
-            })
+            .filter_map(|(id, bytes)| self.decode(id, &bytes).map(|event| LoggedEvent::new(event, 1)))
             .collect())
     }
 
@@ -336,7 +335,7 @@ impl EventLog for MemoryEventLog {
         Ok(claimed
             .into_iter()
             .filter_map(|(id, bytes, deliveries)| {
-                self.decode(id, &bytes).map(|event| LoggedEvent { event, deliveries })
+                self.decode(id, &bytes).map(|event| LoggedEvent::new(event, deliveries))
             })
             .collect())
     }
@@ -366,6 +365,7 @@ impl EventLog for MemoryEventLog {
             Dead {
                 bytes,
                 deliveries: event.deliveries,
+                reason: reason.to_owned(),
             },
         ));
         let max_len = usize::try_from(self.shared.config.max_len).unwrap_or(usize::MAX);
@@ -380,17 +380,20 @@ impl EventLog for MemoryEventLog {
     }
 
     async fn dead_letters(&self, count: usize) -> Result<Vec<LoggedEvent>, StoreError> {
-        let raw: Vec<(EntryId, Vec<u8>, u64)> = self
+        let raw: Vec<(EntryId, Dead)> = self
             .lock()
             .dead
             .iter()
             .take(count)
-            .map(|(id, dead)| (*id, dead.bytes.clone(), dead.deliveries))
+            .map(|(id, dead)| (*id, dead.clone()))
             .collect();
         Ok(raw
             .into_iter()
-            .filter_map(|(id, bytes, deliveries)| {
-                self.decode(id, &bytes).map(|event| LoggedEvent { event, deliveries })
+            .filter_map(|(id, dead)| {
+                self.decode(id, &dead.bytes).map(|event| LoggedEvent {
+                    reason: Some(dead.reason),
+                    ..LoggedEvent::new(event, dead.deliveries)
+                })
             })
             .collect())
     }

@@ -180,6 +180,19 @@ pub struct LoggedEvent {
     /// How many times the log handed it to a consumer of this group
     /// (1 on the first delivery).
     pub deliveries: u64,
+    /// Why it was dead-lettered, on entries of
+    /// [`dead_letters`](EventLog::dead_letters); `None` elsewhere.
+    pub reason: Option<String>,
+}
+
+impl LoggedEvent {
+    pub(crate) fn new(event: Event, deliveries: u64) -> Self {
+        LoggedEvent {
+            event,
+            deliveries,
+            reason: None,
+        }
+    }
 }
 
 /// The state of a log, for metrics.

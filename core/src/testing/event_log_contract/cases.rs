@@ -158,6 +158,8 @@ pub async fn dead_letters_and_redrive(backend: LogBackend) {
     let dead = log.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].deliveries, 1);
+    assert_eq!(dead[0].reason.as_deref(), Some("receiver answered 500 five times"));
+    assert_eq!(read[0].reason, None);
     assert_eq!(dead[0].event.resource_id(), token.resource_id());
     let EventObject::Token(dead_token) = &dead[0].event.object else {
         panic!("not a token: {:?}", dead[0]);

@@ -125,7 +125,7 @@ where
         let mut read = Vec::new();
         for (id, fields) in entries_of(&reply).unwrap_or_default().iter().filter_map(entry_parts) {
             if let Some(event) = self.decode_or_bury(group, id, fields, 1).await {
-                read.push(LoggedEvent { event, deliveries: 1 });
+                read.push(LoggedEvent::new(event, 1));
             }
         }
         Ok(read)
@@ -167,7 +167,7 @@ where
                 _ => 1,
             };
             if let Some(event) = self.decode_or_bury(group, id, fields, deliveries).await {
-                read.push(LoggedEvent { event, deliveries });
+                read.push(LoggedEvent::new(event, deliveries));
             }
         }
         Ok(read)
@@ -212,7 +212,11 @@ where
                     .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
                     .unwrap_or(0);
                 let event = self.decode(bulk_text(id)?, fields)?;
-                Some(LoggedEvent { event, deliveries })
+                let reason = field(fields, b"r").map(|r| String::from_utf8_lossy(r).into_owned());
+                Some(LoggedEvent {
+                    reason,
+                    ..LoggedEvent::new(event, deliveries)
+                })
             })
             .collect())
     }

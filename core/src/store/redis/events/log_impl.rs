@@ -205,13 +205,12 @@ where
         };
         Ok(entries
             .iter()
-            .filter_map(|entry| {
-                let Value::Array(parts) = entry else { return None };
-                let [id, fields] = parts.as_slice() else { return None };
+            .filter_map(entry_parts)
+            .filter_map(|(id, fields)| {
                 let deliveries = field(fields, b"n")
                     .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
                     .unwrap_or(0);
-                let event = self.decode(bulk_text(id)?, fields)?;
+                let event = self.decode(id, fields)?;
                 let reason = field(fields, b"r").map(|r| String::from_utf8_lossy(r).into_owned());
                 Some(LoggedEvent {
                     reason,
@@ -238,10 +237,7 @@ where
                 command.arg(&*self.stream).arg("+").arg("-").arg("COUNT").arg(1);
                 let reply: Value = self.query(command).await?;
                 match reply {
-                    Value::Array(entries) => match entries.first() {
-                        Some(Value::Array(parts)) => parts.first().and_then(bulk_text),
-                        _ => None,
-                    },
+                    Value::Array(entries) => entries.first().and_then(entry_id),
                     _ => None,
                 }
                 .unwrap_or_else(|| "0-0".to_owned())

@@ -6,7 +6,7 @@ mod age_trim;
 mod log_impl;
 
 use age_trim::AgeTrim;
-use log_impl::{entries_of, field};
+use log_impl::{entries_of, entry_parts, field};
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -18,7 +18,7 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::Value;
 
 use super::script::{Script, ScriptCall};
-use super::{bulk_text, store_error, RedisStore, RedisStoreConfig};
+use super::{store_error, RedisStore, RedisStoreConfig};
 use crate::events::codec::EventCodec;
 use crate::events::{Event, EventLogConfig};
 use crate::model::UserId;
@@ -454,13 +454,8 @@ where
     fn decode_entries(&self, entries: &[Value]) -> Vec<Event> {
         entries
             .iter()
-            .filter_map(|entry| match entry {
-                Value::Array(parts) => match parts.as_slice() {
-                    [id, fields, ..] => self.decode(bulk_text(id)?, fields),
-                    _ => None,
-                },
-                _ => None,
-            })
+            .filter_map(entry_parts)
+            .filter_map(|(id, fields)| self.decode(id, fields))
             .collect()
     }
 

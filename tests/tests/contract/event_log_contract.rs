@@ -235,28 +235,15 @@ async fn entries_that_do_not_decode_neither_block_nor_come_back() {
         (150, 0),
         "left pending at first: {stats:?}"
     );
-    assert!(log
-        .claim_stale("g", "c2", Duration::ZERO, 200)
-        .await
-        .unwrap()
-        .is_empty());
-    let stats = log.stats("g").await.unwrap();
-    assert_eq!(
-        (stats.pending, stats.dead),
-        (150, 0),
-        "claimed once more, still pending: {stats:?}"
-    );
-    assert!(log
-        .claim_stale("g", "c3", Duration::ZERO, 200)
-        .await
-        .unwrap()
-        .is_empty());
-    let stats = log.stats("g").await.unwrap();
-    assert_eq!(
-        (stats.pending, stats.dead),
-        (0, 150),
-        "the third time, dead letters: {stats:?}"
-    );
+    let claim_in_vain = async |consumer: &str, expected: (u64, u64), why: &str| {
+        let claimed = log.claim_stale("g", consumer, Duration::ZERO, 200).await.unwrap();
+        assert!(claimed.is_empty(), "{consumer} got {claimed:?}");
+        let stats = log.stats("g").await.unwrap();
+        assert_eq!((stats.pending, stats.dead), expected, "{why}: {stats:?}");
+        stats
+    };
+    claim_in_vain("c2", (150, 0), "claimed once more, still pending").await;
+    let stats = claim_in_vain("c3", (0, 150), "the third time, dead letters").await;
     assert_eq!(stats.oldest_unacknowledged, Duration::ZERO, "{stats:?}");
 
     // A consumer holding an entry this version cannot read died: a process

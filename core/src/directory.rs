@@ -55,6 +55,10 @@ impl User {
     }
 }
 
+/// When a user made by an anonymous flow disappears unless it signs in
+/// first (Unix ms), or `None`: kept for good.
+pub type KeepUntil = Option<i64>;
+
 /// An address a token is delivered to (already normalised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -73,11 +77,16 @@ pub enum Address<'a> {
 /// - A user id is *known* from the moment it is issued a token or a session
 ///   (by any route or the in-process API: the [`Gate`](crate::Gate) calls
 ///   [`Directory::remember`] first) until [`Directory::delete`]; nothing
-///   expires with inactivity.
-/// - [`Directory::resolve`] honours a caller-chosen id only when that id is
+///   expires with inactivity. The one exception is a user that an
+///   anonymous flow made for a new address ([`Directory::bind`] with a
+///   deadline): it and its binding disappear at the deadline unless it
+///   signs in first ([`Directory::keep`]), so that requests nobody follows
+///   up leave nothing behind. Such an id never had a session, and the
+///   anonymous flows only make generated ids, so nobody is locked out or
+///   let in by its disappearing.
+/// - [`Directory::bind`] honours a caller-chosen id only when that id is
 ///   unknown, or already bound to the same normalised address; otherwise it
-///   answers [`Error::UserAlreadyExists`] and changes nothing. A known
-///   address resolves to its owner, whatever id was asked for. When the
+///   answers [`Error::UserAlreadyExists`] and changes nothing. When the
 ///   caller may not create users (`allow_new` false: an anonymous caller
 ///   naming an id of its own choice under the default policy) an unknown
 ///   address is refused and nothing is created.
@@ -87,14 +96,34 @@ pub enum Address<'a> {
 /// comes with a default, so an implementation keeps compiling.
 #[async_trait]
 pub trait Directory: Send + Sync + fmt::Debug + 'static {
-    /// The owner of `address`; when unknown and `allow_new`, binds it to
-    /// `requested`. [`Error::UserAlreadyExists`] when `requested` is known
-    /// otherwise; [`Error::InvalidArgument`] when a new user is needed but
-    /// not allowed.
-    async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error>;
+    /// The owner of `address`, and whether that owner is still provisional
+    /// (made by an anonymous flow, not yet signed in).
+    async fn owner(&self, address: Address<'_>) -> Result<Option<(UserId, bool)>, Error>;
+
+    /// Binds `address` to `requested`: a new user when the address is
+    /// unknown and `allow_new`, or the owner of a provisional binding again.
+    /// Answers the owner (a concurrent request may have bound the address
+    /// first). With `until` the user and its binding are provisional until
+    /// then (later binds extend it); without, they are kept for good.
+    /// [`Error::UserAlreadyExists`] when `requested` is known otherwise;
+    /// [`Error::InvalidArgument`] when a new user is needed but not allowed.
+    async fn bind(
+        &self,
+        address: Address<'_>,
+        requested: &UserId,
+        allow_new: bool,
+        until: KeepUntil,
+    ) -> Result<UserId, Error>;
 
     /// Makes `user` known (a token or session is about to be issued for it).
     async fn remember(&self, user: &UserId) -> Result<(), Error>;
+
+    /// `user` signed in for the first time: keep it and its addresses for
+    /// good. (The store already kept the user record in the exchange.)
+    async fn keep(&self, user: &UserId) -> Result<(), Error> {
+        let _ = user;
+        Ok(())
+    }
 
     /// The user, if the directory knows it.
     async fn get(&self, user: &UserId) -> Result<Option<User>, Error>;
@@ -146,17 +175,42 @@ fn bound_to(record: &UserRecord, address: Address<'_>) -> bool {
 
 #[async_trait]
 impl Directory for StoreDirectory {
-    async fn resolve(&self, address: Address<'_>, requested: &UserId, allow_new: bool) -> Result<UserId, Error> {
+    async fn owner(&self, address: Address<'_>) -> Result<Option<(UserId, bool)>, Error> {
         // One instant for the whole decision.
         let now = now_ms();
         let digest = self.address_digest(address);
-        if let Some(owner) = self.store.find_address(&digest, now).await? {
-            // A binding whose user was deleted (or rebound) is stale: drop it.
-            match self.store.load_user(&owner, now).await? {
-                Some(record) if bound_to(&record, address) => return Ok(owner),
-                _ => self.store.unlink_address(&digest, &owner, now).await?,
+        let Some((owner, binding_expires)) = self.store.find_address(&digest, now).await? else {
+            return Ok(None);
+        };
+        // A binding whose user was deleted (or rebound) is stale: drop it.
+        match self.store.load_user(&owner, now).await? {
+            Some(record) if bound_to(&record, address) => {
+                let provisional = record.expire_ms > 0;
+                if binding_expires > 0 && !provisional {
+                    // Its user signed in, but keeping the binding failed then.
+                    self.store.link_address(&digest, &owner, 0, now).await?;
+                }
+                Ok(Some((owner, provisional)))
+            }
+            _ => {
+                self.store.unlink_address(&digest, &owner, now).await?;
+                Ok(None)
             }
         }
+    }
+
+    async fn bind(
+        &self,
+        address: Address<'_>,
+        requested: &UserId,
+        allow_new: bool,
+        until: KeepUntil,
+    ) -> Result<UserId, Error> {
+        let now = now_ms();
+        let (email, phone) = match address {
+            Address::Email(email) => (email, ""),
+            Address::Phone(phone) => ("", phone),
+        };
         if !allow_new {
             return Err(if self.store.load_user(requested, now).await?.is_some() {
                 Error::UserAlreadyExists
@@ -164,14 +218,26 @@ impl Directory for StoreDirectory {
                 Error::argument(NEW_ID_REFUSED)
             });
         }
-        let (email, phone) = match address {
-            Address::Email(email) => (email, ""),
-            Address::Phone(phone) => ("", phone),
-        };
-        if !self.store.claim_user(requested, email, phone, now).await? {
+        let expire_ms = until.unwrap_or(0);
+        if !self.store.claim_user(requested, email, phone, expire_ms, now).await? {
             return Err(Error::UserAlreadyExists);
         }
-        Ok(self.store.link_address(&digest, requested, now).await?)
+        let digest = self.address_digest(address);
+        Ok(self.store.link_address(&digest, requested, expire_ms, now).await?)
+    }
+
+    async fn keep(&self, user: &UserId) -> Result<(), Error> {
+        let now = now_ms();
+        let Some(record) = self.store.load_user(user, now).await? else {
+            return Ok(());
+        };
+        for address in [Address::Email(&record.email), Address::Phone(&record.phone)] {
+            if matches!(address, Address::Email(a) | Address::Phone(a) if !a.is_empty()) {
+                let digest = self.address_digest(address);
+                self.store.link_address(&digest, user, 0, now).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn remember(&self, _user: &UserId) -> Result<(), Error> {

@@ -158,9 +158,11 @@ impl TrustedProxies {
     /// is a trusted proxy is the forwarding header read (the configured
     /// one, never the other): the client is then its rightmost address
     /// that is not itself a trusted proxy; everything left of it was
-    /// written by the client and proves nothing. A header that cannot be
-    /// read, or an obfuscated hop (`for=_hidden`, `unknown`), leaves the
-    /// last trusted hop as the client.
+    /// written by the client and proves nothing. Each hop is read on its
+    /// own, from the raw bytes: an unreadable one (not an address, bytes
+    /// outside ASCII, an obfuscated `for=_hidden` or `unknown`) ends the
+    /// walk there, so the client is the last readable hop right of it, or
+    /// the last trusted hop when there is none.
     ///
     /// ```
     /// use http::HeaderMap;
@@ -196,26 +198,28 @@ impl TrustedProxies {
     }
 }
 
-/// Every `X-Forwarded-For` address in order; `None` if absent or unreadable
-/// (an unreadable hop is `None` and stops the walk there).
+/// Every `X-Forwarded-For` address in order; `None` if absent. Each hop is
+/// read from the raw bytes: a hop that is not a readable address (bytes
+/// outside ASCII included) is `None` and stops the walk there, while the
+/// hops the trusted proxies appended to its right stay readable and decide.
 fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     let mut hops = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let text = value.to_str().ok()?;
-        hops.extend(text.split(',').map(|hop| parse_node(hop.trim())));
+        hops.extend(value.as_bytes().split(|b| *b == b',').map(|hop| parse_node(hop)));
     }
     (!hops.is_empty()).then_some(hops)
 }
 
-/// Every `for=` of RFC 7239 `Forwarded`, in order.
+/// Every `for=` of RFC 7239 `Forwarded`, in order, each element read from
+/// the raw bytes as in [`x_forwarded_for`].
 fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     let mut hops = Vec::new();
     for value in headers.get_all(http::header::FORWARDED) {
-        let text = value.to_str().ok()?;
-        for element in text.split(',') {
-            let node = element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.trim().eq_ignore_ascii_case("for").then(|| value.trim())
+        for element in value.as_bytes().split(|b| *b == b',') {
+            let node = element.split(|b| *b == b';').find_map(|pair| {
+                let at = pair.iter().position(|b| *b == b'=')?;
+                let (name, value) = (&pair[..at], &pair[at + 1..]);
+                name.trim_ascii().eq_ignore_ascii_case(b"for").then_some(value)
             });
             hops.push(node.and_then(parse_node));
         }
@@ -223,8 +227,10 @@ fn forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     (!hops.is_empty()).then_some(hops)
 }
 
-/// One node: `1.2.3.4`, `1.2.3.4:80`, `"[2001:db8::1]:443"`, `2001:db8::1`.
-fn parse_node(node: &str) -> Option<IpAddr> {
+/// One node: `1.2.3.4`, `1.2.3.4:80`, `"[2001:db8::1]:443"`, `2001:db8::1`,
+/// surrounded by optional whitespace; `None` for anything else.
+fn parse_node(node: &[u8]) -> Option<IpAddr> {
+    let node = std::str::from_utf8(node.trim_ascii()).ok()?;
     let node = node.trim_matches('"');
     if let Ok(ip) = node.parse() {
         return Some(ip);
@@ -273,6 +279,34 @@ mod tests {
         // Garbage stops the walk at the last good hop.
         let garbage = headers(&[("x-forwarded-for", "3.3.3.3, nonsense, 10.1.1.1")]);
         assert_eq!(proxies.client(ip("10.0.0.1"), &garbage), ip("10.1.1.1"));
+    }
+
+    #[test]
+    fn an_unreadable_hop_ends_the_walk_without_hiding_the_client() {
+        // A client's own `\xff`, which nginx forwards as `\xff, <client>`:
+        // the client is still the hop its proxy appended, not the proxy.
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        for raw in [
+            &b"\xff, 203.0.113.5"[..],
+            b"\xff,203.0.113.5",
+            b"1.1.1.1 \xc3\xa9, 203.0.113.5",
+            b"\x80\x81, 203.0.113.5, 10.0.0.9",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_bytes(raw).unwrap());
+            assert_eq!(proxies.client(ip("10.0.0.1"), &h), ip("203.0.113.5"), "{raw:?}");
+        }
+        let rfc = proxies.clone().header(ForwardedHeader::Forwarded);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "forwarded",
+            HeaderValue::from_bytes(b"for=\xff, for=203.0.113.5").unwrap(),
+        );
+        assert_eq!(rfc.client(ip("10.0.0.1"), &h), ip("203.0.113.5"));
+        // Only unreadable hops: the walk ends at the trusted proxy.
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(proxies.client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
     }
 
     #[test]

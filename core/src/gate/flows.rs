@@ -1,18 +1,20 @@
 //! The passwordless flows: email OTP, magic URL and phone OTP.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::tokens::Issued;
 use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
-use crate::delivery::{render, EmailMessage, SmsMessage, TemplateValues};
+use crate::delivery::{render, render_html, EmailMessage, SmsMessage, TemplateValues};
 use crate::directory::Address;
 use crate::error::Error;
 use crate::model::{Token, TokenKind, UserId};
 use crate::observe;
 use crate::phrase::security_phrase;
+use crate::policy::FlowLimits;
 use crate::secret::{random_digits, random_hex, Purpose};
-use crate::store::RateBucket;
+use crate::store::{RateBucket, PROVISIONAL_GRACE};
 use crate::time::now_ms;
 
 /// Who asks for a token.
@@ -37,6 +39,43 @@ impl Requester {
     }
 }
 
+/// One flow as its limits and directory rules see it.
+struct Flow<'a> {
+    /// Its name in metrics and rate-limit groups.
+    kind: &'static str,
+    limits: &'a FlowLimits,
+    /// Its tokens' lifetime.
+    lifetime: Duration,
+}
+
+impl<'a> Flow<'a> {
+    fn new(kind: &'static str, limits: &'a FlowLimits, lifetime: Duration) -> Self {
+        Flow { kind, limits, lifetime }
+    }
+}
+
+/// The networks a client is counted in for issuance: its own address (an
+/// IPv4 address, an IPv6 /64) and the wider prefixes that one holder gets
+/// whole (IPv4 /24, IPv6 /56 and /48).
+fn client_networks(ip: IpAddr) -> Vec<(&'static str, String)> {
+    match crate::model::canonical_ip(ip) {
+        IpAddr::V4(v4) => {
+            let net = u32::from(v4) & 0xffff_ff00;
+            vec![
+                ("client", v4.to_string()),
+                ("v4_24", format!("{}/24", std::net::Ipv4Addr::from(net))),
+            ]
+        }
+        IpAddr::V6(v6) => {
+            let prefix = |bits: u32| {
+                let net = u128::from(v6) & (u128::MAX << (128 - bits));
+                format!("{}/{bits}", std::net::Ipv6Addr::from(net))
+            };
+            vec![("client", prefix(64)), ("v6_56", prefix(56)), ("v6_48", prefix(48))]
+        }
+    }
+}
+
 const OTP_DIGITS: usize = 6;
 const MAGIC_URL_HEX: usize = 64;
 
@@ -54,19 +93,11 @@ impl Gate {
         let requested = UserId::parse_or_generate(user_id)?;
         let email = normalize_email(email)?;
         let mailer = self.mailer().ok_or(Error::SmtpDisabled)?;
-        let limits = &self.flows().limits;
-        self.check_limits(
-            "email",
-            &email,
-            [limits.email_per_address, limits.email_per_ip, limits.email_global],
-            requester,
-        )
-        .await?;
-        let owner = self
-            .directory()
-            .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
-            .await?;
         let lifetime = self.flows().lifetimes.otp;
+        let flow = Flow::new("email", &self.flows().limits.email, lifetime);
+        let owner = self
+            .flow_owner(flow, Address::Email(&email), user_id, &requested, requester)
+            .await?;
         let issued = Issued {
             phrase: phrase.then(security_phrase),
             address: Some(Address::Email(&email)),
@@ -84,13 +115,15 @@ impl Gate {
             .await?;
         let templates = &self.flows().templates;
         let values = self.template_values(&token, "", lifetime.as_secs());
-        let message = EmailMessage {
-            to: email,
-            subject: render(&templates.email_otp_subject, &values),
-            body: render(&templates.email_otp_body, &values),
-        };
+        let message = EmailMessage::new(
+            email,
+            render(&templates.email_otp_subject, &values),
+            render(&templates.email_otp_body, &values),
+            render_html(&templates.email_otp_html, &values),
+        );
         let outcome = mailer.send(&message).await;
-        self.finish_delivery(token, outcome.map_err(|e| e.0)).await
+        self.finish_delivery(token, &message.to, "", outcome.map_err(|e| e.0))
+            .await
     }
 
     /// Sends a magic link by email: `url` (or the public URL) with `userId`,
@@ -106,27 +139,14 @@ impl Gate {
     ) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let email = normalize_email(email)?;
-        if let Some(url) = url {
-            self.flows().redirect.check(url)?;
-        }
+        // The link is serialised from the parsed target, never appended to `url`.
+        let target = self.flows().redirect.target(url)?;
         let mailer = self.mailer().ok_or(Error::SmtpDisabled)?;
-        let limits = &self.flows().limits;
-        self.check_limits(
-            "magic",
-            &email,
-            [
-                limits.magic_url_per_address,
-                limits.magic_url_per_ip,
-                limits.magic_url_global,
-            ],
-            requester,
-        )
-        .await?;
-        let owner = self
-            .directory()
-            .resolve(Address::Email(&email), &requested, self.may_create(user_id, requester))
-            .await?;
         let lifetime = self.flows().lifetimes.magic_url;
+        let flow = Flow::new("magic", &self.flows().limits.magic_url, lifetime);
+        let owner = self
+            .flow_owner(flow, Address::Email(&email), user_id, &requested, requester)
+            .await?;
         let issued = Issued {
             phrase: phrase.then(security_phrase),
             address: Some(Address::Email(&email)),
@@ -145,26 +165,25 @@ impl Gate {
         let expire = crate::time::format_date(token.expire);
         let link = {
             let secret = token.secret.as_ref().map(|s| s.expose()).unwrap_or_default();
-            self.flows().redirect.link(
-                url,
-                &[
-                    ("userId", owner.as_str()),
-                    ("secret", secret),
-                    ("expire", &expire),
-                    ("project", self.project()),
-                ],
-            )
+            target.link(&[
+                ("userId", owner.as_str()),
+                ("secret", secret),
+                ("expire", &expire),
+                ("project", self.project()),
+            ])
         };
         let link = zeroize::Zeroizing::new(link);
         let templates = &self.flows().templates;
         let values = self.template_values(&token, &link, lifetime.as_secs());
-        let message = EmailMessage {
-            to: email,
-            subject: render(&templates.magic_url_subject, &values),
-            body: render(&templates.magic_url_body, &values),
-        };
+        let message = EmailMessage::new(
+            email,
+            render(&templates.magic_url_subject, &values),
+            render(&templates.magic_url_body, &values),
+            render_html(&templates.magic_url_html, &values),
+        );
         let outcome = mailer.send(&message).await;
-        self.finish_delivery(token, outcome.map_err(|e| e.0)).await
+        self.finish_delivery(token, &message.to, "", outcome.map_err(|e| e.0))
+            .await
     }
 
     /// Sends a 6-digit code by SMS to an E.164 number, with the same
@@ -173,19 +192,11 @@ impl Gate {
         let requested = UserId::parse_or_generate(user_id)?;
         let phone = normalize_phone(phone)?;
         let sms = self.sms_sender().ok_or(Error::PhoneDisabled)?;
-        let limits = &self.flows().limits;
-        self.check_limits(
-            "phone",
-            &phone,
-            [limits.phone_per_address, limits.phone_per_ip, limits.phone_global],
-            requester,
-        )
-        .await?;
-        let owner = self
-            .directory()
-            .resolve(Address::Phone(&phone), &requested, self.may_create(user_id, requester))
-            .await?;
         let lifetime = self.flows().lifetimes.otp;
+        let flow = Flow::new("phone", &self.flows().limits.phone, lifetime);
+        let owner = self
+            .flow_owner(flow, Address::Phone(&phone), user_id, &requested, requester)
+            .await?;
         let issued = Issued {
             phrase: None,
             address: Some(Address::Phone(&phone)),
@@ -207,7 +218,8 @@ impl Gate {
             body: render(&self.flows().templates.sms_body, &values),
         };
         let outcome = sms.send(&message).await;
-        self.finish_delivery(token, outcome.map_err(|e| e.0)).await
+        self.finish_delivery(token, "", &message.to, outcome.map_err(|e| e.0))
+            .await
     }
 
     /// Whether this request may create a user with the id it asked for: a
@@ -231,82 +243,128 @@ impl Gate {
         }
     }
 
-    /// A failed delivery withdraws the token: nothing usable stays behind.
-    async fn finish_delivery(&self, token: Token, outcome: Result<(), String>) -> Result<Token, Error> {
-        match outcome {
-            Ok(()) => Ok(token),
-            Err(reason) => {
-                if let Some(secret) = &token.secret {
-                    let digest = self
-                        .server_key()
-                        .digest(Purpose::Token, &token.user_id, secret.expose().as_bytes());
-                    if let Err(error) = self.store().remove_token(&token.user_id, &digest, now_ms()).await {
-                        tracing::error!(%error, user = %token.user_id, "could not withdraw an undelivered token");
-                    }
+    /// A failed delivery withdraws the token: nothing usable stays behind,
+    /// and a provisional user left with nothing else goes with its
+    /// binding to `email` or `phone`.
+    async fn finish_delivery(
+        &self,
+        token: Token,
+        email: &str,
+        phone: &str,
+        outcome: Result<(), String>,
+    ) -> Result<Token, Error> {
+        let Err(reason) = outcome else {
+            return Ok(token);
+        };
+        if let Some(secret) = &token.secret {
+            let user = &token.user_id;
+            let digest = self
+                .server_key()
+                .digest(Purpose::Token, user, secret.expose().as_bytes());
+            let withdrawn = match self.store().remove_token(user, &digest, now_ms()).await {
+                Ok(withdrawn) => withdrawn,
+                Err(error) => {
+                    tracing::error!(%error, user = %user, "could not withdraw an undelivered token");
+                    false
                 }
-                tracing::warn!(user = %token.user_id, kind = ?token.kind, %reason, "delivery failed; token withdrawn");
-                observe::delivery_failed(if token.kind == TokenKind::Phone { "sms" } else { "email" });
-                Err(Error::Delivery(reason))
+            };
+            if withdrawn && let Err(error) = self.directory().delete(user, email, phone).await {
+                tracing::warn!(%error, user = %user, "could not unlink a withdrawn user's address; it expires");
+            }
+        }
+        tracing::warn!(user = %token.user_id, kind = ?token.kind, %reason, "delivery failed; token withdrawn");
+        observe::delivery_failed(if token.kind == TokenKind::Phone { "sms" } else { "email" });
+        Err(Error::Delivery(reason))
+    }
+
+    /// The user a flow's token is for: the address's owner, or a new user
+    /// bound to it. An anonymous request's new user is provisional: it and
+    /// its binding live as long as the token (plus
+    /// [`PROVISIONAL_GRACE`]) unless it signs in. Counts the request
+    /// first, knowing whether the address is new.
+    async fn flow_owner(
+        &self,
+        flow: Flow<'_>,
+        address: Address<'_>,
+        user_id: &str,
+        requested: &UserId,
+        requester: Requester,
+    ) -> Result<UserId, Error> {
+        let found = self.directory().owner(address).await?;
+        let (Address::Email(text) | Address::Phone(text)) = address;
+        self.check_limits(&flow, text, found.is_some(), requester).await?;
+        let until = (!requester.trusted).then(|| now_ms() + (flow.lifetime + PROVISIONAL_GRACE).as_millis() as i64);
+        let directory = self.directory();
+        match found {
+            Some((owner, false)) => Ok(owner),
+            Some((owner, true)) => directory.bind(address, &owner, true, until).await,
+            None => {
+                directory
+                    .bind(address, requested, self.may_create(user_id, requester), until)
+                    .await
             }
         }
     }
 
-    /// Counts the request in the deployment-wide, per-client and
-    /// per-address buckets of `kind` (`[per address, per client, global]`
-    /// limits), in that order; a refusal takes back what the earlier
-    /// buckets counted, so a refused request costs no budget.
+    /// Counts the request in every bucket that applies, at once or not at
+    /// all: the address (with the gap between sends), the client at each
+    /// prefix length, and the deployment-wide ceiling of new or of known
+    /// addresses. API-key callers are not counted.
     async fn check_limits(
         &self,
-        kind: &'static str,
+        flow: &Flow<'_>,
         address: &str,
-        [per_address, per_client, global]: [u32; 3],
+        known: bool,
         requester: Requester,
     ) -> Result<(), Error> {
         if requester.trusted {
             return Ok(());
         }
-        let limits = &self.flows().limits;
-        let window_ms = limits.window.as_millis() as i64;
-        let bucket = |id: String, limit: u32, min_interval_ms: i64| RateBucket {
-            id,
-            limit,
-            window_ms,
-            min_interval_ms,
-        };
-        let mut buckets = Vec::with_capacity(3);
-        if global > 0 {
-            buckets.push((bucket(format!("{kind}:all"), global, 0), "global"));
-        }
+        let all = &self.flows().limits;
+        let limits = flow.limits;
+        let window_ms = all.window.as_millis() as i64;
+        let bucket =
+            |id: String, limit: u32, min_interval_ms: i64| RateBucket::new(id, limit, window_ms, min_interval_ms);
+        let mut buckets = vec![bucket(
+            format!("addr:{}", self.bucket_digest(address)),
+            limits.per_address,
+            all.min_interval.as_millis() as i64,
+        )];
         if let Some(ip) = requester.ip {
-            buckets.push((
-                bucket(format!("{kind}:ip:{}", self.client_digest(ip)), per_client, 0),
-                "client",
-            ));
+            for (scope, network) in client_networks(ip) {
+                let limit = match scope {
+                    "client" => limits.per_client,
+                    "v4_24" => limits.per_ipv4_24,
+                    "v6_56" => limits.per_ipv6_56,
+                    _ => limits.per_ipv6_48,
+                };
+                buckets.push(bucket(format!("{scope}:{}", self.bucket_digest(&network)), limit, 0));
+            }
         }
-        let gap = limits.min_interval.as_millis() as i64;
-        buckets.push((
-            bucket(format!("{kind}:addr:{}", self.bucket_digest(address)), per_address, gap),
-            "address",
-        ));
-        let now = now_ms();
-        for (index, (bucket, scope)) in buckets.iter().enumerate() {
-            if self.store().hit_rate_limit(bucket, now).await? {
-                continue;
-            }
-            for (counted, _) in &buckets[..index] {
-                self.store().refund_rate_limit(counted, now_ms()).await?;
-            }
-            if *scope == "global" {
-                tracing::warn!(
-                    kind,
-                    limit = bucket.limit,
-                    "deployment-wide issuance ceiling reached; refusing new {kind} tokens"
-                );
-            }
-            observe::rate_limited(kind);
-            return Err(Error::RateLimited);
+        let (ceiling, limit) = if known {
+            ("known", limits.known_addresses)
+        } else {
+            ("new", limits.new_addresses)
+        };
+        buckets.push(bucket(ceiling.to_owned(), limit, 0));
+        // A limit of 0 is off.
+        buckets.retain(|b| b.limit > 0);
+        let Some(refused) = self.store().hit_rate_limits(flow.kind, &buckets, now_ms()).await? else {
+            return Ok(());
+        };
+        let scope = buckets[refused].id.split(':').next().unwrap_or_default();
+        if scope == ceiling {
+            tracing::warn!(
+                kind = flow.kind,
+                limit = buckets[refused].limit,
+                "deployment-wide issuance ceiling of {ceiling} addresses reached; refusing {} tokens to them",
+                flow.kind
+            );
+        } else {
+            tracing::debug!(kind = flow.kind, scope, "issuance refused by a rate limit");
         }
-        Ok(())
+        observe::rate_limited(flow.kind);
+        Err(Error::RateLimited)
     }
 
     /// Rate-limit buckets are named by a digest: no address or IP in the clear.

@@ -176,7 +176,13 @@ impl Gate {
             .redeem_token(user, &token_digest, &record, &self.rules(), client_key.as_deref(), now)
             .await?
         {
-            Redemption::Redeemed { kind, evicted, .. } => {
+            Redemption::Redeemed {
+                kind, evicted, kept, ..
+            } => {
+                if kept && let Err(error) = self.inner.directory.keep(user).await {
+                    // Healed when the address is next asked for (Directory::owner).
+                    tracing::warn!(%error, user = %user, "could not keep a new user's address for good");
+                }
                 let mut record = record;
                 record.origin = SessionOrigin::Token(kind);
                 tracing::debug!(user = %user, session = %record.id, evicted = evicted.len(), "token exchanged");

@@ -76,33 +76,91 @@ impl Default for Policy {
     }
 }
 
-/// Issuance limits of the passwordless flows, per hour. API-key callers
-/// bypass them.
+/// Issuance limits of one passwordless flow, per
+/// [`IssueLimits::window`] (an hour by default). API-key callers bypass
+/// them; 0 turns a limit off.
+///
+/// A request counts against every bucket that applies, all at once or not
+/// at all (a refused request spends nothing): its address, its client at
+/// each prefix length (one IPv4 address and its /24; one IPv6 /64, its /56
+/// and its /48: whoever holds a whole prefix, as an ISP hands one /56 or
+/// /48 to one customer, gets that prefix's budget, not one per /64), and a
+/// deployment-wide ceiling: one for new addresses (not yet bound to a
+/// user), a separate, larger one for known addresses, so that a flood of
+/// new addresses cannot lock returning users out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlowLimits {
+    /// Per address (email or phone number).
+    pub per_address: u32,
+    /// Per client: one IPv4 address, or one IPv6 /64 (a household or an
+    /// office behind NAT).
+    pub per_client: u32,
+    /// Per IPv4 /24 (a mobile carrier's NAT pool, a small network).
+    pub per_ipv4_24: u32,
+    /// Per IPv6 /56 (a household's or small site's allocation).
+    pub per_ipv6_56: u32,
+    /// Per IPv6 /48 (a site's or a hosting customer's allocation).
+    pub per_ipv6_48: u32,
+    /// New addresses, whole deployment: the backstop against botnets that
+    /// stay under every per-client limit.
+    pub new_addresses: u32,
+    /// Known addresses (returning users), whole deployment.
+    pub known_addresses: u32,
+}
+
+impl FlowLimits {
+    /// Limits with every field given (the struct is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// let limits = tokengate::policy::FlowLimits::new(10, 10, 100, 30, 100, 10_000, 100_000);
+    /// assert_eq!(limits.per_ipv6_56, 30);
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        per_address: u32,
+        per_client: u32,
+        per_ipv4_24: u32,
+        per_ipv6_56: u32,
+        per_ipv6_48: u32,
+        new_addresses: u32,
+        known_addresses: u32,
+    ) -> Self {
+        FlowLimits {
+            per_address,
+            per_client,
+            per_ipv4_24,
+            per_ipv6_56,
+            per_ipv6_48,
+            new_addresses,
+            known_addresses,
+        }
+    }
+}
+
+/// Issuance limits of the passwordless flows, per window. API-key callers
+/// bypass them. The defaults, per hour:
+///
+/// | flow | address | client (IPv4, IPv6 /64) | IPv4 /24 | IPv6 /56 | IPv6 /48 | new addresses | known addresses |
+/// |---|---:|---:|---:|---:|---:|---:|---:|
+/// | email OTP | 10 | 10 | 100 | 30 | 100 | 10,000 | 100,000 |
+/// | magic URL | 60 | 60 | 300 | 120 | 300 | 10,000 | 100,000 |
+/// | phone OTP | 10 | 10 | 50 | 20 | 50 | 1,000 | 10,000 |
+///
+/// So one /48 or one /24 spends at most 1-5 % of a flow's new-address
+/// ceiling in an hour, and none of the known-address one that returning
+/// users draw on beyond its own per-prefix budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IssueLimits {
-    /// Email OTPs per address (default 10).
-    pub email_per_address: u32,
-    /// Email OTPs per client IP (default 10).
-    pub email_per_ip: u32,
-    /// Magic URLs per address (default 60).
-    pub magic_url_per_address: u32,
-    /// Magic URLs per client IP (default 60).
-    pub magic_url_per_ip: u32,
-    /// Phone OTPs per number (default 10).
-    pub phone_per_address: u32,
-    /// Phone OTPs per client IP (default 10).
-    pub phone_per_ip: u32,
+    /// Email OTPs.
+    pub email: FlowLimits,
+    /// Magic URLs.
+    pub magic_url: FlowLimits,
+    /// Phone OTPs (each SMS costs money).
+    pub phone: FlowLimits,
     /// Shortest gap between two sends of one kind to one address (default 60 s).
     pub min_interval: Duration,
-    /// Email OTPs for the whole deployment, a ceiling against botnets that
-    /// stay under the per-IP limit (default 10,000; 0 = none).
-    pub email_global: u32,
-    /// Magic URLs for the whole deployment (default 10,000; 0 = none).
-    pub magic_url_global: u32,
-    /// Phone OTPs for the whole deployment: each SMS costs money (default
-    /// 1,000; 0 = none).
-    pub phone_global: u32,
     /// The counting window (default one hour).
     pub window: Duration,
 }
@@ -110,16 +168,10 @@ pub struct IssueLimits {
 impl Default for IssueLimits {
     fn default() -> Self {
         IssueLimits {
-            email_per_address: 10,
-            email_per_ip: 10,
-            magic_url_per_address: 60,
-            magic_url_per_ip: 60,
-            phone_per_address: 10,
-            phone_per_ip: 10,
+            email: FlowLimits::new(10, 10, 100, 30, 100, 10_000, 100_000),
+            magic_url: FlowLimits::new(60, 60, 300, 120, 300, 10_000, 100_000),
+            phone: FlowLimits::new(10, 10, 50, 20, 50, 1_000, 10_000),
             min_interval: Duration::from_secs(60),
-            email_global: 10_000,
-            magic_url_global: 10_000,
-            phone_global: 1_000,
             window: Duration::from_secs(3600),
         }
     }

@@ -33,7 +33,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<UserId, UserState>,
-    addresses: HashMap<Digest, UserId>,
+    /// Address bindings: the owner, and when the binding expires (0: for good).
+    addresses: HashMap<Digest, (UserId, i64)>,
     rates: HashMap<String, RateState>,
     operations: u64,
 }
@@ -70,6 +71,14 @@ struct StoredSession {
 
 impl UserState {
     fn sweep(&mut self, now_ms: i64) {
+        if self
+            .directory
+            .as_ref()
+            .is_some_and(|r| r.expire_ms > 0 && r.expire_ms <= now_ms)
+        {
+            self.directory = None;
+            self.unannounced = false;
+        }
         self.tokens.retain(|t| t.expire_ms > now_ms);
         self.sessions.retain(|s| s.deadline_ms > now_ms);
         if self.failures_expire_ms <= now_ms {
@@ -78,9 +87,10 @@ impl UserState {
         self.client_failures.retain(|_, (_, window_end)| *window_end > now_ms);
     }
 
-    /// From its first token or session on, a user id is known for good.
-    /// Whether this made it known (announced once).
-    fn remember(&mut self, now_ms: i64) -> bool {
+    /// From its first token or session on, a user id is known: a record
+    /// made here is for good; a provisional one lives on until `expire_ms`
+    /// (0: for good). Whether this made it known (announced once).
+    fn remember(&mut self, now_ms: i64, expire_ms: i64) -> bool {
         if self.directory.is_none() {
             self.directory = Some(UserRecord {
                 created_ms: now_ms,
@@ -89,7 +99,22 @@ impl UserState {
             });
             return true;
         }
+        self.keep_until(expire_ms);
         std::mem::take(&mut self.unannounced)
+    }
+
+    /// A provisional record lives until the later of its expiry and
+    /// `expire_ms`, or for good with 0. Whether this kept it for good.
+    fn keep_until(&mut self, expire_ms: i64) -> bool {
+        let Some(record) = self.directory.as_mut().filter(|r| r.expire_ms > 0) else {
+            return false;
+        };
+        if expire_ms == 0 {
+            record.expire_ms = 0;
+            return true;
+        }
+        record.expire_ms = record.expire_ms.max(expire_ms);
+        false
     }
 
     fn has_guessable_token(&self) -> bool {
@@ -167,6 +192,9 @@ impl MemoryStore {
             state
                 .rates
                 .retain(|_, r| r.window_end_ms > now_ms || r.gap_until_ms > now_ms);
+            state
+                .addresses
+                .retain(|_, (_, expire_ms)| *expire_ms == 0 || *expire_ms > now_ms);
         }
         let entry = state.users.entry(user.clone()).or_default();
         entry.sweep(now_ms);
@@ -235,12 +263,21 @@ impl SessionStore for MemoryStore {
                 u.tokens.retain(|t| t.kind != token.kind);
             }
             u.tokens.push(token.clone());
-            u.remember(now_ms)
+            u.remember(now_ms, token.user_kept_until())
         })
     }
 
-    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError> {
-        self.with_user(user, now_ms, |u| u.tokens.retain(|t| t.digest != *digest))
+    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<bool, StoreError> {
+        self.with_user(user, now_ms, |u| {
+            u.tokens.retain(|t| t.digest != *digest);
+            let provisional = u.directory.as_ref().is_some_and(|r| r.expire_ms > 0);
+            if provisional && u.tokens.is_empty() && u.sessions.is_empty() {
+                u.directory = None;
+                u.unannounced = false;
+                return true;
+            }
+            false
+        })
     }
 
     async fn redeem_token(
@@ -293,6 +330,7 @@ impl SessionStore for MemoryStore {
                 token_id: redeemed.id,
                 kind: redeemed.kind,
                 evicted,
+                kept: u.keep_until(0),
             }
         })
     }
@@ -305,7 +343,7 @@ impl SessionStore for MemoryStore {
         now_ms: i64,
     ) -> Result<InsertedSession, StoreError> {
         self.with_user(user, now_ms, |u| {
-            let user_created = u.remember(now_ms);
+            let user_created = u.remember(now_ms, 0);
             InsertedSession::new(user_created, u.add_session(session.clone(), rules, now_ms))
         })
     }
@@ -382,27 +420,63 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl UserStore for MemoryStore {
-    async fn find_address(&self, address: &Digest, _now_ms: i64) -> Result<Option<UserId>, StoreError> {
-        Ok(self.lock()?.addresses.get(address).cloned())
+    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<(UserId, i64)>, StoreError> {
+        let mut state = self.lock()?;
+        match state.addresses.get(address) {
+            Some((_, expire_ms)) if *expire_ms > 0 && *expire_ms <= now_ms => {
+                state.addresses.remove(address);
+                Ok(None)
+            }
+            found => Ok(found.cloned()),
+        }
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<UserId, StoreError> {
+    async fn link_address(
+        &self,
+        address: &Digest,
+        user: &UserId,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<UserId, StoreError> {
         let mut state = self.lock()?;
-        Ok(state.addresses.entry(*address).or_insert_with(|| user.clone()).clone())
+        let live = |binding: &(UserId, i64)| binding.1 == 0 || binding.1 > now_ms;
+        match state.addresses.get_mut(address).filter(|binding| live(binding)) {
+            Some((owner, expiry)) => {
+                if owner == user && *expiry > 0 {
+                    *expiry = if expire_ms == 0 { 0 } else { (*expiry).max(expire_ms) };
+                }
+                Ok(owner.clone())
+            }
+            None => {
+                state.addresses.insert(*address, (user.clone(), expire_ms));
+                Ok(user.clone())
+            }
+        }
     }
 
     async fn unlink_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<(), StoreError> {
         let mut state = self.lock()?;
-        if state.addresses.get(address) == Some(user) {
+        if state.addresses.get(address).is_some_and(|(owner, _)| owner == user) {
             state.addresses.remove(address);
         }
         Ok(())
     }
 
-    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         self.with_user(user, now_ms, |u| {
             if let Some(record) = u.directory.as_ref() {
-                return (!email.is_empty() && record.email == email) || (!phone.is_empty() && record.phone == phone);
+                let same = (!email.is_empty() && record.email == email) || (!phone.is_empty() && record.phone == phone);
+                if same {
+                    u.keep_until(expire_ms);
+                }
+                return same;
             }
             if !u.tokens.is_empty() || !u.sessions.is_empty() {
                 return false;
@@ -414,6 +488,7 @@ impl UserStore for MemoryStore {
                 phone: phone.to_owned(),
                 email_verified: false,
                 phone_verified: false,
+                expire_ms,
             });
             u.unannounced = true;
             true
@@ -448,6 +523,7 @@ impl UserStore for MemoryStore {
                 record.email_verified |= email;
                 record.phone_verified |= phone;
                 record.updated_ms = now_ms;
+                record.expire_ms = 0;
             }
         })
     }
@@ -455,33 +531,34 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl RateLimitStore for MemoryStore {
-    async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError> {
+    async fn hit_rate_limits(
+        &self,
+        group: &str,
+        buckets: &[RateBucket],
+        now_ms: i64,
+    ) -> Result<Option<usize>, StoreError> {
         let mut state = self.lock()?;
-        let rate = state.rates.entry(bucket.id.clone()).or_default();
-        if rate.window_end_ms <= now_ms {
-            rate.count = 0;
+        let key = |bucket: &RateBucket| format!("{group}:{}", bucket.id);
+        for (index, bucket) in buckets.iter().enumerate() {
+            let Some(rate) = state.rates.get(&key(bucket)) else {
+                continue;
+            };
+            let count = if rate.window_end_ms <= now_ms { 0 } else { rate.count };
+            if (bucket.min_interval_ms > 0 && rate.gap_until_ms > now_ms) || count >= bucket.limit {
+                return Ok(Some(index));
+            }
         }
-        if bucket.min_interval_ms > 0 && rate.gap_until_ms > now_ms {
-            return Ok(false);
+        for bucket in buckets {
+            let rate = state.rates.entry(key(bucket)).or_default();
+            if rate.window_end_ms <= now_ms {
+                rate.count = 0;
+                rate.window_end_ms = now_ms + bucket.window_ms;
+            }
+            rate.count += 1;
+            if bucket.min_interval_ms > 0 {
+                rate.gap_until_ms = now_ms + bucket.min_interval_ms;
+            }
         }
-        if rate.count >= bucket.limit {
-            return Ok(false);
-        }
-        if rate.count == 0 {
-            rate.window_end_ms = now_ms + bucket.window_ms;
-        }
-        rate.count += 1;
-        if bucket.min_interval_ms > 0 {
-            rate.gap_until_ms = now_ms + bucket.min_interval_ms;
-        }
-        Ok(true)
-    }
-
-    async fn refund_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<(), StoreError> {
-        let mut state = self.lock()?;
-        if let Some(rate) = state.rates.get_mut(&bucket.id) {
-            rate.count = rate.count.saturating_sub(1);
-        }
-        Ok(())
+        Ok(None)
     }
 }

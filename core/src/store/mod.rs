@@ -38,7 +38,10 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Stores a token. When `replace_kind` is set, the user's other tokens
     /// of the same kind are deleted in the same step. Expired tokens are swept.
     /// From then on the user id is known to the directory (a record without
-    /// address is created if none exists), whatever happens to the token.
+    /// address is created if none exists, for good), whatever happens to
+    /// the token. A provisional record lives on at least until the token's
+    /// expiry plus [`PROVISIONAL_GRACE`]; a custom token (issued with the
+    /// API key) keeps it for good.
     /// Answers whether this made the user known: its record was created
     /// here, or by a [`UserStore::claim_user`] that no token followed yet
     /// (the event `users.<userId>.create` is announced once, with the first
@@ -76,16 +79,18 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         self.insert_token(user, token, replace_kind, now_ms).await
     }
 
-    /// Deletes one token (used when its delivery failed).
-    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError>;
+    /// Deletes one token (its delivery failed). A provisional user (see
+    /// [`UserStore::claim_user`]) left without tokens and sessions is
+    /// withdrawn with it: answers whether its record was deleted here.
+    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<bool, StoreError>;
 
     /// Exchanges a token for a session in one atomic step: checks the
     /// client's failure budget (`client`: a digest naming the client, when
     /// known) and the lockout, burns the token (found or not, expired or
     /// not), creates the session with the token's kind as origin, enforces
-    /// the session limit and resets the failure streak; or counts the
-    /// failure against the client and, while a guessable token is
-    /// outstanding, against the user.
+    /// the session limit, resets the failure streak and keeps a provisional
+    /// user for good (its first sign-in); or counts the failure against the
+    /// client and, while a guessable token is outstanding, against the user.
     async fn redeem_token(
         &self,
         user: &UserId,
@@ -146,16 +151,34 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn delete_sessions(&self, user: &UserId, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError>;
 }
 
-/// The directory's persistence: user records and address bindings, which
-/// never expire (a directory is not a cache).
+/// How long a provisional user (an anonymous flow's new user, not yet
+/// signed in) and its address binding outlive its latest token: time to
+/// finish an exchange that started just before the token expired.
+pub const PROVISIONAL_GRACE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The directory's persistence: user records and address bindings. They
+/// live until the user is deleted (a directory is not a cache), except a
+/// provisional user's: an anonymous flow's new user and its binding expire
+/// with its tokens (`expire_ms` > 0) until its first sign-in keeps them
+/// for good, so that requests nobody follows up leave nothing behind.
 #[async_trait]
 pub trait UserStore: Send + Sync + fmt::Debug + 'static {
-    /// The user an address (digest of an email or phone) belongs to.
-    /// Bindings never expire; they go with [`UserStore::unlink_address`].
-    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<UserId>, StoreError>;
+    /// The user an address (digest of an email or phone) belongs to, and
+    /// when the binding expires (0: for good). Bindings go with
+    /// [`UserStore::unlink_address`], or expire while their user is provisional.
+    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<(UserId, i64)>, StoreError>;
 
-    /// Links an address to `user` unless it is already linked; returns the owner.
-    async fn link_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<UserId, StoreError>;
+    /// Links an address to `user` unless another user owns it; returns the
+    /// owner. The binding expires at `expire_ms` (0: for good); linking it
+    /// to its owner again extends it (never shortens it), or with 0 keeps
+    /// it for good.
+    async fn link_address(
+        &self,
+        address: &Digest,
+        user: &UserId,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<UserId, StoreError>;
 
     /// Removes the binding of `address` if it still names `user`.
     async fn unlink_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<(), StoreError>;
@@ -164,8 +187,17 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// confirms an existing record with the same address (`true`). Refused
     /// (`false`) when the id is known otherwise: a record with another
     /// address or none (a custom-token or server-session user), or any live
-    /// token or session. Records never expire.
-    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// token or session. With `expire_ms` > 0 a new record is provisional
+    /// until then ([`UserRecord::expire_ms`]); a provisional record
+    /// confirmed here lives on until `expire_ms`, or for good with 0.
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the user in one step: directory record, tokens, sessions,
     /// failure streak and lockout. `None` when the id was unknown (nothing
@@ -176,18 +208,26 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// The directory record of `user`.
     async fn load_user(&self, user: &UserId, now_ms: i64) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Marks the email and/or phone of an existing record as verified.
+    /// Marks the email and/or phone of an existing record as verified (a
+    /// sign-in proved it), keeping a provisional record for good.
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError>;
 }
 
 /// Issuance rate-limit buckets.
 #[async_trait]
 pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
-    /// Counts one hit in `bucket`; `false` (nothing counted) when over the limit.
-    async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError>;
-
-    /// Takes back one hit (the request was refused by another bucket).
-    async fn refund_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<(), StoreError>;
+    /// Counts one hit in every bucket of `buckets` in one atomic step, or
+    /// none: when a bucket is over its limit or inside its gap, nothing is
+    /// counted and its index is returned (the first such bucket). `group`
+    /// names the buckets' family (a flow); a store may keep a group's
+    /// buckets together (one Redis hash tag), and bucket ids are unique
+    /// within a group.
+    async fn hit_rate_limits(
+        &self,
+        group: &str,
+        buckets: &[RateBucket],
+        now_ms: i64,
+    ) -> Result<Option<usize>, StoreError>;
 }
 
 /// Everything the [`Gate`](crate::Gate) keeps: the three concerns joined,

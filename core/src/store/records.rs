@@ -68,6 +68,20 @@ impl TokenRecord {
     }
 }
 
+impl TokenRecord {
+    /// How long a provisional user (see [`UserRecord::expire_ms`]) lives on
+    /// once this token is stored: the token's expiry plus
+    /// [`PROVISIONAL_GRACE`](super::PROVISIONAL_GRACE), or for good (0) for
+    /// a custom token, which only the API key issues.
+    pub fn user_kept_until(&self) -> i64 {
+        if self.kind == TokenKind::Custom {
+            0
+        } else {
+            self.expire_ms + super::PROVISIONAL_GRACE.as_millis() as i64
+        }
+    }
+}
+
 /// A session as stored, found by the digest of its credential's secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -221,6 +235,9 @@ pub enum Redemption {
         kind: TokenKind,
         /// Sessions evicted by the session limit.
         evicted: Vec<SessionRecord>,
+        /// This first sign-in kept a provisional user for good (its address
+        /// bindings are to be kept too).
+        kept: bool,
     },
     /// Wrong, expired or used secret; the failure was counted.
     Rejected,
@@ -283,6 +300,9 @@ pub struct UserRecord {
     pub email_verified: bool,
     /// Whether a login through the phone proved the number.
     pub phone_verified: bool,
+    /// When a provisional user (an anonymous flow's, not yet signed in)
+    /// disappears, Unix ms; 0 for a user kept for good.
+    pub expire_ms: i64,
 }
 
 /// One issuance rate-limit bucket: at most `limit` hits per `window_ms`, and
@@ -290,7 +310,7 @@ pub struct UserRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RateBucket {
-    /// Bucket name: lowercase hex and `:` only (built from digests).
+    /// Bucket name: lowercase letters, digits, `_` and `:` only (built from digests).
     pub id: String,
     /// Hits allowed per window.
     pub limit: u32,
@@ -298,4 +318,21 @@ pub struct RateBucket {
     pub window_ms: i64,
     /// Minimum gap between hits, ms (0 = none).
     pub min_interval_ms: i64,
+}
+
+impl RateBucket {
+    /// A bucket (the struct is `#[non_exhaustive]`).
+    ///
+    /// ```
+    /// let bucket = tokengate::store::RateBucket::new("addr:00ff".into(), 10, 3_600_000, 60_000);
+    /// assert_eq!(bucket.limit, 10);
+    /// ```
+    pub fn new(id: String, limit: u32, window_ms: i64, min_interval_ms: i64) -> Self {
+        RateBucket {
+            id,
+            limit,
+            window_ms,
+            min_interval_ms,
+        }
+    }
 }

@@ -35,12 +35,12 @@ impl SmsSender for Outbox {
 
 fn gate(store: Arc<dyn Store>, outbox: &Outbox) -> Gate {
     let mut limits = IssueLimits::default();
-    limits.email_per_address = 3;
-    limits.magic_url_per_address = 4;
-    limits.phone_per_address = 2;
-    limits.email_per_ip = 1000;
-    limits.magic_url_per_ip = 1000;
-    limits.phone_per_ip = 1000;
+    limits.email.per_address = 3;
+    limits.magic_url.per_address = 4;
+    limits.phone.per_address = 2;
+    for flow in [&mut limits.email, &mut limits.magic_url, &mut limits.phone] {
+        flow.per_client = 1000;
+    }
     limits.min_interval = std::time::Duration::ZERO;
     Gate::builder()
         .server_secret([9u8; 32])

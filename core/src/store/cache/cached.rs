@@ -82,7 +82,7 @@ impl SessionStore for CachedStore {
             .await
     }
 
-    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<(), StoreError> {
+    async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<bool, StoreError> {
         self.inner.remove_token(user, digest, now_ms).await
     }
 
@@ -183,20 +183,33 @@ impl SessionStore for CachedStore {
 
 #[async_trait]
 impl UserStore for CachedStore {
-    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<UserId>, StoreError> {
+    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<(UserId, i64)>, StoreError> {
         self.inner.find_address(address, now_ms).await
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<UserId, StoreError> {
-        self.inner.link_address(address, user, now_ms).await
+    async fn link_address(
+        &self,
+        address: &Digest,
+        user: &UserId,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<UserId, StoreError> {
+        self.inner.link_address(address, user, expire_ms, now_ms).await
     }
 
     async fn unlink_address(&self, address: &Digest, user: &UserId, now_ms: i64) -> Result<(), StoreError> {
         self.inner.unlink_address(address, user, now_ms).await
     }
 
-    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
-        self.inner.claim_user(user, email, phone, now_ms).await
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_user(user, email, phone, expire_ms, now_ms).await
     }
 
     async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
@@ -218,11 +231,12 @@ impl UserStore for CachedStore {
 
 #[async_trait]
 impl RateLimitStore for CachedStore {
-    async fn hit_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<bool, StoreError> {
-        self.inner.hit_rate_limit(bucket, now_ms).await
-    }
-
-    async fn refund_rate_limit(&self, bucket: &RateBucket, now_ms: i64) -> Result<(), StoreError> {
-        self.inner.refund_rate_limit(bucket, now_ms).await
+    async fn hit_rate_limits(
+        &self,
+        group: &str,
+        buckets: &[RateBucket],
+        now_ms: i64,
+    ) -> Result<Option<usize>, StoreError> {
+        self.inner.hit_rate_limits(group, buckets, now_ms).await
     }
 }

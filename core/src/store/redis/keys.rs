@@ -1,5 +1,5 @@
 //! Key names: every key of one user under the hash tag `{u:<userId>}`,
-//! addresses under `{a:<digest>}`, rate-limit buckets under `{r:<bucket>}`.
+//! addresses under `{a:<digest>}`, rate-limit buckets under `{r:<group>}`.
 
 use super::RedisStore;
 use crate::model::UserId;
@@ -64,8 +64,10 @@ impl<C> RedisStore<C> {
         format!("{}:{{a:{}}}", self.prefix, address.to_hex())
     }
 
-    pub(super) fn rate_keys(&self, bucket: &str) -> (String, String) {
-        let base = format!("{}:{{r:{}}}", self.prefix, bucket);
+    /// A rate-limit bucket's counter and gap marker: every bucket of one
+    /// group under one hash tag, so that one script counts them all.
+    pub(super) fn rate_keys(&self, group: &str, bucket: &str) -> (String, String) {
+        let base = format!("{}:{{r:{}}}:{}", self.prefix, group, bucket);
         (format!("{base}:n"), format!("{base}:gap"))
     }
 }

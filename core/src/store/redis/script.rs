@@ -145,12 +145,11 @@ pub(super) static LIST_SESSIONS: LazyLock<Script> = LazyLock::new(|| script(incl
 pub(super) static EXTEND_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/extend_session.lua")));
 pub(super) static DELETE_SESSION: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_session.lua")));
 pub(super) static DELETE_SESSIONS: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/delete_sessions.lua")));
-pub(super) static CLAIM_USER: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim_user.lua")));
+pub(super) static CLAIM_USER: LazyLock<Script> = LazyLock::new(|| script(include_str!("lua/claim_user.lua")));
+pub(super) static REMOVE_TOKEN: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/remove_token.lua")));
 pub(super) static LINK_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/link_address.lua")));
 pub(super) static FIND_ADDRESS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/find_address.lua")));
 pub(super) static MARK_VERIFIED: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/mark_verified.lua")));
-pub(super) static REFUND_RATE_LIMIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/refund_rate_limit.lua")));
-pub(super) static HIT_RATE_LIMIT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/hit_rate_limit.lua")));
+pub(super) static HIT_RATE_LIMITS: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/hit_rate_limits.lua")));

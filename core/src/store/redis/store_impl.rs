@@ -43,12 +43,14 @@ where
         self.store_token(user, token, replace_kind, now_ms, Some(events)).await
     }
 
-    async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<(), StoreError> {
-        let mut command = redis::cmd("HDEL");
-        command.arg(self.keys(user).tokens()).arg(digest.to_base64());
-        self.run(|mut c| async move { command.query_async::<i64>(&mut c).await })
+    async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<bool, StoreError> {
+        let keys = self.keys(user);
+        let mut invocation = REMOVE_TOKEN.key(keys.tokens());
+        invocation.key(keys.user()).key(keys.sessions()).arg(digest.to_base64());
+        let withdrawn: i64 = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        Ok(())
+        Ok(withdrawn == 1)
     }
 
     async fn redeem_token(
@@ -70,6 +72,7 @@ where
             .key(keys.fails())
             .key(keys.lock())
             .key(client_key)
+            .key(keys.user())
             .arg(token.to_base64())
             .arg(now_ms)
             .arg(&session.id)
@@ -92,8 +95,9 @@ where
                     .flatten()
                     .and_then(|code| TokenKind::from_code(&code))
                     .ok_or_else(|| unexpected("redeem"))?;
+                let kept = matches!(reply.get(3), Some(Value::Int(1)));
                 let evicted = parse_sessions(
-                    reply[3..]
+                    reply[4..]
                         .iter()
                         .map(value_bytes)
                         .collect::<Option<_>>()
@@ -103,6 +107,7 @@ where
                     token_id,
                     kind,
                     evicted,
+                    kept,
                 })
             }
             Some("rejected") => Ok(Redemption::Rejected),
@@ -273,7 +278,8 @@ where
             .arg(token.expire_ms)
             .arg(now_ms)
             .arg(u8::from(replace_kind))
-            .arg(token.kind.code());
+            .arg(token.kind.code())
+            .arg(token.user_kept_until());
         if let (Some(writer), Some(events)) = (&self.events, events) {
             writer.add(&mut invocation, user, now_ms);
             invocation
@@ -292,19 +298,28 @@ impl<C> UserStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn find_address(&self, address: &Digest, _now_ms: i64) -> Result<Option<UserId>, StoreError> {
+    async fn find_address(&self, address: &Digest, now_ms: i64) -> Result<Option<(UserId, i64)>, StoreError> {
         let invocation = FIND_ADDRESS.key(self.address_key(address));
-        let owner: Option<String> = self
+        let found: Option<(String, i64)> = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        owner
-            .map(|o| UserId::parse(&o).map_err(|_| unexpected("address lookup")))
+        found
+            .map(|(owner, left_ms)| {
+                let owner = UserId::parse(&owner).map_err(|_| unexpected("address lookup"))?;
+                Ok((owner, if left_ms > 0 { now_ms + left_ms } else { 0 }))
+            })
             .transpose()
     }
 
-    async fn link_address(&self, address: &Digest, user: &UserId, _now_ms: i64) -> Result<UserId, StoreError> {
+    async fn link_address(
+        &self,
+        address: &Digest,
+        user: &UserId,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<UserId, StoreError> {
         let mut invocation = LINK_ADDRESS.key(self.address_key(address));
-        invocation.arg(user.as_str());
+        invocation.arg(user.as_str()).arg(expire_ms).arg(now_ms);
         let owner: String = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -319,7 +334,14 @@ where
         Ok(())
     }
 
-    async fn claim_user(&self, user: &UserId, email: &str, phone: &str, now_ms: i64) -> Result<bool, StoreError> {
+    async fn claim_user(
+        &self,
+        user: &UserId,
+        email: &str,
+        phone: &str,
+        expire_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let keys = self.keys(user);
         let mut invocation = CLAIM_USER.key(keys.user());
         invocation
@@ -327,7 +349,8 @@ where
             .key(keys.tokens())
             .arg(email)
             .arg(phone)
-            .arg(now_ms);
+            .arg(now_ms)
+            .arg(expire_ms);
         let claimed: i64 = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
@@ -361,6 +384,7 @@ where
             phone: text(1)?,
             email_verified: number(4)? == 1,
             phone_verified: number(5)? == 1,
+            expire_ms: 0,
         };
         let sessions = rest
             .get(6..)
@@ -394,6 +418,7 @@ where
             phone: text("p"),
             email_verified: number("ev") == 1,
             phone_verified: number("pv") == 1,
+            expire_ms: number("x"),
         }))
     }
 
@@ -411,26 +436,31 @@ impl<C> RateLimitStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    async fn hit_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<bool, StoreError> {
-        let (counter, gap) = self.rate_keys(&bucket.id);
-        let mut invocation = HIT_RATE_LIMIT.key(counter);
-        invocation
-            .key(gap)
-            .arg(bucket.limit)
-            .arg(bucket.window_ms)
-            .arg(bucket.min_interval_ms);
-        let counted: i64 = self
+    async fn hit_rate_limits(
+        &self,
+        group: &str,
+        buckets: &[RateBucket],
+        _now_ms: i64,
+    ) -> Result<Option<usize>, StoreError> {
+        let Some((first, rest)) = buckets.split_first() else {
+            return Ok(None);
+        };
+        let (counter, gap) = self.rate_keys(group, &first.id);
+        let mut invocation = HIT_RATE_LIMITS.key(counter);
+        invocation.key(gap);
+        for bucket in rest {
+            let (counter, gap) = self.rate_keys(group, &bucket.id);
+            invocation.key(counter).key(gap);
+        }
+        for bucket in buckets {
+            invocation
+                .arg(bucket.limit)
+                .arg(bucket.window_ms)
+                .arg(bucket.min_interval_ms);
+        }
+        let refused: i64 = self
             .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        Ok(counted == 1)
-    }
-
-    async fn refund_rate_limit(&self, bucket: &RateBucket, _now_ms: i64) -> Result<(), StoreError> {
-        let (counter, _) = self.rate_keys(&bucket.id);
-        let mut invocation = REFUND_RATE_LIMIT.key(counter);
-        invocation.arg(0);
-        self.run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
-            .await?;
-        Ok(())
+        Ok(usize::try_from(refused).ok().filter(|i| *i > 0).map(|i| i - 1))
     }
 }

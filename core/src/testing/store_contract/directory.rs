@@ -34,8 +34,12 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
         let record = b.store.load_user(who, now()).await.unwrap().expect("known for good");
         assert_eq!(record.created_ms, since, "{who}");
         assert_eq!((record.email.as_str(), record.phone.as_str()), ("", ""));
-        assert!(!b.store.claim_user(who, "mallory@evil.test", "", now()).await.unwrap());
-        assert!(!b.store.claim_user(who, "", "+15005550006", now()).await.unwrap());
+        assert!(!b
+            .store
+            .claim_user(who, "mallory@evil.test", "", 0, now())
+            .await
+            .unwrap());
+        assert!(!b.store.claim_user(who, "", "+15005550006", 0, now()).await.unwrap());
         if let Some(keys) = b.user_keys(who, ":user").await {
             assert_eq!(keys.len(), 1, "{keys:?}");
             assert_eq!(keys[0].pttl, -1, "{} expires", keys[0].key);
@@ -68,10 +72,18 @@ pub async fn issued_ids_are_known_for_good(b: Backend) {
 pub async fn claims_bind_an_id_to_one_address(b: Backend) {
     let ada = user("ada");
     let t0 = now();
-    assert!(b.store.claim_user(&ada, "ada@example.test", "", t0).await.unwrap());
-    assert!(b.store.claim_user(&ada, "ada@example.test", "", t0 + 1).await.unwrap());
-    assert!(!b.store.claim_user(&ada, "eve@example.test", "", t0 + 2).await.unwrap());
-    assert!(!b.store.claim_user(&ada, "", "+15005550006", t0 + 3).await.unwrap());
+    assert!(b.store.claim_user(&ada, "ada@example.test", "", 0, t0).await.unwrap());
+    assert!(b
+        .store
+        .claim_user(&ada, "ada@example.test", "", 0, t0 + 1)
+        .await
+        .unwrap());
+    assert!(!b
+        .store
+        .claim_user(&ada, "eve@example.test", "", 0, t0 + 2)
+        .await
+        .unwrap());
+    assert!(!b.store.claim_user(&ada, "", "+15005550006", 0, t0 + 3).await.unwrap());
     let record = b.store.load_user(&ada, now()).await.unwrap().unwrap();
     assert_eq!((record.created_ms, record.email.as_str()), (t0, "ada@example.test"));
     // The claim made the user; its first token announces it, once.
@@ -98,21 +110,24 @@ pub async fn claims_bind_an_id_to_one_address(b: Backend) {
         .unwrap();
     assert!(!b
         .store
-        .claim_user(&legacy, "legacy@example.test", "", t0)
+        .claim_user(&legacy, "legacy@example.test", "", 0, t0)
         .await
         .unwrap());
 
     let address = b.key.digest_value(Purpose::Address, b"email:ada@example.test");
     let eve = user("eve");
     assert_eq!(b.store.find_address(&address, now()).await.unwrap(), None);
-    assert_eq!(b.store.link_address(&address, &ada, now()).await.unwrap(), ada);
+    assert_eq!(b.store.link_address(&address, &ada, 0, now()).await.unwrap(), ada);
     assert_eq!(
-        b.store.link_address(&address, &eve, now()).await.unwrap(),
+        b.store.link_address(&address, &eve, 0, now()).await.unwrap(),
         ada,
         "the first link wins"
     );
     b.store.unlink_address(&address, &eve, now()).await.unwrap();
-    assert_eq!(b.store.find_address(&address, now()).await.unwrap(), Some(ada.clone()));
+    assert_eq!(
+        b.store.find_address(&address, now()).await.unwrap(),
+        Some((ada.clone(), 0))
+    );
     if let Some(keys) = b.keys().await {
         let binding = keys.iter().find(|k| k.key.contains("{a:")).expect("the binding's key");
         assert_eq!(binding.pttl, -1, "a binding expires");
@@ -136,7 +151,11 @@ pub async fn claims_bind_an_id_to_one_address(b: Backend) {
 pub async fn delete_user_removes_everything_at_once(b: Backend) {
     let alice = user("alice");
     let t0 = now();
-    assert!(b.store.claim_user(&alice, "alice@example.test", "", t0).await.unwrap());
+    assert!(b
+        .store
+        .claim_user(&alice, "alice@example.test", "", 0, t0)
+        .await
+        .unwrap());
     let otp = b.token(&alice, TokenKind::EmailOtp, "qwzxkv", t0, HOUR_MS);
     let strong = b.token(&alice, TokenKind::MagicUrl, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &otp, false, t0).await.unwrap();
@@ -170,5 +189,9 @@ pub async fn delete_user_removes_everything_at_once(b: Backend) {
         assert!(keys.is_empty(), "left behind: {keys:?}");
     }
     assert_eq!(b.store.delete_user(&alice, now()).await.unwrap(), None);
-    assert!(b.store.claim_user(&alice, "new@example.test", "", now()).await.unwrap());
+    assert!(b
+        .store
+        .claim_user(&alice, "new@example.test", "", 0, now())
+        .await
+        .unwrap());
 }

@@ -21,6 +21,7 @@
 
 mod directory;
 mod hygiene;
+mod provisional;
 mod redemption;
 mod sessions;
 
@@ -32,12 +33,15 @@ use async_trait::async_trait;
 
 pub use directory::*;
 pub use hygiene::*;
+pub use provisional::*;
 pub use redemption::*;
 pub use sessions::*;
 
 use crate::delivery::{DeliveryError, EmailMessage, Mailer, SmsMessage, SmsSender};
 use crate::secret::random_id;
-use crate::store::{MemoryStore, RedeemRules, Redemption, SessionRecord, Store, TokenRecord};
+use crate::store::{
+    MemoryStore, RateBucket, RedeemRules, Redemption, SessionRecord, Store, TokenRecord, PROVISIONAL_GRACE,
+};
 use crate::{
     ClientInfo, Digest, Gate, Purpose, Requester, ServerSecret, SessionOrigin, TokenKind, TokenOptions, UserId,
 };
@@ -303,6 +307,7 @@ fn redeemed(token: &TokenRecord, evicted: Vec<SessionRecord>) -> Redemption {
         token_id: token.id.clone(),
         kind: token.kind,
         evicted,
+        kept: false,
     }
 }
 
@@ -354,6 +359,8 @@ cases!(
     extension_is_capped_by_the_max_age,
     failures_are_throttled_per_client,
     the_gate_stores_no_plaintext,
+    anonymous_users_are_provisional_until_they_sign_in,
+    rate_limits_count_all_or_nothing,
 );
 
 /// One `#[tokio::test]` per case of the store contract, in the module it
@@ -389,7 +396,8 @@ macro_rules! store_contract_tests {
             concurrent_redeems_succeed_once keys_expire issued_ids_are_known_for_good
             claims_bind_an_id_to_one_address delete_user_removes_everything_at_once
             extension_is_capped_by_the_max_age failures_are_throttled_per_client
-            the_gate_stores_no_plaintext
+            the_gate_stores_no_plaintext anonymous_users_are_provisional_until_they_sign_in
+            rate_limits_count_all_or_nothing
         );
     };
     (@each ($make:expr) ($after:expr) $($case:ident)*) => {

@@ -3,7 +3,7 @@
 -- Returns { user created (0/1), evicted field, evicted record, ... }.
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local reply = enforce_limit(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[5]), ARGV[4])
-local created = remember(KEYS[2], ARGV[3])
+local created = remember(KEYS[2], ARGV[3], 0)
 -- The user when this made it known, the new session, those it evicted
 -- (KEYS[3]: events, see events_of).
 local ev = events_of(2, 5)

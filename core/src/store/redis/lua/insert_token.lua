@@ -1,7 +1,8 @@
 -- KEYS[1] token hash of the user, KEYS[2] the user's directory record
 -- Returns 1 when the token made the user known, else 0.
--- KEYS[3], ARGV[7..11]: events (see events_of), when the store writes them.
--- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind
+-- KEYS[3], ARGV[8..12]: events (see events_of), when the store writes them.
+-- ARGV: digest, record "id|kind|expire|low", expire_ms, now_ms, replace_kind (0/1), kind,
+--       how long a provisional user lives on (0: for good; see remember)
 local tokens = KEYS[1]
 local now = tonumber(ARGV[4])
 local latest = tonumber(ARGV[3])
@@ -18,13 +19,13 @@ end
 redis.call('HSET', tokens, ARGV[1], ARGV[2])
 redis.call('PEXPIREAT', tokens, latest)
 -- 1 when this made the user known (announced once).
-local created = remember(KEYS[2], ARGV[4])
--- Events on (KEYS[3]): ARGV[10] the token's event, ARGV[11] the user's
+local created = remember(KEYS[2], ARGV[4], tonumber(ARGV[7]))
+-- Events on (KEYS[3]): ARGV[11] the token's event, ARGV[12] the user's
 -- (written when this made the user known), both encoded by the store.
-local ev = events_of(2, 6)
+local ev = events_of(2, 7)
 if ev then
-  if created == 1 then emit(ev, ARGV[11]) end
-  emit(ev, ARGV[10])
+  if created == 1 then emit(ev, ARGV[12]) end
+  emit(ev, ARGV[11])
   emit_done(ev)
 end
 return created

@@ -1,5 +1,7 @@
--- KEYS: token hash, sessions hash, failure counter, lock, client failure counter
--- Returns { 'ok', token id, kind, evicted field, evicted record, ... } or
+-- KEYS: token hash, sessions hash, failure counter, lock, client failure counter,
+--       user record
+-- Returns { 'ok', token id, kind, kept (1 when this first sign-in made a
+-- provisional user one for good), evicted field, evicted record, ... } or
 -- { 'rejected' | 'locked' | 'throttled' }.
 -- ARGV: 1 token digest, 2 now_ms, 3 session id, 4 session digest,
 --       5 session json (kind first, replaced here), 6 max sessions,
@@ -59,11 +61,12 @@ local session_json = string.gsub(ARGV[5], '^{"k":"[^"]*"', '{"k":"' .. kind .. '
 redis.call('HSET', sessions, ARGV[4], session_json)
 local evicted = enforce_limit(sessions, now, tonumber(ARGV[6]), ARGV[3])
 redis.call('DEL', fails)
--- The new session, then those it evicted (KEYS[6]: events, see events_of).
-local ev = events_of(5, 11)
+local kept = keep_until(KEYS[6], 0)
+-- The new session, then those it evicted (KEYS[7]: events, see events_of).
+local ev = events_of(6, 11)
 emit_session(ev, 'session.create', session_json)
 emit_sessions(ev, 'session.delete', evicted, 1)
 emit_done(ev)
-local reply = { 'ok', token_id, kind }
+local reply = { 'ok', token_id, kind, kept }
 for _, part in ipairs(evicted) do table.insert(reply, part) end
 return reply

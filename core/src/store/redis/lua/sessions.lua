@@ -86,16 +86,36 @@ local function enforce_limit(sessions, now, limit, keep_id)
   return evicted
 end
 
--- From its first token or session on, a user id is known for good: its
--- record has no TTL (PERSIST undoes the one records of older versions
--- carried). Returns 1 when this made the user known, announced once: the
--- record was created here, or by a claim no token followed yet ('n').
-local function remember(user, now)
+-- A provisional record (field 'x': when it disappears unless its user
+-- signs in first; an anonymous flow's new user) lives until the later of
+-- 'x' and `expire`, or with `expire` 0 for good. A record for good is left
+-- as it is. Returns 1 when this made a provisional record one for good.
+local function keep_until(user, expire)
+  local deadline = tonumber(redis.call('HGET', user, 'x'))
+  if not deadline then return 0 end
+  if expire == 0 then
+    redis.call('HDEL', user, 'x')
+    redis.call('PERSIST', user)
+    return 1
+  end
+  if expire > deadline then
+    redis.call('HSET', user, 'x', expire)
+    redis.call('PEXPIREAT', user, expire)
+  end
+  return 0
+end
+
+-- From its first token or session on, a user id is known: a record made
+-- here is for good; a provisional one lives on until `expire` (0: for
+-- good, see keep_until). Returns 1 when this made the user known,
+-- announced once: the record was created here, or by a claim no token
+-- followed yet ('n').
+local function remember(user, now, expire)
   if redis.call('HSETNX', user, 'c', now) == 1 then
     redis.call('HSET', user, 'u', now)
     return 1
   end
-  redis.call('PERSIST', user)
+  keep_until(user, expire)
   return redis.call('HDEL', user, 'n')
 end
 

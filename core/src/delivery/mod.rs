@@ -1,0 +1,174 @@
+//! Delivering codes and links: the [`Mailer`] and [`SmsSender`] traits, the
+//! SMTP and webhook implementations, development fallbacks that write to the
+//! log, and the message templates.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A delivery failure. The request answers 503 and the token is withdrawn.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+/// An email to send, as `multipart/alternative`: a text part and an HTML
+/// part. A link stands alone on its own line of the text part between `<`
+/// and `>` (RFC 3986, appendix C), and in the HTML part as the exact
+/// `href`, HTML-escaped.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EmailMessage {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text part (carries the code or link).
+    pub body: String,
+    /// HTML part (carries the same code or link).
+    pub html: String,
+}
+
+impl EmailMessage {
+    /// A message with both parts.
+    ///
+    /// ```
+    /// let m = tokengate::delivery::EmailMessage::new("a@example.com", "Hi", "text", "<p>html</p>");
+    /// assert_eq!(m.html, "<p>html</p>");
+    /// ```
+    pub fn new(
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+        html: impl Into<String>,
+    ) -> Self {
+        EmailMessage {
+            to: to.into(),
+            subject: subject.into(),
+            body: body.into(),
+            html: html.into(),
+        }
+    }
+}
+
+impl fmt::Debug for EmailMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The body carries a secret.
+        f.debug_struct("EmailMessage")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("body", &"[redacted]")
+            .field("html", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An SMS to send.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SmsMessage {
+    /// E.164 recipient.
+    pub to: String,
+    /// Text (carries the code).
+    pub body: String,
+}
+
+impl fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("to", &self.to)
+            .field("body", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Sends emails.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
+#[async_trait]
+pub trait Mailer: Send + Sync + fmt::Debug + 'static {
+    /// Sends one message; an error withdraws the token.
+    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError>;
+}
+
+/// Sends SMS.
+///
+/// Open for implementations of your own: a method added in a later version
+/// comes with a default, so an implementation keeps compiling.
+#[async_trait]
+pub trait SmsSender: Send + Sync + fmt::Debug + 'static {
+    /// Sends one message; an error withdraws the token.
+    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError>;
+}
+
+/// Development fallback: writes each email, code included, to the log at
+/// WARN level under target `tokengate::delivery`. Never use it in production.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogMailer;
+
+#[async_trait]
+impl Mailer for LogMailer {
+    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError> {
+        tracing::warn!(
+            target: "tokengate::delivery",
+            to = %message.to,
+            subject = %message.subject,
+            "development mailer (no SMTP configured):\n{}",
+            message.body
+        );
+        Ok(())
+    }
+}
+
+/// Development fallback: writes each SMS, code included, to the log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSms;
+
+#[async_trait]
+impl SmsSender for LogSms {
+    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+        tracing::warn!(
+            target: "tokengate::delivery",
+            to = %message.to,
+            "development SMS sender (no webhook configured): {}",
+            message.body
+        );
+        Ok(())
+    }
+}
+
+mod templates;
+pub use templates::Templates;
+pub(crate) use templates::{render, render_html, TemplateValues};
+
+#[cfg(feature = "smtp")]
+mod smtp;
+#[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
+pub use smtp::SmtpMailer;
+
+#[cfg(feature = "sms-webhook")]
+mod sms_webhook;
+#[cfg(feature = "sms-webhook")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sms-webhook")))]
+pub use sms_webhook::WebhookSms;
+
+/// Default timeout for webhook delivery.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_redact_bodies() {
+        let m = EmailMessage::new("a@b.c", "s", "123456", "<b>123456</b>");
+        assert!(!format!("{m:?}").contains("123456"));
+        let s = SmsMessage {
+            to: "+1".into(),
+            body: "123456".into(),
+        };
+        assert!(!format!("{s:?}").contains("123456"));
+    }
+}

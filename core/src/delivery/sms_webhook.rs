@@ -1,0 +1,56 @@
+//! SMS by `POST {"to","body"}` to a webhook (reqwest, rustls).
+
+use super::{DeliveryError, SmsMessage, SmsSender};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Sends each SMS as `POST {"to","body"}` JSON to a webhook; a non-2xx
+/// answer or a timeout (default 5 s) is a delivery failure.
+#[derive(Debug, Clone)]
+pub struct WebhookSms {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl WebhookSms {
+    /// A sender posting to `url`, with a total timeout per message.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sms = tokengate::delivery::WebhookSms::new("http://127.0.0.1:9000/sms", Duration::from_secs(5));
+    /// assert!(sms.is_ok());
+    /// ```
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, DeliveryError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(DeliveryError("the SMS webhook must be an http(s) URL".to_owned()));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| DeliveryError(format!("cannot build HTTP client: {e}")))?;
+        Ok(WebhookSms {
+            url: url.to_owned(),
+            client,
+        })
+    }
+}
+
+#[async_trait]
+impl SmsSender for WebhookSms {
+    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+        let response = self
+            .client
+            .post(&self.url)
+            .json(&serde_json::json!({ "to": message.to, "body": message.body }))
+            .send()
+            .await
+            .map_err(|e| DeliveryError(format!("SMS webhook: {}", e.without_url())))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(DeliveryError(format!("SMS webhook answered {}", response.status())))
+        }
+    }
+}

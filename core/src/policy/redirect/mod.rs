@@ -1,0 +1,288 @@
+//! Magic-URL targets: an absolute http(s) URL whose origin (scheme, host
+//! and port) is on the allow-list, or a mobile app's link in an
+//! allow-listed custom scheme (`myapp://auth/callback`), whose query
+//! carries none of the link's own parameters and whose path, query and
+//! fragment hold RFC 3986 characters only, checked strictly on the raw
+//! text (no normalisation that an attacker could steer); the link is
+//! serialised from the parsed parts.
+
+mod parse;
+
+use crate::error::Error;
+pub(crate) use parse::Target;
+use parse::{parse, parse_app_link, percent_decode};
+
+/// The parameters the link adds: a `url` that already carries one is
+/// refused, or the mailed link would hand the victim the attacker's pair
+/// first (login CSRF).
+pub const LINK_PARAMS: [&str; 4] = ["userId", "secret", "expire", "project"];
+
+/// A web origin: scheme, lowercase host, port (the scheme's default when
+/// the text names none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Origin {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Lowercase host name or IPv4 address.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl Origin {
+    /// Parses an origin `scheme://host[:port]` (nothing after it but an
+    /// optional `/`), as browsers send it in `Origin`.
+    ///
+    /// ```
+    /// use tokengate::policy::Origin;
+    /// let origin = Origin::parse("http://localhost:3000").unwrap();
+    /// assert_eq!((origin.host.as_str(), origin.port), ("localhost", 3000));
+    /// assert_eq!(Origin::parse("https://app.example.com").unwrap().port, 443);
+    /// assert!(Origin::parse("https://app.example.com/path").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Origin, &'static str> {
+        parse_origin(text)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            write!(f, "{}://{}", self.scheme, self.host)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// [`Origin::parse`].
+pub fn parse_origin(text: &str) -> Result<Origin, &'static str> {
+    let parsed = parse(text.strip_suffix('/').unwrap_or(text))?;
+    match parsed.origin() {
+        Some(origin) if parsed.path.is_empty() && parsed.query.is_none() && parsed.fragment.is_none() => Ok(origin),
+        _ => Err("an origin has no path, query or fragment"),
+    }
+}
+
+/// Where magic links may point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedirectPolicy {
+    /// The default target (the configured public URL, never the Host header).
+    pub public_url: String,
+    /// Origins allowed in `url`, compared exactly (scheme, host and port).
+    pub allowed_origins: Vec<Origin>,
+    /// Custom schemes of mobile apps allowed in `url` (`myapp` for
+    /// `myapp://auth/callback`), lowercase; none by default.
+    pub allowed_schemes: Vec<String>,
+}
+
+/// Schemes that are never an app's own: the web's (pinned by origin
+/// instead), and those a browser or OS runs or reads locally.
+const RESERVED_SCHEMES: [&str; 20] = [
+    "http",
+    "https",
+    "javascript",
+    "vbscript",
+    "data",
+    "file",
+    "blob",
+    "about",
+    "filesystem",
+    "view-source",
+    "intent",
+    "content",
+    "chrome",
+    "ftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "sms",
+    "jar",
+];
+
+/// Loopback hosts: a link to them never leaves the user's machine, so a
+/// listed `http://localhost:<port>` is accepted beside an `https` public URL
+/// (local development against a deployed server).
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1"
+}
+
+impl RedirectPolicy {
+    /// A policy for `public_url`, allowing its origin plus `extra`: origins
+    /// (`https://app.example.com:8443`, `http://localhost:3000`) or bare
+    /// hosts (the public URL's scheme and that scheme's default port). With
+    /// an `https` public URL no `http` origin is accepted: a link must never
+    /// downgrade.
+    ///
+    /// ```
+    /// use tokengate::policy::RedirectPolicy;
+    /// let policy = RedirectPolicy::new("https://app.example.com", &["admin.example.com"]).unwrap();
+    /// assert!(policy.check("https://app.example.com/login").is_ok());
+    /// assert!(policy.check("https://admin.example.com/cb").is_ok());
+    /// assert!(policy.check("http://app.example.com/login").is_err());     // scheme pinned
+    /// assert!(policy.check("https://app.example.com:444/").is_err());     // port pinned
+    /// assert!(policy.check("https://app.example.com.evil.io/").is_err());
+    /// assert!(policy.check("https://app.example.com/?userId=x").is_err()); // injected pair
+    /// assert!(RedirectPolicy::new("https://app.example.com", &["http://app.example.com"]).is_err());
+    /// ```
+    pub fn new(public_url: &str, extra: &[&str]) -> Result<Self, Error> {
+        let public = parse(public_url)
+            .ok()
+            .and_then(|target| target.origin())
+            .ok_or_else(|| Error::Config(format!("public URL is not an absolute http(s) URL: {public_url:?}")))?;
+        let mut allowed_origins = vec![public.clone()];
+        for entry in extra {
+            let entry = entry.trim();
+            let origin = if entry.contains("://") {
+                parse_origin(entry).map_err(|reason| {
+                    Error::Config(format!("redirect origin {entry:?} is not an http(s) origin ({reason})"))
+                })?
+            } else {
+                let default_port = if public.scheme == "https" { 443 } else { 80 };
+                parse_origin(&format!("{}://{entry}", public.scheme))
+                    .ok()
+                    .filter(|o| o.port == default_port && !entry.contains(':'))
+                    .ok_or_else(|| Error::Config(format!("redirect host must be a lowercase host name: {entry:?}")))?
+            };
+            if public.scheme == "https" && origin.scheme == "http" && !is_loopback(&origin.host) {
+                return Err(Error::Config(format!(
+                    "redirect origin {entry:?} is http while the public URL is https: links must not downgrade"
+                )));
+            }
+            allowed_origins.push(origin);
+        }
+        Ok(RedirectPolicy {
+            public_url: public_url.to_owned(),
+            allowed_origins,
+            allowed_schemes: Vec::new(),
+        })
+    }
+
+    /// Also allows links into mobile apps: `url` may use one of `schemes`
+    /// (`myapp` allows `myapp://auth/callback`), as Appwrite allows for its
+    /// mobile platforms. A scheme is lowercase letters, digits, `+`, `-`
+    /// and `.`, starting with a letter; the web's and the ones browsers run
+    /// locally (`javascript`, `data`, `file`, `intent`, …) are refused.
+    /// The URL must then be `scheme://host[/path][?query][#fragment]` with
+    /// a lowercase host and no user or port, and carry none of the link's
+    /// parameters, like any other target.
+    ///
+    /// ```
+    /// use tokengate::policy::RedirectPolicy;
+    /// let policy = RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["myapp"]).unwrap();
+    /// assert!(policy.check("myapp://auth/callback").is_ok());
+    /// assert!(policy.check("MYAPP://auth/callback").is_err());
+    /// assert!(policy.check("myapp:/auth").is_err());
+    /// assert!(policy.check("myapp://evil@auth/").is_err());
+    /// assert!(policy.check("otherapp://auth/callback").is_err());
+    /// assert!(RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["javascript"]).is_err());
+    /// ```
+    pub fn allow_schemes(mut self, schemes: &[&str]) -> Result<Self, Error> {
+        for scheme in schemes {
+            let scheme = scheme.trim();
+            let well_formed = scheme.len() <= 32
+                && scheme.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'));
+            if !well_formed {
+                return Err(Error::Config(format!(
+                    "redirect scheme {scheme:?} must be lowercase letters, digits, '+', '-' or '.', starting with a letter"
+                )));
+            }
+            if RESERVED_SCHEMES.contains(&scheme) {
+                return Err(Error::Config(format!(
+                    "redirect scheme {scheme:?} is not an app's own scheme"
+                )));
+            }
+            self.allowed_schemes.push(scheme.to_owned());
+        }
+        Ok(self)
+    }
+
+    /// The public URL's origin (always the first allowed one).
+    pub fn public_origin(&self) -> &Origin {
+        &self.allowed_origins[0]
+    }
+
+    /// Accepts `url` or answers `general_argument_invalid`.
+    pub fn check(&self, url: &str) -> Result<(), Error> {
+        self.target(Some(url)).map(|_| ())
+    }
+
+    /// The link: `url` (or the public URL) with `params` added to its
+    /// query, before any fragment, serialised from the parsed URL; `url`
+    /// must pass [`RedirectPolicy::check`].
+    ///
+    /// ```
+    /// use tokengate::policy::RedirectPolicy;
+    /// let policy = RedirectPolicy::new("https://app.example.com", &[]).unwrap();
+    /// let link = policy.link(Some("https://app.example.com/cb?x=1#top"), &[("userId", "u1")]).unwrap();
+    /// assert_eq!(link, "https://app.example.com/cb?x=1&userId=u1#top");
+    /// assert!(policy.link(Some("https://app.example.com/>https://evil.example/"), &[]).is_err());
+    /// ```
+    pub fn link(&self, url: Option<&str>, params: &[(&str, &str)]) -> Result<String, Error> {
+        Ok(self.target(url)?.link(params))
+    }
+
+    /// The parsed target: `url`, or the public URL when there is none.
+    pub(crate) fn target<'a>(&'a self, url: Option<&'a str>) -> Result<Target<'a>, Error> {
+        let Some(url) = url else {
+            // Checked when the policy was made.
+            return parse(&self.public_url).map_err(|_| {
+                Error::Config(format!(
+                    "public URL is not an absolute http(s) URL: {:?}",
+                    self.public_url
+                ))
+            });
+        };
+        let target = match parse(url) {
+            Ok(target) if target.origin().is_some_and(|o| self.allowed_origins.contains(&o)) => target,
+            Ok(_) => return Err(Error::argument("Invalid `url` param: URL origin is not allowed")),
+            Err("scheme") if !self.allowed_schemes.is_empty() => {
+                parse_app_link(url, &self.allowed_schemes).map_err(|reason| {
+                    Error::argument(format!(
+                        "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin \
+                         or a link in an allowed app scheme ({reason})"
+                    ))
+                })?
+            }
+            Err(reason) => {
+                return Err(Error::argument(format!(
+                    "Invalid `url` param: URL must be an absolute http(s) URL on an allowed origin ({reason})"
+                )))
+            }
+        };
+        if let Some(name) = carried_link_param(&target) {
+            return Err(Error::argument(format!(
+                "Invalid `url` param: URL must not carry the `{name}` parameter"
+            )));
+        }
+        Ok(target)
+    }
+}
+
+/// The first of [`LINK_PARAMS`] named in the query or fragment of `rest`,
+/// compared after percent-decoding and without regard to case (a page may
+/// read parameters either way).
+fn carried_link_param(target: &Target<'_>) -> Option<&'static str> {
+    [target.query, target.fragment]
+        .into_iter()
+        .flatten()
+        .flat_map(|part| part.split(['&', '?', '#', ';']))
+        .map(|pair| pair.split('=').next().unwrap_or_default())
+        .map(|name| percent_decode(&name.replace('+', " ")))
+        .find_map(|name| {
+            LINK_PARAMS
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(name.trim()))
+                .copied()
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,10 @@
 //! absolute http(s) URL whose origin is on the allow-list, or a link in the
 //! allowed app scheme `myapp://` with a plain host, and that carries
 //! none of the link's parameters, and its link keeps that origin and carries
-//! every parameter in its query, first of its name.
+//! every parameter in its query, first of its name. The link holds no byte
+//! outside RFC 3986, exactly one `userId` and one `secret`, and the mail's
+//! line `<link>` split at any character outside RFC 3986 gives back the
+//! link whole and no second URL.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -46,6 +49,24 @@ fn query_value<'a>(link: &'a str, name: &str) -> Option<&'a str> {
         let (key, value) = pair.split_once('=')?;
         (key == name).then_some(value)
     })
+}
+
+/// Whether `byte` may stand in a URL unencoded (RFC 3986: unreserved,
+/// sub-delims, `:@/?#`, and `%` of an escape).
+fn is_uri_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(&byte)
+}
+
+/// How often parameter `name` appears in the query of `link`.
+fn param_count(link: &str, name: &str) -> usize {
+    let before_fragment = link.split('#').next().unwrap_or_default();
+    let Some((_, query)) = before_fragment.split_once('?') else {
+        return 0;
+    };
+    query
+        .split('&')
+        .filter(|pair| pair.split('=').next() == Some(name))
+        .count()
 }
 
 fn percent_encoded(value: &str) -> String {
@@ -91,7 +112,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(!origin_part.contains('@'), "{url:?} accepted");
         assert!(!url[origin_part.len()..].starts_with("//"), "{url:?} accepted");
 
-        let link = POLICY.link(Some(url), &params);
+        let link = POLICY.link(Some(url), &params).expect("an accepted url makes a link");
+        assert!(link.bytes().all(is_uri_byte), "{url:?} -> {link:?}");
+        assert_eq!(param_count(&link, "userId"), 1, "{url:?} -> {link:?}");
+        assert_eq!(param_count(&link, "secret"), 1, "{url:?} -> {link:?}");
+        // The line a mail shows it on, cut wherever a mail client may end a
+        // link: the link comes back whole, and nothing else looks like one.
+        let line = format!("<{link}>");
+        let pieces: Vec<&str> = line
+            .split(|c: char| !c.is_ascii() || !is_uri_byte(c as u8))
+            .filter(|piece| piece.contains("://") || piece.starts_with("//"))
+            .collect();
+        assert_eq!(pieces, vec![link.as_str()], "{url:?} -> {line:?}");
         assert!(link.starts_with(origin_part), "{url:?} -> {link:?}");
         assert_eq!(origin(&link).1, host, "{url:?} -> {link:?}");
         assert!(link.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{link:?}");
@@ -105,8 +137,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(POLICY.check(&link).is_err(), "{url:?} -> {link:?} is accepted");
     }
 
+    // A refused url makes no link.
+    if POLICY.check(url).is_err() {
+        assert!(POLICY.link(Some(url), &params).is_err(), "{url:?}");
+    }
+
     // Without `url` the link goes to the public URL, whatever the values.
-    let link = POLICY.link(None, &params);
+    let link = POLICY.link(None, &params).expect("the public URL makes a link");
     assert!(
         link.starts_with("https://app.example.test?userId=u1&secret="),
         "{link:?}"

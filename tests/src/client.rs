@@ -125,6 +125,20 @@ impl Api {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        self.send_with_bytes(method, path, auth, body, &headers).await
+    }
+
+    /// [`Api::send_with`] with header values as raw bytes (`\xff` included:
+    /// HTTP allows such "obs-text", and proxies pass it on).
+    pub async fn send_with_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&Value>,
+        headers: &[(&str, &[u8])],
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{}", self.origin, path));
         request = request.header("x-appwrite-project", &self.project);
         request = match auth {
@@ -140,7 +154,8 @@ impl Api {
                 .body(body.to_string());
         }
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+            request = request.header(*name, value);
         }
         self.finish(request).await
     }

@@ -18,7 +18,12 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub subject: String,
+    /// The text part (or the whole body of a single-part message).
     pub body: String,
+    /// The HTML part of a `multipart/alternative` message, else empty.
+    pub html: String,
+    /// The message's own `Content-Type` (its media type, lowercase).
+    pub content_type: String,
     /// Whether the message came over TLS (implicit or after STARTTLS).
     pub tls: bool,
     /// The user that authenticated on the connection, if any.
@@ -124,44 +129,92 @@ pub(crate) fn angle(command: &str) -> String {
     command.get(start..end).unwrap_or_default().to_owned()
 }
 
-/// Subject and decoded text body of an RFC 5322 message (7bit, 8bit,
-/// quoted-printable or base64 single-part, as lettre writes them).
-pub(crate) fn parse_message(data: &str) -> (String, String) {
-    let data = data.replace("\r\n", "\n");
-    let (head, body) = data.split_once("\n\n").unwrap_or((&data, ""));
-    let mut subject = String::new();
-    let mut encoding = String::new();
-    let mut current: Option<&str> = None;
+/// What [`parse_message`] reads of a message.
+pub(crate) struct Parsed {
+    pub(crate) subject: String,
+    pub(crate) content_type: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
+}
+
+/// Headers of an entity: its name -> value pairs (folded lines joined,
+/// names lowercase), and its body.
+fn split_entity(data: &str) -> (Vec<(String, String)>, &str) {
+    let (head, body) = data.split_once("\n\n").unwrap_or((data, ""));
+    let mut headers: Vec<(String, String)> = Vec::new();
     for line in head.lines() {
         if line.starts_with(' ') || line.starts_with('\t') {
-            if current == Some("subject") {
-                subject.push_str(line.trim_start());
+            if let Some((_, value)) = headers.last_mut() {
+                value.push_str(line.trim_start());
             }
             continue;
         }
         let (name, value) = line.split_once(':').unwrap_or((line, ""));
-        let name = name.trim().to_ascii_lowercase();
-        match name.as_str() {
-            "subject" => {
-                subject = value.trim().to_owned();
-                current = Some("subject");
-            }
-            "content-transfer-encoding" => {
-                encoding = value.trim().to_ascii_lowercase();
-                current = None;
-            }
-            _ => current = None,
-        }
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let body = match encoding.as_str() {
+    (headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// A body decoded by its `Content-Transfer-Encoding`.
+fn decode(encoding: &str, body: &str) -> String {
+    match encoding.to_ascii_lowercase().as_str() {
         "quoted-printable" => decode_quoted_printable(body),
         "base64" => {
             let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
             base64_decode(&compact)
         }
         _ => body.to_owned(),
+    }
+}
+
+/// Subject, media type and decoded text and HTML of an RFC 5322 message
+/// (7bit, 8bit, quoted-printable or base64; single-part, or the parts of a
+/// `multipart/alternative`, as lettre writes them).
+pub(crate) fn parse_message(data: &str) -> Parsed {
+    let data = data.replace("\r\n", "\n");
+    let (headers, body) = split_entity(&data);
+    let content_type = header(&headers, "content-type");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let mut parsed = Parsed {
+        subject: header(&headers, "subject").to_owned(),
+        content_type: media_type.clone(),
+        text: String::new(),
+        html: String::new(),
     };
-    (subject, body)
+    if !media_type.starts_with("multipart/") {
+        parsed.text = decode(header(&headers, "content-transfer-encoding"), body);
+        return parsed;
+    }
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let delimiter = format!("--{boundary}");
+    for part in body.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let (part_headers, part_body) = split_entity(part.trim_start_matches('\n'));
+        let part_body = part_body.strip_suffix('\n').unwrap_or(part_body);
+        let decoded = decode(header(&part_headers, "content-transfer-encoding"), part_body);
+        let part_type = header(&part_headers, "content-type").to_ascii_lowercase();
+        if part_type.starts_with("text/html") {
+            parsed.html = decoded;
+        } else if part_type.starts_with("text/plain") {
+            parsed.text = decoded;
+        }
+    }
+    parsed
 }
 
 fn decode_quoted_printable(text: &str) -> String {
@@ -332,11 +385,14 @@ pub fn find_code(text: &str, n: usize) -> Option<String> {
         .map(|(_, w)| String::from_utf8_lossy(w).into_owned())
 }
 
-/// The first `http(s)://` link in `text`.
+/// The first `http(s)://` link in `text`, up to the first character that
+/// cannot be part of one (whitespace, `<`, `>`, `"`).
 pub fn find_link(text: &str) -> Option<String> {
     let start = text.find("http://").or_else(|| text.find("https://"))?;
     let rest = &text[start..];
-    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+        .unwrap_or(rest.len());
     Some(rest[..end].to_owned())
 }
 

@@ -201,12 +201,14 @@ pub(crate) async fn smtp_session(stream: TcpStream, sink: Arc<SinkShared>) -> st
                     }
                     data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
-                let (subject, body) = parse_message(&data);
+                let parsed = parse_message(&data);
                 sink.mails.lock().expect("mails").push(Mail {
                     from: from.take().unwrap_or_default(),
                     to: std::mem::take(&mut to),
-                    subject,
-                    body,
+                    subject: parsed.subject,
+                    body: parsed.text,
+                    html: parsed.html,
+                    content_type: parsed.content_type,
                     tls,
                     auth_user: authenticated.as_ref().map(|(user, _)| user.clone()),
                     auth_mechanism: authenticated.as_ref().map(|(_, mechanism)| *mechanism),

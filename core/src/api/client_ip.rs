@@ -205,7 +205,7 @@ impl TrustedProxies {
 fn x_forwarded_for(headers: &HeaderMap) -> Option<Vec<Option<IpAddr>>> {
     let mut hops = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        hops.extend(value.as_bytes().split(|b| *b == b',').map(|hop| parse_node(hop)));
+        hops.extend(value.as_bytes().split(|b| *b == b',').map(parse_node));
     }
     (!hops.is_empty()).then_some(hops)
 }

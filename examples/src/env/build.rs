@@ -59,6 +59,7 @@ impl EnvConfig {
             .redirect_hosts(self.redirect_hosts.clone())
             .redirect_schemes(self.redirect_schemes.clone())
             .client_chosen_ids(self.client_chosen_ids)
+            .issue_limits(self.limits.clone())
             .development_mode(self.development);
         let standalone_log = event_log.as_ref().and_then(|(_, standalone)| standalone.as_ref());
         let builder = self.with_store(builder, standalone_log).await?;

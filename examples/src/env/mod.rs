@@ -36,6 +36,8 @@
 //! | `TOKENGATE_WEBHOOK_MAX_BACKOFF_MS` | longest wait between two attempts (100..=3600000 ms; full jitter below it) | 300000 |
 //! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
 //! | `TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS` | how long (1000..=3600000 ms) entries taken by a dispatcher that died wait before another claims them | 60000 |
+//! | `TOKENGATE_LIMIT_<FLOW>_<SCOPE>` | issuance limit per window: `<FLOW>` `EMAIL`, `MAGIC_URL` or `PHONE`; `<SCOPE>` `PER_ADDRESS`, `PER_CLIENT` (an IPv4 address, an IPv6 /64), `PER_IPV4_24`, `PER_IPV6_56`, `PER_IPV6_48`, `NEW_ADDRESSES` or `KNOWN_ADDRESSES` (deployment-wide); 0 turns one off | [`tokengate::policy::IssueLimits`]' defaults |
+//! | `TOKENGATE_LIMIT_MIN_INTERVAL_S`, `TOKENGATE_LIMIT_WINDOW_S` | shortest gap between two sends to one address; the counting window | 60 s; 3600 s |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
 //! ```
@@ -52,6 +54,7 @@
 //! ```
 
 mod build;
+mod limits;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -142,6 +145,8 @@ pub struct EnvConfig {
     pub webhook: Option<EnvWebhook>,
     /// `TOKENGATE_EVENTS=1`: an event log even without a webhook.
     pub events: bool,
+    /// `TOKENGATE_LIMIT_*`: the issuance limits.
+    pub limits: tokengate::policy::IssueLimits,
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -324,6 +329,7 @@ impl EnvConfig {
         let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
         let webhook = webhook::parse(&get)?;
         let events = flag("TOKENGATE_EVENTS", get("TOKENGATE_EVENTS"))?;
+        let limits = limits::parse(&get)?;
 
         let session_cache = match get("TOKENGATE_SESSION_CACHE_MS") {
             None => None,
@@ -372,6 +378,7 @@ impl EnvConfig {
             geoip_database,
             webhook,
             events,
+            limits,
         })
     }
 }

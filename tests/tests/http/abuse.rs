@@ -412,7 +412,7 @@ async fn magic_url_returns_to_listed_apps_only(kind: AppKind, backend: Backend) 
             .unwrap_or_else(|| panic!("no {url} link in {}", mail.body));
         let link: String = mail.body[start..]
             .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '<' | '>'))
             .collect();
         let user = query_param(&link, "userId").expect("userId in the link");
         let secret = query_param(&link, "secret").expect("secret in the link");

@@ -10,7 +10,7 @@ use tokengate_tests::app::{free_port, AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::browser::Browser;
 use tokengate_tests::client::{Api, Auth};
 use tokengate_tests::redis_harness::redis_url;
-use tokengate_tests::sinks::{find_code, find_link, SmtpSink};
+use tokengate_tests::sinks::{find_code, find_link, query_param, SmtpSink};
 
 fn output_dir(kind: AppKind) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,6 +23,7 @@ fn output_dir(kind: AppKind) -> PathBuf {
 
 const LOGGED_IN: &str = "return !document.getElementById('logged-in').hidden";
 const LOGGED_OUT: &str = "return !document.getElementById('logged-out').hidden";
+const LINK_QUESTION: &str = "return !document.getElementById('link-confirm').hidden";
 
 /// The page's title, which an injected `onerror` handler would change.
 const TITLE: &str = "tokengate example login";
@@ -190,7 +191,21 @@ async fn login_page_end_to_end(kind: AppKind) {
     let mail = smtp.wait_for("page.user@example.test", 2).await;
     let link = find_link(&mail.body).expect("link in the mail");
     assert!(link.starts_with(&format!("{origin}/?")), "{link}");
+    // The page asks before it signs in, naming the address; until then
+    // nobody is signed in.
     browser.goto(&link).await;
+    browser.wait_until("the link question", LINK_QUESTION).await;
+    assert_eq!(
+        browser.text("link-question").await,
+        "Continue as page.user@example.test?"
+    );
+    assert_eq!(
+        browser.cookie(&app.cookie_name()).await,
+        None,
+        "signed in before asking"
+    );
+    browser.screenshot("link-question").await;
+    browser.click("#link-continue").await;
     browser.wait_until("the logged-in view after the link", LOGGED_IN).await;
     assert_eq!(browser.text("current-user").await, user);
     assert_eq!(browser.text("current-provider").await, "magic-url");
@@ -321,8 +336,61 @@ async fn login_page_end_to_end(kind: AppKind) {
     let left = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
     assert_eq!(left.json["total"], 0, "{}", left.text);
 
+    // Login CSRF: Mallory's own genuine link, sent to a visitor. With a
+    // forged "for" the page asks in the visitor's name, then finds
+    // Mallory's account and signs out again; without one it asks, and a
+    // cancel leaves the pair unused.
+    let forged = format!("{origin}/?for=page.user%40example.test");
+    let mut mallory_links = Vec::new();
+    // (Two addresses of Mallory's: one address gets one link a minute.)
+    for (email, url) in [
+        ("mallory@evil.test", forged.as_str()),
+        ("mallory2@evil.test", &format!("{origin}/")),
+    ] {
+        api.send(
+            reqwest::Method::POST,
+            "/v1/account/tokens/magic-url",
+            Auth::None,
+            Some(&serde_json::json!({ "userId": "unique()", "email": email, "url": url })),
+        )
+        .await
+        .assert_status(201);
+        let mail = smtp.wait_for(email, 1).await;
+        mallory_links.push(find_link(&mail.body).expect("link in Mallory's mail"));
+    }
+    browser.goto(&mallory_links[0]).await;
+    browser.wait_until("the link question", LINK_QUESTION).await;
+    assert_eq!(
+        browser.text("link-question").await,
+        "Continue as page.user@example.test?"
+    );
+    browser.click("#link-continue").await;
+    browser
+        .wait_until(
+            "the sign-out after a foreign link",
+            "return document.getElementById('status').textContent.includes('another account')",
+        )
+        .await;
+    browser.wait_until("the logged-out view", LOGGED_OUT).await;
+    assert_eq!(
+        browser.cookie(&app.cookie_name()).await,
+        None,
+        "still signed in as Mallory"
+    );
+    browser.screenshot("foreign-link-signed-out").await;
+    browser.goto(&mallory_links[1]).await;
+    browser.wait_until("the link question", LINK_QUESTION).await;
+    assert!(browser.text("link-question").await.contains("Continue?"));
+    browser.click("#link-cancel").await;
+    browser.wait_until("the logged-out view", LOGGED_OUT).await;
+    assert_eq!(browser.cookie(&app.cookie_name()).await, None);
+    browser.screenshot("foreign-link-cancelled").await;
+    let unused = query_param(&mallory_links[1], "secret").expect("secret");
+    let mallory = query_param(&mallory_links[1], "userId").expect("userId");
+    api.exchange(&mallory, &unused, Auth::None).await.assert_status(201);
+
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
-    assert_eq!(shots_taken, 11, "one screenshot per step in {}", shots.display());
+    assert_eq!(shots_taken, 14, "one screenshot per step in {}", shots.display());
 }
 
 #[tokio::test]

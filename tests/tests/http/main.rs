@@ -14,6 +14,7 @@ mod events_attacks;
 mod flows;
 mod hostile_input;
 mod http_suite;
+mod issuance_abuse;
 mod live_sessions;
 mod live_socket;
 mod log_hygiene;

@@ -110,6 +110,10 @@ echo "== tests (unit, doc, store contract, HTTP suite on both apps, flows, Appwr
 # binary, the doc tests, rustdoc and the fuzz build run meanwhile in front. Each suite starts its
 # own services on free ports: they share nothing but the machine. A test
 # binary runs as cargo runs it: from its package's directory.
+# Browsers the tests start must all end (tests/src/browser.rs): the
+# Chromium and chromedriver processes now running, to compare at the end.
+browsers_running() { pgrep -f '^(/usr/lib/chromium/|/usr/bin/chromium|chromedriver|/usr/bin/chromedriver)' | sort || true; }
+browsers_before="$(browsers_running)"
 suite_logs="$(mktemp -d)"
 cargo test --workspace --locked --no-run --message-format=json-render-diagnostics >"$suite_logs/artifacts.json"
 python3 - "$suite_logs/artifacts.json" >"$suite_logs/binaries" <<'PY'
@@ -169,6 +173,12 @@ for i in "${!suites[@]}"; do
   fi
 done
 rm -rf "$suite_logs"
+left_running="$(comm -13 <(echo "$browsers_before") <(browsers_running) | tr '\n' ' ')"
+if [ -n "${left_running// /}" ]; then
+  echo "test.sh: browser processes the tests started are still running:" >&2
+  ps -o pid=,args= -p ${left_running// /,} 2>/dev/null | cut -c1-160 >&2 || true
+  front_failed+=(browsers-left-running)
+fi
 if [ ${#front_failed[@]} -gt 0 ]; then
   echo "test.sh: tests failed in: ${front_failed[*]}" >&2
   exit 1

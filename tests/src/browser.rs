@@ -1,6 +1,12 @@
 //! A headless Chromium driven through chromedriver's W3C WebDriver API:
-//! navigate, type, click, read text, take screenshots.
+//! navigate, type, click, read text, take screenshots. Each browser runs
+//! in a temporary directory of its own (profile, config, crash database),
+//! and ends with its [`Browser`]: its WebDriver session, chromedriver's
+//! process group, and every process that names that directory (Chromium's
+//! crash handlers leave the group), also when a test panics.
 
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,14 +29,49 @@ pub struct BrowserOptions {
     pub block_third_party_cookies: bool,
 }
 
-/// A chromedriver process and one browser session; both end on drop.
+/// A chromedriver process and one browser session; both end on drop,
+/// with every process of the browser.
 pub struct Browser {
     driver: Child,
+    /// chromedriver's port, and the session's path once there is one.
+    port: u16,
+    session: Option<String>,
     base: String,
     http: reqwest::Client,
-    _profile: tempfile::TempDir,
+    home: tempfile::TempDir,
     screenshots: PathBuf,
     shots: usize,
+}
+
+/// The processes whose command line or environment names `marker` (the
+/// browser's temporary directory: every process of it does).
+pub fn processes_naming(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            ["cmdline", "environ"].iter().any(|part| {
+                std::fs::read(format!("/proc/{pid}/{part}"))
+                    .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+            })
+        })
+        .collect()
+}
+
+/// Sends `SIGKILL` to `targets` (`-<pgid>` for a process group).
+fn kill(targets: &[String]) {
+    if targets.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .args(targets)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Browser {
@@ -47,20 +88,31 @@ impl Browser {
         let chromedriver = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
             .expect("chromedriver is missing: apt-get install chromium-driver (scripts/test.sh does this)");
         let port = crate::app::free_port();
+        // The browser's own directory: its profile, and (XDG_CONFIG_HOME)
+        // its config and crash database, so that every process it starts
+        // names it.
+        let home = tempfile::Builder::new()
+            .prefix("tokengate-browser-")
+            .tempdir()
+            .expect("browser dir");
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .env("XDG_CONFIG_HOME", home.path())
+            // A process group of its own: chromedriver and the browser end together.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let profile = tempfile::tempdir().expect("profile dir");
         std::fs::create_dir_all(screenshots).expect("screenshot dir");
         let mut browser = Browser {
             driver,
+            port,
+            session: None,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
-            _profile: profile,
+            home,
             screenshots: screenshots.to_owned(),
             shots: 0,
         };
@@ -72,7 +124,7 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--window-size=1000,900",
-                    format!("--user-data-dir={}", browser._profile.path().display()),
+                    format!("--user-data-dir={}", browser.home.path().join("profile").display()),
                 ],
                 "prefs": {
                     "profile.cookie_controls_mode": if options.block_third_party_cookies { 1 } else { 0 },
@@ -101,7 +153,35 @@ impl Browser {
             }
         };
         browser.base = format!("{}/session/{session}", browser.base);
+        browser.session = Some(session);
         browser
+    }
+
+    /// The browser's temporary directory, which every process of it names.
+    pub fn marker(&self) -> String {
+        self.home.path().display().to_string()
+    }
+
+    /// chromedriver's process id.
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.id()
+    }
+
+    /// Ends the WebDriver session (chromedriver closes the browser): a
+    /// blocking `DELETE /session/{id}`, for `Drop`.
+    fn end_session(&self) {
+        let Some(session) = &self.session else { return };
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let request = format!(
+            "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
@@ -227,8 +307,21 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Runs on a panic too: the session, chromedriver's group, then whatever
+    /// still names the browser's directory, until nothing does.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        self.end_session();
+        kill(&[format!("-{}", self.driver.id())]);
         let _ = self.driver.wait();
+        let marker = self.marker();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left: Vec<String> = processes_naming(&marker).iter().map(u32::to_string).collect();
+            if left.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            kill(&left);
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

@@ -7,6 +7,7 @@
 
 mod abuse;
 mod appwrite_sdk;
+mod browser_cleanup;
 mod cors;
 mod cors_attacks;
 mod cross_app;

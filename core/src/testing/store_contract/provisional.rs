@@ -156,27 +156,51 @@ pub async fn rate_limits_count_all_or_nothing(b: Backend) {
     assert_eq!(b.store.hit_rate_limits("g", &pair, now()).await.unwrap(), None);
     assert_eq!(b.store.hit_rate_limits("g", &pair, now()).await.unwrap(), Some(1));
     // The refused request counted nothing: `a` has one hit left.
-    assert_eq!(b.store.hit_rate_limits("g", std::slice::from_ref(&a), now()).await.unwrap(), None);
     assert_eq!(
-        b.store.hit_rate_limits("g", std::slice::from_ref(&a), now()).await.unwrap(),
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&a), now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&a), now())
+            .await
+            .unwrap(),
         Some(0)
     );
     // Another group's bucket of the same name is another bucket.
     assert_eq!(b.store.hit_rate_limits("h", &pair, now()).await.unwrap(), None);
     // A gap refuses until it has passed; a window ends.
     let gap = bucket("gap", 100, HOUR_MS, 300);
-    assert_eq!(b.store.hit_rate_limits("g", std::slice::from_ref(&gap), now()).await.unwrap(), None);
     assert_eq!(
-        b.store.hit_rate_limits("g", std::slice::from_ref(&gap), now()).await.unwrap(),
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&gap), now())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&gap), now())
+            .await
+            .unwrap(),
         Some(0)
     );
     let short = bucket("short", 1, 300, 0);
     assert_eq!(
-        b.store.hit_rate_limits("g", std::slice::from_ref(&short), now()).await.unwrap(),
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&short), now())
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        b.store.hit_rate_limits("g", std::slice::from_ref(&short), now()).await.unwrap(),
+        b.store
+            .hit_rate_limits("g", std::slice::from_ref(&short), now())
+            .await
+            .unwrap(),
         Some(0)
     );
     tokio::time::sleep(Duration::from_millis(400)).await;

@@ -138,7 +138,7 @@ where
 }
 
 async fn serve_endpoint(endpoints: &Endpoints, request: &HttpRequest, mut payload: Payload) -> http::Response<Bytes> {
-    let mut collector = BodyCollector::new(endpoints.config().max_body_bytes);
+    let mut collector = BodyCollector::new(endpoints.max_body_bytes());
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
             return collector.failed().response();

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
-use tokengate::events::{EventLogConfig, MemoryEventLog, RedisEventLog};
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
 use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions};
+use tokengate_events::{EventLogConfig, LogSink, MemoryEventLog, RedisEventLog};
 
 use crate::load::{self, Budget, Outcome, Stats};
 use crate::redis_server::{self, RedisServer};
@@ -121,6 +121,18 @@ pub enum Backend {
 struct Subject {
     gate: Gate,
     counts: Option<Arc<Counts>>,
+    /// The sink of the background path (none when events are off or the
+    /// store writes them itself).
+    sink: Option<Arc<LogSink>>,
+}
+
+impl Subject {
+    /// Waits until every event announced so far is appended.
+    async fn flush(&self) {
+        if let Some(sink) = &self.sink {
+            sink.flush().await;
+        }
+    }
 }
 
 async fn subject(backend: Backend, events: bool, url: &str, secret: &ServerSecret) -> Result<Subject, String> {
@@ -139,19 +151,19 @@ async fn subject(backend: Backend, events: bool, url: &str, secret: &ServerSecre
                 counts: Arc::clone(&counts),
             };
             let store = RedisStore::with_connection(connection, config);
-            let builder = if events {
-                builder.event_log(RedisEventLog::from_store(
-                    &store,
-                    secret.clone(),
-                    EventLogConfig::default(),
-                ))
-            } else {
-                builder
+            let sink = events.then(|| {
+                let log = RedisEventLog::from_store(&store, secret.clone(), EventLogConfig::default());
+                LogSink::new(Arc::new(log))
+            });
+            let builder = match &sink {
+                Some(sink) => builder.event_sink(sink.clone()),
+                None => builder,
             };
             let gate = builder.store(store).build().map_err(|e| e.to_string())?;
             Ok(Subject {
                 gate,
                 counts: Some(counts),
+                sink,
             })
         }
         Backend::RedisInScript => {
@@ -161,23 +173,31 @@ async fn subject(backend: Backend, events: bool, url: &str, secret: &ServerSecre
             let store = RedisStore::with_connection(connection, config);
             let builder = if events {
                 let log = RedisEventLog::from_store(&store, secret.clone(), EventLogConfig::default());
-                let store = store.with_events(&log).map_err(|e| e.to_string())?;
-                builder.event_log(log).store(store)
+                let store = store.with_events(log.stream()).map_err(|e| e.to_string())?;
+                builder.store_writing_events(store)
             } else {
                 builder.store(store)
             };
             let gate = builder.build().map_err(|e| e.to_string())?;
-            Ok(Subject { gate, counts: None })
+            Ok(Subject {
+                gate,
+                counts: None,
+                sink: None,
+            })
         }
         Backend::Memory => {
             let builder = builder.store(MemoryStore::new());
-            let builder = if events {
-                builder.event_log(MemoryEventLog::new(secret.clone()))
-            } else {
-                builder
+            let sink = events.then(|| LogSink::new(Arc::new(MemoryEventLog::new(secret.clone()))));
+            let builder = match &sink {
+                Some(sink) => builder.event_sink(sink.clone()),
+                None => builder,
             };
             let gate = builder.build().map_err(|e| e.to_string())?;
-            Ok(Subject { gate, counts: None })
+            Ok(Subject {
+                gate,
+                counts: None,
+                sink,
+            })
         }
     }
 }
@@ -223,7 +243,8 @@ fn commands_processed(admin: &mut redis::Connection) -> u64 {
         .unwrap_or(0)
 }
 
-async fn pairs(gate: Gate, tag: char, budget: Budget, admin: &mut redis::Connection, redis: bool) -> PairRun {
+async fn pairs(subject: &Subject, tag: char, budget: Budget, admin: &mut redis::Connection, redis: bool) -> PairRun {
+    let gate = subject.gate.clone();
     let before = CpuProbe::take(admin);
     let (commands, xadds) = (commands_processed(admin), commandstat_calls(admin, "xadd"));
     let load_gate = gate.clone();
@@ -248,7 +269,7 @@ async fn pairs(gate: Gate, tag: char, budget: Budget, admin: &mut redis::Connect
     .await;
     let xadds_at_end = commandstat_calls(admin, "xadd");
     let flushing = Instant::now();
-    gate.flush_events().await;
+    subject.flush().await;
     let flush = flushing.elapsed();
     let cpu = before.cost(admin, &stats, false);
     let done = (stats.ops + stats.warm_ops).max(1) as f64;
@@ -314,7 +335,7 @@ async fn count_round_trips(subject: &Subject, tag: char, concurrency: usize) -> 
     if failures > 0 {
         return Err(format!("round-trip count: {failures} users failed"));
     }
-    subject.gate.flush_events().await;
+    subject.flush().await;
     let after = counts.snapshot();
     let per = |k: usize| (after[k] - before[k]) as f64 / COUNTED as f64;
     Ok(Some(RoundTrips {
@@ -420,9 +441,9 @@ pub async fn run(
             if is_redis {
                 redis.flush_own()?;
             }
-            let gate = if which == 0 { &off.gate } else { &on.gate };
+            let subject = if which == 0 { &off } else { &on };
             let tag = tags[(round * 2 + which) % tags.len()];
-            let measured = pairs(gate.clone(), tag, budget, admin, is_redis).await;
+            let measured = pairs(subject, tag, budget, admin, is_redis).await;
             eprintln!(
                 "events {:?} round {}/{rounds}: events {}: {:.0} pairs/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, flush {:.0} ms, other load {:.0}%",
                 backend,

@@ -11,53 +11,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-
 use crate::error::Error;
-use crate::model::UserId;
+use crate::model::{User, UserId};
 use crate::secret::{Purpose, ServerSecret};
 use crate::store::{Store, UserRecord};
-use crate::time::{from_ms, now_ms};
-
-/// A user as the directory knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct User {
-    /// The id.
-    pub id: UserId,
-    /// When the directory first saw the user.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Normalised email, or empty.
-    pub email: String,
-    /// E.164 phone, or empty.
-    pub phone: String,
-    /// Proved by an email OTP or magic URL login.
-    pub email_verification: bool,
-    /// Proved by a phone OTP login.
-    pub phone_verification: bool,
-}
-
-impl User {
-    /// The user `id` as the built-in directory's record describes it.
-    pub(crate) fn from_record(id: &UserId, record: UserRecord) -> User {
-        User {
-            id: id.clone(),
-            created_at: from_ms(record.created_ms),
-            updated_at: from_ms(record.updated_ms),
-            email: record.email,
-            phone: record.phone,
-            email_verification: record.email_verified,
-            phone_verification: record.phone_verified,
-        }
-    }
-}
-
-/// When a user made by an anonymous flow disappears unless it signs in
-/// first (Unix ms), or `None`: kept for good.
-pub type KeepUntil = Option<i64>;
+use crate::time::now_ms;
+use async_trait::async_trait;
 
 /// An address a token is delivered to (already normalised).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +71,7 @@ pub trait Directory: Send + Sync + fmt::Debug + 'static {
         address: Address<'_>,
         requested: &UserId,
         allow_new: bool,
-        until: KeepUntil,
+        until: Option<i64>,
     ) -> Result<UserId, Error>;
 
     /// Makes `user` known (a token or session is about to be issued for it).
@@ -204,7 +163,7 @@ impl Directory for StoreDirectory {
         address: Address<'_>,
         requested: &UserId,
         allow_new: bool,
-        until: KeepUntil,
+        until: Option<i64>,
     ) -> Result<UserId, Error> {
         let now = now_ms();
         let (email, phone) = match address {
@@ -250,7 +209,7 @@ impl Directory for StoreDirectory {
             .store
             .load_user(user, now_ms())
             .await?
-            .map(|record| User::from_record(user, record)))
+            .map(|record| record.into_user(user)))
     }
 
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool) -> Result<(), Error> {

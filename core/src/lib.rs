@@ -115,10 +115,6 @@ pub mod fuzzing {
     pub use crate::policy::redirect::{parse_origin, LINK_PARAMS};
 }
 
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
-
 pub use api::ErrorKind;
 pub use credential::SessionCredential;
 pub use error::{Error, StoreError};
@@ -126,7 +122,7 @@ pub use gate::{
     FlowSettings, Gate, GateBuilder, Requester, TokenOptions, DEFAULT_TOKEN_LENGTH, TOKEN_EXPIRE_RANGE,
     TOKEN_LENGTH_RANGE,
 };
-pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId, UNIQUE_ID};
+pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, User, UserId, UNIQUE_ID};
 pub use policy::Policy;
 pub use secret::{Digest, Purpose, Secret, ServerSecret};
 

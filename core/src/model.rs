@@ -203,6 +203,30 @@ pub struct Token {
     pub kind: TokenKind,
 }
 
+impl Token {
+    /// A token without secret or phrase (set them after, as the fields are
+    /// public): for stores, logs and tests of other crates.
+    ///
+    /// ```
+    /// use tokengate::{Secret, Token, TokenKind, UserId};
+    /// let now = chrono::Utc::now();
+    /// let mut token = Token::new("t1".into(), UserId::parse("alice").unwrap(), TokenKind::EmailOtp, now, now);
+    /// token.secret = Some(Secret::new("493817"));
+    /// assert_eq!(token.kind, TokenKind::EmailOtp);
+    /// ```
+    pub fn new(id: String, user_id: UserId, kind: TokenKind, created_at: DateTime<Utc>, expire: DateTime<Utc>) -> Self {
+        Token {
+            id,
+            created_at,
+            user_id,
+            secret: None,
+            expire,
+            phrase: None,
+            kind,
+        }
+    }
+}
+
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -226,6 +250,35 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session created at `created_at` (also its `updated_at`), without
+    /// client address or user agent (set them after): for stores, logs
+    /// and tests of other crates.
+    ///
+    /// ```
+    /// use tokengate::{Session, SessionOrigin, UserId};
+    /// let now = chrono::Utc::now();
+    /// let session = Session::new("s1".into(), UserId::parse("alice").unwrap(), SessionOrigin::Server, now, now);
+    /// assert_eq!(session.provider(), "server");
+    /// ```
+    pub fn new(
+        id: String,
+        user_id: UserId,
+        origin: SessionOrigin,
+        created_at: DateTime<Utc>,
+        expire: DateTime<Utc>,
+    ) -> Self {
+        Session {
+            id,
+            created_at,
+            updated_at: created_at,
+            user_id,
+            expire,
+            origin,
+            ip: String::new(),
+            user_agent: String::new(),
+        }
+    }
+
     /// Appwrite's `provider` field.
     pub fn provider(&self) -> &'static str {
         self.origin.provider()
@@ -265,6 +318,47 @@ pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    }
+}
+
+/// A user as the directory knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct User {
+    /// The id.
+    pub id: UserId,
+    /// When the directory first saw the user.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Normalised email, or empty.
+    pub email: String,
+    /// E.164 phone, or empty.
+    pub phone: String,
+    /// Proved by an email OTP or magic URL login.
+    pub email_verification: bool,
+    /// Proved by a phone OTP login.
+    pub phone_verification: bool,
+}
+
+impl User {
+    /// A user first seen at `created_at` (also its `updated_at`), without
+    /// addresses (set them after): for directories and tests of other crates.
+    ///
+    /// ```
+    /// let user = tokengate::User::new(tokengate::UserId::parse("alice").unwrap(), chrono::Utc::now());
+    /// assert!(user.email.is_empty());
+    /// ```
+    pub fn new(id: UserId, created_at: DateTime<Utc>) -> Self {
+        User {
+            id,
+            created_at,
+            updated_at: created_at,
+            email: String::new(),
+            phone: String::new(),
+            email_verification: false,
+            phone_verification: false,
+        }
     }
 }
 

@@ -55,6 +55,17 @@ impl Secret {
         random_hex(len)
     }
 
+    /// `len` uniformly random decimal digits from the OS CSPRNG, as the
+    /// email and SMS codes are made.
+    ///
+    /// ```
+    /// let code = tokengate::Secret::random_digits(6);
+    /// assert!(code.expose().len() == 6 && code.expose().bytes().all(|b| b.is_ascii_digit()));
+    /// ```
+    pub fn random_digits(len: usize) -> Secret {
+        random_digits(len)
+    }
+
     /// The plaintext. Each call site is a place where the secret leaves.
     pub fn expose(&self) -> &str {
         &self.0
@@ -151,7 +162,7 @@ impl ServerSecret {
     /// A 256-bit key for `label` (e.g. `b"tokengate events v1"`):
     /// HMAC-SHA-256(server secret, label). Labels contain no NUL byte and
     /// every digest input contains two, so no derived key equals a digest.
-    pub(crate) fn derive_key(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+    pub fn derive_key(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
         debug_assert!(!label.contains(&0));
         let mut mac = self.mac.clone();
         mac.update(label);

@@ -18,9 +18,12 @@ pub struct ExampleConfig {
     pub listen: SocketAddr,
     /// The configured gate with its HTTP settings.
     pub endpoints: Endpoints,
+    /// The event log the gate's changes go to (a webhook, or
+    /// `TOKENGATE_EVENTS=1`).
+    pub events: Option<std::sync::Arc<dyn tokengate_events::EventLog>>,
     /// The dispatcher of the webhook configured by `TOKENGATE_WEBHOOK_URL`
     /// (none without one); delivery stops when it is dropped.
-    pub webhooks: Option<tokengate::api::webhooks::DispatcherHandle>,
+    pub webhooks: Option<tokengate_events::webhooks::DispatcherHandle>,
 }
 
 /// Reads the environment and builds the endpoints. Errors name the variable.
@@ -31,11 +34,14 @@ pub async fn from_env() -> Result<ExampleConfig, String> {
         // operator needs it to call the API-key routes.
         println!("TOKENGATE_API_KEY (generated): {}", config.api_key.expose());
     }
-    let endpoints = config.build().await.map_err(|e| e.to_string())?;
-    let webhooks = config.start_webhooks(&endpoints).map_err(|e| e.to_string())?;
+    let built = config.build().await.map_err(|e| e.to_string())?;
+    let webhooks = config
+        .start_webhooks(built.events.as_ref())
+        .map_err(|e| e.to_string())?;
     Ok(ExampleConfig {
         listen: config.listen,
-        endpoints,
+        endpoints: built.endpoints,
+        events: built.events,
         webhooks,
     })
 }
@@ -82,7 +88,7 @@ pub const LOGIN_PAGE: &str = include_str!("../static/login.html");
 /// `/me` too. The mounted routes answer their own CORS; the app's routes are
 /// the app's business (`tower-http`'s `CorsLayer`, `actix-cors`).
 pub fn app_cors_origins(endpoints: &Endpoints) -> &[String] {
-    &endpoints.config().allowed_origins
+    endpoints.allowed_origins()
 }
 
 /// The request headers a page may send to the app's own routes: the

@@ -123,7 +123,7 @@ impl AppSpec {
 
 /// Random lowercase hex from the OS CSPRNG.
 pub fn random_hex(len: usize) -> String {
-    tokengate::testing::random_hex(len).expose().to_owned()
+    tokengate_testing::random_hex(len)
 }
 
 /// A running example server; killed on drop.

@@ -57,7 +57,7 @@ fn resolve_url() -> String {
 
 /// A fresh key namespace, `tgtest-<20 hex>`.
 pub fn unique_prefix() -> String {
-    format!("tgtest-{}", tokengate::testing::random_id())
+    format!("tgtest-{}", tokengate_testing::random_id())
 }
 
 /// Whether a Redis on `addr` answers `PING` with `+PONG` (a Redis requiring
@@ -407,8 +407,8 @@ pub async fn login_through_store(
     user: &tokengate::UserId,
 ) -> tokengate::store::SessionRecord {
     use tokengate::store::{RedeemRules, Redemption, SessionRecord, TokenRecord};
-    use tokengate::testing::random_id;
     use tokengate::Purpose;
+    use tokengate_testing::random_id;
     const HOUR_MS: i64 = 3_600_000;
     let now = || chrono::Utc::now().timestamp_millis();
     let key = tokengate::ServerSecret::new(b"store-login-server-secret-0123456789abcd".to_vec()).unwrap();

@@ -134,7 +134,7 @@ where
 {
     let client = ClientContext::with_ip(peer_ip(&request));
     let (parts, body) = request.into_parts();
-    let bytes = match collect(body, endpoints.config().max_body_bytes).await {
+    let bytes = match collect(body, endpoints.max_body_bytes()).await {
         Ok(bytes) => bytes,
         Err(refusal) => return refusal.response(),
     };

@@ -52,9 +52,9 @@ use std::time::{Duration, Instant};
 
 use tokengate::api::{ApiConfig, ClientContext, Endpoints};
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
-use tokengate::testing::{ct_eq, random_bytes, random_hex};
 use tokengate::Digest;
 use tokengate::{ClientInfo, Error, Gate, SessionCredential, TokenOptions, UserId};
+use tokengate_testing::{ct_eq, random_bytes, random_hex};
 
 use axum::body::Bytes;
 use axum::http::{Request, StatusCode};
@@ -759,7 +759,7 @@ fn run() -> Setup<Vec<Outcome>> {
     let mut out = Vec::new();
     primitives(&mut out)?;
 
-    let key = random_hex(API_KEY_LEN).expose().to_owned();
+    let key = random_hex(API_KEY_LEN);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,15 +2,18 @@
 //! the secure defaults explained where they are set. The adapters take it
 //! with the [`Gate`](crate::Gate) as [`Endpoints`](super::Endpoints).
 
+#[cfg(feature = "device-info")]
 use std::path::Path;
+#[cfg(feature = "device-info")]
 use std::sync::Arc;
 
 use crate::error::Error;
 use crate::policy::Origin;
 use crate::secret::Secret;
 
-use super::client_ip::TrustedProxies;
-use super::geo::GeoDatabase;
+use super::client_ip::{ForwardedHeader, TrustedProxies};
+#[cfg(feature = "device-info")]
+use super::device_info::geo::GeoDatabase;
 
 /// The cookie's `SameSite` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,19 +43,18 @@ impl SameSite {
 
 /// The session cookie `a_session_<project>`.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct CookieSettings {
+pub(crate) struct CookieSettings {
     /// Adds `Secure` (default true). Turn off only for plain-http local use.
-    pub secure: bool,
+    pub(crate) secure: bool,
     /// `SameSite`, default `Lax`.
-    pub same_site: SameSite,
+    pub(crate) same_site: SameSite,
     /// `Domain`, default none (the cookie goes back to this host only).
-    pub domain: Option<String>,
+    pub(crate) domain: Option<String>,
     /// Names the cookie `__Host-a_session_<project>`: browsers then accept it
     /// only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain
     /// cannot set or shadow it. Off by default (Appwrite's SDKs look for the
     /// plain name in `X-Fallback-Cookies`).
-    pub host_prefix: bool,
+    pub(crate) host_prefix: bool,
 }
 
 impl Default for CookieSettings {
@@ -78,30 +80,32 @@ impl Default for CookieSettings {
 ///     .api_key("an-api-key-of-16+-chars")
 ///     .allowed_origins(["https://app.example.com"]);
 /// let endpoints = Endpoints::with_config(gate, config).unwrap();
-/// assert_eq!(endpoints.config().base_path, "/v1");
+/// assert_eq!(endpoints.base_path(), "/v1");
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ApiConfig {
     /// Prefix of every route. Default `/v1`, as Appwrite.
-    pub base_path: String,
+    pub(crate) base_path: String,
     /// The key for `X-Appwrite-Key`; `None` (the default) refuses every
     /// API-key route.
-    pub api_key: Option<Secret>,
+    pub(crate) api_key: Option<Secret>,
     /// Session cookie attributes.
-    pub cookie: CookieSettings,
+    pub(crate) cookie: CookieSettings,
     /// Largest accepted request body. Default 64 KiB; larger gets 413.
-    pub max_body_bytes: usize,
+    pub(crate) max_body_bytes: usize,
     /// Web origins (`https://app.example.com`) besides the request's own and
     /// the public URL's from which a browser may create a session.
-    pub allowed_origins: Vec<String>,
-    /// Proxies whose `X-Forwarded-For` / `Forwarded` is believed. Empty by
-    /// default: the peer address is the client.
-    pub trusted_proxies: TrustedProxies,
+    pub(crate) allowed_origins: Vec<String>,
+    /// Proxies (CIDRs, as given; parsed by `validate`) whose forwarding
+    /// header is believed. Empty by default: the peer address is the client.
+    pub(crate) trusted_proxy_cidrs: Vec<String>,
+    /// Which header the trusted proxies write.
+    pub(crate) forwarded_header: ForwardedHeader,
     /// The MaxMind-format database that names a session's country
     /// (`countryCode`, `countryName`). None by default: every session
     /// shows `--` / `Unknown`, as Appwrite without a record.
-    pub geoip_database: Option<Arc<GeoDatabase>>,
+    #[cfg(feature = "device-info")]
+    geoip_database: Option<Arc<GeoDatabase>>,
 }
 
 impl Default for ApiConfig {
@@ -112,7 +116,9 @@ impl Default for ApiConfig {
             cookie: CookieSettings::default(),
             max_body_bytes: 64 * 1024,
             allowed_origins: Vec::new(),
-            trusted_proxies: TrustedProxies::default(),
+            trusted_proxy_cidrs: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            #[cfg(feature = "device-info")]
             geoip_database: None,
         }
     }
@@ -124,7 +130,10 @@ impl ApiConfig {
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
-    /// assert!(ApiConfig::default().api_key("s3cret-key-of-enough-length").api_key.is_some());
+    /// # use tokengate::{api::Endpoints, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// assert!(Endpoints::with_config(gate.clone(), ApiConfig::default().api_key("s3cret-key-of-enough-length")).is_ok());
+    /// assert!(Endpoints::with_config(gate, ApiConfig::default().api_key("too-short")).is_err());
     /// ```
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(Secret::new(key));
@@ -135,7 +144,10 @@ impl ApiConfig {
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
-    /// assert_eq!(ApiConfig::default().base_path("/auth/v1").base_path, "/auth/v1");
+    /// # use tokengate::{api::Endpoints, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let endpoints = Endpoints::with_config(gate, ApiConfig::default().base_path("/auth/v1")).unwrap();
+    /// assert_eq!(endpoints.base_path(), "/auth/v1");
     /// ```
     pub fn base_path(mut self, path: impl Into<String>) -> Self {
         self.base_path = path.into();
@@ -147,7 +159,9 @@ impl ApiConfig {
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
-    /// assert!(!ApiConfig::default().secure_cookies(false).cookie.secure);
+    /// # use tokengate::{api::Endpoints, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// assert!(Endpoints::with_config(gate, ApiConfig::default().secure_cookies(false)).is_ok());
     /// ```
     pub fn secure_cookies(mut self, secure: bool) -> Self {
         self.cookie.secure = secure;
@@ -158,7 +172,10 @@ impl ApiConfig {
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
-    /// assert_eq!(ApiConfig::default().max_body_bytes(8192).max_body_bytes, 8192);
+    /// # use tokengate::{api::Endpoints, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let endpoints = Endpoints::with_config(gate, ApiConfig::default().max_body_bytes(8192)).unwrap();
+    /// assert_eq!(endpoints.max_body_bytes(), 8192);
     /// ```
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
@@ -188,26 +205,50 @@ impl ApiConfig {
     /// client. None by default: the peer address is the client and the
     /// headers are ignored, since anyone can send them.
     ///
+    /// Each is a network (`10.0.0.0/8`, `fd00::/8`) or one address; the
+    /// client is then the rightmost forwarded address that is not itself a
+    /// trusted proxy, each hop read on its own from the raw bytes.
+    ///
     /// ```
-    /// # use tokengate::api::{ApiConfig, TrustedProxies};
-    /// let config = ApiConfig::default().trusted_proxies(TrustedProxies::parse("10.0.0.0/8").unwrap());
-    /// assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    /// # use tokengate::{api::{ApiConfig, Endpoints}, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
+    /// let config = ApiConfig::default().trusted_proxies(["10.0.0.0/8", "::1"]);
+    /// assert!(Endpoints::with_config(gate.clone(), config).is_ok());
+    /// assert!(Endpoints::with_config(gate, ApiConfig::default().trusted_proxies(["nonsense"])).is_err());
     /// ```
-    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
-        self.trusted_proxies = proxies;
+    pub fn trusted_proxies<I, S>(mut self, cidrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.trusted_proxy_cidrs = cidrs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Which header the trusted proxies write (default `X-Forwarded-For`);
+    /// only that one is read: a proxy that writes one passes the other
+    /// through from the client, so reading both would let the client
+    /// choose its address.
+    ///
+    /// ```
+    /// # use tokengate::api::{ApiConfig, ForwardedHeader};
+    /// let config = ApiConfig::default().trusted_proxies(["10.0.0.0/8"]).forwarded_header(ForwardedHeader::Forwarded);
+    /// # let _ = config;
+    /// ```
+    pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
+        self.forwarded_header = header;
         self
     }
 
     /// Reads the MaxMind-format database at `path` (a GeoLite2 / GeoIP2
     /// Country or City `.mmdb`) for the sessions' `countryCode` and
     /// `countryName`, looked up from the stored IP when a session is
-    /// rendered. A missing or malformed file is [`Error::Config`], at
+    /// rendered (feature `device-info`). A missing or malformed file is [`Error::Config`], at
     /// start-up rather than at the first session. Default: none, country
     /// `--` / `Unknown`.
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
-    /// assert!(ApiConfig::default().geoip_database.is_none());
     /// let err = ApiConfig::default().geoip_database("/nonexistent/GeoLite2-Country.mmdb").unwrap_err();
     /// assert!(err.to_string().contains("/nonexistent/GeoLite2-Country.mmdb"));
     /// ```
@@ -217,6 +258,8 @@ impl ApiConfig {
     /// let config = ApiConfig::default().geoip_database("/var/lib/GeoIP/GeoLite2-Country.mmdb")?;
     /// # Ok::<(), tokengate::Error>(())
     /// ```
+    #[cfg(feature = "device-info")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "device-info")))]
     pub fn geoip_database(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
         self.geoip_database = Some(Arc::new(GeoDatabase::open(path)?));
         Ok(self)
@@ -227,7 +270,7 @@ impl ApiConfig {
     /// ```
     /// # use tokengate::{api::{ApiConfig, Endpoints, SameSite}, Gate, store::MemoryStore};
     /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
-    /// assert_eq!(ApiConfig::default().same_site(SameSite::None).cookie.same_site, SameSite::None);
+    /// assert!(Endpoints::with_config(gate.clone(), ApiConfig::default().same_site(SameSite::None)).is_ok());
     /// let insecure = ApiConfig::default().same_site(SameSite::None).secure_cookies(false);
     /// assert!(Endpoints::with_config(gate, insecure).is_err());
     /// ```
@@ -240,8 +283,12 @@ impl ApiConfig {
     ///
     /// ```
     /// # use tokengate::api::ApiConfig;
+    /// # use tokengate::{api::Endpoints, Gate, store::MemoryStore};
+    /// # let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
     /// let config = ApiConfig::default().cookie_domain("example.com");
-    /// assert_eq!(config.cookie.domain.as_deref(), Some("example.com"));
+    /// assert!(Endpoints::with_config(gate, config).is_ok());
+    /// assert!(Endpoints::with_config(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap(),
+    ///     ApiConfig::default().cookie_domain("Example.COM")).is_err());
     /// ```
     pub fn cookie_domain(mut self, domain: impl Into<String>) -> Self {
         self.cookie.domain = Some(domain.into());
@@ -262,8 +309,53 @@ impl ApiConfig {
         self
     }
 
-    /// Checks every setting; the allowed origins parsed.
-    pub(super) fn validate(&self) -> Result<Vec<Origin>, Error> {
+    /// The Appwrite model of `event`'s object, as Appwrite's webhooks send
+    /// it: the Token with its secret, the Session without its credential
+    /// (its device and country fields rendered with these settings), the
+    /// User.
+    ///
+    /// ```
+    /// use tokengate::api::ApiConfig;
+    /// use tokengate::events::{Event, EventKind, EventObject};
+    /// use tokengate::{User, UserId};
+    /// let user = User::new(UserId::parse("alice").unwrap(), chrono::Utc::now());
+    /// let event = Event::new(EventKind::UserCreate, user.id.clone(), EventObject::User(user), chrono::Utc::now());
+    /// assert_eq!(ApiConfig::default().event_body(&event)["$id"], "alice");
+    /// ```
+    pub fn event_body(&self, event: &crate::events::Event) -> serde_json::Value {
+        super::wire::event_json(self, event)
+    }
+
+    /// `countryCode` and `countryName` of a session's stored `ip`: from the
+    /// GeoIP database (feature `device-info`), else `--` / `Unknown`.
+    pub(crate) fn country(&self, ip: &str) -> (String, String) {
+        #[cfg(feature = "device-info")]
+        return super::device_info::geo::country_fields(self.geoip_database.as_deref(), ip);
+        #[cfg(not(feature = "device-info"))]
+        {
+            let _ = ip;
+            (
+                super::device_info::UNKNOWN_CODE.to_owned(),
+                super::device_info::UNKNOWN_NAME.to_owned(),
+            )
+        }
+    }
+
+    /// Checks every setting, as [`Endpoints::with_config`](super::Endpoints::with_config)
+    /// does: a malformed base path, origin or proxy network, a short API key
+    /// or an impossible cookie is an error naming it.
+    ///
+    /// ```
+    /// use tokengate::api::ApiConfig;
+    /// assert!(ApiConfig::default().trusted_proxies(["10.0.0.0/8"]).check().is_ok());
+    /// assert!(ApiConfig::default().trusted_proxies(["10.0.0.0/33"]).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate().map(|_| ())
+    }
+
+    /// Checks every setting; the allowed origins and trusted proxies parsed.
+    pub(super) fn validate(&self) -> Result<(Vec<Origin>, TrustedProxies), Error> {
         if !self.base_path.is_empty() && (!self.base_path.starts_with('/') || self.base_path.ends_with('/')) {
             return Err(Error::Config(format!(
                 "base path must be empty or start with / and not end with one: {:?}",
@@ -277,10 +369,15 @@ impl ApiConfig {
             return Err(Error::Config("max body bytes must be positive".to_owned()));
         }
         self.cookie.validate()?;
-        self.allowed_origins
+        let origins = self
+            .allowed_origins
             .iter()
             .map(|origin| Origin::parse(origin).map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}"))))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let proxies = TrustedProxies::parse(&self.trusted_proxy_cidrs.join(","))
+            .map_err(|e| Error::Config(format!("trusted proxies: {e}")))?
+            .header(self.forwarded_header);
+        Ok((origins, proxies))
     }
 }
 

@@ -105,7 +105,7 @@ async fn answer(endpoints: &Endpoints, request: &Request<Bytes>, client: &Client
         return refusal_response(refusal);
     }
     // Behind trusted proxies the client is who they say it is; otherwise the peer.
-    let client_ip = endpoints.config().trusted_proxies.client(client.ip, request.headers());
+    let client_ip = endpoints.trusted_proxies().client(client.ip, request.headers());
     if client_ip.is_none() {
         warn_without_peer();
     }

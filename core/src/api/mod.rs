@@ -38,17 +38,13 @@ mod client_ip;
 mod config;
 mod cookie;
 mod cors;
-mod device;
+mod device_info;
 mod error_kind;
-mod geo;
 mod guard;
 mod handlers;
 pub(crate) mod params;
 mod routes;
 mod session;
-#[cfg(feature = "webhooks")]
-#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
-pub mod webhooks;
 mod wire;
 
 use std::net::IpAddr;
@@ -62,13 +58,13 @@ use crate::gate::Gate;
 use crate::model::Session;
 use crate::policy::Origin;
 pub use body::{BodyCollector, BodyRefused, DRAIN_LIMIT};
-pub use client_ip::{ForwardedHeader, IpNet, TrustedProxies};
-pub use config::{ApiConfig, CookieSettings, SameSite};
+pub use client_ip::ForwardedHeader;
+pub(crate) use client_ip::TrustedProxies;
+pub use config::{ApiConfig, SameSite};
 pub use cookie::{
     find_credential, AMBIGUOUS_COOKIE, FALLBACK_COOKIES_HEADER, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER,
 };
 pub use error_kind::ErrorKind;
-pub use geo::GeoDatabase;
 pub use routes::route_for;
 pub use session::{Rejection, SessionLookup, SharedSession};
 
@@ -118,6 +114,7 @@ struct Inner {
     gate: Gate,
     config: ApiConfig,
     allowed_origins: Vec<Origin>,
+    trusted_proxies: TrustedProxies,
     cookie_name: String,
 }
 
@@ -125,7 +122,7 @@ impl Endpoints {
     /// The endpoints of `gate` with `config`, validated: a malformed base
     /// path or origin, a short API key or an impossible cookie is an error.
     pub fn with_config(gate: Gate, config: ApiConfig) -> Result<Self, Error> {
-        let allowed_origins = config.validate()?;
+        let (allowed_origins, trusted_proxies) = config.validate()?;
         let prefix = if config.cookie.host_prefix { "__Host-" } else { "" };
         let cookie_name = format!("{prefix}a_session_{}", gate.project());
         Ok(Endpoints {
@@ -133,6 +130,7 @@ impl Endpoints {
                 gate,
                 config,
                 allowed_origins,
+                trusted_proxies,
                 cookie_name,
             }),
         })
@@ -144,8 +142,29 @@ impl Endpoints {
     }
 
     /// The HTTP settings.
-    pub fn config(&self) -> &ApiConfig {
+    pub(crate) fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The proxies whose forwarding header is believed.
+    pub(crate) fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.inner.trusted_proxies
+    }
+
+    /// Prefix of every route (`/v1` by default).
+    pub fn base_path(&self) -> &str {
+        &self.inner.config.base_path
+    }
+
+    /// Largest accepted request body: what an adapter buffers at most.
+    pub fn max_body_bytes(&self) -> usize {
+        self.inner.config.max_body_bytes
+    }
+
+    /// The web origins allowed besides the request's own and the public
+    /// URL's (for an application's own CORS layer, as the examples use it).
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.inner.config.allowed_origins
     }
 
     /// The session cookie's name: `a_session_<project>`, with `__Host-`

@@ -5,10 +5,9 @@ use chrono::{DateTime, Utc};
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::device::describe;
-use super::geo::country_fields;
+use super::device_info::describe;
 use super::{ApiConfig, ErrorKind};
-use crate::directory::User;
+use crate::model::User;
 use crate::model::{Session, Token, UserId};
 use crate::secret::Secret;
 pub(crate) use crate::time::format_date;
@@ -35,13 +34,23 @@ pub(super) fn token_json(token: &Token, show_secret: bool) -> Value {
     })
 }
 
+/// The Appwrite model of an event's object, as webhooks send it: the Token
+/// with its secret, the Session without its credential, the User.
+pub(super) fn event_json(config: &ApiConfig, event: &crate::events::Event) -> Value {
+    use crate::events::EventObject;
+    match &event.object {
+        EventObject::Token(token) => token_json(token, true),
+        EventObject::Session(session) => session_json(config, session, false, None),
+        EventObject::User(user) => user_json(&user.id, Some(user), user.created_at, user.updated_at),
+    }
+}
+
 /// The Session model. `secret` is the credential, for API-key callers only.
 /// The device fields come from the stored User-Agent and the country from
-/// the stored IP, derived here (see [`device`](super::device) and
-/// [`geo`](super::geo)): nothing of them is stored.
+/// the stored IP, derived here (see `device_info`): nothing of them is stored.
 pub(super) fn session_json(config: &ApiConfig, session: &Session, current: bool, secret: Option<&Secret>) -> Value {
     let device = describe(&session.user_agent);
-    let (country_code, country_name) = country_fields(config.geoip_database.as_deref(), &session.ip);
+    let (country_code, country_name) = config.country(&session.ip);
     json!({
         "$id": session.id,
         "$createdAt": format_date(session.created_at),

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use crate::delivery::{Mailer, SmsSender, Templates};
 use crate::directory::Directory;
-use crate::events::EventLog;
+use crate::events::{Event, EventSink};
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy};
 use crate::secret::ServerSecret;
-use crate::store::{RedeemRules, Store};
+use crate::store::{EventWritingStore, RedeemRules, Store};
 
 /// Custom token length bounds (hex characters) and default.
 pub const TOKEN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
@@ -98,7 +98,9 @@ struct Inner {
     directory: Arc<dyn Directory>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
-    announcer: Option<Arc<announce::Announcer>>,
+    sink: Option<Arc<dyn EventSink>>,
+    /// The store again, when it writes its changes' events itself.
+    event_writer: Option<Arc<dyn EventWritingStore>>,
 }
 
 /// Settings of the passwordless flows.
@@ -158,37 +160,20 @@ impl Gate {
         self.inner.sms.as_ref()
     }
 
-    /// The event log changes are announced to, when one is configured
-    /// ([`GateBuilder::event_log`]).
-    pub fn event_log(&self) -> Option<&Arc<dyn EventLog>> {
-        self.inner.announcer.as_ref().map(|a| a.log())
-    }
-
-    /// Waits until every event announced so far is in the event log (or
-    /// was given up after repeated failures, which is logged). Events are
-    /// appended in the background; call this before shutting down, or in
-    /// tests before reading the log. (A store that writes events itself,
-    /// such as a standalone [`RedisStore`](crate::store::RedisStore) made
-    /// [`with_events`](crate::store::RedisStore::with_events), has them in
-    /// the log as soon as each change is: nothing waits here then.)
-    pub async fn flush_events(&self) {
-        if let Some(announcer) = &self.inner.announcer {
-            announcer.flush().await;
-        }
-    }
-
-    /// Queues events for the log, in order (nothing without a log).
-    fn announce(&self, events: Vec<announce::Pending>) {
-        if let Some(announcer) = &self.inner.announcer {
-            announcer.announce(events);
+    /// Hands `events` to the sink, in order (nothing without one).
+    fn announce(&self, events: Vec<Event>) {
+        if let Some(sink) = &self.inner.sink
+            && !events.is_empty()
+        {
+            sink.announce(events);
         }
     }
 
     /// Whether changes are announced (building events costs nothing
     /// otherwise): not when the store writes them itself, in the same step
-    /// as each change ([`SessionStore::writes_events`](crate::store::SessionStore::writes_events)).
+    /// as each change ([`EventWritingStore`]).
     fn announcing(&self) -> bool {
-        self.inner.announcer.is_some() && !self.inner.store.writes_events()
+        self.inner.sink.is_some() && self.inner.event_writer.is_none()
     }
 
     pub(crate) fn server_key(&self) -> &ServerSecret {

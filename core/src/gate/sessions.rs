@@ -1,11 +1,11 @@
 //! Sessions: creation records, authentication (with the local cache),
 //! listing, extension, logout, and the users they belong to.
 
-use super::announce::Pending;
+use super::announce;
 use super::{Gate, MAX_USER_AGENT_LEN};
 use crate::credential::SessionCredential;
-use crate::directory::User;
 use crate::error::Error;
+use crate::model::User;
 use crate::model::{ClientInfo, Session, SessionOrigin, UserId};
 use crate::observe;
 use crate::secret::{random_id, Purpose};
@@ -127,7 +127,7 @@ impl Gate {
                 Some(record) => {
                     observe::sessions_deleted(1);
                     if self.announcing() {
-                        self.announce(Pending::sessions_deleted(user, vec![record], from_ms(now)));
+                        self.announce(announce::sessions_deleted(user, vec![record], from_ms(now)));
                     }
                     Ok(())
                 }
@@ -147,7 +147,7 @@ impl Gate {
             let count = deleted.len() as u64;
             observe::sessions_deleted(count);
             if self.announcing() {
-                self.announce(Pending::sessions_deleted(user, deleted, from_ms(now)));
+                self.announce(announce::sessions_deleted(user, deleted, from_ms(now)));
             }
             Ok(count)
         };
@@ -195,8 +195,8 @@ impl Gate {
             if self.announcing() {
                 // Its sessions end first, then the user.
                 let at = from_ms(now);
-                let mut events = Pending::sessions_deleted(user, deleted.sessions, at);
-                events.push(Pending::user_deleted(User::from_record(user, deleted.user), at));
+                let mut events = announce::sessions_deleted(user, deleted.sessions, at);
+                events.push(announce::user_deleted(deleted.user.into_user(user), at));
                 self.announce(events);
             }
             Ok(())

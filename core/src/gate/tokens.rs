@@ -1,14 +1,14 @@
 //! Issuing tokens and exchanging them for sessions.
 
-use super::announce::Pending;
+use super::announce;
 use super::{Gate, TokenOptions, DEFAULT_TOKEN_LENGTH, MAX_SECRET_LEN, TOKEN_EXPIRE_RANGE, TOKEN_LENGTH_RANGE};
-use crate::directory::{Address, User};
+use crate::directory::Address;
 use crate::error::Error;
-use crate::events::EventKind;
-use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, UserId};
+use crate::events::{Event, EventKind};
+use crate::model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, User, UserId};
 use crate::observe;
 use crate::secret::{random_hex, random_id, Purpose, Secret};
-use crate::store::{IssueEvents, Redemption, TokenRecord};
+use crate::store::{Redemption, TokenRecord};
 use crate::time::{from_ms, now_ms};
 use std::time::Duration;
 
@@ -61,7 +61,7 @@ impl Gate {
     /// creation (announced when the token made the user known: the user as
     /// the request knows it, the flow's address, so the appender reads
     /// nothing) and the token's.
-    fn issued_events(token: &Token, address: Option<Address<'_>>) -> (Pending, Pending) {
+    fn issued_events(token: &Token, address: Option<Address<'_>>) -> (Event, Event) {
         let (email, phone) = match address {
             Some(Address::Email(email)) => (email, ""),
             Some(Address::Phone(phone)) => ("", phone),
@@ -76,7 +76,7 @@ impl Gate {
             email_verification: false,
             phone_verification: false,
         };
-        (Pending::user_created(user), Pending::token_created(token))
+        (announce::user_created(user), announce::token_created(token))
     }
 
     /// Stores a token with the given secret; the building block of every
@@ -112,11 +112,10 @@ impl Gate {
         let store = &self.inner.store;
         let replace_kind = issued.replace_kind;
         let stored = async {
-            if store.writes_events() {
+            if let Some(writer) = &self.inner.event_writer {
                 let (user_event, token_event) = Self::issued_events(&token, issued.address);
-                let events = IssueEvents::new(user_event.into_event(), token_event.into_event());
-                store
-                    .insert_token_with_events(user, &record, replace_kind, now, &events)
+                writer
+                    .insert_token_with_events(user, &record, replace_kind, now, &user_event, &token_event)
                     .await
             } else {
                 store.insert_token(user, &record, replace_kind, now).await
@@ -201,8 +200,8 @@ impl Gate {
                 if self.announcing() {
                     let at = session.created_at;
                     // The new session, then those it evicted.
-                    let mut events = vec![Pending::session(EventKind::SessionCreate, session.clone(), at)];
-                    events.extend(Pending::sessions_deleted(user, evicted, at));
+                    let mut events = vec![announce::session(EventKind::SessionCreate, session.clone(), at)];
+                    events.extend(announce::sessions_deleted(user, evicted, at));
                     self.announce(events);
                 }
                 Ok((session, credential.encode()))
@@ -244,7 +243,7 @@ impl Gate {
             let at = session.created_at;
             let mut events = Vec::new();
             if inserted.user_created {
-                events.push(Pending::user_created(User {
+                events.push(announce::user_created(User {
                     id: user.clone(),
                     created_at: at,
                     updated_at: at,
@@ -254,8 +253,8 @@ impl Gate {
                     phone_verification: false,
                 }));
             }
-            events.push(Pending::session(EventKind::SessionCreate, session.clone(), at));
-            events.extend(Pending::sessions_deleted(user, inserted.evicted, at));
+            events.push(announce::session(EventKind::SessionCreate, session.clone(), at));
+            events.extend(announce::sessions_deleted(user, inserted.evicted, at));
             self.announce(events);
         }
         Ok((session, credential.encode()))

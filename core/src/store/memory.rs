@@ -219,13 +219,14 @@ impl MemoryStore {
     }
 }
 
-#[cfg(feature = "testing")]
 impl MemoryStore {
     /// Everything the store holds (users with their tokens, sessions,
     /// counters and directory records, address bindings, rate buckets), as
     /// text: the embedded store's equivalent of dumping a Redis prefix, so
     /// that tests can check that no plaintext secret is kept. Digests appear
-    /// in full (hex).
+    /// in full (hex). For the store contract (`tokengate-testing`); not for
+    /// production use.
+    #[doc(hidden)]
     pub fn dump(&self) -> String {
         let Ok(state) = self.lock() else {
             return String::new();

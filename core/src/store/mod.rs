@@ -9,6 +9,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::events::Event;
 use crate::model::UserId;
 use crate::secret::Digest;
 
@@ -21,12 +22,11 @@ pub mod redis;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisRevocations, RedisStore, RedisStoreConfig};
+pub use self::redis::{EventStream, RedisRevocations, RedisStore, RedisStoreConfig};
 pub use cache::{CachedStore, RevocationChannel, SessionCache};
 pub use memory::MemoryStore;
 pub use records::{
-    DeletedUser, InsertedSession, IssueEvents, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord,
-    UserRecord,
+    DeletedUser, InsertedSession, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord,
 };
 
 pub use crate::error::StoreError;
@@ -53,31 +53,6 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         replace_kind: bool,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
-
-    /// Whether this store writes the [events](crate::events) of its changes
-    /// itself, in the same step as each change (a standalone
-    /// [`RedisStore`](crate::store::RedisStore) made
-    /// [`with_events`](crate::store::RedisStore::with_events)): then the
-    /// gate does not announce them again. Default: no.
-    fn writes_events(&self) -> bool {
-        false
-    }
-
-    /// [`insert_token`](SessionStore::insert_token), and when this store
-    /// [writes events](SessionStore::writes_events), the token's event (and
-    /// the user's, when the token made the user known) in the same step.
-    /// The default ignores `events`.
-    async fn insert_token_with_events(
-        &self,
-        user: &UserId,
-        token: &TokenRecord,
-        replace_kind: bool,
-        now_ms: i64,
-        events: &IssueEvents,
-    ) -> Result<bool, StoreError> {
-        let _ = events;
-        self.insert_token(user, token, replace_kind, now_ms).await
-    }
 
     /// Deletes one token (its delivery failed). A provisional user (see
     /// [`UserStore::claim_user`]) left without tokens and sessions is
@@ -211,6 +186,33 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// Marks the email and/or phone of an existing record as verified (a
     /// sign-in proved it), keeping a provisional record for good.
     async fn mark_verified(&self, user: &UserId, email: bool, phone: bool, now_ms: i64) -> Result<(), StoreError>;
+}
+
+/// An optional capability, kept apart from [`SessionStore`] (as
+/// tower-sessions keeps `ExpiredDeletion` apart): a store that writes the
+/// [events](crate::events) of its changes itself, in the same step as each
+/// change (a standalone [`RedisStore`] made
+/// [`with_events`](RedisStore::with_events)). A gate built with
+/// [`GateBuilder::store_writing_events`](crate::GateBuilder::store_writing_events)
+/// then announces none of them again.
+#[async_trait]
+pub trait EventWritingStore: Store {
+    /// Whether events are written (a store that could but was not given a
+    /// stream answers no, and the gate refuses it).
+    fn writes_events(&self) -> bool;
+
+    /// [`SessionStore::insert_token`] with its events in the same step:
+    /// `token_created`, and `user_created` first when the token made the
+    /// user known.
+    async fn insert_token_with_events(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+        user_created: &Event,
+        token_created: &Event,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Issuance rate-limit buckets.

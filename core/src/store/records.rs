@@ -6,29 +6,6 @@ use crate::model::{Session, SessionOrigin, TokenKind, UserId};
 use crate::secret::Digest;
 use crate::time::from_ms;
 
-/// The events of issuing a token, for a store that
-/// [writes events](crate::store::SessionStore::writes_events) itself: the
-/// user's creation (written only when the token made the user known) and
-/// the token's (with its secret, sealed when stored).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct IssueEvents {
-    /// `users.<userId>.create`, as the issuing request knows the user.
-    pub user_created: crate::events::Event,
-    /// `users.<userId>.tokens.<tokenId>.create`.
-    pub token_created: crate::events::Event,
-}
-
-impl IssueEvents {
-    /// The two events.
-    pub fn new(user_created: crate::events::Event, token_created: crate::events::Event) -> Self {
-        IssueEvents {
-            user_created,
-            token_created,
-        }
-    }
-}
-
 /// A token as stored: digest and metadata, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -303,6 +280,21 @@ pub struct UserRecord {
     /// When a provisional user (an anonymous flow's, not yet signed in)
     /// disappears, Unix ms; 0 for a user kept for good.
     pub expire_ms: i64,
+}
+
+impl UserRecord {
+    /// The user `id` as this record describes it.
+    pub(crate) fn into_user(self, id: &UserId) -> crate::model::User {
+        crate::model::User {
+            id: id.clone(),
+            created_at: from_ms(self.created_ms),
+            updated_at: from_ms(self.updated_ms),
+            email: self.email,
+            phone: self.phone,
+            email_verification: self.email_verified,
+            phone_verification: self.phone_verified,
+        }
+    }
 }
 
 /// One issuance rate-limit bucket: at most `limit` hits per `window_ms`, and

@@ -33,9 +33,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use tokengate::events::{follow, EventKind, EventPattern};
 use tokengate::policy::Origin;
 use tokengate::Gate;
+use tokengate_events::{follow, EventKind, EventPattern};
 use tokengate_tower::{AuthRejection, AuthSession, TokenGateLayer};
 use tokio::sync::broadcast;
 
@@ -254,7 +254,7 @@ fn recheck_interval() -> Duration {
 async fn main() {
     let config = tokengate_examples::start().await;
     let recheck = recheck_interval();
-    let Some(log) = config.endpoints.gate().event_log().cloned() else {
+    let Some(log) = config.events.clone() else {
         eprintln!("configuration error: live-sessions needs an event log: set TOKENGATE_EVENTS=1");
         std::process::exit(2);
     };

@@ -1,39 +1,60 @@
 //! Turning the parsed environment into [`Endpoints`]: the gate (store,
 //! cache, delivery) and its HTTP settings.
 
+use std::sync::Arc;
+
 use tokengate::api::{ApiConfig, Endpoints};
-use tokengate::events::RedisEventLog;
 use tokengate::store::{MemoryStore, RedisRevocations, RedisStore, RedisStoreConfig};
 use tokengate::{Gate, GateBuilder, ServerSecret};
+use tokengate_events::{EventLog, LogSink, RedisEventLog};
 
 use super::{error, EnvConfig, EnvError};
 
+/// What the environment builds: the endpoints, and the event log when one
+/// is configured (a webhook, or `TOKENGATE_EVENTS=1`).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Built {
+    /// The gate with its HTTP settings.
+    pub endpoints: Endpoints,
+    /// The event log the gate's changes go to.
+    pub events: Option<Arc<dyn EventLog>>,
+}
+
 impl EnvConfig {
-    /// Connects the store and delivery channels, builds the [`Gate`] and
-    /// mounts it with the HTTP settings.
-    pub async fn build(&self) -> Result<Endpoints, EnvError> {
-        let gate = self.build_gate().await?;
-        Endpoints::with_config(gate, self.api_config()).map_err(|e| error("TOKENGATE_*", e.to_string()))
+    /// Connects the store, the event log and the delivery channels, builds
+    /// the [`Gate`] and mounts it with the HTTP settings.
+    pub async fn build(&self) -> Result<Built, EnvError> {
+        let (gate, events) = self.build_gate().await?;
+        let endpoints =
+            Endpoints::with_config(gate, self.api_config()?).map_err(|e| error("TOKENGATE_*", e.to_string()))?;
+        Ok(Built { endpoints, events })
     }
 
     /// The HTTP settings: API key, cookie, origins, proxies, GeoIP database.
-    pub fn api_config(&self) -> ApiConfig {
+    pub fn api_config(&self) -> Result<ApiConfig, EnvError> {
         let mut config = ApiConfig::default()
             .api_key(self.api_key.expose())
             .secure_cookies(!self.insecure_cookies)
             .same_site(self.same_site)
             .cookie_host_prefix(self.cookie_host_prefix)
             .allowed_origins(self.allowed_origins.clone())
-            .trusted_proxies(self.trusted_proxies.clone());
+            .trusted_proxies(self.trusted_proxies.clone())
+            .forwarded_header(self.forwarded_header);
         if let Some(domain) = &self.cookie_domain {
             config = config.cookie_domain(domain.clone());
         }
-        config.geoip_database = self.geoip_database.clone();
-        config
+        if let Some(path) = &self.geoip_database {
+            config = config
+                .geoip_database(path)
+                .map_err(|e| error("TOKENGATE_GEOIP_DB", e.to_string()))?;
+        }
+        Ok(config)
     }
 
-    /// Connects the store and delivery channels and builds the [`Gate`].
-    pub async fn build_gate(&self) -> Result<Gate, EnvError> {
+    /// Connects the store, the event log and the delivery channels and
+    /// builds the [`Gate`].
+    pub async fn build_gate(&self) -> Result<(Gate, Option<Arc<dyn EventLog>>), EnvError> {
         let secret = self.secret.clone().unwrap_or_else(|| {
             tracing::warn!(
                 "TOKENGATE_SECRET is not set: using a random server secret; sessions end with this process and cannot be shared"
@@ -65,11 +86,15 @@ impl EnvConfig {
         let builder = self.with_store(builder, standalone_log).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
-        let builder = match event_log {
-            Some((log, _)) => builder.shared_event_log(log),
-            None => builder,
+        let (builder, log) = match event_log {
+            // The standalone store writes the events itself; elsewhere the
+            // gate announces them to a sink appending to the log.
+            Some((log, Some(_))) => (builder, Some(log)),
+            Some((log, None)) => (builder.event_sink(LogSink::new(log.clone())), Some(log)),
+            None => (builder, None),
         };
-        builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))
+        let gate = builder.build().map_err(|e| error("TOKENGATE_*", e.to_string()))?;
+        Ok((gate, log))
     }
 
     /// The store; on a standalone Redis with events on (`events`: the log
@@ -87,12 +112,15 @@ impl EnvConfig {
             let store = RedisStore::connect(url, config)
                 .await
                 .map_err(|e| error("REDIS_URL", e.to_string()))?;
-            let store = match events {
-                Some(log) => store.with_events(log).map_err(|e| error("REDIS_URL", e.to_string()))?,
-                None => store,
-            };
             tracing::info!(store_writes_events = events.is_some(), "using Redis");
-            return Ok(builder.store(store));
+            return Ok(match events {
+                Some(log) => builder.store_writing_events(
+                    store
+                        .with_events(log.stream())
+                        .map_err(|e| error("REDIS_URL", e.to_string()))?,
+                ),
+                None => builder.store(store),
+            });
         }
         tracing::info!("REDIS_URL is not set: using the embedded in-memory store");
         Ok(builder.store(MemoryStore::new()))
@@ -129,10 +157,10 @@ impl EnvConfig {
         let builder = match &self.smtp_url {
             Some(url) => builder.mailer(match &self.smtp_root_ca {
                 None => tokengate::delivery::SmtpMailer::from_url(url, &self.mail_from)
-                    .map_err(|e| error("TOKENGATE_SMTP_URL", e.0))?,
+                    .map_err(|e| error("TOKENGATE_SMTP_URL", e.to_string()))?,
                 Some(pem) => {
                     tokengate::delivery::SmtpMailer::from_url_with_root_ca(url, &self.mail_from, pem.as_bytes())
-                        .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.0))?
+                        .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.to_string()))?
                 }
             }),
             None if self.development => {
@@ -147,7 +175,7 @@ impl EnvConfig {
         let builder = match &self.sms_webhook {
             Some(url) => builder.sms_sender(
                 tokengate::delivery::WebhookSms::new(url, tokengate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
-                    .map_err(|e| error("TOKENGATE_SMS_WEBHOOK", e.0))?,
+                    .map_err(|e| error("TOKENGATE_SMS_WEBHOOK", e.to_string()))?,
             ),
             None if self.development => {
                 tracing::warn!("TOKENGATE_SMS_WEBHOOK is not set: SMS (with their codes) are written to the log");

@@ -57,10 +57,11 @@ mod build;
 mod limits;
 mod webhook;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+pub use build::Built;
 
-use tokengate::api::{ForwardedHeader, GeoDatabase, SameSite, TrustedProxies};
+use std::net::SocketAddr;
+
+use tokengate::api::{ApiConfig, ForwardedHeader, SameSite};
 use tokengate::policy::{Origin, RedirectPolicy};
 use tokengate::{Secret, ServerSecret, UserId};
 
@@ -126,8 +127,10 @@ pub struct EnvConfig {
     pub development: bool,
     /// `TOKENGATE_ALLOWED_ORIGINS`.
     pub allowed_origins: Vec<String>,
-    /// `TOKENGATE_TRUSTED_PROXIES`.
-    pub trusted_proxies: TrustedProxies,
+    /// `TOKENGATE_TRUSTED_PROXIES`: CIDRs.
+    pub trusted_proxies: Vec<String>,
+    /// `TOKENGATE_FORWARDED_HEADER`.
+    pub forwarded_header: ForwardedHeader,
     /// `TOKENGATE_COOKIE_SAMESITE`.
     pub same_site: SameSite,
     /// `TOKENGATE_COOKIE_DOMAIN`.
@@ -138,8 +141,8 @@ pub struct EnvConfig {
     pub client_chosen_ids: bool,
     /// `TOKENGATE_REDIS_TIMEOUT_MS`.
     pub redis_timeout: Option<std::time::Duration>,
-    /// The database read from `TOKENGATE_GEOIP_DB`.
-    pub geoip_database: Option<Arc<GeoDatabase>>,
+    /// `TOKENGATE_GEOIP_DB` (checked readable as a database at start).
+    pub geoip_database: Option<std::path::PathBuf>,
     /// `TOKENGATE_WEBHOOK_URL`, `_KEY`, `_EVENTS`, `_ALLOW_HTTP`,
     /// `_CLAIM_TIMEOUT_MS`.
     pub webhook: Option<EnvWebhook>,
@@ -285,9 +288,11 @@ impl EnvConfig {
                 ))
             }
         };
-        let trusted_proxies = TrustedProxies::parse(&get("TOKENGATE_TRUSTED_PROXIES").unwrap_or_default())
-            .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e))?
-            .header(forwarded_header);
+        let trusted_proxies = list(get("TOKENGATE_TRUSTED_PROXIES"));
+        ApiConfig::default()
+            .trusted_proxies(trusted_proxies.clone())
+            .check()
+            .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e.to_string()))?;
         let client_chosen_ids = flag("TOKENGATE_CLIENT_CHOSEN_IDS", get("TOKENGATE_CLIENT_CHOSEN_IDS"))?;
         let redis_timeout = match get("TOKENGATE_REDIS_TIMEOUT_MS") {
             None => None,
@@ -322,9 +327,12 @@ impl EnvConfig {
         let cookie_domain = get("TOKENGATE_COOKIE_DOMAIN");
         let geoip_database = match get("TOKENGATE_GEOIP_DB") {
             None => None,
-            Some(path) => Some(Arc::new(
-                GeoDatabase::open(&path).map_err(|e| error("TOKENGATE_GEOIP_DB", e.to_string()))?,
-            )),
+            Some(path) => {
+                ApiConfig::default()
+                    .geoip_database(&path)
+                    .map_err(|e| error("TOKENGATE_GEOIP_DB", e.to_string()))?;
+                Some(std::path::PathBuf::from(path))
+            }
         };
         let cookie_host_prefix = flag("TOKENGATE_COOKIE_HOST_PREFIX", get("TOKENGATE_COOKIE_HOST_PREFIX"))?;
         let webhook = webhook::parse(&get)?;
@@ -370,6 +378,7 @@ impl EnvConfig {
             development,
             allowed_origins,
             trusted_proxies,
+            forwarded_header,
             same_site,
             cookie_domain,
             cookie_host_prefix,

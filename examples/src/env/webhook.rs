@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokengate::api::webhooks::{
+use tokengate::ServerSecret;
+use tokengate_events::webhooks::{
     DispatcherHandle, DispatcherSettings, Webhook, WebhookDispatcher, MIN_SIGNATURE_KEY_LEN,
 };
-use tokengate::api::Endpoints;
-use tokengate::events::{EventLog, EventLogConfig, EventPattern, MemoryEventLog, RedisEventLog};
-use tokengate::ServerSecret;
+use tokengate_events::{EventLog, EventLogConfig, EventPattern, MemoryEventLog, RedisEventLog};
 
 use super::{error, flag, list, EnvConfig, EnvError};
 
@@ -128,7 +127,7 @@ impl EnvConfig {
     /// on it), else in process. On a standalone Redis the log is also
     /// answered as such (the second value): the store then writes each
     /// change's events itself, in the same script as the change
-    /// ([`RedisStore::with_events`](tokengate::store::RedisStore::with_events)).
+    /// (`RedisStore::with_events`).
     pub(super) async fn event_log(
         &self,
         secret: &ServerSecret,
@@ -157,7 +156,7 @@ impl EnvConfig {
     /// Starts delivering to the configured webhook (none configured: `None`).
     /// Call inside the tokio runtime that will serve; the dispatcher stops
     /// when the handle is dropped.
-    pub fn start_webhooks(&self, endpoints: &Endpoints) -> Result<Option<DispatcherHandle>, EnvError> {
+    pub fn start_webhooks(&self, events: Option<&Arc<dyn EventLog>>) -> Result<Option<DispatcherHandle>, EnvError> {
         let Some(EnvWebhook {
             webhook: hook,
             settings,
@@ -165,7 +164,7 @@ impl EnvConfig {
         else {
             return Ok(None);
         };
-        let Some(log) = endpoints.gate().event_log() else {
+        let Some(log) = events else {
             return Err(error(
                 "TOKENGATE_WEBHOOK_URL",
                 "the gate was built without an event log",
@@ -174,7 +173,7 @@ impl EnvConfig {
         let dispatcher = WebhookDispatcher::new(Arc::clone(log), &self.project, vec![hook.clone()])
             .map_err(|e| error("TOKENGATE_WEBHOOK_URL", e.reason))?
             .settings(settings.clone())
-            .api_config(self.api_config());
+            .api_config(self.api_config()?);
         tracing::info!(
             url = %hook.redacted_url(),
             events = %hook.events().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),

@@ -1,5 +1,5 @@
 //! The event log contract of the core
-//! (`tokengate::testing::event_log_contract`, feature `testing`), run
+//! (`tokengate_testing::event_log_contract`, feature `testing`), run
 //! against every implementation: `MemoryEventLog`, `RedisEventLog` on a
 //! standalone Redis (its own blocking connections, and sharing a store's
 //! connection) and on the test cluster (3 primaries + 3 replicas; after
@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use ::redis::aio::ConnectionLike;
 use ::redis::Value;
-use tokengate::events::{EventLog, EventLogConfig, RedisEventLog};
 use tokengate::store::{RedisStore, RedisStoreConfig};
-use tokengate::testing::event_log_contract::{browser_session_event, token_event, LogBackend, MadeLog, RawEvents};
 use tokengate::ServerSecret;
+use tokengate_events::{EventLog, EventLogConfig, RedisEventLog};
+use tokengate_testing::event_log_contract::{browser_session_event, token_event, LogBackend, MadeLog, RawEvents};
 use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{connection, redis_url, unique_prefix};
 
@@ -122,19 +122,21 @@ async fn redis_cluster() -> LogBackend {
 }
 
 mod memory {
-    tokengate::event_log_contract_tests!(|| async { tokengate::testing::event_log_contract::LogBackend::memory() });
+    tokengate_testing::event_log_contract_tests!(|| async {
+        tokengate_testing::event_log_contract::LogBackend::memory()
+    });
 }
 
 mod redis {
-    tokengate::event_log_contract_tests!(super::redis);
+    tokengate_testing::event_log_contract_tests!(super::redis);
 }
 
 mod redis_shared {
-    tokengate::event_log_contract_tests!(super::redis_shared);
+    tokengate_testing::event_log_contract_tests!(super::redis_shared);
 }
 
 mod redis_cluster {
-    tokengate::event_log_contract_tests!(
+    tokengate_testing::event_log_contract_tests!(
         super::redis_cluster,
         then || async { super::shared_cluster_async().await.assert_no_cross_slot().await }
     );
@@ -147,7 +149,7 @@ mod redis_cluster {
 async fn redis_bytes_per_event() {
     let url = redis_url().await;
     let mut inspect = connection(&url).await;
-    let measure = |name: &'static str, make: fn(usize) -> tokengate::events::Event| {
+    let measure = |name: &'static str, make: fn(usize) -> tokengate_events::Event| {
         let url = url.clone();
         async move {
             let store_config = RedisStoreConfig::default().prefix(unique_prefix());

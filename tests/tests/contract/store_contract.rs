@@ -1,4 +1,4 @@
-//! The store contract of the core (`tokengate::testing::store_contract`,
+//! The store contract of the core (`tokengate_testing::store_contract`,
 //! feature `testing`), run against every implementation: `MemoryStore` and
 //! `RedisStore` (standalone, a real local cluster of 3 primaries + 3
 //! replicas, and a TLS-only server over `rediss://`; a fresh key prefix per
@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use tokengate::testing::store_contract::{Backend, Inspector, StoredKey};
+use tokengate_testing::store_contract::{Backend, Inspector, StoredKey};
 use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{dump_prefix_nodes, memory_usage, redis_store_at, redis_url};
 
@@ -77,20 +77,20 @@ async fn redis_tls() -> Backend {
 }
 
 mod memory {
-    tokengate::store_contract_tests!(|| async { tokengate::testing::store_contract::Backend::memory() });
+    tokengate_testing::store_contract_tests!(|| async { tokengate_testing::store_contract::Backend::memory() });
 }
 
 mod redis {
-    tokengate::store_contract_tests!(super::redis);
+    tokengate_testing::store_contract_tests!(super::redis);
 }
 
 mod redis_cluster {
-    tokengate::store_contract_tests!(
+    tokengate_testing::store_contract_tests!(
         super::redis_cluster,
         then || async { super::shared_cluster_async().await.assert_no_cross_slot().await }
     );
 }
 
 mod redis_tls {
-    tokengate::store_contract_tests!(super::redis_tls);
+    tokengate_testing::store_contract_tests!(super::redis_tls);
 }

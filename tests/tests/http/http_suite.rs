@@ -594,7 +594,7 @@ async fn session_device_fields(app: RunningApp) {
 async fn session_country_from_geoip_database() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("country.mmdb");
-    let fixture = tokengate::testing::mmdb::country_database(&[
+    let fixture = tokengate_testing::mmdb::country_database(&[
         ("81.2.69.0/24", Some(("GB", Some("United Kingdom")))),
         ("89.160.20.0/24", Some(("SE", Some("Sweden")))),
     ]);

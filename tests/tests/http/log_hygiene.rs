@@ -250,7 +250,7 @@ async fn run(kind: AppKind) {
     let sms = SmsSink::start().await;
     let log_path: PathBuf = std::env::temp_dir().join(format!(
         "tokengate-log-hygiene-{kind:?}-{}.log",
-        tokengate::testing::random_id()
+        tokengate_testing::random_id()
     ));
     let mut spec = AppSpec::new(kind, Backend::Redis(redis_url().await)).delivering_to(&smtp, &sms);
     spec.extra_env.extend([

@@ -196,7 +196,7 @@ fn otp_statistics() -> (Vec<f64>, f64, f64) {
     let mut bins = [0u64; 100];
     for _ in 0..N {
         // The function the email and SMS flows draw their codes from.
-        let code = tokengate::testing::random_digits(6);
+        let code = tokengate::Secret::random_digits(6);
         let bytes = code.expose().as_bytes();
         assert_eq!(bytes.len(), 6);
         let mut value = 0usize;
@@ -279,7 +279,7 @@ fn one_million_hex_secrets_pass_chi_square() {
     confirmed_on_a_second_million("hex secrets", |round| {
         let mut per_position = [[0u64; 16]; 7];
         for _ in 0..N {
-            let secret = tokengate::testing::random_hex(7);
+            let secret = tokengate::Secret::random_hex(7);
             let bytes = secret.expose().as_bytes();
             assert_eq!(bytes.len(), 7);
             for (position, byte) in bytes.iter().enumerate() {

@@ -216,7 +216,7 @@ async fn guess(gate: &Gate, user: &UserId, n: usize) -> String {
 /// Below the threshold: 199 guesses, then the right secret still works
 /// (so no guess was counted twice).
 async fn just_below(gate: &Gate) -> UserId {
-    let user = UserId::parse(&format!("below-{}", tokengate::testing::random_id())).unwrap();
+    let user = UserId::parse(&format!("below-{}", tokengate_testing::random_id())).unwrap();
     let secret = guess(gate, &user, LOCKOUT_AT as usize - 1).await;
     gate.create_session(&user, &secret, ClientInfo::default())
         .await
@@ -227,7 +227,7 @@ async fn just_below(gate: &Gate) -> UserId {
 /// At the threshold: 200 guesses lock the user (so none was lost); the
 /// right secret is then refused as rate limited, and the token survives.
 async fn at_threshold(gate: &Gate) -> (UserId, String) {
-    let user = UserId::parse(&format!("at-{}", tokengate::testing::random_id())).unwrap();
+    let user = UserId::parse(&format!("at-{}", tokengate_testing::random_id())).unwrap();
     let secret = guess(gate, &user, LOCKOUT_AT as usize).await;
     match gate.create_session(&user, &secret, ClientInfo::default()).await {
         Err(Error::RateLimited) => {}
@@ -305,10 +305,10 @@ async fn wrong_guesses_are_counted_exactly_redis() {
     assert_eq!(left, None, "a success resets the counter");
 
     // Watch the counter and the lock of the next user while 200 guesses race.
-    let user = format!("at-{}", tokengate::testing::random_id());
+    let user = format!("at-{}", tokengate_testing::random_id());
     let fails = format!("{prefix}:{{u:{user}}}:fails");
     let lock = format!("{prefix}:{{u:{user}}}:lock");
-    let marker = format!("marker-{}", tokengate::testing::random_id());
+    let marker = format!("marker-{}", tokengate_testing::random_id());
     let fails_events = watch(redis.url(), &fails, &marker).await;
     let lock_events = watch(redis.url(), &lock, &marker).await;
 

@@ -8,11 +8,11 @@ use super::{FlowSettings, Gate, Inner, DEFAULT_PROJECT, SESSION_CACHE_CAPACITY, 
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
 use crate::directory::{Directory, StoreDirectory};
 use crate::error::Error;
-use crate::events::EventLog;
+use crate::events::EventSink;
 use crate::model::UserId;
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::secret::ServerSecret;
-use crate::store::{CachedStore, RevocationChannel, SessionCache, Store};
+use crate::store::{CachedStore, EventWritingStore, RevocationChannel, SessionCache, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +34,8 @@ pub struct GateBuilder {
     sms: Option<Arc<dyn SmsSender>>,
     cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
     development: bool,
-    event_log: Option<Arc<dyn EventLog>>,
+    sink: Option<Arc<dyn EventSink>>,
+    event_writer: Option<Arc<dyn EventWritingStore>>,
 }
 
 impl std::fmt::Debug for GateBuilder {
@@ -83,44 +84,52 @@ impl GateBuilder {
         self
     }
 
-    /// Announces every change as an [`Event`](crate::events::Event) to
-    /// `log` (default: none, no events). Appends happen in the background,
-    /// in order, after the change: no request waits for the log.
-    /// [`Gate::flush_events`] waits for them.
+    /// The store, writing the events of its changes itself, in the same
+    /// step as each change (a standalone `RedisStore` made
+    /// [`with_events`](crate::store::RedisStore::with_events)): the gate
+    /// then announces none of them to its [`event_sink`](GateBuilder::event_sink).
+    /// A store that writes none is refused by [`build`](GateBuilder::build).
     ///
     /// ```
-    /// use tokengate::events::{EventLog, MemoryEventLog};
-    /// use tokengate::{Gate, ServerSecret, TokenOptions, UserId, store::MemoryStore};
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let secret = ServerSecret::new([9u8; 32]).unwrap();
-    /// let gate = Gate::builder().server_key(secret.clone()).store(MemoryStore::new())
-    ///     .event_log(MemoryEventLog::new(secret)).build().unwrap();
-    /// gate.create_token(&UserId::parse("alice").unwrap(), TokenOptions::default()).await.unwrap();
-    /// gate.flush_events().await;
-    /// let log = gate.event_log().unwrap();
-    /// let stats = log.stats("nobody-yet").await.unwrap();
-    /// assert_eq!(stats.len, 2); // users.alice.create, users.alice.tokens.<id>.create
-    /// # });
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// # let _ = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new());
+    /// // With a RedisStore: Gate::builder().store_writing_events(store.with_events(stream)?)
     /// ```
-    pub fn event_log(mut self, log: impl EventLog) -> Self {
-        self.event_log = Some(Arc::new(log));
+    pub fn store_writing_events(mut self, store: impl EventWritingStore) -> Self {
+        let store = Arc::new(store);
+        self.event_writer = Some(store.clone());
+        self.store = Some(store);
         self
     }
 
-    /// [`GateBuilder::event_log`] with a log already shared (a dispatcher
-    /// or subscription reads the same one).
+    /// Announces every change as an [`Event`](crate::events::Event) to
+    /// `sink` (default: none, no events): right after the change, in order;
+    /// the sink never makes a request wait (the `tokengate-events` crate's
+    /// log sink appends in the background).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// use tokengate::events::{EventLog, MemoryEventLog};
-    /// use tokengate::{Gate, ServerSecret, store::MemoryStore};
-    /// let secret = ServerSecret::new([9u8; 32]).unwrap();
-    /// let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new(secret.clone()));
-    /// let gate = Gate::builder().server_key(secret).store(MemoryStore::new()).shared_event_log(log).build();
-    /// assert!(gate.unwrap().event_log().is_some());
+    /// use std::sync::{Arc, Mutex};
+    /// use tokengate::events::{Event, EventSink};
+    /// use tokengate::{Gate, TokenOptions, UserId, store::MemoryStore};
+    /// #[derive(Debug, Default)]
+    /// struct Names(Mutex<Vec<String>>);
+    /// impl EventSink for Names {
+    ///     fn announce(&self, events: Vec<Event>) {
+    ///         self.0.lock().unwrap().extend(events.iter().map(Event::name));
+    ///     }
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let names = Arc::new(Names::default());
+    /// let gate = Gate::builder().server_secret([9u8; 32]).store(MemoryStore::new())
+    ///     .event_sink(names.clone()).build().unwrap();
+    /// gate.create_token(&UserId::parse("alice").unwrap(), TokenOptions::default()).await.unwrap();
+    /// let names = names.0.lock().unwrap();
+    /// assert_eq!(names[0], "users.alice.create");
+    /// assert!(names[1].starts_with("users.alice.tokens."));
+    /// # });
     /// ```
-    pub fn shared_event_log(mut self, log: Arc<dyn EventLog>) -> Self {
-        self.event_log = Some(log);
+    pub fn event_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.sink = Some(sink);
         self
     }
 
@@ -243,7 +252,12 @@ impl GateBuilder {
         let directory = self
             .directory
             .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
-        let announcer = self.event_log.map(super::announce::Announcer::new);
+        if self.event_writer.as_ref().is_some_and(|w| !w.writes_events()) {
+            return Err(Error::Config(
+                "store_writing_events: the store writes no events (give a RedisStore its stream with with_events)"
+                    .to_owned(),
+            ));
+        }
         Ok(Gate {
             inner: Arc::new(Inner {
                 store,
@@ -263,7 +277,8 @@ impl GateBuilder {
                 sms: self
                     .sms
                     .or_else(|| self.development.then(|| Arc::new(LogSms) as Arc<dyn SmsSender>)),
-                announcer,
+                sink: self.sink,
+                event_writer: self.event_writer,
             }),
         })
     }

@@ -8,8 +8,8 @@ use super::{RevocationChannel, SessionCache};
 use crate::model::UserId;
 use crate::secret::Digest;
 use crate::store::{
-    DeletedUser, InsertedSession, IssueEvents, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord,
-    SessionStore, Store, StoreError, TokenRecord, UserRecord, UserStore,
+    DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
+    Store, StoreError, TokenRecord, UserRecord, UserStore,
 };
 
 /// A store that answers session lookups from a [`SessionCache`] when it
@@ -63,23 +63,6 @@ impl SessionStore for CachedStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         self.inner.insert_token(user, token, replace_kind, now_ms).await
-    }
-
-    fn writes_events(&self) -> bool {
-        self.inner.writes_events()
-    }
-
-    async fn insert_token_with_events(
-        &self,
-        user: &UserId,
-        token: &TokenRecord,
-        replace_kind: bool,
-        now_ms: i64,
-        events: &IssueEvents,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .insert_token_with_events(user, token, replace_kind, now_ms, events)
-            .await
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest, now_ms: i64) -> Result<bool, StoreError> {

@@ -54,9 +54,10 @@
 //! script, so on the node that holds the user's keys); it narrows that
 //! window, it does not make Redis strongly consistent.
 
+mod age_trim;
 mod config;
 mod connect;
-mod events;
+mod event_stream;
 mod keys;
 mod record;
 mod revocations;
@@ -66,8 +67,9 @@ mod store_impl;
 use keys::UserKeys;
 use script::ScriptCall;
 
-pub use config::{RedisStoreConfig, WaitForReplicas};
-pub use events::RedisEventLog;
+pub use config::RedisStoreConfig;
+pub(crate) use config::WaitForReplicas;
+pub use event_stream::EventStream;
 pub use revocations::RedisRevocations;
 
 use std::sync::Arc;
@@ -88,7 +90,7 @@ pub struct RedisStore<C = ConnectionManager> {
     timeout: Duration,
     wait: Option<WaitForReplicas>,
     /// Set by [`RedisStore::with_events`]: the scripts write the events.
-    events: Option<Arc<events::StoreEvents>>,
+    events: Option<EventStream>,
 }
 
 impl<C> std::fmt::Debug for RedisStore<C> {
@@ -120,6 +122,41 @@ where
     /// The key namespace.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The connection, shared (redis-rs connections are cheap handles):
+    /// for what keeps data beside the store, such as the events crate's log.
+    pub fn connection(&self) -> C {
+        self.connection.clone()
+    }
+
+    /// The response timeout in force.
+    pub fn response_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// This store, writing the events of its changes itself into `stream`:
+    /// inside the same Lua script as each change (token issued, exchange
+    /// with its evictions, server-created session, logout, logout-all, user
+    /// deleted), so a change and its events are one atomic step and a
+    /// process dying between them loses nothing. Build the gate with
+    /// [`GateBuilder::store_writing_events`](crate::GateBuilder::store_writing_events)
+    /// so that it does not announce them again.
+    ///
+    /// Standalone Redis only: on a cluster the stream lives in another slot
+    /// than the user's keys. `stream` must be `<prefix>:{events}` of this
+    /// store's prefix (the events crate's `RedisEventLog::stream` of the
+    /// same Redis and prefix); another is refused.
+    pub fn with_events(mut self, stream: EventStream) -> Result<Self, StoreError> {
+        let expected = format!("{}:{{events}}", self.prefix);
+        if stream.key() != expected {
+            return Err(StoreError::new(format!(
+                "the event stream {} is not this store's ({expected})",
+                stream.key()
+            )));
+        }
+        self.events = Some(stream);
+        Ok(self)
     }
 
     fn keys<'a>(&'a self, user: &'a UserId) -> UserKeys<'a> {

@@ -2,12 +2,13 @@
 
 use super::script::*;
 use super::{bulk_text, parse_sessions, unexpected, value_bytes, RedisStore, ScriptCall};
+use crate::events::Event;
 use crate::model::{TokenKind, UserId};
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 use crate::store::{
-    idle_deadline, DeletedUser, InsertedSession, IssueEvents, RateBucket, RateLimitStore, RedeemRules, Redemption,
-    SessionRecord, SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, DeletedUser, EventWritingStore, InsertedSession, RateBucket, RateLimitStore, RedeemRules,
+    Redemption, SessionRecord, SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use redis::aio::ConnectionLike;
@@ -18,10 +19,6 @@ impl<C> SessionStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    fn writes_events(&self) -> bool {
-        self.events.is_some()
-    }
-
     async fn insert_token(
         &self,
         user: &UserId,
@@ -30,17 +27,6 @@ where
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         self.store_token(user, token, replace_kind, now_ms, None).await
-    }
-
-    async fn insert_token_with_events(
-        &self,
-        user: &UserId,
-        token: &TokenRecord,
-        replace_kind: bool,
-        now_ms: i64,
-        events: &IssueEvents,
-    ) -> Result<bool, StoreError> {
-        self.store_token(user, token, replace_kind, now_ms, Some(events)).await
     }
 
     async fn remove_token(&self, user: &UserId, digest: &Digest, _now_ms: i64) -> Result<bool, StoreError> {
@@ -260,7 +246,7 @@ where
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-        events: Option<&IssueEvents>,
+        events: Option<(&Event, &Event)>,
     ) -> Result<bool, StoreError> {
         let keys = self.keys(user);
         let record = format!(
@@ -280,16 +266,39 @@ where
             .arg(u8::from(replace_kind))
             .arg(token.kind.code())
             .arg(token.user_kept_until());
-        if let (Some(writer), Some(events)) = (&self.events, events) {
+        if let (Some(writer), Some((user_created, token_created))) = (&self.events, events) {
             writer.add(&mut invocation, user, now_ms);
             invocation
-                .arg(writer.encode(&events.token_created)?)
-                .arg(writer.encode(&events.user_created)?);
+                .arg(writer.encode(token_created)?)
+                .arg(writer.encode(user_created)?);
         }
         let created = self
             .run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
             .await?;
         Ok(created == 1)
+    }
+}
+
+#[async_trait]
+impl<C> EventWritingStore for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    fn writes_events(&self) -> bool {
+        self.events.is_some()
+    }
+
+    async fn insert_token_with_events(
+        &self,
+        user: &UserId,
+        token: &TokenRecord,
+        replace_kind: bool,
+        now_ms: i64,
+        user_created: &Event,
+        token_created: &Event,
+    ) -> Result<bool, StoreError> {
+        self.store_token(user, token, replace_kind, now_ms, Some((user_created, token_created)))
+            .await
     }
 }
 

@@ -312,7 +312,7 @@ async fn credentialed_responses_are_not_cacheable() {
 async fn fallback_never_logged(kind: AppKind) {
     let log_path = std::env::temp_dir().join(format!(
         "tokengate-cors-attacks-{kind:?}-{}.log",
-        tokengate::testing::random_id()
+        tokengate_testing::random_id()
     ));
     let mut spec = AppSpec::new(kind, Backend::Memory);
     spec.extra_env.extend([
@@ -329,7 +329,7 @@ async fn fallback_never_logged(kind: AppKind) {
             .await
             .assert_status(200);
     }
-    let marker = format!("unknown-key-value-{}", tokengate::testing::random_id());
+    let marker = format!("unknown-key-value-{}", tokengate_testing::random_id());
     let secret = api.token_secret("ivy").await;
     let body = json!({ "userId": "ivy", "secret": secret, "sessionSecret": marker });
     api.send_with(Method::POST, EXCHANGE, Auth::None, Some(&body), &by_fallback)

@@ -238,7 +238,7 @@ async fn phone_rule_is_strict() {
 async fn unknown_keys_do_not_flood_the_debug_log() {
     let log_path = std::env::temp_dir().join(format!(
         "tokengate-cors-attacks-flood-{}.log",
-        tokengate::testing::random_id()
+        tokengate_testing::random_id()
     ));
     let mut spec = AppSpec::new(AppKind::Axum, Backend::Memory);
     spec.extra_env.push(("RUST_LOG".into(), "debug".into()));

@@ -9,7 +9,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroize;
 
 use crate::model::UserId;
 use crate::secret::{random_bytes, Secret};
@@ -17,11 +17,16 @@ use crate::secret::{random_bytes, Secret};
 const SECRET_TEXT_LEN: usize = 43;
 
 /// A decoded session credential. `Debug` shows the user, never the secret.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct SessionCredential {
-    #[zeroize(skip)]
     user: UserId,
     secret: [u8; 32],
+}
+
+impl Drop for SessionCredential {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
 }
 
 impl SessionCredential {

@@ -2,68 +2,119 @@
 //! mapping to Appwrite's error types and HTTP statuses lives with the HTTP
 //! endpoints (`api::ErrorKind`).
 
+use std::fmt;
+
 /// Everything that can go wrong in tokengate.
 ///
 /// `Error::kind` (in `api`) maps each variant to Appwrite's error
 /// `type` and HTTP status; `Error::public_message` is the text clients
 /// see. Store errors never reach a client verbatim.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The secret is wrong, expired, already used, or the user has none.
     /// One variant and one message for all of them, on purpose.
-    #[error("invalid token")]
     InvalidToken,
     /// A request argument is malformed or out of range.
-    #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// Too many requests for this user, address or client.
-    #[error("rate limit exceeded")]
     RateLimited,
     /// No valid session, or a wrong/missing API key.
-    #[error("unauthorized")]
     Unauthorized,
     /// The session does not exist (or belongs to another user).
-    #[error("session not found")]
     SessionNotFound,
     /// The user does not exist.
-    #[error("user not found")]
     UserNotFound,
     /// The requested user id belongs to someone with another address.
-    #[error("user already exists")]
     UserAlreadyExists,
     /// The store (Redis) failed or timed out. Always fails closed.
-    #[error("store unavailable: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// A message (email, SMS) could not be delivered.
-    #[error("delivery failed: {0}")]
-    Delivery(String),
+    Delivery(crate::delivery::DeliveryError),
     /// No mailer is configured and development mode is off.
-    #[error("no mailer configured")]
     SmtpDisabled,
     /// No SMS sender is configured and development mode is off.
-    #[error("no SMS sender configured")]
     PhoneDisabled,
-    /// The configuration is invalid (builder time only).
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// The configuration is invalid (builder time only): `setting` names
+    /// the builder or `ApiConfig` method at fault (`"api_key"`,
+    /// `"trusted_proxies"`, …), `reason` says why.
+    Config {
+        /// The setting, as its method is named.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
 }
 
 impl Error {
     pub(crate) fn argument(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }
+
+    pub(crate) fn config(setting: &'static str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidToken => f.write_str("invalid token"),
+            Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+            Error::RateLimited => f.write_str("rate limit exceeded"),
+            Error::Unauthorized => f.write_str("unauthorized"),
+            Error::SessionNotFound => f.write_str("session not found"),
+            Error::UserNotFound => f.write_str("user not found"),
+            Error::UserAlreadyExists => f.write_str("user already exists"),
+            Error::Store(error) => write!(f, "store unavailable: {error}"),
+            Error::Delivery(error) => write!(f, "delivery failed: {error}"),
+            Error::SmtpDisabled => f.write_str("no mailer configured"),
+            Error::PhoneDisabled => f.write_str("no SMS sender configured"),
+            Error::Config { setting, reason } => write!(f, "invalid configuration ({setting}): {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Store(error) => Some(error),
+            Error::Delivery(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Store(error)
+    }
 }
 
 /// A store failure: connection lost, timeout, unexpected reply. Always maps
 /// to 503 and never lets a request through as authenticated. Its text and
 /// source are for logs, never for clients.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[derive(Debug)]
 pub struct StoreError {
     message: String,
-    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl StoreError {

@@ -16,7 +16,7 @@ use rand::rngs::SysRng;
 use rand::{RngExt, TryRng};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::Error;
 
@@ -27,8 +27,14 @@ pub const MIN_SERVER_SECRET_LEN: usize = 32;
 ///
 /// `Debug` and `Display` print `[redacted]`; the buffer is zeroized on drop.
 /// Read it with [`Secret::expose`], only where it must leave the process.
-#[derive(Clone, Eq, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Eq)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 /// Constant-time in the contents (a derived `==` would stop at the first
 /// differing byte); lengths may differ observably.
@@ -93,12 +99,17 @@ impl fmt::Display for Secret {
 ///
 /// At least 32 bytes; all services sharing a store
 /// must use the same one. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone)]
 pub struct ServerSecret {
     key: Vec<u8>,
     // Keyed once: every digest clones it instead of re-deriving the pads.
-    #[zeroize(skip)]
     mac: Hmac<Sha256>,
+}
+
+impl Drop for ServerSecret {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 impl ServerSecret {
@@ -115,9 +126,10 @@ impl ServerSecret {
             let len = bytes.len();
             let mut bytes = bytes;
             bytes.zeroize();
-            return Err(Error::Config(format!(
-                "server secret must be at least {MIN_SERVER_SECRET_LEN} bytes, got {len}"
-            )));
+            return Err(Error::config(
+                "server_secret",
+                format!("server secret must be at least {MIN_SERVER_SECRET_LEN} bytes, got {len}"),
+            ));
         }
         Ok(Self::keyed(bytes))
     }
@@ -136,7 +148,8 @@ impl ServerSecret {
     /// ```
     pub fn from_hex(hex_text: &str) -> Result<Self, Error> {
         let bytes = Zeroizing::new(
-            hex::decode(hex_text.trim()).map_err(|_| Error::Config("server secret must be hex".to_owned()))?,
+            hex::decode(hex_text.trim())
+                .map_err(|_| Error::config("server_secret", "server secret must be hex".to_owned()))?,
         );
         Self::new(bytes.to_vec())
     }

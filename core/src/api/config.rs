@@ -357,25 +357,37 @@ impl ApiConfig {
     /// Checks every setting; the allowed origins and trusted proxies parsed.
     pub(super) fn validate(&self) -> Result<(Vec<Origin>, TrustedProxies), Error> {
         if !self.base_path.is_empty() && (!self.base_path.starts_with('/') || self.base_path.ends_with('/')) {
-            return Err(Error::Config(format!(
-                "base path must be empty or start with / and not end with one: {:?}",
-                self.base_path
-            )));
+            return Err(Error::config(
+                "base_path",
+                format!(
+                    "base path must be empty or start with / and not end with one: {:?}",
+                    self.base_path
+                ),
+            ));
         }
         if self.api_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
-            return Err(Error::Config("the API key must be at least 16 characters".to_owned()));
+            return Err(Error::config(
+                "api_key",
+                "the API key must be at least 16 characters".to_owned(),
+            ));
         }
         if self.max_body_bytes == 0 {
-            return Err(Error::Config("max body bytes must be positive".to_owned()));
+            return Err(Error::config(
+                "max_body_bytes",
+                "max body bytes must be positive".to_owned(),
+            ));
         }
         self.cookie.validate()?;
         let origins = self
             .allowed_origins
             .iter()
-            .map(|origin| Origin::parse(origin).map_err(|e| Error::Config(format!("allowed origin {origin:?}: {e}"))))
+            .map(|origin| {
+                Origin::parse(origin)
+                    .map_err(|e| Error::config("allowed_origins", format!("allowed origin {origin:?}: {e}")))
+            })
             .collect::<Result<_, _>>()?;
         let proxies = TrustedProxies::parse(&self.trusted_proxy_cidrs.join(","))
-            .map_err(|e| Error::Config(format!("trusted proxies: {e}")))?
+            .map_err(|e| Error::config("trusted_proxies", format!("trusted proxies: {e}")))?
             .header(self.forwarded_header);
         Ok((origins, proxies))
     }
@@ -384,7 +396,8 @@ impl ApiConfig {
 impl CookieSettings {
     fn validate(&self) -> Result<(), Error> {
         if self.same_site == SameSite::None && !self.secure {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "same_site",
                 "SameSite=None needs secure cookies (browsers refuse it otherwise)".to_owned(),
             ));
         }
@@ -394,13 +407,15 @@ impl CookieSettings {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
             if !valid {
-                return Err(Error::Config(format!(
-                    "the cookie domain must be a lowercase host name: {domain:?}"
-                )));
+                return Err(Error::config(
+                    "cookie_domain",
+                    format!("the cookie domain must be a lowercase host name: {domain:?}"),
+                ));
             }
         }
         if self.host_prefix && (!self.secure || self.domain.is_some()) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "cookie_host_prefix",
                 "a __Host- cookie must be secure and have no domain".to_owned(),
             ));
         }

@@ -137,7 +137,7 @@ impl Error {
             Error::Store(_) | Error::Delivery(_) => ErrorKind::ServiceUnavailable,
             Error::SmtpDisabled => ErrorKind::SmtpDisabled,
             Error::PhoneDisabled => ErrorKind::PhoneDisabled,
-            Error::Config(_) => ErrorKind::Internal,
+            Error::Config { .. } => ErrorKind::Internal,
         }
     }
 

@@ -8,9 +8,30 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 /// A delivery failure. The request answers 503 and the token is withdrawn.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DeliveryError(pub String);
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// The channel is misconfigured: a bad URL, sender or CA (found when
+    /// the mailer or sender is built).
+    Config(String),
+    /// The channel refused this message: a recipient it will not take, or
+    /// an answer other than success.
+    Refused(String),
+    /// The channel could not be reached or did not answer in time.
+    Unavailable(String),
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliveryError::Config(reason) => write!(f, "misconfigured: {reason}"),
+            DeliveryError::Refused(reason) => write!(f, "refused: {reason}"),
+            DeliveryError::Unavailable(reason) => write!(f, "unavailable: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for DeliveryError {}
 
 /// An email to send, as `multipart/alternative`: a text part and an HTML
 /// part. A link stands alone on its own line of the text part between `<`

@@ -22,14 +22,16 @@ impl WebhookSms {
     /// ```
     pub fn new(url: &str, timeout: Duration) -> Result<Self, DeliveryError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(DeliveryError("the SMS webhook must be an http(s) URL".to_owned()));
+            return Err(DeliveryError::Config(
+                "the SMS webhook must be an http(s) URL".to_owned(),
+            ));
         }
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| DeliveryError(format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| DeliveryError::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(WebhookSms {
             url: url.to_owned(),
             client,
@@ -46,11 +48,14 @@ impl SmsSender for WebhookSms {
             .json(&serde_json::json!({ "to": message.to, "body": message.body }))
             .send()
             .await
-            .map_err(|e| DeliveryError(format!("SMS webhook: {}", e.without_url())))?;
+            .map_err(|e| DeliveryError::Unavailable(format!("SMS webhook: {}", e.without_url())))?;
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(DeliveryError(format!("SMS webhook answered {}", response.status())))
+            Err(DeliveryError::Refused(format!(
+                "SMS webhook answered {}",
+                response.status()
+            )))
         }
     }
 }

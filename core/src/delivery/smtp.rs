@@ -57,22 +57,23 @@ impl SmtpMailer {
 
     fn build(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<Self, DeliveryError> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| DeliveryError(format!("invalid SMTP URL: {e}")))?;
+            .map_err(|e| DeliveryError::Config(format!("invalid SMTP URL: {e}")))?;
         if let Some(pem) = ca_pem {
             // lettre's URL parsing made TLS parameters for the web PKI
             // roots; the same mode is set again with only this CA.
             let (mode, host) = tls_target(url).ok_or_else(|| {
-                DeliveryError("a root CA needs a TLS URL: smtps:// or smtp://...?tls=required".to_owned())
+                DeliveryError::Config("a root CA needs a TLS URL: smtps:// or smtp://...?tls=required".to_owned())
             })?;
             if !String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----") {
-                return Err(DeliveryError("the root CA holds no PEM certificate".to_owned()));
+                return Err(DeliveryError::Config("the root CA holds no PEM certificate".to_owned()));
             }
-            let certificate = Certificate::from_pem(pem).map_err(|e| DeliveryError(format!("invalid root CA: {e}")))?;
+            let certificate =
+                Certificate::from_pem(pem).map_err(|e| DeliveryError::Config(format!("invalid root CA: {e}")))?;
             let parameters = TlsParameters::builder(host)
                 .certificate_store(CertificateStore::None)
                 .add_root_certificate(certificate)
                 .build_rustls()
-                .map_err(|e| DeliveryError(format!("invalid root CA: {e}")))?;
+                .map_err(|e| DeliveryError::Config(format!("invalid root CA: {e}")))?;
             builder = builder.tls(match mode {
                 TlsMode::Required => Tls::Required(parameters),
                 TlsMode::Opportunistic => Tls::Opportunistic(parameters),
@@ -82,7 +83,7 @@ impl SmtpMailer {
         let transport = builder.timeout(Some(std::time::Duration::from_secs(10))).build();
         let from = from
             .parse()
-            .map_err(|e| DeliveryError(format!("invalid sender address: {e}")))?;
+            .map_err(|e| DeliveryError::Config(format!("invalid sender address: {e}")))?;
         Ok(SmtpMailer { transport, from })
     }
 }
@@ -143,7 +144,7 @@ impl Mailer for SmtpMailer {
         let to: Mailbox = message
             .to
             .parse()
-            .map_err(|e| DeliveryError(format!("invalid recipient: {e}")))?;
+            .map_err(|e| DeliveryError::Refused(format!("invalid recipient: {e}")))?;
         let email = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -152,11 +153,11 @@ impl Mailer for SmtpMailer {
                 message.body.clone(),
                 message.html.clone(),
             ))
-            .map_err(|e| DeliveryError(format!("cannot build email: {e}")))?;
+            .map_err(|e| DeliveryError::Refused(format!("cannot build email: {e}")))?;
         self.transport
             .send(email)
             .await
             .map(|_| ())
-            .map_err(|e| DeliveryError(format!("SMTP: {e}")))
+            .map_err(|e| DeliveryError::Unavailable(format!("SMTP: {e}")))
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::tokens::Issued;
 use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
-use crate::delivery::{render, render_html, EmailMessage, SmsMessage, TemplateValues};
+use crate::delivery::{render, render_html, DeliveryError, EmailMessage, SmsMessage, TemplateValues};
 use crate::directory::Address;
 use crate::error::Error;
 use crate::model::{Token, TokenKind, UserId};
@@ -122,8 +122,7 @@ impl Gate {
             render_html(&templates.email_otp_html, &values),
         );
         let outcome = mailer.send(&message).await;
-        self.finish_delivery(token, &message.to, "", outcome.map_err(|e| e.0))
-            .await
+        self.finish_delivery(token, &message.to, "", outcome).await
     }
 
     /// Sends a magic link by email: `url` (or the public URL) with `userId`,
@@ -182,8 +181,7 @@ impl Gate {
             render_html(&templates.magic_url_html, &values),
         );
         let outcome = mailer.send(&message).await;
-        self.finish_delivery(token, &message.to, "", outcome.map_err(|e| e.0))
-            .await
+        self.finish_delivery(token, &message.to, "", outcome).await
     }
 
     /// Sends a 6-digit code by SMS to an E.164 number, with the same
@@ -218,8 +216,7 @@ impl Gate {
             body: render(&self.flows().templates.sms_body, &values),
         };
         let outcome = sms.send(&message).await;
-        self.finish_delivery(token, "", &message.to, outcome.map_err(|e| e.0))
-            .await
+        self.finish_delivery(token, "", &message.to, outcome).await
     }
 
     /// Whether this request may create a user with the id it asked for: a
@@ -251,7 +248,7 @@ impl Gate {
         token: Token,
         email: &str,
         phone: &str,
-        outcome: Result<(), String>,
+        outcome: Result<(), DeliveryError>,
     ) -> Result<Token, Error> {
         let Err(reason) = outcome else {
             return Ok(token);

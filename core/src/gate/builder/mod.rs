@@ -175,45 +175,57 @@ impl GateBuilder {
     pub fn build(self) -> Result<Gate, Error> {
         let secret = self
             .secret
-            .ok_or_else(|| Error::Config("a server secret is required".to_owned()))??;
+            .ok_or_else(|| Error::config("server_secret", "a server secret is required".to_owned()))??;
         let store = self
             .store
-            .ok_or_else(|| Error::Config("a store is required (RedisStore or MemoryStore)".to_owned()))?;
+            .ok_or_else(|| Error::config("store", "a store is required (RedisStore or MemoryStore)".to_owned()))?;
         let p = &self.policy;
         if p.session_lifetime < Duration::from_secs(1) || p.session_lifetime > MAX_SESSION_LIFETIME {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "session_lifetime",
                 "session lifetime must be between 1 second and 1 year".to_owned(),
             ));
         }
         if p.idle_timeout.is_some_and(|idle| idle < Duration::from_secs(1)) {
-            return Err(Error::Config("idle timeout must be at least 1 second".to_owned()));
+            return Err(Error::config(
+                "idle_timeout",
+                "idle timeout must be at least 1 second".to_owned(),
+            ));
         }
         if p.max_sessions > MAX_SESSIONS_LIMIT {
-            return Err(Error::Config(format!(
-                "max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)"
-            )));
+            return Err(Error::config(
+                "max_sessions",
+                format!("max sessions must be at most {MAX_SESSIONS_LIMIT} (0 = unlimited)"),
+            ));
         }
         if p.lockout_duration < Duration::from_secs(1) {
-            return Err(Error::Config("lockout duration must be at least 1 second".to_owned()));
+            return Err(Error::config(
+                "lockout_duration",
+                "lockout duration must be at least 1 second".to_owned(),
+            ));
         }
         if p.max_session_age < p.session_lifetime {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "max_session_age",
                 "the max session age must be at least the session lifetime".to_owned(),
             ));
         }
         if p.client_failures > 0 && p.client_failure_window < Duration::from_secs(1) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "client_failures",
                 "the client failure window must be at least 1 second".to_owned(),
             ));
         }
         if !TOKEN_EXPIRE_RANGE.contains(&p.default_token_expire.as_secs()) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "default_token_expire",
                 "default token expire must be 60..=31536000 seconds".to_owned(),
             ));
         }
         let project = self.project.unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
         if !UserId::is_valid(&project) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "project",
                 "project id must be 1-36 chars of a-zA-Z0-9._- (it names the cookie)".to_owned(),
             ));
         }
@@ -223,12 +235,14 @@ impl GateBuilder {
         let redirect = RedirectPolicy::new(public_url, &extra_hosts)?.allow_schemes(&schemes)?;
         let l = &self.limits;
         if l.window < Duration::from_secs(1) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "issue_limits",
                 "the issuance window must be at least 1 second".to_owned(),
             ));
         }
         if self.lifetimes.otp < Duration::from_secs(60) || self.lifetimes.magic_url < Duration::from_secs(60) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "flow_lifetimes",
                 "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
             ));
         }
@@ -236,12 +250,14 @@ impl GateBuilder {
             None => store,
             Some((ttl, channel)) => {
                 if ttl.is_zero() || ttl > Duration::from_secs(60) {
-                    return Err(Error::Config(
+                    return Err(Error::config(
+                        "session_cache",
                         "the session cache TTL must be between 1 ms and 60 s".to_owned(),
                     ));
                 }
                 if tokio::runtime::Handle::try_current().is_err() {
-                    return Err(Error::Config(
+                    return Err(Error::config(
+                        "session_cache",
                         "the session cache must be built inside a Tokio runtime".to_owned(),
                     ));
                 }
@@ -253,7 +269,8 @@ impl GateBuilder {
             .directory
             .unwrap_or_else(|| Arc::new(StoreDirectory::new(store.clone(), secret.clone())));
         if self.event_writer.as_ref().is_some_and(|w| !w.writes_events()) {
-            return Err(Error::Config(
+            return Err(Error::config(
+                "store_writing_events",
                 "store_writing_events: the store writes no events (give a RedisStore its stream with with_events)"
                     .to_owned(),
             ));

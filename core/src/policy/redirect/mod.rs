@@ -133,25 +133,41 @@ impl RedirectPolicy {
         let public = parse(public_url)
             .ok()
             .and_then(|target| target.origin())
-            .ok_or_else(|| Error::Config(format!("public URL is not an absolute http(s) URL: {public_url:?}")))?;
+            .ok_or_else(|| {
+                Error::config(
+                    "public_url",
+                    format!("public URL is not an absolute http(s) URL: {public_url:?}"),
+                )
+            })?;
         let mut allowed_origins = vec![public.clone()];
         for entry in extra {
             let entry = entry.trim();
             let origin = if entry.contains("://") {
                 parse_origin(entry).map_err(|reason| {
-                    Error::Config(format!("redirect origin {entry:?} is not an http(s) origin ({reason})"))
+                    Error::config(
+                        "redirect_hosts",
+                        format!("redirect origin {entry:?} is not an http(s) origin ({reason})"),
+                    )
                 })?
             } else {
                 let default_port = if public.scheme == "https" { 443 } else { 80 };
                 parse_origin(&format!("{}://{entry}", public.scheme))
                     .ok()
                     .filter(|o| o.port == default_port && !entry.contains(':'))
-                    .ok_or_else(|| Error::Config(format!("redirect host must be a lowercase host name: {entry:?}")))?
+                    .ok_or_else(|| {
+                        Error::config(
+                            "redirect_hosts",
+                            format!("redirect host must be a lowercase host name: {entry:?}"),
+                        )
+                    })?
             };
             if public.scheme == "https" && origin.scheme == "http" && !is_loopback(&origin.host) {
-                return Err(Error::Config(format!(
-                    "redirect origin {entry:?} is http while the public URL is https: links must not downgrade"
-                )));
+                return Err(Error::config(
+                    "redirect_hosts",
+                    format!(
+                        "redirect origin {entry:?} is http while the public URL is https: links must not downgrade"
+                    ),
+                ));
             }
             allowed_origins.push(origin);
         }
@@ -190,14 +206,15 @@ impl RedirectPolicy {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'));
             if !well_formed {
-                return Err(Error::Config(format!(
+                return Err(Error::config("redirect_schemes", format!(
                     "redirect scheme {scheme:?} must be lowercase letters, digits, '+', '-' or '.', starting with a letter"
                 )));
             }
             if RESERVED_SCHEMES.contains(&scheme) {
-                return Err(Error::Config(format!(
-                    "redirect scheme {scheme:?} is not an app's own scheme"
-                )));
+                return Err(Error::config(
+                    "redirect_schemes",
+                    format!("redirect scheme {scheme:?} is not an app's own scheme"),
+                ));
             }
             self.allowed_schemes.push(scheme.to_owned());
         }
@@ -234,10 +251,10 @@ impl RedirectPolicy {
         let Some(url) = url else {
             // Checked when the policy was made.
             return parse(&self.public_url).map_err(|_| {
-                Error::Config(format!(
-                    "public URL is not an absolute http(s) URL: {:?}",
-                    self.public_url
-                ))
+                Error::config(
+                    "public_url",
+                    format!("public URL is not an absolute http(s) URL: {:?}", self.public_url),
+                )
             });
         };
         let target = match parse(url) {

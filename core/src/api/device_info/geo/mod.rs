@@ -32,17 +32,18 @@ impl GeoDatabase {
     /// file is [`Error::Config`] naming the path.
     pub(crate) fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::Config(format!("GeoIP database {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::config("geoip_database", format!("GeoIP database {}: {e}", path.display())))?;
         let mut database = GeoDatabase::from_bytes(bytes)
-            .map_err(|e| Error::Config(format!("GeoIP database {}: {e}", path.display())))?;
+            .map_err(|e| Error::config("geoip_database", format!("GeoIP database {}: {e}", path.display())))?;
         database.source = Some(path.to_owned());
         Ok(database)
     }
 
     /// A database from its bytes; malformed ones are [`Error::Config`].
     pub(crate) fn from_bytes(bytes: Vec<u8>) -> Result<Self, Error> {
-        let reader = Reader::from_source(bytes).map_err(|e| Error::Config(format!("not a MaxMind DB file: {e}")))?;
+        let reader = Reader::from_source(bytes)
+            .map_err(|e| Error::config("geoip_database", format!("not a MaxMind DB file: {e}")))?;
         Ok(GeoDatabase { reader, source: None })
     }
 
@@ -137,7 +138,7 @@ mod tests {
         let path = dir.join("broken.mmdb");
         std::fs::write(&path, b"\xab\xcd\xefMaxMind.com truncated").unwrap();
         let err = GeoDatabase::open(&path).unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(matches!(err, Error::Config { .. }), "{err:?}");
         assert!(err.to_string().contains("broken.mmdb"), "{err}");
         let good = dir.join("good.mmdb");
         std::fs::write(&good, FIXTURE).unwrap();

@@ -36,8 +36,8 @@ pub(crate) fn to_actix_response(response: http::Response<Bytes>) -> HttpResponse
 #[derive(Debug)]
 pub(crate) struct CoreResponseError(pub(crate) http::Response<Bytes>);
 
-impl From<tokengate::api::Rejection> for CoreResponseError {
-    fn from(rejection: tokengate::api::Rejection) -> Self {
+impl From<tokengate::api::adapter::Rejection> for CoreResponseError {
+    fn from(rejection: tokengate::api::adapter::Rejection) -> Self {
         CoreResponseError(rejection.response("middleware (TokenGate)"))
     }
 }

@@ -4,7 +4,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, COOKIE};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use tokengate::api::{find_credential, Rejection, SessionLookup, FALLBACK_COOKIES_HEADER, SESSION_HEADER};
+use tokengate::api::adapter::{find_credential, Rejection, SessionLookup, FALLBACK_COOKIES_HEADER, SESSION_HEADER};
 
 use crate::convert::CoreResponseError;
 

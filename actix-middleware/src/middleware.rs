@@ -9,7 +9,8 @@ use actix_web::{Error, HttpMessage, HttpRequest};
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
-use tokengate::api::{BodyCollector, ClientContext, Endpoints, Rejection, SessionLookup};
+use tokengate::api::adapter::{BodyCollector, Rejection, SessionLookup};
+use tokengate::api::Endpoints;
 
 use crate::convert::{to_actix_response, to_core_request};
 
@@ -141,16 +142,16 @@ async fn serve_endpoint(endpoints: &Endpoints, request: &HttpRequest, mut payloa
     let mut collector = BodyCollector::new(endpoints.max_body_bytes());
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return collector.failed().response();
+            return collector.failed();
         };
         if let Err(refusal) = collector.push(&chunk) {
-            return refusal.response();
+            return *refusal;
         }
     }
     let body = match collector.finish() {
         Ok(body) => body,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => return *refusal,
     };
-    let client = ClientContext::with_ip(request.peer_addr().map(|a| a.ip()));
-    endpoints.handle(to_core_request(request, body), client).await
+    let peer = request.peer_addr().map(|a| a.ip());
+    endpoints.handle(to_core_request(request, body), peer).await
 }

@@ -7,7 +7,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::Error;
 use futures_util::future::LocalBoxFuture;
-use tokengate::api::Rejection;
+use tokengate::api::adapter::Rejection;
 
 use crate::convert::to_actix_response;
 use crate::extract::resolve;

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use redis::aio::ConnectionManager;
 use tokengate::store::{RedisStore, RedisStoreConfig};
-use tokengate::Purpose;
 use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions, UserId};
 
 use crate::load::{self, Budget, Outcome, Stats};
@@ -153,7 +152,7 @@ pub fn session_location(secret: &ServerSecret, credential: &str) -> Option<Sessi
     let (user, text) = credential.rsplit_once('.')?;
     let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
     let user = UserId::parse(user).ok()?;
-    let digest = secret.digest(Purpose::Session, &user, &bytes);
+    let digest = secret.session_digest(&user, &bytes);
     Some(SessionLocation {
         key: sessions_key(user.as_str()),
         field: digest.to_base64(),

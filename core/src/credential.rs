@@ -39,14 +39,6 @@ impl SessionCredential {
     }
 
     /// Decodes a credential; `None` for anything malformed (never panics).
-    ///
-    /// ```
-    /// use tokengate::{SessionCredential, UserId};
-    /// let cred = SessionCredential::generate(UserId::parse("alice").unwrap());
-    /// let text = cred.encode();
-    /// assert_eq!(SessionCredential::decode(text.expose()).unwrap().user().as_str(), "alice");
-    /// assert!(SessionCredential::decode("alice.short").is_none());
-    /// ```
     pub fn decode(text: &str) -> Option<Self> {
         let (user, secret_text) = text.rsplit_once('.')?;
         if secret_text.len() != SECRET_TEXT_LEN {

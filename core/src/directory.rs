@@ -3,7 +3,7 @@
 //! owner whatever id was requested.
 //!
 //! [`Directory`] is the seam for an application's own user table; the default,
-//! [`StoreDirectory`], keeps users in the same store as tokens and sessions,
+//! keeps users in the same store as tokens and sessions,
 //! address bindings as keyed digests. Identity is not a cache: a user id,
 //! once issued a token or a session, stays known until the user is deleted,
 //! so that nobody can later claim it with another address.
@@ -31,7 +31,7 @@ pub enum Address<'a> {
 /// Maps addresses to users.
 ///
 /// The contract every implementation keeps (the store contract suite checks
-/// it for [`StoreDirectory`] on every store):
+/// it for the default directory on every store):
 ///
 /// - A user id is *known* from the moment it is issued a token or a session
 ///   (by any route or the in-process API: the [`Gate`](crate::Gate) calls
@@ -101,14 +101,14 @@ pub trait Directory: Send + Sync + fmt::Debug + 'static {
 /// user's hash tag with its tokens and sessions, so that the store's own
 /// token and session writes make the id known in the same step.
 #[derive(Debug, Clone)]
-pub struct StoreDirectory {
+pub(crate) struct StoreDirectory {
     store: Arc<dyn Store>,
     secret: ServerSecret,
 }
 
 impl StoreDirectory {
     /// A directory in `store`, keying address digests with `secret`.
-    pub fn new(store: Arc<dyn Store>, secret: ServerSecret) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>, secret: ServerSecret) -> Self {
         StoreDirectory { store, secret }
     }
 

@@ -106,25 +106,24 @@ mod secret;
 pub mod store;
 mod time;
 
-/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not
-/// part of the stable API.
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`): the
+/// parsers behind the public API, reachable here only; not part of the
+/// stable API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
+    pub use crate::api::error_kind::ErrorKind;
     pub use crate::api::params::Params;
-    pub use crate::policy::redirect::{parse_origin, LINK_PARAMS};
+    pub use crate::api::routes::route_for;
+    pub use crate::credential::SessionCredential;
+    pub use crate::policy::redirect::{parse_origin, RedirectPolicy, LINK_PARAMS};
 }
 
-pub use api::ErrorKind;
-pub use credential::SessionCredential;
 pub use error::{Error, StoreError};
-pub use gate::{
-    FlowSettings, Gate, GateBuilder, Requester, TokenOptions, DEFAULT_TOKEN_LENGTH, TOKEN_EXPIRE_RANGE,
-    TOKEN_LENGTH_RANGE,
-};
+pub use gate::{Gate, GateBuilder, TokenOptions, DEFAULT_TOKEN_LENGTH, TOKEN_EXPIRE_RANGE, TOKEN_LENGTH_RANGE};
 pub use model::{ClientInfo, Session, SessionOrigin, Token, TokenKind, User, UserId, UNIQUE_ID};
 pub use policy::Policy;
-pub use secret::{Digest, Purpose, Secret, ServerSecret};
+pub use secret::{Digest, Secret, ServerSecret};
 
 /// The code blocks of the crate's README.md, compiled and run as doctests.
 #[cfg(doctest)]

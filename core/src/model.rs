@@ -298,6 +298,9 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// An API-key caller: token issuance skips the per-address and
+    /// per-client limits and may name new user ids.
+    pub trusted: bool,
 }
 
 impl ClientInfo {
@@ -309,7 +312,23 @@ impl ClientInfo {
     /// assert_eq!(info.user_agent.as_deref(), Some("curl/8"));
     /// ```
     pub fn new(ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
-        ClientInfo { ip, user_agent }
+        ClientInfo {
+            ip,
+            user_agent,
+            trusted: false,
+        }
+    }
+
+    /// The same client, marked as an API-key caller.
+    ///
+    /// ```
+    /// use tokengate::ClientInfo;
+    /// assert!(ClientInfo::default().trusted().trusted);
+    /// assert!(!ClientInfo::default().trusted);
+    /// ```
+    pub fn trusted(mut self) -> Self {
+        self.trusted = true;
+        self
     }
 }
 

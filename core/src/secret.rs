@@ -162,14 +162,39 @@ impl ServerSecret {
 
     /// The keyed digest of `secret` for `purpose`, bound to `user` (a
     /// [`UserId`](crate::UserId) or its text).
-    pub fn digest(&self, purpose: Purpose, user: &(impl AsRef<str> + ?Sized), secret: &[u8]) -> Digest {
+    pub(crate) fn digest(&self, purpose: Purpose, user: &(impl AsRef<str> + ?Sized), secret: &[u8]) -> Digest {
         self.mac(purpose, user.as_ref().as_bytes(), secret)
     }
 
     /// The keyed digest of a value that belongs to no user (an address, a
     /// client IP).
-    pub fn digest_value(&self, purpose: Purpose, value: &[u8]) -> Digest {
+    pub(crate) fn digest_value(&self, purpose: Purpose, value: &[u8]) -> Digest {
         self.mac(purpose, b"", value)
+    }
+
+    /// The digest a store keeps of `user`'s token `secret` (what a store of
+    /// your own receives, and its tests compute).
+    ///
+    /// ```
+    /// use tokengate::{ServerSecret, UserId};
+    /// let key = ServerSecret::new([7u8; 32]).unwrap();
+    /// let alice = UserId::parse("alice").unwrap();
+    /// assert_eq!(key.token_digest(&alice, b"493817"), key.token_digest(&alice, b"493817"));
+    /// assert_ne!(key.token_digest(&alice, b"493817"), key.session_digest(&alice, b"493817"));
+    /// ```
+    pub fn token_digest(&self, user: &(impl AsRef<str> + ?Sized), secret: &[u8]) -> Digest {
+        self.digest(Purpose::Token, user, secret)
+    }
+
+    /// The digest a store keeps of the secret of `user`'s session credential.
+    pub fn session_digest(&self, user: &(impl AsRef<str> + ?Sized), secret: &[u8]) -> Digest {
+        self.digest(Purpose::Session, user, secret)
+    }
+
+    /// The digest an address binding is kept under: of `email:<address>` or
+    /// `phone:<number>`, normalised.
+    pub fn address_digest(&self, address: &[u8]) -> Digest {
+        self.digest_value(Purpose::Address, address)
     }
 
     /// A 256-bit key for `label` (e.g. `b"tokengate events v1"`):
@@ -204,7 +229,7 @@ impl fmt::Debug for ServerSecret {
 /// What a digest is for; digests of different purposes never coincide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Purpose {
+pub(crate) enum Purpose {
     /// A login token's secret.
     Token,
     /// A session credential's secret.
@@ -247,10 +272,10 @@ impl Digest {
     /// every stored byte counts (session fields in Redis).
     ///
     /// ```
-    /// use tokengate::{Digest, Purpose, ServerSecret, UserId};
+    /// use tokengate::{Digest, ServerSecret};
     ///
     /// let key = ServerSecret::new([7u8; 32]).unwrap();
-    /// let digest = key.digest(Purpose::Session, &UserId::parse("alice").unwrap(), b"secret");
+    /// let digest = key.session_digest("alice", b"secret");
     /// let text = digest.to_base64();
     /// assert_eq!(text.len(), 43);
     /// assert_eq!(Digest::from_base64(&text), Some(digest));

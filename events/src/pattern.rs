@@ -56,7 +56,7 @@ impl EventPattern {
     /// Whether `event` is one this pattern asks for.
     pub fn matches(&self, event: &Event) -> bool {
         let wanted: Vec<&str> = self.0.split('.').collect();
-        event.name_parts().iter().any(|name| *name == wanted)
+        event.name_parts().contains(&wanted)
     }
 }
 

@@ -406,9 +406,9 @@ pub async fn login_through_store(
     store: &dyn tokengate::store::Store,
     user: &tokengate::UserId,
 ) -> tokengate::store::SessionRecord {
-    use tokengate::store::{RedeemRules, Redemption, SessionRecord, TokenRecord};
-    use tokengate::Purpose;
+    use tokengate::store::{Redemption, SessionRecord, TokenRecord};
     use tokengate_testing::random_id;
+    use tokengate_testing::store_contract::redeem_policy;
     const HOUR_MS: i64 = 3_600_000;
     let now = || chrono::Utc::now().timestamp_millis();
     let key = tokengate::ServerSecret::new(b"store-login-server-secret-0123456789abcd".to_vec()).unwrap();
@@ -417,7 +417,7 @@ pub async fn login_through_store(
     let token = TokenRecord::new(
         random_id(),
         tokengate::TokenKind::Custom,
-        key.digest(Purpose::Token, user, secret.as_bytes()),
+        key.token_digest(user, secret.as_bytes()),
         t,
         t + HOUR_MS,
         false,
@@ -425,7 +425,7 @@ pub async fn login_through_store(
     store.insert_token(user, &token, false, t).await.unwrap();
     let session = SessionRecord::new(
         random_id(),
-        key.digest(Purpose::Session, user, random_id().as_bytes()),
+        key.session_digest(user, random_id().as_bytes()),
         now(),
         now() + HOUR_MS,
         tokengate::SessionOrigin::Server,
@@ -437,7 +437,7 @@ pub async fn login_through_store(
             user,
             &token.digest,
             &session,
-            &RedeemRules::new(10, 5, 100, HOUR_MS, 0),
+            &redeem_policy(10, 5, 100, HOUR_MS, 0),
             None,
             now(),
         )

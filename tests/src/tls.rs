@@ -187,10 +187,12 @@ pub fn client(url: &str) -> redis::Client {
 }
 
 /// The store configuration trusting the test CA, under a fresh prefix.
-pub fn store_config() -> tokengate::store::RedisStoreConfig {
-    tokengate::store::RedisStoreConfig::default()
-        .prefix(unique_prefix())
-        .tls_root_ca(test_ca().ca_pem.clone().into_bytes())
+pub fn store_config() -> (tokengate::store::RedisStoreConfig, String) {
+    let prefix = unique_prefix();
+    let config = tokengate::store::RedisStoreConfig::default()
+        .prefix(prefix.clone())
+        .tls_root_ca(test_ca().ca_pem.clone().into_bytes());
+    (config, prefix)
 }
 
 /// redis-rs builds rustls configurations with the process-wide default

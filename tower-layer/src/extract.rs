@@ -4,7 +4,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use tokengate::api::Rejection;
+use tokengate::api::adapter::Rejection;
 
 use crate::session::{resolve, AuthSession};
 
@@ -24,7 +24,7 @@ use crate::session::{resolve, AuthSession};
 ///
 /// ```
 /// use axum::response::IntoResponse;
-/// use tokengate::api::Rejection;
+/// use tokengate::api::adapter::Rejection;
 /// use tokengate_tower::{AuthRejection, AuthSession};
 ///
 /// async fn greet(session: Result<AuthSession, AuthRejection>) -> axum::response::Response {

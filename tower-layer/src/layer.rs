@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::BodyExt;
-use tokengate::api::{BodyCollector, BodyRefused, ClientContext, Endpoints, SessionLookup};
+use tokengate::api::adapter::{BodyCollector, SessionLookup};
+use tokengate::api::Endpoints;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -132,16 +133,16 @@ where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let client = ClientContext::with_ip(peer_ip(&request));
+    let peer = peer_ip(&request);
     let (parts, body) = request.into_parts();
     let bytes = match collect(body, endpoints.max_body_bytes()).await {
         Ok(bytes) => bytes,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => return *refusal,
     };
-    endpoints.handle(Request::from_parts(parts, bytes), client).await
+    endpoints.handle(Request::from_parts(parts, bytes), peer).await
 }
 
-async fn collect<B>(body: B, limit: usize) -> Result<Bytes, BodyRefused>
+async fn collect<B>(body: B, limit: usize) -> Result<Bytes, Box<Response<Bytes>>>
 where
     B: Body,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -150,7 +151,7 @@ where
     let mut collector = BodyCollector::new(limit);
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return Err(collector.failed());
+            return Err(Box::new(collector.failed()));
         };
         let Ok(mut data) = frame.into_data() else { continue };
         collector.push(&data.copy_to_bytes(data.remaining()))?;

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use tokengate::api::Rejection;
+use tokengate::api::adapter::Rejection;
 use tower_layer::Layer;
 use tower_service::Service;
 

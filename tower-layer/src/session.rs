@@ -1,7 +1,7 @@
 //! The authenticated session handed to handlers, and its lookup.
 
 use http::{Extensions, HeaderMap};
-use tokengate::api::{Rejection, SessionLookup};
+use tokengate::api::adapter::{Rejection, SessionLookup};
 
 tokengate::auth_session_type! {
     /// The session the request authenticated with; derefs to [`Session`](tokengate::Session).

@@ -50,10 +50,11 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tokengate::api::{ApiConfig, ClientContext, Endpoints};
+use tokengate::api::{ApiConfig, Endpoints};
+use tokengate::fuzzing::SessionCredential;
 use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
 use tokengate::Digest;
-use tokengate::{ClientInfo, Error, Gate, SessionCredential, TokenOptions, UserId};
+use tokengate::{ClientInfo, Error, Gate, TokenOptions, UserId};
 use tokengate_testing::{ct_eq, random_bytes, random_hex};
 
 use axum::body::Bytes;
@@ -540,7 +541,7 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize, injected: D
         .await
         .map_err(|e| format!("token: {e}"))?;
     // The right key is accepted, so a refusal below is the key's.
-    let accepted = endpoints.handle(request(key)?, ClientContext::default()).await;
+    let accepted = endpoints.handle(request(key)?, None).await;
     if accepted.status() != StatusCode::OK {
         return Err(format!("the right API key got {}", accepted.status()));
     }
@@ -551,7 +552,7 @@ async fn api_key(store_name: &str, gate: &Gate, key: &str, n: usize, injected: D
         let request = request(wrong.str(class))?;
         let extra = black_box(injected * class as u32);
         let start = Instant::now();
-        let response = endpoints.handle(request, ClientContext::default()).await;
+        let response = endpoints.handle(request, None).await;
         spin(extra);
         let elapsed = start.elapsed();
         samples.record(class, elapsed);

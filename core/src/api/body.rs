@@ -15,14 +15,14 @@ pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// A body being collected chunk by chunk from the framework's stream.
 ///
 /// ```
-/// use tokengate::api::BodyCollector;
+/// use tokengate::api::adapter::BodyCollector;
 /// let mut body = BodyCollector::new(8);
 /// body.push(b"{\"a\":").unwrap();
 /// body.push(b"1}").unwrap();
 /// assert_eq!(body.finish().unwrap(), "{\"a\":1}");
 /// let mut large = BodyCollector::new(4);
 /// large.push(b"12345").unwrap();
-/// assert_eq!(large.finish().unwrap_err().response().status(), 413);
+/// assert_eq!(large.finish().unwrap_err().status(), 413);
 /// ```
 #[derive(Debug)]
 pub struct BodyCollector {
@@ -41,12 +41,12 @@ impl BodyCollector {
         }
     }
 
-    /// Adds one chunk. [`BodyRefused::TooLarge`] once more than
-    /// [`DRAIN_LIMIT`] bytes arrived: stop reading then.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<(), BodyRefused> {
+    /// Adds one chunk. The 413 (boxed: it is the rare path) to send once more than [`DRAIN_LIMIT`]
+    /// bytes arrived: stop reading then.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Box<Response<Bytes>>> {
         self.seen = self.seen.saturating_add(chunk.len());
         if self.seen > DRAIN_LIMIT {
-            return Err(BodyRefused::TooLarge);
+            return Err(Box::new(BodyRefused::TooLarge.response()));
         }
         if self.seen <= self.limit {
             self.buffer.extend_from_slice(chunk);
@@ -54,20 +54,20 @@ impl BodyCollector {
         Ok(())
     }
 
-    /// Why the body is refused when the stream failed midway: too large
-    /// when it was already over the limit, else unreadable.
-    pub fn failed(&self) -> BodyRefused {
+    /// The answer when the stream failed midway: 413 when it was already
+    /// over the limit, else 400 (unreadable).
+    pub fn failed(&self) -> Response<Bytes> {
         if self.seen > self.limit {
-            BodyRefused::TooLarge
+            BodyRefused::TooLarge.response()
         } else {
-            BodyRefused::Unreadable
+            BodyRefused::Unreadable.response()
         }
     }
 
-    /// The whole body, or [`BodyRefused::TooLarge`] when it was over the limit.
-    pub fn finish(self) -> Result<Bytes, BodyRefused> {
+    /// The whole body, or the 413 to send when it was over the limit.
+    pub fn finish(self) -> Result<Bytes, Box<Response<Bytes>>> {
         if self.seen > self.limit {
-            Err(BodyRefused::TooLarge)
+            Err(Box::new(BodyRefused::TooLarge.response()))
         } else {
             Ok(self.buffer.freeze())
         }
@@ -76,8 +76,7 @@ impl BodyCollector {
 
 /// Why a body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BodyRefused {
+enum BodyRefused {
     /// Over the limit: 413.
     TooLarge,
     /// The stream failed: 400.
@@ -86,7 +85,7 @@ pub enum BodyRefused {
 
 impl BodyRefused {
     /// The answer to send.
-    pub fn response(self) -> Response<Bytes> {
+    fn response(self) -> Response<Bytes> {
         match self {
             BodyRefused::TooLarge => wire::kind_response(ErrorKind::PayloadTooLarge),
             BodyRefused::Unreadable => {

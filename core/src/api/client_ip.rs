@@ -79,7 +79,7 @@ impl fmt::Display for IpNet {
 /// untouched, so reading both would let the client choose its address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ForwardedHeader {
+pub(crate) enum ForwardedHeader {
     /// `X-Forwarded-For` (nginx, HAProxy, most load balancers): the default.
     #[default]
     XForwardedFor,

@@ -225,18 +225,23 @@ impl ApiConfig {
         self
     }
 
-    /// Which header the trusted proxies write (default `X-Forwarded-For`);
-    /// only that one is read: a proxy that writes one passes the other
-    /// through from the client, so reading both would let the client
-    /// choose its address.
+    /// Reads RFC 7239 `Forwarded: for=` from the trusted proxies instead of
+    /// `X-Forwarded-For` (the default, what nginx, HAProxy and most load
+    /// balancers write). Only one of the two is ever read: a proxy that
+    /// writes one passes the other through from the client, so reading both
+    /// would let the client choose its address.
     ///
     /// ```
-    /// # use tokengate::api::{ApiConfig, ForwardedHeader};
-    /// let config = ApiConfig::default().trusted_proxies(["10.0.0.0/8"]).forwarded_header(ForwardedHeader::Forwarded);
-    /// # let _ = config;
+    /// # use tokengate::api::ApiConfig;
+    /// let config = ApiConfig::default().trusted_proxies(["10.0.0.0/8"]).forwarded_rfc7239(true);
+    /// assert!(config.check().is_ok());
     /// ```
-    pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
-        self.forwarded_header = header;
+    pub fn forwarded_rfc7239(mut self, on: bool) -> Self {
+        self.forwarded_header = if on {
+            ForwardedHeader::Forwarded
+        } else {
+            ForwardedHeader::XForwardedFor
+        };
         self
     }
 

@@ -36,7 +36,7 @@ pub const AMBIGUOUS_COOKIE: &str = "ambiguous-session-cookie";
 /// sibling subdomain must not silently win over the page's own session).
 ///
 /// ```
-/// use tokengate::api::{find_credential, AMBIGUOUS_COOKIE};
+/// use tokengate::api::adapter::{find_credential, AMBIGUOUS_COOKIE};
 /// let cookies = [b"theme=dark; a_session_default=abc".as_slice()];
 /// let name = "a_session_default";
 /// assert_eq!(find_credential(None, || cookies.into_iter(), None, name), Some("abc"));
@@ -156,6 +156,6 @@ mod tests {
         headers.insert(header::COOKIE, HeaderValue::from_static("a_session_default=abc"));
         headers.append(header::COOKIE, HeaderValue::from_static("a_session_default=planted"));
         assert_eq!(credential(&headers), Some(AMBIGUOUS_COOKIE));
-        assert!(crate::SessionCredential::decode(AMBIGUOUS_COOKIE).is_none());
+        assert!(crate::credential::SessionCredential::decode(AMBIGUOUS_COOKIE).is_none());
     }
 }

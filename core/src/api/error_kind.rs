@@ -124,7 +124,8 @@ impl ErrorKind {
 }
 
 impl Error {
-    /// The client-facing class of this error.
+    /// The client-facing class of this error (the fuzz targets' view of it).
+    #[doc(hidden)]
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidToken => ErrorKind::InvalidToken,
@@ -139,6 +140,28 @@ impl Error {
             Error::PhoneDisabled => ErrorKind::PhoneDisabled,
             Error::Config { .. } => ErrorKind::Internal,
         }
+    }
+
+    /// The HTTP status the endpoints answer this error with, as Appwrite
+    /// does (401 for a wrong secret, 429, 503 for a store or delivery
+    /// failure, …).
+    ///
+    /// ```
+    /// assert_eq!(tokengate::Error::InvalidToken.http_status(), 401);
+    /// assert_eq!(tokengate::Error::RateLimited.http_status(), 429);
+    /// ```
+    pub fn http_status(&self) -> u16 {
+        self.kind().status()
+    }
+
+    /// Appwrite's error `type` for this error (`user_invalid_token`,
+    /// `general_rate_limit_exceeded`, …), as the endpoints answer it.
+    ///
+    /// ```
+    /// assert_eq!(tokengate::Error::InvalidToken.appwrite_type(), "user_invalid_token");
+    /// ```
+    pub fn appwrite_type(&self) -> &'static str {
+        self.kind().type_name()
     }
 
     /// The message a client may see: argument errors explain themselves,

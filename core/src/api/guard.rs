@@ -46,24 +46,26 @@ pub(super) fn require_json(headers: &HeaderMap) -> Result<(), Refusal> {
 /// CSRF). Without `Origin`, a `Sec-Fetch-Site: cross-site` request is
 /// refused; a request with neither is not from a browser page.
 pub(super) fn check_origin(endpoints: &Endpoints, request: &Request<Bytes>) -> Result<(), Refusal> {
-    let foreign = || Refusal::Http(ErrorKind::Forbidden);
-    let headers = request.headers();
+    let authority = request.uri().authority().map(|a| a.as_str());
+    if origin_allowed(endpoints, request.headers(), authority) {
+        Ok(())
+    } else {
+        Err(Refusal::Http(ErrorKind::Forbidden))
+    }
+}
+
+/// The rule of [`check_origin`]; `authority` stands in for a missing `Host`.
+pub(super) fn origin_allowed(endpoints: &Endpoints, headers: &HeaderMap, authority: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
-        let cross_site = headers
+        return !headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-        return if cross_site { Err(foreign()) } else { Ok(()) };
     };
     // `Origin: null` (sandboxed frames, file pages) parses as nothing: refused.
-    let origin = origin
-        .to_str()
-        .ok()
-        .and_then(|o| parse_origin(o).ok())
-        .ok_or_else(foreign)?;
-    let own_host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let Some(origin) = origin.to_str().ok().and_then(|o| parse_origin(o).ok()) else {
+        return false;
+    };
+    let own_host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(authority);
     // The request's own host, under the public URL's scheme: behind TLS
     // termination the request itself does not show the scheme, and a page
     // served over the other scheme is not the app's.
@@ -71,12 +73,7 @@ pub(super) fn check_origin(endpoints: &Endpoints, request: &Request<Bytes>) -> R
     let own = own_host
         .and_then(|host| parse_origin(&format!("{}://{}", public.scheme, host.to_ascii_lowercase())).ok())
         .is_some_and(|own| own == origin);
-    let listed = *public == origin || endpoints.inner.allowed_origins.contains(&origin);
-    if own || listed {
-        Ok(())
-    } else {
-        Err(foreign())
-    }
+    own || *public == origin || endpoints.inner.allowed_origins.contains(&origin)
 }
 
 /// A present but wrong `X-Appwrite-Project` is refused; absent is fine

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 
-use crate::gate::{Requester, TokenOptions, TOKEN_EXPIRE_RANGE};
+use crate::gate::{TokenOptions, TOKEN_EXPIRE_RANGE};
 use crate::model::{ClientInfo, Session, Token, UserId};
 
 use super::cookie::{expired_cookie, session_cookie};
@@ -18,7 +18,7 @@ use super::guard::{check_origin, check_project, optional_api_key, require_api_ke
 use super::params::Params;
 use super::routes::{match_route, Endpoint, Matched, PathParams};
 use super::wire::{self, json_response, no_content, session_json, session_list_json, token_json};
-use super::{ClientContext, Endpoints};
+use super::Endpoints;
 
 type Answer = Result<Response<Bytes>, Refusal>;
 
@@ -72,15 +72,11 @@ impl Call<'_> {
     }
 }
 
-pub(super) async fn dispatch(
-    endpoints: &Endpoints,
-    request: &Request<Bytes>,
-    client: &ClientContext,
-) -> Response<Bytes> {
+pub(super) async fn dispatch(endpoints: &Endpoints, request: &Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
     if request.method() == Method::OPTIONS {
         return cors::preflight(endpoints, request);
     }
-    let mut response = answer(endpoints, request, client).await;
+    let mut response = answer(endpoints, request, peer).await;
     cors::decorate(endpoints, request.headers(), &mut response);
     // Every answer depends on the credential: no shared cache may keep one
     // (Appwrite's value).
@@ -91,7 +87,7 @@ pub(super) async fn dispatch(
     response
 }
 
-async fn answer(endpoints: &Endpoints, request: &Request<Bytes>, client: &ClientContext) -> Response<Bytes> {
+async fn answer(endpoints: &Endpoints, request: &Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
     let rest = endpoints.relative_path(request.uri().path()).unwrap_or_default();
     let (endpoint, params) = match match_route(request.method(), rest) {
         Matched::Endpoint(endpoint, params) => (endpoint, params),
@@ -105,7 +101,7 @@ async fn answer(endpoints: &Endpoints, request: &Request<Bytes>, client: &Client
         return refusal_response(refusal);
     }
     // Behind trusted proxies the client is who they say it is; otherwise the peer.
-    let client_ip = endpoints.trusted_proxies().client(client.ip, request.headers());
+    let client_ip = endpoints.trusted_proxies().client(peer, request.headers());
     if client_ip.is_none() {
         warn_without_peer();
     }
@@ -322,29 +318,36 @@ async fn get_account(call: &Call<'_>) -> Answer {
 /// What every passwordless-flow route starts with: who asks (an API key
 /// makes the caller trusted; a wrong one is refused), and a JSON body of
 /// the `allowed` keys.
-fn flow_request(call: &Call<'_>, allowed: &[&str]) -> Result<(Params, Requester), Refusal> {
+fn flow_request(call: &Call<'_>, allowed: &[&str]) -> Result<(Params, ClientInfo), Refusal> {
     let trusted = call.optional_api_key()?;
     require_json(call.request.headers())?;
     let params = Params::parse(call.body(), allowed)?;
-    Ok((params, Requester::new(call.client_ip, trusted)))
+    Ok((
+        params,
+        ClientInfo {
+            ip: call.client_ip,
+            user_agent: None,
+            trusted,
+        },
+    ))
 }
 
 /// The issued token; its secret shown to trusted callers only.
-fn issued(token: &Token, requester: Requester) -> Response<Bytes> {
-    json_response(StatusCode::CREATED, &token_json(token, requester.trusted))
+fn issued(token: &Token, client: &ClientInfo) -> Response<Bytes> {
+    json_response(StatusCode::CREATED, &token_json(token, client.trusted))
 }
 
 async fn email_token(call: &Call<'_>) -> Answer {
-    let (params, requester) = flow_request(call, &["userId", "email", "phrase"])?;
+    let (params, client) = flow_request(call, &["userId", "email", "phrase"])?;
     let phrase = params.optional_bool("phrase")?.unwrap_or(false);
     let (user, email) = (params.required_str("userId")?, params.required_str("email")?);
     let gate = call.endpoints.gate();
-    let token = gate.create_email_token(user, email, phrase, requester).await?;
-    Ok(issued(&token, requester))
+    let token = gate.create_email_token(user, email, phrase, &client).await?;
+    Ok(issued(&token, &client))
 }
 
 async fn magic_url_token(call: &Call<'_>) -> Answer {
-    let (params, requester) = flow_request(call, &["userId", "email", "url", "phrase"])?;
+    let (params, client) = flow_request(call, &["userId", "email", "url", "phrase"])?;
     let phrase = params.optional_bool("phrase")?.unwrap_or(false);
     let (user, email, url) = (
         params.required_str("userId")?,
@@ -352,15 +355,15 @@ async fn magic_url_token(call: &Call<'_>) -> Answer {
         params.optional_str("url")?,
     );
     let gate = call.endpoints.gate();
-    let token = gate.create_magic_url_token(user, email, url, phrase, requester).await?;
-    Ok(issued(&token, requester))
+    let token = gate.create_magic_url_token(user, email, url, phrase, &client).await?;
+    Ok(issued(&token, &client))
 }
 
 async fn phone_token(call: &Call<'_>) -> Answer {
-    let (params, requester) = flow_request(call, &["userId", "phone"])?;
+    let (params, client) = flow_request(call, &["userId", "phone"])?;
     let (user, phone) = (params.required_str("userId")?, params.required_str("phone")?);
-    let token = call.endpoints.gate().create_phone_token(user, phone, requester).await?;
-    Ok(issued(&token, requester))
+    let token = call.endpoints.gate().create_phone_token(user, phone, &client).await?;
+    Ok(issued(&token, &client))
 }
 
 /// 204 for a request whose own session ended: the cookie expired, and for a

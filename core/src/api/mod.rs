@@ -1,18 +1,17 @@
 //! The HTTP endpoints, framework-agnostic: `http::Request<Bytes>` in,
 //! `http::Response<Bytes>` out, Appwrite-compatible on the wire; their
-//! settings ([`ApiConfig`]); and what both framework adapters share: the
-//! body limit ([`BodyCollector`]), the request's session
-//! ([`SessionLookup`], [`SharedSession`]) and the refusals ([`Rejection`]).
+//! settings ([`ApiConfig`]); and in [`adapter`] what both framework
+//! adapters share: the body limit, the request's session and the refusals.
 //!
 //! An adapter holds [`Endpoints`] (a [`Gate`] with its [`ApiConfig`]). For
 //! each request it asks [`Endpoints::is_mounted`]; if so it buffers the body
-//! with a [`BodyCollector`] and calls [`Endpoints::handle`]; otherwise it
-//! hands the request a [`SessionLookup`], which finds the session the first
-//! time something (an extractor, a guard) asks for it.
+//! with an [`adapter::BodyCollector`] and calls [`Endpoints::handle`];
+//! otherwise it hands the request an [`adapter::SessionLookup`], which finds
+//! the session the first time something (an extractor, a guard) asks for it.
 //!
 //! ```
 //! use bytes::Bytes;
-//! use tokengate::api::{ApiConfig, ClientContext, Endpoints};
+//! use tokengate::api::{ApiConfig, Endpoints};
 //! use tokengate::{Gate, store::MemoryStore};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -28,7 +27,7 @@
 //!     .body(Bytes::from_static(b"{\"length\": 8}"))
 //!     .unwrap();
 //! assert!(endpoints.is_mounted(request.uri().path()));
-//! let response = endpoints.handle(request, ClientContext::default()).await;
+//! let response = endpoints.handle(request, None).await;
 //! assert_eq!(response.status(), 201);
 //! # });
 //! ```
@@ -39,11 +38,11 @@ mod config;
 mod cookie;
 mod cors;
 mod device_info;
-mod error_kind;
+pub(crate) mod error_kind;
 mod guard;
 mod handlers;
 pub(crate) mod params;
-mod routes;
+pub(crate) mod routes;
 mod session;
 mod wire;
 
@@ -57,35 +56,21 @@ use crate::error::Error;
 use crate::gate::Gate;
 use crate::model::Session;
 use crate::policy::Origin;
-pub use body::{BodyCollector, BodyRefused, DRAIN_LIMIT};
-pub use client_ip::ForwardedHeader;
 pub(crate) use client_ip::TrustedProxies;
 pub use config::{ApiConfig, SameSite};
-pub use cookie::{
-    find_credential, AMBIGUOUS_COOKIE, FALLBACK_COOKIES_HEADER, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER,
-};
-pub use error_kind::ErrorKind;
-pub use routes::route_for;
-pub use session::{Rejection, SessionLookup, SharedSession};
+pub(crate) use cookie::{find_credential, FALLBACK_COOKIES_HEADER};
+pub(crate) use error_kind::ErrorKind;
 
-/// What the adapter knows about the connection.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ClientContext {
-    /// The peer address, if the framework exposes it.
-    pub ip: Option<IpAddr>,
-}
-
-impl ClientContext {
-    /// A context with the peer address.
-    ///
-    /// ```
-    /// let ctx = tokengate::api::ClientContext::with_ip(Some("127.0.0.1".parse().unwrap()));
-    /// assert!(ctx.ip.is_some());
-    /// ```
-    pub fn with_ip(ip: Option<IpAddr>) -> Self {
-        ClientContext { ip }
-    }
+/// What both framework adapters share (`tokengate-tower`,
+/// `tokengate-actix`): the body limit, the request's session looked up
+/// once when asked, the refusals, the credential's headers. An application
+/// has no need of it.
+pub mod adapter {
+    pub use super::body::{BodyCollector, DRAIN_LIMIT};
+    pub use super::cookie::{
+        find_credential, AMBIGUOUS_COOKIE, FALLBACK_COOKIES_HEADER, KEY_HEADER, PROJECT_HEADER, SESSION_HEADER,
+    };
+    pub use super::session::{Rejection, SessionLookup};
 }
 
 /// The mounted endpoints: a [`Gate`] with its validated [`ApiConfig`].
@@ -161,6 +146,30 @@ impl Endpoints {
         self.inner.config.max_body_bytes
     }
 
+    /// Whether a browser request with these headers comes from a page that
+    /// may use the session: no `Origin` (not a browser page, unless
+    /// `Sec-Fetch-Site` says it is cross-site), or the request's own
+    /// origin, the public URL's or an allowed one. The rule session
+    /// creation follows, for routes of the application's own that act on
+    /// the session (a websocket handshake, as the `live-sessions` example).
+    ///
+    /// ```
+    /// use http::HeaderMap;
+    /// use tokengate::api::{ApiConfig, Endpoints};
+    /// use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .public_url("https://app.example.com").build().unwrap();
+    /// let endpoints = Endpoints::with_config(gate, ApiConfig::default()).unwrap();
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("origin", "https://app.example.com".parse().unwrap());
+    /// assert!(endpoints.origin_allowed(&headers));
+    /// headers.insert("origin", "https://evil.example".parse().unwrap());
+    /// assert!(!endpoints.origin_allowed(&headers));
+    /// ```
+    pub fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        guard::origin_allowed(self, headers, None)
+    }
+
     /// The web origins allowed besides the request's own and the public
     /// URL's (for an application's own CORS layer, as the examples use it).
     pub fn allowed_origins(&self) -> &[String] {
@@ -189,7 +198,7 @@ impl Endpoints {
 
     /// The session credential of a request: the `X-Appwrite-Session`
     /// header, else the session cookie, else `X-Fallback-Cookies`
-    /// ([`find_credential`]).
+    /// ([`adapter::find_credential`]).
     pub fn credential<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
         find_credential(
             headers.get(&cookie::SESSION_HEADER_NAME).map(|v| v.as_bytes()),
@@ -209,10 +218,12 @@ impl Endpoints {
         }
     }
 
-    /// Answers one request to a mounted route. Never panics; every failure
-    /// is Appwrite's JSON error body.
-    pub async fn handle(&self, request: Request<Bytes>, client: ClientContext) -> Response<Bytes> {
-        handlers::dispatch(self, &request, &client).await
+    /// Answers one request to a mounted route; `peer` is the connection's
+    /// address, when the framework knows it (per-client limits need it;
+    /// behind trusted proxies the forwarded client counts). Never panics;
+    /// every failure is Appwrite's JSON error body.
+    pub async fn handle(&self, request: Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
+        handlers::dispatch(self, &request, peer).await
     }
 }
 

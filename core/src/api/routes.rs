@@ -123,12 +123,13 @@ pub(super) fn match_route<'a>(method: &Method, rest: &'a str) -> Matched<'a> {
 /// part of the match (a known route asked with another method is 405).
 ///
 /// ```
-/// use tokengate::api::route_for;
+/// use tokengate::fuzzing::route_for;
 /// assert_eq!(route_for("users/alice/tokens"), Some(("users/{userId}/tokens", vec!["alice"])));
 /// assert_eq!(route_for("account/sessions/current"), Some(("account/sessions/{sessionId}", vec!["current"])));
 /// assert_eq!(route_for("account/sessions/token"), Some(("account/sessions/token", vec![])));
 /// assert_eq!(route_for("account/nothing"), None);
 /// ```
+#[cfg(feature = "fuzzing")]
 pub fn route_for(rest: &str) -> Option<(&'static str, Vec<&str>)> {
     let (template, params) = first_fit(rest)?;
     let count = template.matches('{').count();

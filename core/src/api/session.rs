@@ -1,9 +1,7 @@
 //! The request's session as both adapters hand it out: looked up once, the
 //! first time an extractor or a guard asks ([`SessionLookup`]), shared
-//! without copying ([`SharedSession`]), refused the same way
-//! ([`Rejection`]).
+//! without copying (an `Arc`), refused the same way ([`Rejection`]).
 
-use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -13,38 +11,16 @@ use http::Response;
 use crate::model::Session;
 
 use super::wire::kind_response;
-use super::{Endpoints, ErrorKind};
+use super::Endpoints;
+use super::ErrorKind;
 
-/// A session shared by every handle of one request: extracting it (maybe
-/// more than once per request) costs a reference count, not a copy of every
-/// field. Derefs to [`Session`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedSession(Arc<Session>);
-
-impl SharedSession {
-    /// The session.
-    pub fn session(&self) -> &Session {
-        &self.0
-    }
-
-    /// Takes the session out (a copy only if another handle still shares it).
-    pub fn into_inner(self) -> Session {
-        Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
-    }
-}
-
-impl Deref for SharedSession {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.0
-    }
-}
-
-/// Defines an adapter's `AuthSession`: a newtype of [`SharedSession`] (the
-/// framework's extractor traits can only be implemented on a type of the
-/// adapter's own) that derefs to [`Session`](crate::Session), with
-/// `session()` and `into_inner()`. Used by `tokengate-tower` and
-/// `tokengate-actix`; the doc comments given are the type's.
+/// Defines an adapter's `AuthSession`: a newtype of the request's shared
+/// session, `Arc<Session>` (extracting it, maybe more than once per
+/// request, costs a reference count, not a copy; the framework's extractor
+/// traits can only be implemented on a type of the adapter's own), that
+/// derefs to [`Session`](crate::Session), with `session()` and
+/// `into_inner()`. Used by `tokengate-tower` and `tokengate-actix`; the doc
+/// comments given are the type's.
 ///
 /// ```
 /// tokengate::auth_session_type! {
@@ -60,7 +36,7 @@ macro_rules! auth_session_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name($crate::api::SharedSession);
+        pub struct $name(::std::sync::Arc<$crate::Session>);
 
         impl $name {
             /// The session.
@@ -71,7 +47,7 @@ macro_rules! auth_session_type {
             /// Takes the session out (a copy only if another handle still
             /// shares it).
             pub fn into_inner(self) -> $crate::Session {
-                self.0.into_inner()
+                ::std::sync::Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
             }
         }
 
@@ -82,8 +58,8 @@ macro_rules! auth_session_type {
             }
         }
 
-        impl ::std::convert::From<$crate::api::SharedSession> for $name {
-            fn from(shared: $crate::api::SharedSession) -> Self {
+        impl ::std::convert::From<::std::sync::Arc<$crate::Session>> for $name {
+            fn from(shared: ::std::sync::Arc<$crate::Session>) -> Self {
                 $name(shared)
             }
         }
@@ -107,7 +83,7 @@ impl Rejection {
     /// The answer; `layer` names what is missing for [`Rejection::MissingLayer`].
     ///
     /// ```
-    /// use tokengate::api::Rejection;
+    /// use tokengate::api::adapter::Rejection;
     /// assert_eq!(Rejection::Unauthorized.response("TokenGateLayer").status(), 401);
     /// assert_eq!(Rejection::Unavailable.response("TokenGateLayer").status(), 503);
     /// let missing = Rejection::MissingLayer.response("TokenGateLayer");
@@ -133,7 +109,8 @@ impl Rejection {
 /// adapters put one into every request they pass on; cheap to clone.
 ///
 /// ```
-/// use tokengate::api::{Endpoints, SessionLookup};
+/// use tokengate::api::Endpoints;
+/// use tokengate::api::adapter::SessionLookup;
 /// use tokengate::{Gate, store::MemoryStore};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
@@ -148,7 +125,7 @@ pub struct SessionLookup(Arc<Lookup>);
 #[derive(Debug)]
 struct Lookup {
     endpoints: Endpoints,
-    found: OnceLock<Option<SharedSession>>,
+    found: OnceLock<Option<Arc<Session>>>,
     store_failed: AtomicBool,
 }
 
@@ -177,7 +154,7 @@ impl SessionLookup {
 
     /// [`SessionLookup::session`] for the credential among `headers`
     /// ([`Endpoints::credential`]).
-    pub async fn session_of(&self, headers: &http::HeaderMap) -> Result<Option<SharedSession>, Rejection> {
+    pub async fn session_of(&self, headers: &http::HeaderMap) -> Result<Option<Arc<Session>>, Rejection> {
         self.session(self.0.endpoints.credential(headers)).await
     }
 
@@ -187,7 +164,7 @@ impl SessionLookup {
     /// [`Rejection::Unavailable`] when the store failed (not remembered:
     /// a later ask tries again), never `None` for a credential that could
     /// not be checked.
-    pub async fn session(&self, credential: Option<&str>) -> Result<Option<SharedSession>, Rejection> {
+    pub async fn session(&self, credential: Option<&str>) -> Result<Option<Arc<Session>>, Rejection> {
         // Extractors of one request run one after another, so a plain
         // once-cell is enough (no lock held across the store call).
         if let Some(found) = self.0.found.get() {
@@ -198,7 +175,7 @@ impl SessionLookup {
         };
         match self.0.endpoints.gate().authenticate(credential).await {
             Ok(session) => {
-                let session = session.map(|s| SharedSession(Arc::new(s)));
+                let session = session.map(Arc::new);
                 Ok(self.0.found.get_or_init(|| session).clone())
             }
             Err(error) => {

@@ -33,72 +33,64 @@ impl fmt::Display for DeliveryError {
 
 impl std::error::Error for DeliveryError {}
 
-/// An email to send, as `multipart/alternative`: a text part and an HTML
-/// part. A link stands alone on its own line of the text part between `<`
-/// and `>` (RFC 3986, appendix C), and in the HTML part as the exact
-/// `href`, HTML-escaped.
+/// A message to send: an email (`multipart/alternative`: the text part
+/// and the HTML part) or an SMS (the text alone; `subject` and `html`
+/// empty). In an email a link stands alone on its own line of the text
+/// part between `<` and `>` (RFC 3986, appendix C), and in the HTML part
+/// as the exact `href`, HTML-escaped. `Debug` shows neither part: both
+/// carry the code or link.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct EmailMessage {
-    /// Recipient address.
+pub struct Message {
+    /// Recipient: an email address, or an E.164 phone number.
     pub to: String,
-    /// Subject line.
+    /// Subject line (email only).
     pub subject: String,
-    /// Plain-text part (carries the code or link).
+    /// The text (of an email, its plain-text part).
     pub body: String,
-    /// HTML part (carries the same code or link).
+    /// The HTML part (email only).
     pub html: String,
 }
 
-impl EmailMessage {
-    /// A message with both parts.
+impl Message {
+    /// An email with both parts.
     ///
     /// ```
-    /// let m = tokengate::delivery::EmailMessage::new("a@example.com", "Hi", "text", "<p>html</p>");
+    /// let m = tokengate::delivery::Message::email("a@example.com", "Hi", "text", "<p>html</p>");
     /// assert_eq!(m.html, "<p>html</p>");
     /// ```
-    pub fn new(
+    pub fn email(
         to: impl Into<String>,
         subject: impl Into<String>,
         body: impl Into<String>,
         html: impl Into<String>,
     ) -> Self {
-        EmailMessage {
+        Message {
             to: to.into(),
             subject: subject.into(),
             body: body.into(),
             html: html.into(),
         }
     }
+
+    /// An SMS.
+    ///
+    /// ```
+    /// let m = tokengate::delivery::Message::sms("+15005550006", "Your code is 493817");
+    /// assert!(m.subject.is_empty() && m.html.is_empty());
+    /// ```
+    pub fn sms(to: impl Into<String>, body: impl Into<String>) -> Self {
+        Message::email(to, "", body, "")
+    }
 }
 
-impl fmt::Debug for EmailMessage {
+impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The body carries a secret.
-        f.debug_struct("EmailMessage")
+        f.debug_struct("Message")
             .field("to", &self.to)
             .field("subject", &self.subject)
             .field("body", &"[redacted]")
             .field("html", &"[redacted]")
-            .finish()
-    }
-}
-
-/// An SMS to send.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SmsMessage {
-    /// E.164 recipient.
-    pub to: String,
-    /// Text (carries the code).
-    pub body: String,
-}
-
-impl fmt::Debug for SmsMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmsMessage")
-            .field("to", &self.to)
-            .field("body", &"[redacted]")
             .finish()
     }
 }
@@ -110,7 +102,7 @@ impl fmt::Debug for SmsMessage {
 #[async_trait]
 pub trait Mailer: Send + Sync + fmt::Debug + 'static {
     /// Sends one message; an error withdraws the token.
-    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError>;
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError>;
 }
 
 /// Sends SMS.
@@ -120,17 +112,17 @@ pub trait Mailer: Send + Sync + fmt::Debug + 'static {
 #[async_trait]
 pub trait SmsSender: Send + Sync + fmt::Debug + 'static {
     /// Sends one message; an error withdraws the token.
-    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError>;
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError>;
 }
 
 /// Development fallback: writes each email, code included, to the log at
 /// WARN level under target `tokengate::delivery`. Never use it in production.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LogMailer;
+pub(crate) struct LogMailer;
 
 #[async_trait]
 impl Mailer for LogMailer {
-    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         tracing::warn!(
             target: "tokengate::delivery",
             to = %message.to,
@@ -144,11 +136,11 @@ impl Mailer for LogMailer {
 
 /// Development fallback: writes each SMS, code included, to the log.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LogSms;
+pub(crate) struct LogSms;
 
 #[async_trait]
 impl SmsSender for LogSms {
-    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         tracing::warn!(
             target: "tokengate::delivery",
             to = %message.to,
@@ -167,13 +159,13 @@ pub(crate) use templates::{render, render_html, TemplateValues};
 mod smtp;
 #[cfg(feature = "smtp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
-pub use smtp::SmtpMailer;
+pub use smtp::{smtp_mailer, smtp_mailer_with_root_ca};
 
 #[cfg(feature = "sms-webhook")]
 mod sms_webhook;
 #[cfg(feature = "sms-webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sms-webhook")))]
-pub use sms_webhook::WebhookSms;
+pub use sms_webhook::sms_webhook;
 
 /// Default timeout for webhook delivery.
 pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -184,12 +176,9 @@ mod tests {
 
     #[test]
     fn messages_redact_bodies() {
-        let m = EmailMessage::new("a@b.c", "s", "123456", "<b>123456</b>");
+        let m = Message::email("a@b.c", "s", "123456", "<b>123456</b>");
         assert!(!format!("{m:?}").contains("123456"));
-        let s = SmsMessage {
-            to: "+1".into(),
-            body: "123456".into(),
-        };
+        let s = Message::sms("+1", "123456");
         assert!(!format!("{s:?}").contains("123456"));
     }
 }

@@ -1,26 +1,31 @@
 //! SMS by `POST {"to","body"}` to a webhook (reqwest, rustls).
 
-use super::{DeliveryError, SmsMessage, SmsSender};
+use super::{DeliveryError, Message, SmsSender};
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// Sends each SMS as `POST {"to","body"}` JSON to a webhook; a non-2xx
-/// answer or a timeout (default 5 s) is a delivery failure.
+/// A sender posting each SMS as `POST {"to","body"}` JSON to `url`, with
+/// a total `timeout` per message (redirects are not followed); a non-2xx
+/// answer or a timeout is a delivery failure (the token is withdrawn, 503).
+///
+/// ```
+/// use std::time::Duration;
+/// let sms = tokengate::delivery::sms_webhook("http://127.0.0.1:9000/sms", Duration::from_secs(5));
+/// assert!(sms.is_ok());
+/// assert!(tokengate::delivery::sms_webhook("ftp://x", Duration::from_secs(5)).is_err());
+/// ```
+pub fn sms_webhook(url: &str, timeout: Duration) -> Result<impl SmsSender, DeliveryError> {
+    WebhookSms::new(url, timeout)
+}
+
 #[derive(Debug, Clone)]
-pub struct WebhookSms {
+struct WebhookSms {
     url: String,
     client: reqwest::Client,
 }
 
 impl WebhookSms {
-    /// A sender posting to `url`, with a total timeout per message.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let sms = tokengate::delivery::WebhookSms::new("http://127.0.0.1:9000/sms", Duration::from_secs(5));
-    /// assert!(sms.is_ok());
-    /// ```
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, DeliveryError> {
+    fn new(url: &str, timeout: Duration) -> Result<Self, DeliveryError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(DeliveryError::Config(
                 "the SMS webhook must be an http(s) URL".to_owned(),
@@ -41,7 +46,7 @@ impl WebhookSms {
 
 #[async_trait]
 impl SmsSender for WebhookSms {
-    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         let response = self
             .client
             .post(&self.url)

@@ -1,18 +1,47 @@
 //! Email over SMTP (lettre, rustls).
 
-use super::{DeliveryError, EmailMessage, Mailer};
+use super::{DeliveryError, Mailer, Message};
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::AsyncSmtpTransport;
-use lettre::{AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncTransport, Message as Email, Tokio1Executor};
 
-/// Sends email over SMTP with lettre: `smtp://host:port` (plain),
+/// A mailer sending over SMTP with lettre, from `from` (e.g.
+/// `Login <no-reply@example.com>`), to `url`: `smtp://host:port` (plain),
 /// `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port`
-/// (implicit TLS); credentials as `smtp://user:pass@host`. TLS trusts
-/// the built-in web PKI roots, or only a private CA with
-/// [`SmtpMailer::from_url_with_root_ca`].
-pub struct SmtpMailer {
+/// (implicit TLS); credentials as `smtp://user:pass@host`. TLS trusts the
+/// built-in web PKI roots ([`smtp_mailer_with_root_ca`] for a private CA).
+/// Each message is `multipart/alternative` (text and HTML).
+///
+/// ```
+/// let mailer = tokengate::delivery::smtp_mailer("smtp://127.0.0.1:2525", "no-reply@example.com");
+/// assert!(mailer.is_ok());
+/// assert!(tokengate::delivery::smtp_mailer("ftp://x", "a@b.c").is_err());
+/// ```
+pub fn smtp_mailer(url: &str, from: &str) -> Result<impl Mailer, DeliveryError> {
+    SmtpMailer::build(url, from, None)
+}
+
+/// [`smtp_mailer`] trusting only the CA in `ca_pem` (PEM, one or more
+/// certificates) instead of the built-in web PKI roots: for a relay whose
+/// certificate comes from a private CA. The URL must use TLS (`smtps://`
+/// or `?tls=required`), and the server's certificate must name the URL's
+/// host (or IP address).
+///
+/// ```
+/// use tokengate::delivery::smtp_mailer_with_root_ca;
+/// let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+/// let plain = smtp_mailer_with_root_ca("smtp://127.0.0.1:2525", "a@b.c", pem.as_bytes());
+/// assert!(plain.is_err(), "a CA without TLS is a mistake");
+/// let no_certificate = smtp_mailer_with_root_ca("smtps://127.0.0.1:465", "a@b.c", b"nothing");
+/// assert!(no_certificate.is_err());
+/// ```
+pub fn smtp_mailer_with_root_ca(url: &str, from: &str, ca_pem: &[u8]) -> Result<impl Mailer, DeliveryError> {
+    SmtpMailer::build(url, from, Some(ca_pem))
+}
+
+struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
 }
@@ -26,35 +55,6 @@ impl std::fmt::Debug for SmtpMailer {
 }
 
 impl SmtpMailer {
-    /// A mailer for `url`, sending from `from` (e.g. `Login <no-reply@example.com>`).
-    ///
-    /// ```
-    /// let mailer = tokengate::delivery::SmtpMailer::from_url("smtp://127.0.0.1:2525", "no-reply@example.com");
-    /// assert!(mailer.is_ok());
-    /// assert!(tokengate::delivery::SmtpMailer::from_url("ftp://x", "a@b.c").is_err());
-    /// ```
-    pub fn from_url(url: &str, from: &str) -> Result<Self, DeliveryError> {
-        Self::build(url, from, None)
-    }
-
-    /// [`SmtpMailer::from_url`] trusting only the CA in `ca_pem` (PEM,
-    /// one or more certificates) instead of the built-in web PKI roots:
-    /// for a relay whose certificate comes from a private CA. The URL
-    /// must use TLS (`smtps://` or `?tls=required`), and the server's
-    /// certificate must name the URL's host (or IP address).
-    ///
-    /// ```
-    /// use tokengate::delivery::SmtpMailer;
-    /// let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-    /// let plain = SmtpMailer::from_url_with_root_ca("smtp://127.0.0.1:2525", "a@b.c", pem.as_bytes());
-    /// assert!(plain.is_err(), "a CA without TLS is a mistake");
-    /// let no_certificate = SmtpMailer::from_url_with_root_ca("smtps://127.0.0.1:465", "a@b.c", b"nothing");
-    /// assert!(no_certificate.is_err());
-    /// ```
-    pub fn from_url_with_root_ca(url: &str, from: &str, ca_pem: &[u8]) -> Result<Self, DeliveryError> {
-        Self::build(url, from, Some(ca_pem))
-    }
-
     fn build(url: &str, from: &str, ca_pem: Option<&[u8]>) -> Result<Self, DeliveryError> {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| DeliveryError::Config(format!("invalid SMTP URL: {e}")))?;
@@ -140,12 +140,12 @@ fn tls_target_reads_the_url_as_lettre_does() {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         let to: Mailbox = message
             .to
             .parse()
             .map_err(|e| DeliveryError::Refused(format!("invalid recipient: {e}")))?;
-        let email = Message::builder()
+        let email = Email::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())

@@ -6,38 +6,16 @@ use std::time::Duration;
 use super::tokens::Issued;
 use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
-use crate::delivery::{render, render_html, DeliveryError, EmailMessage, SmsMessage, TemplateValues};
+use crate::delivery::{render, render_html, DeliveryError, Message, TemplateValues};
 use crate::directory::Address;
 use crate::error::Error;
-use crate::model::{Token, TokenKind, UserId};
+use crate::model::{ClientInfo, Token, TokenKind, UserId};
 use crate::observe;
 use crate::phrase::security_phrase;
 use crate::policy::FlowLimits;
 use crate::secret::{random_digits, random_hex, Purpose};
 use crate::store::{RateBucket, PROVISIONAL_GRACE};
 use crate::time::now_ms;
-
-/// Who asks for a token.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct Requester {
-    /// The client address (for per-IP limits).
-    pub ip: Option<IpAddr>,
-    /// An API-key caller: bypasses the issuance limits.
-    pub trusted: bool,
-}
-
-impl Requester {
-    /// A requester from `ip`, trusted or not.
-    ///
-    /// ```
-    /// let anonymous = tokengate::Requester::new(None, false);
-    /// assert!(!anonymous.trusted);
-    /// ```
-    pub fn new(ip: Option<IpAddr>, trusted: bool) -> Self {
-        Requester { ip, trusted }
-    }
-}
 
 /// One flow as its limits and directory rules see it.
 struct Flow<'a> {
@@ -88,7 +66,7 @@ impl Gate {
         user_id: &str,
         email: &str,
         phrase: bool,
-        requester: Requester,
+        client: &ClientInfo,
     ) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let email = normalize_email(email)?;
@@ -96,7 +74,7 @@ impl Gate {
         let lifetime = self.flows().lifetimes.otp;
         let flow = Flow::new("email", &self.flows().limits.email, lifetime);
         let owner = self
-            .flow_owner(flow, Address::Email(&email), user_id, &requested, requester)
+            .flow_owner(flow, Address::Email(&email), user_id, &requested, client)
             .await?;
         let issued = Issued {
             phrase: phrase.then(security_phrase),
@@ -115,7 +93,7 @@ impl Gate {
             .await?;
         let templates = &self.flows().templates;
         let values = self.template_values(&token, "", lifetime.as_secs());
-        let message = EmailMessage::new(
+        let message = Message::email(
             email,
             render(&templates.email_otp_subject, &values),
             render(&templates.email_otp_body, &values),
@@ -134,7 +112,7 @@ impl Gate {
         email: &str,
         url: Option<&str>,
         phrase: bool,
-        requester: Requester,
+        client: &ClientInfo,
     ) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let email = normalize_email(email)?;
@@ -144,7 +122,7 @@ impl Gate {
         let lifetime = self.flows().lifetimes.magic_url;
         let flow = Flow::new("magic", &self.flows().limits.magic_url, lifetime);
         let owner = self
-            .flow_owner(flow, Address::Email(&email), user_id, &requested, requester)
+            .flow_owner(flow, Address::Email(&email), user_id, &requested, client)
             .await?;
         let issued = Issued {
             phrase: phrase.then(security_phrase),
@@ -174,7 +152,7 @@ impl Gate {
         let link = zeroize::Zeroizing::new(link);
         let templates = &self.flows().templates;
         let values = self.template_values(&token, &link, lifetime.as_secs());
-        let message = EmailMessage::new(
+        let message = Message::email(
             email,
             render(&templates.magic_url_subject, &values),
             render(&templates.magic_url_body, &values),
@@ -186,14 +164,14 @@ impl Gate {
 
     /// Sends a 6-digit code by SMS to an E.164 number, with the same
     /// directory rules as email.
-    pub async fn create_phone_token(&self, user_id: &str, phone: &str, requester: Requester) -> Result<Token, Error> {
+    pub async fn create_phone_token(&self, user_id: &str, phone: &str, client: &ClientInfo) -> Result<Token, Error> {
         let requested = UserId::parse_or_generate(user_id)?;
         let phone = normalize_phone(phone)?;
         let sms = self.sms_sender().ok_or(Error::PhoneDisabled)?;
         let lifetime = self.flows().lifetimes.otp;
         let flow = Flow::new("phone", &self.flows().limits.phone, lifetime);
         let owner = self
-            .flow_owner(flow, Address::Phone(&phone), user_id, &requested, requester)
+            .flow_owner(flow, Address::Phone(&phone), user_id, &requested, client)
             .await?;
         let issued = Issued {
             phrase: None,
@@ -211,10 +189,7 @@ impl Gate {
             )
             .await?;
         let values = self.template_values(&token, "", lifetime.as_secs());
-        let message = SmsMessage {
-            to: phone,
-            body: render(&self.flows().templates.sms_body, &values),
-        };
+        let message = Message::sms(phone, render(&self.flows().templates.sms_body, &values));
         let outcome = sms.send(&message).await;
         self.finish_delivery(token, "", &message.to, outcome).await
     }
@@ -226,8 +201,8 @@ impl Gate {
     /// Otherwise a stranger could claim an id before the application first
     /// issues a token for it, and the application's tokens would then log
     /// into the stranger's account.
-    fn may_create(&self, user_id: &str, requester: Requester) -> bool {
-        user_id == crate::model::UNIQUE_ID || requester.trusted || self.policy().client_chosen_ids
+    fn may_create(&self, user_id: &str, client: &ClientInfo) -> bool {
+        user_id == crate::model::UNIQUE_ID || client.trusted || self.policy().client_chosen_ids
     }
 
     fn template_values<'a>(&'a self, token: &'a Token, link: &'a str, seconds: u64) -> TemplateValues<'a> {
@@ -285,19 +260,19 @@ impl Gate {
         address: Address<'_>,
         user_id: &str,
         requested: &UserId,
-        requester: Requester,
+        client: &ClientInfo,
     ) -> Result<UserId, Error> {
         let found = self.directory().owner(address).await?;
         let (Address::Email(text) | Address::Phone(text)) = address;
-        self.check_limits(&flow, text, found.is_some(), requester).await?;
-        let until = (!requester.trusted).then(|| now_ms() + (flow.lifetime + PROVISIONAL_GRACE).as_millis() as i64);
+        self.check_limits(&flow, text, found.is_some(), client).await?;
+        let until = (!client.trusted).then(|| now_ms() + (flow.lifetime + PROVISIONAL_GRACE).as_millis() as i64);
         let directory = self.directory();
         match found {
             Some((owner, false)) => Ok(owner),
             Some((owner, true)) => directory.bind(address, &owner, true, until).await,
             None => {
                 directory
-                    .bind(address, requested, self.may_create(user_id, requester), until)
+                    .bind(address, requested, self.may_create(user_id, client), until)
                     .await
             }
         }
@@ -312,9 +287,9 @@ impl Gate {
         flow: &Flow<'_>,
         address: &str,
         known: bool,
-        requester: Requester,
+        client: &ClientInfo,
     ) -> Result<(), Error> {
-        if requester.trusted {
+        if client.trusted {
             return Ok(());
         }
         let all = &self.flows().limits;
@@ -327,7 +302,7 @@ impl Gate {
             limits.per_address,
             all.min_interval.as_millis() as i64,
         )];
-        if let Some(ip) = requester.ip {
+        if let Some(ip) = client.ip {
             for (scope, network) in client_networks(ip) {
                 let limit = match scope {
                     "client" => limits.per_client,

@@ -9,7 +9,6 @@ mod sessions;
 mod tokens;
 
 pub use builder::GateBuilder;
-pub use flows::Requester;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +18,7 @@ use crate::directory::Directory;
 use crate::events::{Event, EventSink};
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy};
 use crate::secret::ServerSecret;
-use crate::store::{EventWritingStore, RedeemRules, Store};
+use crate::store::{EventWritingStore, Store};
 
 /// Custom token length bounds (hex characters) and default.
 pub const TOKEN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
@@ -30,6 +29,7 @@ pub const TOKEN_EXPIRE_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 /// Longest secret accepted in an exchange; longer cannot be ours.
 const MAX_SECRET_LEN: usize = 256;
 /// Most sessions the local cache holds.
+#[cfg(feature = "redis")]
 const SESSION_CACHE_CAPACITY: usize = 100_000;
 /// The project of a deployment that names none.
 const DEFAULT_PROJECT: &str = "default";
@@ -105,16 +105,15 @@ struct Inner {
 
 /// Settings of the passwordless flows.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct FlowSettings {
+pub(crate) struct FlowSettings {
     /// Issuance limits.
-    pub limits: IssueLimits,
+    pub(crate) limits: IssueLimits,
     /// Token lifetimes.
-    pub lifetimes: FlowLifetimes,
+    pub(crate) lifetimes: FlowLifetimes,
     /// Where magic links may point.
-    pub redirect: RedirectPolicy,
+    pub(crate) redirect: RedirectPolicy,
     /// Message templates.
-    pub templates: Templates,
+    pub(crate) templates: Templates,
 }
 
 impl Gate {
@@ -134,29 +133,29 @@ impl Gate {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
 
     /// The passwordless flow settings.
-    pub fn flows(&self) -> &FlowSettings {
+    pub(crate) fn flows(&self) -> &FlowSettings {
         &self.inner.flows
     }
 
     /// The directory (email/phone to user).
-    pub fn directory(&self) -> &Arc<dyn Directory> {
+    pub(crate) fn directory(&self) -> &Arc<dyn Directory> {
         &self.inner.directory
     }
 
     /// The mailer; `None` when none is configured outside development mode
     /// (the email routes then answer 503 `general_smtp_disabled`).
-    pub fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
+    pub(crate) fn mailer(&self) -> Option<&Arc<dyn Mailer>> {
         self.inner.mailer.as_ref()
     }
 
     /// The SMS sender; `None` when none is configured outside development
     /// mode (the phone route then answers 503 `general_phone_disabled`).
-    pub fn sms_sender(&self) -> Option<&Arc<dyn SmsSender>> {
+    pub(crate) fn sms_sender(&self) -> Option<&Arc<dyn SmsSender>> {
         self.inner.sms.as_ref()
     }
 
@@ -185,17 +184,9 @@ impl Gate {
         self.inner.policy.idle_timeout.map_or(0, |d| d.as_millis() as i64)
     }
 
-    fn rules(&self) -> RedeemRules {
-        let p = &self.inner.policy;
-        RedeemRules {
-            max_sessions: p.max_sessions,
-            burn_after_failures: p.burn_after_failures,
-            lockout_after_failures: p.lockout_after_failures,
-            lockout_ms: p.lockout_duration.as_millis() as i64,
-            idle_ms: self.idle_ms(),
-            client_failures: p.client_failures,
-            client_window_ms: p.client_failure_window.as_millis() as i64,
-        }
+    /// The rules a redemption or a new session enforces.
+    fn rules(&self) -> &Policy {
+        &self.inner.policy
     }
 
     /// The name a client's failure and issuance counters go by: a digest of

@@ -1,5 +1,5 @@
-//! Sessions: creation records, authentication (with the local cache),
-//! listing, extension, logout, and the users they belong to.
+//! Sessions: creation records, authentication, listing, extension, logout,
+//! and the users they belong to. (The optional session cache wraps the store.)
 
 use super::announce;
 use super::{Gate, MAX_USER_AGENT_LEN};
@@ -187,16 +187,14 @@ impl Gate {
                 .delete_user(user, now)
                 .await?
                 .ok_or(Error::UserNotFound)?;
-            observe::sessions_deleted(deleted.sessions.len() as u64);
-            self.inner
-                .directory
-                .delete(user, &deleted.email, &deleted.phone)
-                .await?;
+            let (record, sessions) = deleted;
+            observe::sessions_deleted(sessions.len() as u64);
+            self.inner.directory.delete(user, &record.email, &record.phone).await?;
             if self.announcing() {
                 // Its sessions end first, then the user.
                 let at = from_ms(now);
-                let mut events = announce::sessions_deleted(user, deleted.sessions, at);
-                events.push(announce::user_deleted(deleted.user.into_user(user), at));
+                let mut events = announce::sessions_deleted(user, sessions, at);
+                events.push(announce::user_deleted(record.into_user(user), at));
                 self.announce(events);
             }
             Ok(())

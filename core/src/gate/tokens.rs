@@ -67,15 +67,9 @@ impl Gate {
             Some(Address::Phone(phone)) => ("", phone),
             _ => ("", ""),
         };
-        let user = User {
-            id: token.user_id.clone(),
-            created_at: token.created_at,
-            updated_at: token.created_at,
-            email: email.to_owned(),
-            phone: phone.to_owned(),
-            email_verification: false,
-            phone_verification: false,
-        };
+        let mut user = User::new(token.user_id.clone(), token.created_at);
+        user.email = email.to_owned();
+        user.phone = phone.to_owned();
         (announce::user_created(user), announce::token_created(token))
     }
 
@@ -172,7 +166,7 @@ impl Gate {
         match self
             .inner
             .store
-            .redeem_token(user, &token_digest, &record, &self.rules(), client_key.as_deref(), now)
+            .redeem_token(user, &token_digest, &record, self.rules(), client_key.as_deref(), now)
             .await?
         {
             Redemption::Redeemed {
@@ -188,7 +182,7 @@ impl Gate {
                 let (email, phone) = match kind {
                     TokenKind::EmailOtp | TokenKind::MagicUrl => (true, false),
                     TokenKind::Phone => (false, true),
-                    _ => (false, false),
+                    TokenKind::Custom => (false, false),
                 };
                 if email || phone {
                     // The session exists already; a failure here only delays the flag.
@@ -219,8 +213,6 @@ impl Gate {
                 observe::rate_limited("exchange");
                 Err(Error::RateLimited)
             }
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::InvalidToken),
         }
     }
 
@@ -236,25 +228,18 @@ impl Gate {
         let inserted = self
             .inner
             .store
-            .insert_session(user, &record, &self.rules(), record.created_ms)
+            .insert_session(user, &record, self.rules(), record.created_ms)
             .await?;
         let session = record.to_session(user);
         if self.announcing() {
             let at = session.created_at;
             let mut events = Vec::new();
-            if inserted.user_created {
-                events.push(announce::user_created(User {
-                    id: user.clone(),
-                    created_at: at,
-                    updated_at: at,
-                    email: String::new(),
-                    phone: String::new(),
-                    email_verification: false,
-                    phone_verification: false,
-                }));
+            let (user_created, evicted) = inserted;
+            if user_created {
+                events.push(announce::user_created(User::new(user.clone(), at)));
             }
             events.push(announce::session(EventKind::SessionCreate, session.clone(), at));
-            events.extend(announce::sessions_deleted(user, inserted.evicted, at));
+            events.extend(announce::sessions_deleted(user, evicted, at));
             self.announce(events);
         }
         Ok((session, credential.encode()))

@@ -6,8 +6,7 @@ pub(crate) mod redirect;
 
 use std::time::Duration;
 
-pub(crate) use redirect::parse_origin;
-pub use redirect::{Origin, RedirectPolicy};
+pub(crate) use redirect::{parse_origin, Origin, RedirectPolicy};
 
 /// Longest a session may live: one year.
 pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -17,7 +16,7 @@ pub const MAX_SESSIONS_LIMIT: u32 = 100;
 pub const IDLE_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Session and brute-force policy. Build it through [`crate::GateBuilder`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Policy {
     /// How long a new or extended session lives. Default 30 days, at most a year.
@@ -58,6 +57,23 @@ pub struct Policy {
     pub client_chosen_ids: bool,
 }
 
+impl Policy {
+    /// [`Policy::idle_timeout`] in ms as stores take it (0: none).
+    pub fn idle_ms(&self) -> i64 {
+        self.idle_timeout.map_or(0, |idle| idle.as_millis() as i64)
+    }
+
+    /// [`Policy::lockout_duration`] in ms.
+    pub fn lockout_ms(&self) -> i64 {
+        self.lockout_duration.as_millis() as i64
+    }
+
+    /// [`Policy::client_failure_window`] in ms.
+    pub fn client_window_ms(&self) -> i64 {
+        self.client_failure_window.as_millis() as i64
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -76,9 +92,22 @@ impl Default for Policy {
     }
 }
 
-/// Issuance limits of one passwordless flow, per
-/// [`IssueLimits::window`] (an hour by default). API-key callers bypass
-/// them; 0 turns a limit off.
+/// Issuance limits of one passwordless flow, per issuance window (an hour
+/// by default, [`GateBuilder::issue_window`](crate::GateBuilder::issue_window)).
+/// API-key callers bypass them; 0 turns a limit off. Set with
+/// [`GateBuilder::email_limits`](crate::GateBuilder::email_limits) and its
+/// siblings, starting from the defaults ([`FlowLimits::EMAIL`],
+/// [`FlowLimits::MAGIC_URL`], [`FlowLimits::PHONE`]):
+///
+/// | flow | address | client (IPv4, IPv6 /64) | IPv4 /24 | IPv6 /56 | IPv6 /48 | new addresses | known addresses |
+/// |---|---:|---:|---:|---:|---:|---:|---:|
+/// | email OTP | 10 | 10 | 100 | 30 | 100 | 10,000 | 100,000 |
+/// | magic URL | 60 | 60 | 300 | 120 | 300 | 10,000 | 100,000 |
+/// | phone OTP (each SMS costs money) | 10 | 10 | 50 | 20 | 50 | 1,000 | 10,000 |
+///
+/// So one /48 or one /24 spends at most 1-5 % of a flow's new-address
+/// ceiling in an hour, and none of the known-address one that returning
+/// users draw on beyond its own per-prefix budget.
 ///
 /// A request counts against every bucket that applies, all at once or not
 /// at all (a refused request spends nothing): its address, its client at
@@ -110,14 +139,21 @@ pub struct FlowLimits {
 }
 
 impl FlowLimits {
+    /// The email OTP defaults.
+    pub const EMAIL: FlowLimits = FlowLimits::new(10, 10, 100, 30, 100, 10_000, 100_000);
+    /// The magic URL defaults.
+    pub const MAGIC_URL: FlowLimits = FlowLimits::new(60, 60, 300, 120, 300, 10_000, 100_000);
+    /// The phone OTP defaults.
+    pub const PHONE: FlowLimits = FlowLimits::new(10, 10, 50, 20, 50, 1_000, 10_000);
+
     /// Limits with every field given (the struct is `#[non_exhaustive]`).
     ///
     /// ```
     /// let limits = tokengate::policy::FlowLimits::new(10, 10, 100, 30, 100, 10_000, 100_000);
-    /// assert_eq!(limits.per_ipv6_56, 30);
+    /// assert_eq!(limits, tokengate::policy::FlowLimits::EMAIL);
     /// ```
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub const fn new(
         per_address: u32,
         per_client: u32,
         per_ipv4_24: u32,
@@ -138,39 +174,24 @@ impl FlowLimits {
     }
 }
 
-/// Issuance limits of the passwordless flows, per window. API-key callers
-/// bypass them. The defaults, per hour:
-///
-/// | flow | address | client (IPv4, IPv6 /64) | IPv4 /24 | IPv6 /56 | IPv6 /48 | new addresses | known addresses |
-/// |---|---:|---:|---:|---:|---:|---:|---:|
-/// | email OTP | 10 | 10 | 100 | 30 | 100 | 10,000 | 100,000 |
-/// | magic URL | 60 | 60 | 300 | 120 | 300 | 10,000 | 100,000 |
-/// | phone OTP | 10 | 10 | 50 | 20 | 50 | 1,000 | 10,000 |
-///
-/// So one /48 or one /24 spends at most 1-5 % of a flow's new-address
-/// ceiling in an hour, and none of the known-address one that returning
-/// users draw on beyond its own per-prefix budget.
+/// Issuance limits of the three flows and their window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IssueLimits {
-    /// Email OTPs.
-    pub email: FlowLimits,
-    /// Magic URLs.
-    pub magic_url: FlowLimits,
-    /// Phone OTPs (each SMS costs money).
-    pub phone: FlowLimits,
-    /// Shortest gap between two sends of one kind to one address (default 60 s).
-    pub min_interval: Duration,
-    /// The counting window (default one hour).
-    pub window: Duration,
+pub(crate) struct IssueLimits {
+    pub(crate) email: FlowLimits,
+    pub(crate) magic_url: FlowLimits,
+    pub(crate) phone: FlowLimits,
+    /// Shortest gap between two sends of one kind to one address.
+    pub(crate) min_interval: Duration,
+    /// The counting window.
+    pub(crate) window: Duration,
 }
 
 impl Default for IssueLimits {
     fn default() -> Self {
         IssueLimits {
-            email: FlowLimits::new(10, 10, 100, 30, 100, 10_000, 100_000),
-            magic_url: FlowLimits::new(60, 60, 300, 120, 300, 10_000, 100_000),
-            phone: FlowLimits::new(10, 10, 50, 20, 50, 1_000, 10_000),
+            email: FlowLimits::EMAIL,
+            magic_url: FlowLimits::MAGIC_URL,
+            phone: FlowLimits::PHONE,
             min_interval: Duration::from_secs(60),
             window: Duration::from_secs(3600),
         }
@@ -179,12 +200,11 @@ impl Default for IssueLimits {
 
 /// Lifetimes of the passwordless tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FlowLifetimes {
+pub(crate) struct FlowLifetimes {
     /// Email and phone OTPs (default 10 minutes).
-    pub otp: Duration,
+    pub(crate) otp: Duration,
     /// Magic URLs (default 15 minutes).
-    pub magic_url: Duration,
+    pub(crate) magic_url: Duration,
 }
 
 impl Default for FlowLifetimes {

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    idle_deadline, DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord,
-    SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, RateBucket, RateLimitStore, Redemption, SessionRecord, SessionStore, StoreError, TokenRecord,
+    UserRecord, UserStore,
 };
 use crate::model::{SessionOrigin, UserId};
+use crate::policy::Policy;
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 
@@ -130,8 +131,8 @@ impl UserState {
             && self.directory.is_none()
     }
 
-    fn add_session(&mut self, record: SessionRecord, rules: &RedeemRules, now_ms: i64) -> Vec<SessionRecord> {
-        let deadline_ms = idle_deadline(record.expire_ms, rules.idle_ms, now_ms);
+    fn add_session(&mut self, record: SessionRecord, rules: &Policy, now_ms: i64) -> Vec<SessionRecord> {
+        let deadline_ms = idle_deadline(record.expire_ms, rules.idle_ms(), now_ms);
         let new_id = record.id.clone();
         self.sessions.push(StoredSession { record, deadline_ms });
         let limit = rules.max_sessions as usize;
@@ -155,14 +156,14 @@ impl UserState {
         evicted
     }
 
-    fn record_failure(&mut self, rules: &RedeemRules, now_ms: i64) {
+    fn record_failure(&mut self, rules: &Policy, now_ms: i64) {
         self.failures += 1;
-        self.failures_expire_ms = now_ms + rules.lockout_ms;
+        self.failures_expire_ms = now_ms + rules.lockout_ms();
         if rules.burn_after_failures > 0 && self.failures.is_multiple_of(rules.burn_after_failures) {
             self.tokens.retain(|t| !t.low_entropy);
         }
         if rules.lockout_after_failures > 0 && self.failures >= rules.lockout_after_failures {
-            self.locked_until_ms = now_ms + rules.lockout_ms;
+            self.locked_until_ms = now_ms + rules.lockout_ms();
             self.failures = 0;
         }
     }
@@ -286,7 +287,7 @@ impl SessionStore for MemoryStore {
         user: &UserId,
         token: &Digest,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
@@ -312,7 +313,7 @@ impl SessionStore for MemoryStore {
                         let entry = u
                             .client_failures
                             .entry(client.to_owned())
-                            .or_insert((0, now_ms + rules.client_window_ms));
+                            .or_insert((0, now_ms + rules.client_window_ms()));
                         entry.0 += 1;
                     }
                     // Wrong guesses at unguessable secrets cannot lock the user out.
@@ -340,12 +341,12 @@ impl SessionStore for MemoryStore {
         &self,
         user: &UserId,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         now_ms: i64,
-    ) -> Result<InsertedSession, StoreError> {
+    ) -> Result<(bool, Vec<SessionRecord>), StoreError> {
         self.with_user(user, now_ms, |u| {
             let user_created = u.remember(now_ms, 0);
-            InsertedSession::new(user_created, u.add_session(session.clone(), rules, now_ms))
+            (user_created, u.add_session(session.clone(), rules, now_ms))
         })
     }
 
@@ -496,7 +497,11 @@ impl UserStore for MemoryStore {
         })
     }
 
-    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+    async fn delete_user(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Option<(UserRecord, Vec<SessionRecord>)>, StoreError> {
         let mut state = self.lock()?;
         let Some(mut removed) = state.users.remove(user) else {
             return Ok(None);
@@ -506,12 +511,7 @@ impl UserStore for MemoryStore {
             return Ok(None);
         }
         let record = removed.directory.unwrap_or_default();
-        Ok(Some(DeletedUser {
-            email: record.email.clone(),
-            phone: record.phone.clone(),
-            sessions: removed.sessions.into_iter().map(|s| s.record).collect(),
-            user: record,
-        }))
+        Ok(Some((record, removed.sessions.into_iter().map(|s| s.record).collect())))
     }
 
     async fn load_user(&self, user: &UserId, now_ms: i64) -> Result<Option<UserRecord>, StoreError> {

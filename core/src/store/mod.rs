@@ -11,8 +11,10 @@ use async_trait::async_trait;
 
 use crate::events::Event;
 use crate::model::UserId;
+use crate::policy::Policy;
 use crate::secret::Digest;
 
+#[cfg(feature = "redis")]
 mod cache;
 pub mod memory;
 mod records;
@@ -23,11 +25,10 @@ pub mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{EventStream, RedisRevocations, RedisStore, RedisStoreConfig};
-pub use cache::{CachedStore, RevocationChannel, SessionCache};
+#[cfg(feature = "redis")]
+pub(crate) use cache::{CachedStore, RevocationChannel, SessionCache};
 pub use memory::MemoryStore;
-pub use records::{
-    DeletedUser, InsertedSession, RateBucket, RedeemRules, Redemption, SessionRecord, TokenRecord, UserRecord,
-};
+pub use records::{RateBucket, Redemption, SessionRecord, TokenRecord, UserRecord};
 
 pub use crate::error::StoreError;
 
@@ -71,21 +72,22 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         user: &UserId,
         token: &Digest,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError>;
 
     /// Creates a session directly (server-created), enforcing the limit.
-    /// Returns the evicted sessions and, as [`SessionStore::insert_token`]
-    /// does, whether this made the user known (for good).
+    /// Answers whether this made the user known (for good), as
+    /// [`SessionStore::insert_token`] does, and the sessions the limit
+    /// evicted.
     async fn insert_session(
         &self,
         user: &UserId,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         now_ms: i64,
-    ) -> Result<InsertedSession, StoreError>;
+    ) -> Result<(bool, Vec<SessionRecord>), StoreError>;
 
     /// The live session with this credential digest, refreshing the idle
     /// deadline (`idle_ms` after now; 0: no idle timeout) at most once per
@@ -175,10 +177,16 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Deletes the user in one step: directory record, tokens, sessions,
-    /// failure streak and lockout. `None` when the id was unknown (nothing
-    /// was there). Address bindings are separate keys: the caller removes
-    /// them with [`UserStore::unlink_address`].
-    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError>;
+    /// failure streak and lockout. Answers the record as it was (the
+    /// default when there was none) and the live sessions that were
+    /// deleted; `None` when the id was unknown (nothing was there).
+    /// Address bindings are separate keys: the caller removes them with
+    /// [`UserStore::unlink_address`].
+    async fn delete_user(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Option<(UserRecord, Vec<SessionRecord>)>, StoreError>;
 
     /// The directory record of `user`.
     async fn load_user(&self, user: &UserId, now_ms: i64) -> Result<Option<UserRecord>, StoreError>;

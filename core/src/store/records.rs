@@ -136,70 +136,6 @@ impl SessionRecord {
     }
 }
 
-/// The brute-force and session-limit rules a redemption enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RedeemRules {
-    /// Live sessions per user (0 = unlimited); the oldest are evicted.
-    pub max_sessions: u32,
-    /// Burn low-entropy tokens at every multiple of this failure count (0 = never).
-    pub burn_after_failures: u32,
-    /// Lock the user's exchanges at this failure count (0 = never). Only
-    /// failures while a guessable (low-entropy) token is outstanding count,
-    /// and a lockout refuses only guessable secrets.
-    pub lockout_after_failures: u32,
-    /// Lockout length and failure-streak memory, in ms.
-    pub lockout_ms: i64,
-    /// Idle timeout in ms (0 = none): a session ends this long after its last use.
-    pub idle_ms: i64,
-    /// Failed exchanges allowed per (client, user) in [`RedeemRules::client_window_ms`]
-    /// before that client is refused ([`Redemption::Throttled`]); 0 = no limit.
-    pub client_failures: u32,
-    /// The window of [`RedeemRules::client_failures`], in ms.
-    pub client_window_ms: i64,
-}
-
-impl RedeemRules {
-    /// Rules with every field given (the struct is `#[non_exhaustive]`, so
-    /// other crates build it through this), without a per-client limit.
-    ///
-    /// ```
-    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0);
-    /// assert_eq!(rules.max_sessions, 3);
-    /// assert_eq!(rules.client_failures, 0);
-    /// ```
-    pub fn new(
-        max_sessions: u32,
-        burn_after_failures: u32,
-        lockout_after_failures: u32,
-        lockout_ms: i64,
-        idle_ms: i64,
-    ) -> Self {
-        RedeemRules {
-            max_sessions,
-            burn_after_failures,
-            lockout_after_failures,
-            lockout_ms,
-            idle_ms,
-            client_failures: 0,
-            client_window_ms: 0,
-        }
-    }
-
-    /// The same rules with a per-client failure limit.
-    ///
-    /// ```
-    /// let rules = tokengate::store::RedeemRules::new(3, 5, 100, 3_600_000, 0)
-    ///     .client_failures(10, 3_600_000);
-    /// assert_eq!(rules.client_failures, 10);
-    /// ```
-    pub fn client_failures(mut self, failures: u32, window_ms: i64) -> Self {
-        self.client_failures = failures;
-        self.client_window_ms = window_ms;
-        self
-    }
-}
-
 /// The outcome of [`SessionStore::redeem_token`](super::SessionStore::redeem_token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -223,42 +159,6 @@ pub enum Redemption {
     LockedOut,
     /// This client used up its failed exchanges for this user; nothing changed.
     Throttled,
-}
-
-/// What [`UserStore::delete_user`](super::UserStore::delete_user) removed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct DeletedUser {
-    /// The directory record's normalised email, or empty.
-    pub email: String,
-    /// The directory record's phone, or empty.
-    pub phone: String,
-    /// The live sessions that were deleted.
-    pub sessions: Vec<SessionRecord>,
-    /// The directory record as it was (default when there was none).
-    pub user: UserRecord,
-}
-
-/// What [`SessionStore::insert_session`](super::SessionStore::insert_session) did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct InsertedSession {
-    /// The session made the user known (its directory record was created).
-    pub user_created: bool,
-    /// Sessions evicted by the session limit.
-    pub evicted: Vec<SessionRecord>,
-}
-
-impl InsertedSession {
-    /// What an insert did (for stores of other crates).
-    ///
-    /// ```
-    /// let inserted = tokengate::store::InsertedSession::new(true, Vec::new());
-    /// assert!(inserted.user_created);
-    /// ```
-    pub fn new(user_created: bool, evicted: Vec<SessionRecord>) -> Self {
-        InsertedSession { user_created, evicted }
-    }
 }
 
 /// A user as the built-in directory keeps it.

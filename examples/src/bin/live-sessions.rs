@@ -28,12 +28,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use tokengate::policy::Origin;
 use tokengate::Gate;
 use tokengate_events::{follow, EventKind, EventPattern};
 use tokengate_tower::{AuthRejection, AuthSession, TokenGateLayer};
@@ -56,8 +55,8 @@ const DEFAULT_RECHECK: Duration = Duration::from_secs(60);
 struct Live {
     ended: broadcast::Sender<Ended>,
     gate: Gate,
-    /// The public URL's origin and the allowed ones.
-    origins: Arc<Vec<Origin>>,
+    /// For the handshake's origin check.
+    endpoints: tokengate::api::Endpoints,
     /// Open sockets per session id.
     open: Arc<Mutex<HashMap<String, usize>>>,
     recheck: Duration,
@@ -96,27 +95,6 @@ impl Drop for Slot {
     }
 }
 
-/// Whether the handshake comes from a page allowed to use the session: no
-/// `Origin` (not a browser page, unless it says it is cross-site), the
-/// request's own origin, the public URL's or an allowed one.
-fn origin_allowed(state: &Live, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return !headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-    };
-    // `Origin: null` (sandboxed frames, files) parses as nothing: refused.
-    let Some(origin) = origin.to_str().ok().and_then(|o| Origin::parse(o).ok()) else {
-        return false;
-    };
-    let scheme = &state.gate.flows().redirect.public_origin().scheme;
-    let own = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|host| Origin::parse(&format!("{scheme}://{}", host.to_ascii_lowercase())).ok());
-    own.as_ref() == Some(&origin) || state.origins.contains(&origin)
-}
-
 fn refused(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({ "message": message, "code": status.as_u16(), "type": kind, "version": "" });
     (status, Json(body)).into_response()
@@ -128,7 +106,10 @@ async fn live(
     session: Result<AuthSession, AuthRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&state, &headers) {
+    // Cross-site websocket hijacking: a handshake from another site's page
+    // carries the victim's cookie; only pages allowed to use the session
+    // may open a socket, by the rule session creation follows.
+    if !state.endpoints.origin_allowed(&headers) {
         return refused(
             StatusCode::FORBIDDEN,
             "general_access_forbidden",
@@ -276,19 +257,13 @@ async fn main() {
         }
     });
     let gate = config.endpoints.gate().clone();
-    let mut origins = vec![gate.flows().redirect.public_origin().clone()];
-    origins.extend(
-        tokengate_examples::app_cors_origins(&config.endpoints)
-            .iter()
-            .filter_map(|o| Origin::parse(o).ok()),
-    );
     let app = Router::new()
         .route("/live", get(live))
         .route("/public", get(public))
         .with_state(Live {
             ended,
             gate,
-            origins: Arc::new(origins),
+            endpoints: config.endpoints.clone(),
             open: Arc::default(),
             recheck,
         })

@@ -40,7 +40,7 @@ impl EnvConfig {
             .cookie_host_prefix(self.cookie_host_prefix)
             .allowed_origins(self.allowed_origins.clone())
             .trusted_proxies(self.trusted_proxies.clone())
-            .forwarded_header(self.forwarded_header);
+            .forwarded_rfc7239(self.forwarded_rfc7239);
         if let Some(domain) = &self.cookie_domain {
             config = config.cookie_domain(domain.clone());
         }
@@ -80,9 +80,9 @@ impl EnvConfig {
             .redirect_hosts(self.redirect_hosts.clone())
             .redirect_schemes(self.redirect_schemes.clone())
             .client_chosen_ids(self.client_chosen_ids)
-            .issue_limits(self.limits.clone())
             .development_mode(self.development);
         let standalone_log = event_log.as_ref().and_then(|(_, standalone)| standalone.as_ref());
+        let builder = self.limits.apply(builder);
         let builder = self.with_store(builder, standalone_log).await?;
         let builder = self.with_cache(builder).await?;
         let builder = self.with_delivery(builder)?;
@@ -155,14 +155,16 @@ impl EnvConfig {
 
     fn with_delivery(&self, builder: GateBuilder) -> Result<GateBuilder, EnvError> {
         let builder = match &self.smtp_url {
-            Some(url) => builder.mailer(match &self.smtp_root_ca {
-                None => tokengate::delivery::SmtpMailer::from_url(url, &self.mail_from)
-                    .map_err(|e| error("TOKENGATE_SMTP_URL", e.to_string()))?,
-                Some(pem) => {
-                    tokengate::delivery::SmtpMailer::from_url_with_root_ca(url, &self.mail_from, pem.as_bytes())
-                        .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.to_string()))?
-                }
-            }),
+            Some(url) => match &self.smtp_root_ca {
+                None => builder.mailer(
+                    tokengate::delivery::smtp_mailer(url, &self.mail_from)
+                        .map_err(|e| error("TOKENGATE_SMTP_URL", e.to_string()))?,
+                ),
+                Some(pem) => builder.mailer(
+                    tokengate::delivery::smtp_mailer_with_root_ca(url, &self.mail_from, pem.as_bytes())
+                        .map_err(|e| error("TOKENGATE_SMTP_CA_FILE", e.to_string()))?,
+                ),
+            },
             None if self.development => {
                 tracing::warn!("TOKENGATE_SMTP_URL is not set: emails (with their codes) are written to the log");
                 builder
@@ -174,7 +176,7 @@ impl EnvConfig {
         };
         let builder = match &self.sms_webhook {
             Some(url) => builder.sms_sender(
-                tokengate::delivery::WebhookSms::new(url, tokengate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
+                tokengate::delivery::sms_webhook(url, tokengate::delivery::DEFAULT_WEBHOOK_TIMEOUT)
                     .map_err(|e| error("TOKENGATE_SMS_WEBHOOK", e.to_string()))?,
             ),
             None if self.development => {

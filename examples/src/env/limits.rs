@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use tokengate::policy::{FlowLimits, IssueLimits};
+use tokengate::policy::FlowLimits;
+use tokengate::GateBuilder;
 
 use super::{error, EnvError};
 
@@ -38,11 +39,55 @@ fn fields(limits: &mut FlowLimits) -> [&mut u32; 7] {
     ]
 }
 
-/// The defaults ([`IssueLimits::default`]) with every variable that is set:
+/// The issuance limits the variables ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Email OTPs (from [`FlowLimits::EMAIL`]).
+    pub email: FlowLimits,
+    /// Magic URLs (from [`FlowLimits::MAGIC_URL`]).
+    pub magic_url: FlowLimits,
+    /// Phone OTPs (from [`FlowLimits::PHONE`]).
+    pub phone: FlowLimits,
+    /// `TOKENGATE_LIMIT_MIN_INTERVAL_S`, when set.
+    pub resend_interval: Option<Duration>,
+    /// `TOKENGATE_LIMIT_WINDOW_S`, when set.
+    pub window: Option<Duration>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            email: FlowLimits::EMAIL,
+            magic_url: FlowLimits::MAGIC_URL,
+            phone: FlowLimits::PHONE,
+            resend_interval: None,
+            window: None,
+        }
+    }
+}
+
+impl Limits {
+    /// The builder with these limits.
+    pub fn apply(&self, builder: GateBuilder) -> GateBuilder {
+        let mut builder = builder
+            .email_limits(self.email.clone())
+            .magic_url_limits(self.magic_url.clone())
+            .phone_limits(self.phone.clone());
+        if let Some(interval) = self.resend_interval {
+            builder = builder.resend_interval(interval);
+        }
+        if let Some(window) = self.window {
+            builder = builder.issue_window(window);
+        }
+        builder
+    }
+}
+
+/// The defaults with every variable that is set:
 /// `TOKENGATE_LIMIT_<FLOW>_<SCOPE>` (a whole number per window, 0 turns it
 /// off), `TOKENGATE_LIMIT_MIN_INTERVAL_S` and `TOKENGATE_LIMIT_WINDOW_S`.
-pub(super) fn parse(get: &impl Fn(&str) -> Option<String>) -> Result<IssueLimits, EnvError> {
-    let mut limits = IssueLimits::default();
+pub(super) fn parse(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, EnvError> {
+    let mut limits = Limits::default();
     for (names, flow) in [
         (EMAIL, &mut limits.email),
         (MAGIC_URL, &mut limits.magic_url),
@@ -59,7 +104,11 @@ pub(super) fn parse(get: &impl Fn(&str) -> Option<String>) -> Result<IssueLimits
         }
     }
     for (name, target, range) in [
-        ("TOKENGATE_LIMIT_MIN_INTERVAL_S", &mut limits.min_interval, 0..=86_400),
+        (
+            "TOKENGATE_LIMIT_MIN_INTERVAL_S",
+            &mut limits.resend_interval,
+            0..=86_400,
+        ),
         ("TOKENGATE_LIMIT_WINDOW_S", &mut limits.window, 1..=86_400),
     ] {
         if let Some(text) = get(name) {
@@ -68,7 +117,7 @@ pub(super) fn parse(get: &impl Fn(&str) -> Option<String>) -> Result<IssueLimits
                 .ok()
                 .filter(|s| range.contains(s))
                 .ok_or_else(|| error(name, format!("must be whole seconds in {range:?}, got {text:?}")))?;
-            *target = Duration::from_secs(seconds);
+            *target = Some(Duration::from_secs(seconds));
         }
     }
     Ok(limits)
@@ -78,7 +127,7 @@ pub(super) fn parse(get: &impl Fn(&str) -> Option<String>) -> Result<IssueLimits
 mod tests {
     use super::*;
 
-    fn parse_vars(vars: &[(&str, &str)]) -> Result<IssueLimits, EnvError> {
+    fn parse_vars(vars: &[(&str, &str)]) -> Result<Limits, EnvError> {
         parse(&|name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
     }
 
@@ -94,8 +143,8 @@ mod tests {
         assert_eq!(limits.email.per_address, 3);
         assert_eq!(limits.magic_url.per_ipv6_56, 7);
         assert_eq!(limits.phone.known_addresses, 0);
-        assert_eq!(limits.window, Duration::from_secs(60));
-        assert_eq!(limits.email.per_client, IssueLimits::default().email.per_client);
+        assert_eq!(limits.window, Some(Duration::from_secs(60)));
+        assert_eq!(limits.email.per_client, FlowLimits::EMAIL.per_client);
         let bad = parse_vars(&[("TOKENGATE_LIMIT_EMAIL_PER_IPV4_24", "-1")]).unwrap_err();
         assert_eq!(bad.variable, "TOKENGATE_LIMIT_EMAIL_PER_IPV4_24");
         assert!(parse_vars(&[("TOKENGATE_LIMIT_WINDOW_S", "0")]).is_err());

@@ -36,7 +36,7 @@
 //! | `TOKENGATE_WEBHOOK_MAX_BACKOFF_MS` | longest wait between two attempts (100..=3600000 ms; full jitter below it) | 300000 |
 //! | `TOKENGATE_WEBHOOK_ALLOW_HTTP` | `1` allows a plain-http URL to another host (payloads carry token secrets) | refused |
 //! | `TOKENGATE_WEBHOOK_CLAIM_TIMEOUT_MS` | how long (1000..=3600000 ms) entries taken by a dispatcher that died wait before another claims them | 60000 |
-//! | `TOKENGATE_LIMIT_<FLOW>_<SCOPE>` | issuance limit per window: `<FLOW>` `EMAIL`, `MAGIC_URL` or `PHONE`; `<SCOPE>` `PER_ADDRESS`, `PER_CLIENT` (an IPv4 address, an IPv6 /64), `PER_IPV4_24`, `PER_IPV6_56`, `PER_IPV6_48`, `NEW_ADDRESSES` or `KNOWN_ADDRESSES` (deployment-wide); 0 turns one off | [`tokengate::policy::IssueLimits`]' defaults |
+//! | `TOKENGATE_LIMIT_<FLOW>_<SCOPE>` | issuance limit per window: `<FLOW>` `EMAIL`, `MAGIC_URL` or `PHONE`; `<SCOPE>` `PER_ADDRESS`, `PER_CLIENT` (an IPv4 address, an IPv6 /64), `PER_IPV4_24`, `PER_IPV6_56`, `PER_IPV6_48`, `NEW_ADDRESSES` or `KNOWN_ADDRESSES` (deployment-wide); 0 turns one off | [`tokengate::policy::FlowLimits`]' defaults |
 //! | `TOKENGATE_LIMIT_MIN_INTERVAL_S`, `TOKENGATE_LIMIT_WINDOW_S` | shortest gap between two sends to one address; the counting window | 60 s; 3600 s |
 //! | `TOKENGATE_GEOIP_DB` | path of a MaxMind-format database (GeoLite2 / GeoIP2 Country or City `.mmdb`), read at start, for the sessions' `countryCode` / `countryName` | country `--` / `Unknown` |
 //!
@@ -54,15 +54,14 @@
 //! ```
 
 mod build;
-mod limits;
+pub mod limits;
 mod webhook;
 
 pub use build::Built;
 
 use std::net::SocketAddr;
 
-use tokengate::api::{ApiConfig, ForwardedHeader, SameSite};
-use tokengate::policy::{Origin, RedirectPolicy};
+use tokengate::api::{ApiConfig, SameSite};
 use tokengate::{Secret, ServerSecret, UserId};
 
 pub use webhook::{EnvWebhook, ENV_WEBHOOK_ID};
@@ -129,8 +128,9 @@ pub struct EnvConfig {
     pub allowed_origins: Vec<String>,
     /// `TOKENGATE_TRUSTED_PROXIES`: CIDRs.
     pub trusted_proxies: Vec<String>,
-    /// `TOKENGATE_FORWARDED_HEADER`.
-    pub forwarded_header: ForwardedHeader,
+    /// `TOKENGATE_FORWARDED_HEADER=forwarded`: the proxies write RFC 7239
+    /// `Forwarded` rather than `X-Forwarded-For`.
+    pub forwarded_rfc7239: bool,
     /// `TOKENGATE_COOKIE_SAMESITE`.
     pub same_site: SameSite,
     /// `TOKENGATE_COOKIE_DOMAIN`.
@@ -149,7 +149,31 @@ pub struct EnvConfig {
     /// `TOKENGATE_EVENTS=1`: an event log even without a webhook.
     pub events: bool,
     /// `TOKENGATE_LIMIT_*`: the issuance limits.
-    pub limits: tokengate::policy::IssueLimits,
+    pub limits: limits::Limits,
+}
+
+/// The public URL, redirect hosts and schemes as the gate builder checks
+/// them, a refusal named by its variable.
+fn check_links(public_url: &str, hosts: &[String], schemes: &[String]) -> Result<(), EnvError> {
+    let built = tokengate::Gate::builder()
+        .server_secret([0u8; 32])
+        .store(tokengate::store::MemoryStore::new())
+        .public_url(public_url)
+        .redirect_hosts(hosts.to_vec())
+        .redirect_schemes(schemes.to_vec())
+        .build();
+    match built {
+        Ok(_) => Ok(()),
+        Err(tokengate::Error::Config { setting, reason, .. }) => Err(error(
+            match setting {
+                "redirect_hosts" => "TOKENGATE_REDIRECT_HOSTS",
+                "redirect_schemes" => "TOKENGATE_REDIRECT_SCHEMES",
+                _ => "TOKENGATE_PUBLIC_URL",
+            },
+            reason,
+        )),
+        Err(other) => Err(error("TOKENGATE_PUBLIC_URL", other.to_string())),
+    }
 }
 
 fn flag(name: &'static str, value: Option<String>) -> Result<bool, EnvError> {
@@ -232,20 +256,9 @@ impl EnvConfig {
         }
 
         let public_url = get("TOKENGATE_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
-        RedirectPolicy::new(&public_url, &[]).map_err(|_| {
-            error(
-                "TOKENGATE_PUBLIC_URL",
-                "must be an absolute http(s) URL with a lowercase host name",
-            )
-        })?;
         let redirect_hosts = list(get("TOKENGATE_REDIRECT_HOSTS"));
-        let host_refs: Vec<&str> = redirect_hosts.iter().map(String::as_str).collect();
-        RedirectPolicy::new(&public_url, &host_refs).map_err(|e| error("TOKENGATE_REDIRECT_HOSTS", e.to_string()))?;
         let redirect_schemes = list(get("TOKENGATE_REDIRECT_SCHEMES"));
-        let scheme_refs: Vec<&str> = redirect_schemes.iter().map(String::as_str).collect();
-        RedirectPolicy::new(&public_url, &[])
-            .and_then(|policy| policy.allow_schemes(&scheme_refs))
-            .map_err(|e| error("TOKENGATE_REDIRECT_SCHEMES", e.to_string()))?;
+        check_links(&public_url, &redirect_hosts, &redirect_schemes)?;
 
         let smtp_url = get("TOKENGATE_SMTP_URL");
         let smtp_root_ca = match get("TOKENGATE_SMTP_CA_FILE") {
@@ -269,18 +282,12 @@ impl EnvConfig {
         let embedded = redis_url.is_none() && cluster_nodes.is_empty();
         let development = flag("TOKENGATE_DEV", get("TOKENGATE_DEV"))? || embedded;
         let allowed_origins = list(get("TOKENGATE_ALLOWED_ORIGINS"));
-        if let Some(bad) = allowed_origins.iter().find(|o| Origin::parse(o).is_err()) {
-            return Err(error(
-                "TOKENGATE_ALLOWED_ORIGINS",
-                format!("not an origin (scheme://host[:port]): {bad:?}"),
-            ));
-        }
-        let forwarded_header = match get("TOKENGATE_FORWARDED_HEADER")
+        let forwarded_rfc7239 = match get("TOKENGATE_FORWARDED_HEADER")
             .map(|h| h.to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("x-forwarded-for") => ForwardedHeader::XForwardedFor,
-            Some("forwarded") => ForwardedHeader::Forwarded,
+            None | Some("x-forwarded-for") => false,
+            Some("forwarded") => true,
             Some(other) => {
                 return Err(error(
                     "TOKENGATE_FORWARDED_HEADER",
@@ -290,9 +297,17 @@ impl EnvConfig {
         };
         let trusted_proxies = list(get("TOKENGATE_TRUSTED_PROXIES"));
         ApiConfig::default()
+            .allowed_origins(allowed_origins.clone())
             .trusted_proxies(trusted_proxies.clone())
             .check()
-            .map_err(|e| error("TOKENGATE_TRUSTED_PROXIES", e.to_string()))?;
+            .map_err(|e| match e {
+                tokengate::Error::Config {
+                    setting: "allowed_origins",
+                    reason,
+                    ..
+                } => error("TOKENGATE_ALLOWED_ORIGINS", reason),
+                other => error("TOKENGATE_TRUSTED_PROXIES", other.to_string()),
+            })?;
         let client_chosen_ids = flag("TOKENGATE_CLIENT_CHOSEN_IDS", get("TOKENGATE_CLIENT_CHOSEN_IDS"))?;
         let redis_timeout = match get("TOKENGATE_REDIS_TIMEOUT_MS") {
             None => None,
@@ -378,7 +393,7 @@ impl EnvConfig {
             development,
             allowed_origins,
             trusted_proxies,
-            forwarded_header,
+            forwarded_rfc7239,
             same_site,
             cookie_domain,
             cookie_host_prefix,

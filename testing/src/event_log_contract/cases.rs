@@ -268,11 +268,11 @@ pub async fn the_token_secret_is_sealed(backend: LogBackend) {
         })
         .collect();
     assert_eq!(secrets.len(), 4);
-    assert!(secrets.iter().all(|s| ct_eq(s.as_bytes(), secret.as_str().as_bytes())));
+    assert!(secrets.iter().all(|s| ct_eq(s.as_bytes(), secret.as_bytes())));
     if let Some(raw) = made.raw {
         let stored = raw.stored().await;
         assert!(stored.len() >= 3, "{} stored entries", stored.len());
-        let needle = secret.as_str().as_bytes();
+        let needle = secret.as_bytes();
         for bytes in &stored {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle),

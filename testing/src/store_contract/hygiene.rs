@@ -21,7 +21,7 @@ pub async fn the_gate_stores_no_plaintext(b: Backend) {
         .build()
         .unwrap();
     let from = ClientInfo::new(Some("198.51.100.9".parse().unwrap()), Some("contract/1".into()));
-    let requester = Requester::new(from.ip, false);
+    let requester = ClientInfo::new(from.ip, None);
     let mut secrets = vec![
         server_secret.to_owned(),
         server_secret.bytes().map(|b| format!("{b:02x}")).collect(),
@@ -38,14 +38,17 @@ pub async fn the_gate_stores_no_plaintext(b: Backend) {
     }
     secrets.extend(custom.iter().cloned());
     let email = gate
-        .create_email_token("ada", "ada@example.test", true, requester)
+        .create_email_token("ada", "ada@example.test", true, &requester)
         .await
         .unwrap();
     let magic = gate
-        .create_magic_url_token("grace", "grace@example.test", None, false, requester)
+        .create_magic_url_token("grace", "grace@example.test", None, false, &requester)
         .await
         .unwrap();
-    let phone = gate.create_phone_token("lin", "+14155550123", requester).await.unwrap();
+    let phone = gate
+        .create_phone_token("lin", "+14155550123", &requester)
+        .await
+        .unwrap();
     let [email, magic, phone] = [email, magic, phone].map(|t| t.secret.unwrap().expose().to_owned());
     secrets.extend([email.clone(), magic.clone(), phone.clone()]);
     assert_eq!(outbox.0.lock().unwrap().len(), 3, "three messages sent");
@@ -87,7 +90,7 @@ struct Outbox(Arc<std::sync::Mutex<Vec<String>>>);
 
 #[async_trait]
 impl Mailer for Outbox {
-    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         self.0.lock().unwrap().push(message.body.clone());
         Ok(())
     }
@@ -95,7 +98,7 @@ impl Mailer for Outbox {
 
 #[async_trait]
 impl SmsSender for Outbox {
-    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         self.0.lock().unwrap().push(message.body.clone());
         Ok(())
     }
@@ -108,7 +111,7 @@ pub async fn keys_expire(b: Backend) {
     let alice = user("alice");
     let mallory = user("mallory");
     let t0 = now();
-    let rules = RedeemRules::new(5, 2, 3, HOUR_MS, 0);
+    let rules = redeem_policy(5, 2, 3, HOUR_MS, 0);
     // Alice: outstanding tokens of every kind, two sessions, one failure.
     // (Short secrets use letters beyond hex, so that the plaintext search
     // below cannot match a digest or timestamp by chance.)

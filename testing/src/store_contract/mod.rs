@@ -38,13 +38,10 @@ pub use redemption::*;
 pub use sessions::*;
 
 use crate::random_id;
-use tokengate::delivery::{DeliveryError, EmailMessage, Mailer, SmsMessage, SmsSender};
-use tokengate::store::{
-    MemoryStore, RateBucket, RedeemRules, Redemption, SessionRecord, Store, TokenRecord, PROVISIONAL_GRACE,
-};
-use tokengate::{
-    ClientInfo, Digest, Gate, Purpose, Requester, ServerSecret, SessionOrigin, TokenKind, TokenOptions, UserId,
-};
+use tokengate::delivery::{DeliveryError, Mailer, Message, SmsSender};
+use tokengate::policy::Policy;
+use tokengate::store::{MemoryStore, RateBucket, Redemption, SessionRecord, Store, TokenRecord, PROVISIONAL_GRACE};
+use tokengate::{ClientInfo, Digest, Gate, ServerSecret, SessionOrigin, TokenKind, TokenOptions, UserId};
 
 const HOUR_MS: i64 = 3_600_000;
 const YEAR_MS: i64 = 365 * 24 * HOUR_MS;
@@ -165,12 +162,7 @@ impl Backend {
 
     /// Redeems `token` for a fresh session created now: the session offered
     /// and the outcome.
-    async fn redeem_new_session(
-        &self,
-        user: &UserId,
-        token: &Digest,
-        rules: &RedeemRules,
-    ) -> (SessionRecord, Redemption) {
+    async fn redeem_new_session(&self, user: &UserId, token: &Digest, rules: &Policy) -> (SessionRecord, Redemption) {
         let session = self.session(user, now(), HOUR_MS);
         let outcome = self
             .store
@@ -181,12 +173,12 @@ impl Backend {
     }
 
     /// [`Backend::redeem_new_session`], for the outcome alone.
-    async fn redeem_now(&self, user: &UserId, token: &Digest, rules: &RedeemRules) -> Redemption {
+    async fn redeem_now(&self, user: &UserId, token: &Digest, rules: &Policy) -> Redemption {
         self.redeem_new_session(user, token, rules).await.1
     }
 
     fn token_digest(&self, user: &UserId, secret: &str) -> Digest {
-        self.key.digest(Purpose::Token, user, secret.as_bytes())
+        self.key.token_digest(user, secret.as_bytes())
     }
 
     /// A new session record created at `now`, living `ttl_ms`.
@@ -194,7 +186,7 @@ impl Backend {
         let secret = format!("session-credential-{}", random_id());
         SessionRecord::new(
             random_id(),
-            self.key.digest(Purpose::Session, user, secret.as_bytes()),
+            self.key.session_digest(user, secret.as_bytes()),
             now,
             now + ttl_ms,
             SessionOrigin::Server,
@@ -288,9 +280,30 @@ fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
 }
 
+/// A policy with the rules a redemption enforces: session limit (0 =
+/// none), burn and lockout failure counts (0 = never), lockout length and
+/// idle timeout (0 = none) in ms; no per-client failure limit.
+pub fn redeem_policy(max_sessions: u32, burn_after: u32, lockout_after: u32, lockout_ms: i64, idle_ms: i64) -> Policy {
+    let mut policy = Policy::default();
+    policy.max_sessions = max_sessions;
+    policy.burn_after_failures = burn_after;
+    policy.lockout_after_failures = lockout_after;
+    policy.lockout_duration = Duration::from_millis(lockout_ms as u64);
+    policy.idle_timeout = (idle_ms > 0).then(|| Duration::from_millis(idle_ms as u64));
+    policy.client_failures = 0;
+    policy
+}
+
+/// `policy` with a per-client failure limit.
+pub fn with_client_failures(mut policy: Policy, failures: u32, window_ms: i64) -> Policy {
+    policy.client_failures = failures;
+    policy.client_failure_window = Duration::from_millis(window_ms as u64);
+    policy
+}
+
 /// Rules without limits, burning or lockout.
-fn lenient() -> RedeemRules {
-    RedeemRules::new(0, 0, 0, HOUR_MS, 0)
+fn lenient() -> Policy {
+    redeem_policy(0, 0, 0, HOUR_MS, 0)
 }
 
 fn high_secret() -> String {

@@ -9,7 +9,7 @@ use super::*;
 pub async fn anonymous_users_are_provisional_until_they_sign_in(b: Backend) {
     // Unused: record and binding are gone at the deadline, the id is free.
     let ann = user("ann");
-    let address = b.key.digest_value(Purpose::Address, b"email:ann@example.test");
+    let address = b.key.address_digest(b"email:ann@example.test");
     let t0 = now();
     let deadline = t0 + 600;
     assert!(b

@@ -106,7 +106,7 @@ pub async fn wrong_digest_is_rejected(b: Backend) {
     // Guesses against a user with no tokens are never counted (no lockout)
     // and, on Redis, leave no keys behind.
     let ghost = user("ghost");
-    let strict = RedeemRules::new(0, 2, 3, HOUR_MS, 0);
+    let strict = redeem_policy(0, 2, 3, HOUR_MS, 0);
     for _ in 0..5 {
         let session = b.session(&ghost, now(), HOUR_MS);
         let digest = b.token_digest(&ghost, "000000");
@@ -145,7 +145,7 @@ pub async fn expired_token_is_rejected(b: Backend) {
 
 /// The store contract: low entropy tokens burn after failures.
 pub async fn low_entropy_tokens_burn_after_failures(b: Backend) {
-    let rules = RedeemRules::new(0, 3, 0, HOUR_MS, 0);
+    let rules = redeem_policy(0, 3, 0, HOUR_MS, 0);
     let t0 = now();
     let wrong = |who: &UserId| b.token_digest(who, "999999");
 
@@ -180,7 +180,7 @@ pub async fn low_entropy_tokens_burn_after_failures(b: Backend) {
 pub async fn lockout_after_failures(b: Backend) {
     let alice = user("alice");
     // A 1.5 s lockout, so that the test can outlast it.
-    let rules = RedeemRules::new(0, 0, 3, 1_500, 0);
+    let rules = redeem_policy(0, 0, 3, 1_500, 0);
     let t0 = now();
     // A guessable token makes failures count; a strong one stays usable.
     let token = b.token(&alice, TokenKind::EmailOtp, "qwzxkv", t0, HOUR_MS);
@@ -224,7 +224,7 @@ pub async fn lockout_after_failures(b: Backend) {
 /// The store contract: success resets the failure streak.
 pub async fn success_resets_the_failure_streak(b: Backend) {
     let alice = user("alice");
-    let rules = RedeemRules::new(0, 3, 3, HOUR_MS, 0);
+    let rules = redeem_policy(0, 3, 3, HOUR_MS, 0);
     let t0 = now();
     let tokens: Vec<TokenRecord> = ["314159", "271828", "161803"]
         .iter()
@@ -328,7 +328,7 @@ pub async fn concurrent_redeems_succeed_once(b: Backend) {
     let t0 = now();
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
-    let rules = RedeemRules::new(0, 5, 100, HOUR_MS, 0);
+    let rules = redeem_policy(0, 5, 100, HOUR_MS, 0);
 
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -366,7 +366,7 @@ pub async fn concurrent_redeems_succeed_once(b: Backend) {
 /// nothing) while other clients go on.
 pub async fn failures_are_throttled_per_client(b: Backend) {
     let alice = user("alice");
-    let rules = RedeemRules::new(0, 0, 0, HOUR_MS, 0).client_failures(3, HOUR_MS);
+    let rules = with_client_failures(redeem_policy(0, 0, 0, HOUR_MS, 0), 3, HOUR_MS);
     let t0 = now();
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();

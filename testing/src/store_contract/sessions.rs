@@ -143,7 +143,7 @@ pub async fn an_ended_session_next_to_a_live_one_is_refused_and_pruned(b: Backen
 /// The store contract: idle timeout expires and find refreshes.
 pub async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
     let alice = user("alice");
-    let idle_rules = RedeemRules::new(0, 0, 0, HOUR_MS, IDLE_MS);
+    let idle_rules = redeem_policy(0, 0, 0, HOUR_MS, IDLE_MS);
     let t0 = now();
     let token = b.token(&alice, TokenKind::Custom, &high_secret(), t0, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t0).await.unwrap();
@@ -216,7 +216,7 @@ pub async fn idle_timeout_expires_and_find_refreshes(b: Backend) {
 /// The store contract: session limit evicts the oldest.
 pub async fn session_limit_evicts_the_oldest(b: Backend) {
     let alice = user("alice");
-    let rules = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
+    let rules = redeem_policy(3, 0, 0, HOUR_MS, 0);
     let base = now();
     let mut sessions: Vec<SessionRecord> = Vec::new();
     for i in 0..5i64 {
@@ -274,7 +274,7 @@ pub async fn list_extend_delete(b: Backend) {
             .insert_session(&alice, &sessions[i], &lenient(), sessions[i].created_ms)
             .await
             .unwrap();
-        assert!(evicted.evicted.is_empty());
+        assert!(evicted.1.is_empty());
     }
     let bobs = b.session(&bob, base, HOUR_MS);
     b.store.insert_session(&bob, &bobs, &lenient(), base).await.unwrap();
@@ -381,7 +381,7 @@ pub async fn list_extend_delete(b: Backend) {
 /// The store contract: insert session enforces the limit.
 pub async fn insert_session_enforces_the_limit(b: Backend) {
     let alice = user("alice");
-    let limit2 = RedeemRules::new(2, 0, 0, HOUR_MS, 0);
+    let limit2 = redeem_policy(2, 0, 0, HOUR_MS, 0);
     let base = now();
     let s: Vec<SessionRecord> = (0..3).map(|i| b.session(&alice, base + i, HOUR_MS)).collect();
     assert!(b
@@ -389,17 +389,17 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
         .insert_session(&alice, &s[0], &limit2, base)
         .await
         .unwrap()
-        .evicted
+        .1
         .is_empty());
     assert!(b
         .store
         .insert_session(&alice, &s[1], &limit2, base + 1)
         .await
         .unwrap()
-        .evicted
+        .1
         .is_empty());
     let inserted = b.store.insert_session(&alice, &s[2], &limit2, base + 2).await.unwrap();
-    assert_eq!(ids(&inserted.evicted), vec![s[0].id.clone()]);
+    assert_eq!(ids(&inserted.1), vec![s[0].id.clone()]);
     // A server-created session keeps its origin.
     let found = b.store.find_session(&alice, &s[2].digest, 0, now()).await.unwrap();
     assert_eq!(found.as_ref(), Some(&s[2]));
@@ -417,18 +417,18 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
             .insert_session(&alice, m, &lenient(), m.created_ms)
             .await
             .unwrap()
-            .evicted
+            .1
             .is_empty());
     }
     // Now s1, s2, m3, m4, m5; a new one under a limit of 3 evicts s1, s2, m3.
     let last = b.session(&alice, base + 6, HOUR_MS);
-    let limit3 = RedeemRules::new(3, 0, 0, HOUR_MS, 0);
+    let limit3 = redeem_policy(3, 0, 0, HOUR_MS, 0);
     let evicted = b
         .store
         .insert_session(&alice, &last, &limit3, base + 6)
         .await
         .unwrap()
-        .evicted;
+        .1;
     assert_eq!(
         ids(&evicted),
         vec![s[1].id.clone(), s[2].id.clone(), more[0].id.clone()]
@@ -441,7 +441,7 @@ pub async fn insert_session_enforces_the_limit(b: Backend) {
     let token = b.token(&alice, TokenKind::Phone, &high_secret(), t, HOUR_MS);
     b.store.insert_token(&alice, &token, false, t).await.unwrap();
     let via_token = b.session(&alice, base + 7, HOUR_MS);
-    let limit1 = RedeemRules::new(1, 0, 0, HOUR_MS, 0);
+    let limit1 = redeem_policy(1, 0, 0, HOUR_MS, 0);
     let outcome = b
         .store
         .redeem_token(&alice, &token.digest, &via_token, &limit1, None, base + 7)

@@ -16,7 +16,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use tokengate::Requester;
 use tokengate::{ClientInfo, Gate, TokenOptions, UserId};
 use tokengate_tests::redis_harness::{parse_monitor_args, redis_store_at, start_private_redis};
 
@@ -59,9 +58,9 @@ async fn workload(gate: &Gate) {
     }
 
     // Flows: rate-limit buckets, the directory (address → user, user record).
-    let requester = || Requester::new(Some("198.51.100.7".parse().unwrap()), false);
+    let requester = || ClientInfo::new(Some("198.51.100.7".parse().unwrap()), None);
     let token = gate
-        .create_email_token("carol", "carol@example.com", false, requester())
+        .create_email_token("carol", "carol@example.com", false, &requester())
         .await
         .unwrap();
     let carol = UserId::parse("carol").unwrap();
@@ -70,13 +69,13 @@ async fn workload(gate: &Gate) {
         .unwrap();
     // Within the minimum interval: refused, the other bucket's hit refunded.
     assert!(gate
-        .create_email_token("carol", "carol@example.com", false, requester())
+        .create_email_token("carol", "carol@example.com", false, &requester())
         .await
         .is_err());
-    gate.create_phone_token("dave", "+14155550100", requester())
+    gate.create_phone_token("dave", "+14155550100", &requester())
         .await
         .unwrap();
-    gate.create_magic_url_token("erin", "erin@example.com", None, false, requester())
+    gate.create_magic_url_token("erin", "erin@example.com", None, false, &requester())
         .await
         .unwrap();
     gate.get_user(&carol).await.unwrap();

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokengate::api::{ApiConfig, Endpoints};
+use tokengate::fuzzing::SessionCredential;
 use tokengate::store::MemoryStore;
 use tokengate::store::Store;
-use tokengate::{
-    ClientInfo, Error, Gate, GateBuilder, SessionCredential, SessionOrigin, TokenKind, TokenOptions, UserId,
-};
+use tokengate::{ClientInfo, Error, Gate, GateBuilder, SessionOrigin, TokenKind, TokenOptions, UserId};
 use tokengate_tests::redis_harness::{
     commandstats_diff, dump_prefix, holds_secret, redis_store_at, redis_url, session_records, start_private_redis,
 };
@@ -358,7 +357,7 @@ async fn debug_output_is_redacted(b: Backend) {
         ("Policy", format!("{:?}", gate.policy())),
         ("ApiConfig", format!("{:?}", ApiConfig::default().api_key(API_KEY))),
         ("Endpoints", format!("{endpoints:#?}")),
-        ("Store", format!("{:?}", gate.store())),
+        ("Store", format!("{:?}", b.store)),
     ];
     for (what, output) in &outputs {
         for secret in forbidden {
@@ -491,8 +490,8 @@ async fn extension_stops_at_the_absolute_cap(b: Backend) {
 }
 
 /// A server caller, exempt from the issuance limits.
-fn trusted() -> tokengate::Requester {
-    tokengate::Requester::new(None, true)
+fn trusted() -> ClientInfo {
+    ClientInfo::default().trusted()
 }
 
 /// Every id that was ever issued a token or a session is known for good;
@@ -508,7 +507,7 @@ async fn issued_ids_stay_known_until_deleted(b: Backend) {
         let record = gate.get_user(known).await.unwrap().expect("known for good");
         assert!(record.created_at.timestamp() > 0);
         let claim = gate
-            .create_email_token(known.as_str(), "stranger@example.com", false, trusted())
+            .create_email_token(known.as_str(), "stranger@example.com", false, &trusted())
             .await;
         assert!(matches!(claim, Err(Error::UserAlreadyExists)), "{claim:?}");
     }
@@ -518,7 +517,7 @@ async fn issued_ids_stay_known_until_deleted(b: Backend) {
     assert!(gate.get_user(&token_user).await.unwrap().is_none());
     assert!(matches!(gate.delete_user(&token_user).await, Err(Error::UserNotFound)));
     let claimed = gate
-        .create_email_token(token_user.as_str(), "newcomer@example.com", false, trusted())
+        .create_email_token(token_user.as_str(), "newcomer@example.com", false, &trusted())
         .await
         .expect("a deleted id is free again");
     assert_eq!(claimed.user_id, token_user);

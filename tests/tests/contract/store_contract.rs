@@ -67,8 +67,7 @@ async fn redis_tls() -> Backend {
     let url = tokio::task::spawn_blocking(tokengate_tests::tls::shared_tls_redis)
         .await
         .unwrap();
-    let config = tokengate_tests::tls::store_config();
-    let prefix = config.prefix.clone();
+    let (config, prefix) = tokengate_tests::tls::store_config();
     let store = tokengate::store::RedisStore::connect(&url, config).await.unwrap();
     Backend::new(Arc::new(store)).inspected_by(RedisKeys {
         urls: vec![url],

@@ -15,7 +15,7 @@ async fn assert_nothing_left(marker: &str, driver: u32) {
     loop {
         let left = processes_naming(marker);
         let driver_alive = std::fs::read_to_string(format!("/proc/{driver}/stat"))
-            .is_ok_and(|stat| !stat.split_whitespace().nth(2).is_some_and(|state| state == "Z"));
+            .is_ok_and(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"));
         if left.is_empty() && !driver_alive {
             break;
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokengate::policy::RedirectPolicy;
+use tokengate::fuzzing::RedirectPolicy;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
 use tokengate_tests::client::{Api, Auth, Reply};
 use tokengate_tests::sinks::{query_param, SmsSink, SmtpSink};

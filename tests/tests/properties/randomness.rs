@@ -11,10 +11,10 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use proptest::prelude::*;
-use tokengate::delivery::{DeliveryError, EmailMessage, Mailer, SmsMessage, SmsSender};
+use tokengate::delivery::{DeliveryError, Mailer, Message, SmsSender};
+use tokengate::fuzzing::SessionCredential;
 use tokengate::store::MemoryStore;
-use tokengate::Requester;
-use tokengate::{ClientInfo, Error, Gate, SessionCredential, TokenOptions, UserId};
+use tokengate::{ClientInfo, Error, Gate, TokenOptions, UserId};
 
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -30,7 +30,7 @@ impl Outbox {
 
 #[async_trait]
 impl Mailer for Outbox {
-    async fn send(&self, message: &EmailMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         *self.0.lock().unwrap() = message.body.clone();
         Ok(())
     }
@@ -38,7 +38,7 @@ impl Mailer for Outbox {
 
 #[async_trait]
 impl SmsSender for Outbox {
-    async fn send(&self, message: &SmsMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         *self.0.lock().unwrap() = message.body.clone();
         Ok(())
     }
@@ -67,8 +67,8 @@ fn is_lower_hex(text: &str) -> bool {
 }
 
 /// An API-key caller: no issuance limits, the secret comes back.
-fn trusted() -> Requester {
-    Requester::new(None, true)
+fn trusted() -> ClientInfo {
+    ClientInfo::default().trusted()
 }
 
 proptest! {
@@ -112,14 +112,14 @@ proptest! {
         let gate = gate(&outbox);
         let rt = runtime();
         let email = format!("{local}@{domain}.test");
-        let token = rt.block_on(gate.create_email_token("unique()", &email, false, trusted())).unwrap();
+        let token = rt.block_on(gate.create_email_token("unique()", &email, false, &trusted())).unwrap();
         let code = token.secret.as_ref().unwrap().expose().to_owned();
         prop_assert_eq!(code.len(), 6);
         prop_assert!(code.bytes().all(|b| b.is_ascii_digit()), "{}", code);
         prop_assert!(outbox.last().contains(&code));
 
         let phone = format!("+{number}");
-        let token = rt.block_on(gate.create_phone_token("unique()", &phone, trusted())).unwrap();
+        let token = rt.block_on(gate.create_phone_token("unique()", &phone, &trusted())).unwrap();
         let code = token.secret.as_ref().unwrap().expose().to_owned();
         prop_assert_eq!(code.len(), 6);
         prop_assert!(code.bytes().all(|b| b.is_ascii_digit()), "{}", code);
@@ -133,7 +133,7 @@ proptest! {
         let gate = gate(&outbox);
         let email = format!("{local}@example.test");
         let token = runtime()
-            .block_on(gate.create_magic_url_token("unique()", &email, None, false, trusted()))
+            .block_on(gate.create_magic_url_token("unique()", &email, None, false, &trusted()))
             .unwrap();
         let secret = token.secret.as_ref().unwrap().expose().to_owned();
         prop_assert_eq!(secret.len(), 64);

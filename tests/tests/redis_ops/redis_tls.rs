@@ -80,7 +80,7 @@ async fn an_untrusted_certificate_is_refused_within_the_timeout() {
     })
     .await
     .unwrap();
-    let store = RedisStore::connect(&format!("rediss://127.0.0.1:{wrong_port}"), store_config())
+    let store = RedisStore::connect(&format!("rediss://127.0.0.1:{wrong_port}"), store_config().0)
         .await
         .unwrap();
     let wrong_name = store.list_sessions(&user, now()).await.unwrap_err().to_string();
@@ -92,7 +92,7 @@ async fn an_untrusted_certificate_is_refused_within_the_timeout() {
     );
 
     // The right CA works.
-    let store = RedisStore::connect(&url, store_config()).await.unwrap();
+    let store = RedisStore::connect(&url, store_config().0).await.unwrap();
     round_trip(&store, &user).await;
 }
 
@@ -114,7 +114,7 @@ async fn plain_text_to_the_tls_port_fails_and_a_ca_needs_rediss() {
         started.elapsed()
     );
     // A root CA with a plain URL is a configuration error, not silent plain text.
-    assert!(RedisStore::connect(&plain, store_config()).await.is_err());
+    assert!(RedisStore::connect(&plain, store_config().0).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

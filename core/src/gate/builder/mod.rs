@@ -4,7 +4,7 @@
 
 mod policy;
 
-use super::{FlowSettings, Gate, Inner, DEFAULT_PROJECT, SESSION_CACHE_CAPACITY, TOKEN_EXPIRE_RANGE};
+use super::{FlowSettings, Gate, Inner, DEFAULT_PROJECT, TOKEN_EXPIRE_RANGE};
 use crate::delivery::{LogMailer, LogSms, Mailer, SmsSender, Templates};
 use crate::directory::{Directory, StoreDirectory};
 use crate::error::Error;
@@ -12,7 +12,9 @@ use crate::events::EventSink;
 use crate::model::UserId;
 use crate::policy::{FlowLifetimes, IssueLimits, Policy, RedirectPolicy, MAX_SESSIONS_LIMIT, MAX_SESSION_LIFETIME};
 use crate::secret::ServerSecret;
-use crate::store::{CachedStore, EventWritingStore, RevocationChannel, SessionCache, Store};
+#[cfg(feature = "redis")]
+use crate::store::{CachedStore, RevocationChannel, SessionCache};
+use crate::store::{EventWritingStore, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ pub struct GateBuilder {
     directory: Option<Arc<dyn Directory>>,
     mailer: Option<Arc<dyn Mailer>>,
     sms: Option<Arc<dyn SmsSender>>,
+    #[cfg(feature = "redis")]
     cache: Option<(Duration, Arc<dyn RevocationChannel>)>,
     development: bool,
     sink: Option<Arc<dyn EventSink>>,
@@ -146,12 +149,11 @@ impl GateBuilder {
         self
     }
 
-    /// Turns on the local session cache (off by default): sessions are kept
-    /// in process for `ttl` and revocations travel over `channel`, e.g.
-    /// [`RedisRevocations`](crate::store::RedisRevocations). The store is
-    /// then wrapped in a [`CachedStore`](crate::store::CachedStore). Build
-    /// the gate inside a Tokio runtime (the channel listens in a background
-    /// task).
+    /// Turns on the local session cache (off by default; feature `redis`):
+    /// sessions are kept in process for `ttl` and revocations travel over
+    /// `channel` (Redis pub/sub) to every other process sharing the store,
+    /// which drops them from its cache before the TTL. Build the gate inside
+    /// a Tokio runtime (the channel listens in a background task).
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -166,7 +168,9 @@ impl GateBuilder {
     ///     .build()?;
     /// # let _ = gate; Ok(()) }
     /// ```
-    pub fn session_cache(mut self, ttl: Duration, channel: impl RevocationChannel) -> Self {
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn session_cache(mut self, ttl: Duration, channel: crate::store::RedisRevocations) -> Self {
         self.cache = Some((ttl, Arc::new(channel)));
         self
     }
@@ -236,7 +240,7 @@ impl GateBuilder {
         let l = &self.limits;
         if l.window < Duration::from_secs(1) {
             return Err(Error::config(
-                "issue_limits",
+                "issue_window",
                 "the issuance window must be at least 1 second".to_owned(),
             ));
         }
@@ -246,6 +250,7 @@ impl GateBuilder {
                 "OTP and magic URL lifetimes must be at least 60 seconds".to_owned(),
             ));
         }
+        #[cfg(feature = "redis")]
         let store: Arc<dyn Store> = match self.cache {
             None => store,
             Some((ttl, channel)) => {
@@ -261,7 +266,7 @@ impl GateBuilder {
                         "the session cache must be built inside a Tokio runtime".to_owned(),
                     ));
                 }
-                let sessions = SessionCache::new(ttl, SESSION_CACHE_CAPACITY);
+                let sessions = SessionCache::new(ttl, super::SESSION_CACHE_CAPACITY);
                 Arc::new(CachedStore::new(store, sessions, channel))
             }
         };

@@ -3,7 +3,7 @@
 use super::GateBuilder;
 use crate::delivery::{Mailer, SmsSender, Templates};
 use crate::directory::Directory;
-use crate::policy::{FlowLifetimes, IssueLimits};
+use crate::policy::FlowLimits;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -127,8 +127,10 @@ impl GateBuilder {
     /// ```
     /// # use tokengate::{Gate, store::MemoryStore};
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
-    ///     .public_url("https://app.example.com").build().unwrap();
-    /// assert_eq!(gate.flows().redirect.allowed_origins[0].to_string(), "https://app.example.com");
+    ///     .public_url("https://app.example.com").build();
+    /// assert!(gate.is_ok());
+    /// let relative = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).public_url("/login").build();
+    /// assert!(relative.is_err());
     /// ```
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
@@ -142,13 +144,18 @@ impl GateBuilder {
     /// `https` public URL an `http` entry is a configuration error.
     ///
     /// ```
-    /// # use tokengate::{Gate, store::MemoryStore};
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    /// # use tokengate::{ClientInfo, Gate, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
     ///     .public_url("https://example.com")
     ///     .redirect_hosts(["admin.example.com", "https://app.example.com:8443"]).build().unwrap();
-    /// assert!(gate.flows().redirect.check("https://admin.example.com/cb").is_ok());
-    /// assert!(gate.flows().redirect.check("https://app.example.com:8443/cb").is_ok());
-    /// assert!(gate.flows().redirect.check("http://admin.example.com/cb").is_err());
+    /// let client = ClientInfo::default();
+    /// let link = |url: &'static str| gate.create_magic_url_token("unique()", "a@example.com", Some(url), false, &client);
+    /// assert!(link("https://app.example.com:8443/cb").await.is_ok());
+    /// assert!(link("http://admin.example.com/cb").await.is_err()); // scheme pinned
+    /// # });
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .public_url("https://example.com").redirect_hosts(["http://admin.example.com"]).build().is_err());
     /// ```
     pub fn redirect_hosts<I, H>(mut self, hosts: I) -> Self
     where
@@ -162,17 +169,22 @@ impl GateBuilder {
     /// Custom URL schemes of mobile apps that a magic URL's `url` may use
     /// (`myapp` allows `myapp://auth/callback`), as Appwrite allows for its
     /// mobile platforms; none by default. See
-    /// [`RedirectPolicy::allow_schemes`](crate::policy::RedirectPolicy::allow_schemes)
-    /// for what a scheme and such a link may be. Any app on the device may
-    /// claim a custom scheme: prefer https app links where the platform
-    /// verifies them.
+    /// SECURITY.md for what a scheme and such a link may be (lowercase
+    /// letters, digits, `+-.`; not the web's or a browser's own, such as
+    /// `javascript`; a link `scheme://host[/…]` without user or port). Any
+    /// app on the device may claim a custom scheme: prefer https app links
+    /// where the platform verifies them.
     ///
     /// ```
-    /// # use tokengate::{Gate, store::MemoryStore};
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    /// # use tokengate::{ClientInfo, Gate, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
     ///     .redirect_schemes(["myapp"]).build().unwrap();
-    /// assert!(gate.flows().redirect.check("myapp://auth/callback").is_ok());
-    /// assert!(gate.flows().redirect.check("otherapp://auth/callback").is_err());
+    /// let client = ClientInfo::default();
+    /// let link = |url: &'static str| gate.create_magic_url_token("unique()", "a@example.com", Some(url), false, &client);
+    /// assert!(link("myapp://auth/callback").await.is_ok());
+    /// assert!(link("otherapp://auth/callback").await.is_err());
+    /// # });
     /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
     ///     .redirect_schemes(["javascript"]).build().is_err());
     /// ```
@@ -185,60 +197,158 @@ impl GateBuilder {
         self
     }
 
-    /// Issuance limits of the passwordless flows.
+    /// Issuance limits of the email OTP flow (defaults and what they mean:
+    /// [`FlowLimits`]).
     ///
     /// ```
-    /// # use tokengate::{Gate, policy::IssueLimits, store::MemoryStore};
-    /// let mut limits = IssueLimits::default();
-    /// limits.email_per_address = 3;
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
-    ///     .issue_limits(limits).build().unwrap();
-    /// assert_eq!(gate.flows().limits.email_per_address, 3);
+    /// # use tokengate::{ClientInfo, Gate, policy::FlowLimits, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut limits = FlowLimits::EMAIL;
+    /// limits.per_address = 1;
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
+    ///     .email_limits(limits).build().unwrap();
+    /// let client = ClientInfo::default();
+    /// let ask = || gate.create_email_token("unique()", "a@example.com", false, &client);
+    /// assert!(ask().await.is_ok());
+    /// assert!(matches!(ask().await, Err(tokengate::Error::RateLimited)));
+    /// # });
     /// ```
-    pub fn issue_limits(mut self, limits: IssueLimits) -> Self {
-        self.limits = limits;
+    pub fn email_limits(mut self, limits: FlowLimits) -> Self {
+        self.limits.email = limits;
         self
     }
 
-    /// Lifetimes of OTPs and magic URLs (default 10 and 15 minutes).
+    /// Issuance limits of the magic URL flow (defaults: [`FlowLimits`]).
+    ///
+    /// ```
+    /// # use tokengate::{ClientInfo, Gate, policy::FlowLimits, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut limits = FlowLimits::MAGIC_URL;
+    /// limits.per_client = 1;
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
+    ///     .magic_url_limits(limits).build().unwrap();
+    /// let client = ClientInfo::new(Some("192.0.2.1".parse().unwrap()), None);
+    /// let ask = |to| gate.create_magic_url_token("unique()", to, None, false, &client);
+    /// assert!(ask("a@example.com").await.is_ok());
+    /// assert!(matches!(ask("b@example.com").await, Err(tokengate::Error::RateLimited)));
+    /// # });
+    /// ```
+    pub fn magic_url_limits(mut self, limits: FlowLimits) -> Self {
+        self.limits.magic_url = limits;
+        self
+    }
+
+    /// Issuance limits of the phone OTP flow (defaults: [`FlowLimits`]).
+    ///
+    /// ```
+    /// # use tokengate::{ClientInfo, Gate, policy::FlowLimits, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut limits = FlowLimits::PHONE;
+    /// limits.new_addresses = 1;
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
+    ///     .phone_limits(limits).build().unwrap();
+    /// let client = ClientInfo::default();
+    /// let ask = |to| gate.create_phone_token("unique()", to, &client);
+    /// assert!(ask("+14155550100").await.is_ok());
+    /// assert!(matches!(ask("+14155550101").await, Err(tokengate::Error::RateLimited)));
+    /// # });
+    /// ```
+    pub fn phone_limits(mut self, limits: FlowLimits) -> Self {
+        self.limits.phone = limits;
+        self
+    }
+
+    /// The window the issuance limits count in (default one hour, at least
+    /// one second).
     ///
     /// ```
     /// # use std::time::Duration;
-    /// # use tokengate::{Gate, policy::FlowLifetimes, store::MemoryStore};
-    /// let mut lifetimes = FlowLifetimes::default();
-    /// lifetimes.otp = Duration::from_secs(300);
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
-    ///     .flow_lifetimes(lifetimes).build().unwrap();
-    /// assert_eq!(gate.flows().lifetimes.otp, Duration::from_secs(300));
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let builder = || Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new());
+    /// assert!(builder().issue_window(Duration::from_secs(600)).build().is_ok());
+    /// assert!(builder().issue_window(Duration::ZERO).build().is_err());
     /// ```
-    pub fn flow_lifetimes(mut self, lifetimes: FlowLifetimes) -> Self {
-        self.lifetimes = lifetimes;
+    pub fn issue_window(mut self, window: Duration) -> Self {
+        self.limits.window = window;
         self
     }
 
-    /// Message templates (subjects and bodies).
+    /// Shortest gap between two sends of one flow to one address (default
+    /// 60 s; zero turns it off).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{ClientInfo, Gate, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
+    ///     .resend_interval(Duration::ZERO).build().unwrap();
+    /// let client = ClientInfo::default();
+    /// let ask = || gate.create_email_token("unique()", "a@example.com", false, &client);
+    /// assert!(ask().await.is_ok());
+    /// assert!(ask().await.is_ok());
+    /// # });
+    /// ```
+    pub fn resend_interval(mut self, interval: Duration) -> Self {
+        self.limits.min_interval = interval;
+        self
+    }
+
+    /// Lifetime of the email and SMS codes (default 10 minutes, at least 60 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{ClientInfo, Gate, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).development_mode(true)
+    ///     .otp_lifetime(Duration::from_secs(300)).build().unwrap();
+    /// let token = gate.create_email_token("unique()", "a@example.com", false, &ClientInfo::default()).await.unwrap();
+    /// assert_eq!((token.expire - token.created_at).num_seconds(), 300);
+    /// # });
+    /// assert!(Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .otp_lifetime(Duration::from_secs(10)).build().is_err());
+    /// ```
+    pub fn otp_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.otp = lifetime;
+        self
+    }
+
+    /// Lifetime of the magic links (default 15 minutes, at least 60 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    ///     .magic_url_lifetime(Duration::from_secs(600)).build();
+    /// assert!(gate.is_ok());
+    /// ```
+    pub fn magic_url_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetimes.magic_url = lifetime;
+        self
+    }
+
+    /// Message templates (subjects, text and HTML parts).
     ///
     /// ```
     /// # use tokengate::{Gate, delivery::Templates, store::MemoryStore};
     /// let mut templates = Templates::default();
     /// templates.sms_body = "{code} is your code".to_owned();
     /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
-    ///     .templates(templates).build().unwrap();
-    /// assert_eq!(gate.flows().templates.sms_body, "{code} is your code");
+    ///     .templates(templates).build();
+    /// assert!(gate.is_ok());
     /// ```
     pub fn templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
         self
     }
 
-    /// The directory (default: [`StoreDirectory`](crate::directory::StoreDirectory) in the same store).
+    /// The directory: an application's own user table (default: users and
+    /// their address bindings in the same store). Its contract:
+    /// [`Directory`](crate::directory::Directory).
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use tokengate::{Gate, ServerSecret, directory::StoreDirectory, store::MemoryStore};
-    /// let store = Arc::new(MemoryStore::new());
-    /// let directory = StoreDirectory::new(store.clone(), ServerSecret::new(vec![1u8; 32]).unwrap());
-    /// let gate = Gate::builder().server_secret([1u8; 32]).shared_store(store).directory(directory).build();
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// // .directory(MyUserTable::new(pool))
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build();
     /// assert!(gate.is_ok());
     /// ```
     pub fn directory(mut self, directory: impl Directory) -> Self {
@@ -246,11 +356,18 @@ impl GateBuilder {
         self
     }
 
-    /// The mailer (default: none, or [`LogMailer`](crate::delivery::LogMailer) in development mode).
+    /// The mailer (default: none, or the log in development mode).
     ///
     /// ```
-    /// # use tokengate::{Gate, delivery::LogMailer, store::MemoryStore};
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).mailer(LogMailer).build();
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// use tokengate::delivery::{DeliveryError, Message, Mailer};
+    /// #[derive(Debug)]
+    /// struct Outbox;
+    /// #[async_trait::async_trait]
+    /// impl Mailer for Outbox {
+    ///     async fn send(&self, _message: &Message) -> Result<(), DeliveryError> { Ok(()) }
+    /// }
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).mailer(Outbox).build();
     /// assert!(gate.is_ok());
     /// ```
     pub fn mailer(mut self, mailer: impl Mailer) -> Self {
@@ -258,11 +375,18 @@ impl GateBuilder {
         self
     }
 
-    /// The SMS sender (default: none, or [`LogSms`](crate::delivery::LogSms) in development mode).
+    /// The SMS sender (default: none, or the log in development mode).
     ///
     /// ```
-    /// # use tokengate::{Gate, delivery::LogSms, store::MemoryStore};
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).sms_sender(LogSms).build();
+    /// # use tokengate::{Gate, store::MemoryStore};
+    /// use tokengate::delivery::{DeliveryError, Message, SmsSender};
+    /// #[derive(Debug)]
+    /// struct Texts;
+    /// #[async_trait::async_trait]
+    /// impl SmsSender for Texts {
+    ///     async fn send(&self, _message: &Message) -> Result<(), DeliveryError> { Ok(()) }
+    /// }
+    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).sms_sender(Texts).build();
     /// assert!(gate.is_ok());
     /// ```
     pub fn sms_sender(mut self, sms: impl SmsSender) -> Self {
@@ -271,17 +395,21 @@ impl GateBuilder {
     }
 
     /// Development mode (off by default): without a mailer or SMS sender,
-    /// codes and links are written to the log ([`LogMailer`](crate::delivery::LogMailer), [`LogSms`](crate::delivery::LogSms)).
-    /// Outside it, a flow without its channel answers 503
-    /// `general_smtp_disabled` / `general_phone_disabled`, as Appwrite does.
+    /// codes and links are written to the log (`tracing` WARN, target
+    /// `tokengate::delivery`). Outside it, a flow without its channel
+    /// answers 503 `general_smtp_disabled` / `general_phone_disabled`, as
+    /// Appwrite does.
     ///
     /// ```
-    /// # use tokengate::{Gate, store::MemoryStore};
-    /// let gate = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
+    /// # use tokengate::{ClientInfo, Gate, store::MemoryStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dev = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new())
     ///     .development_mode(true).build().unwrap();
-    /// assert!(gate.mailer().is_some());
+    /// assert!(dev.create_email_token("unique()", "a@example.com", false, &ClientInfo::default()).await.is_ok());
     /// let prod = Gate::builder().server_secret([1u8; 32]).store(MemoryStore::new()).build().unwrap();
-    /// assert!(prod.mailer().is_none());
+    /// let refused = prod.create_email_token("unique()", "a@example.com", false, &ClientInfo::default()).await;
+    /// assert!(matches!(refused, Err(tokengate::Error::SmtpDisabled)));
+    /// # });
     /// ```
     pub fn development_mode(mut self, on: bool) -> Self {
         self.development = on;

@@ -33,14 +33,6 @@ pub struct Origin {
 impl Origin {
     /// Parses an origin `scheme://host[:port]` (nothing after it but an
     /// optional `/`), as browsers send it in `Origin`.
-    ///
-    /// ```
-    /// use tokengate::policy::Origin;
-    /// let origin = Origin::parse("http://localhost:3000").unwrap();
-    /// assert_eq!((origin.host.as_str(), origin.port), ("localhost", 3000));
-    /// assert_eq!(Origin::parse("https://app.example.com").unwrap().port, 443);
-    /// assert!(Origin::parse("https://app.example.com/path").is_err());
-    /// ```
     pub fn parse(text: &str) -> Result<Origin, &'static str> {
         parse_origin(text)
     }
@@ -57,7 +49,8 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// [`Origin::parse`].
+/// An `Origin` header value (`scheme://host[:port]`, nothing after it) as
+/// the origin it names, or why it is not one.
 pub fn parse_origin(text: &str) -> Result<Origin, &'static str> {
     let parsed = parse(text.strip_suffix('/').unwrap_or(text))?;
     match parsed.origin() {
@@ -117,18 +110,6 @@ impl RedirectPolicy {
     /// hosts (the public URL's scheme and that scheme's default port). With
     /// an `https` public URL no `http` origin is accepted: a link must never
     /// downgrade.
-    ///
-    /// ```
-    /// use tokengate::policy::RedirectPolicy;
-    /// let policy = RedirectPolicy::new("https://app.example.com", &["admin.example.com"]).unwrap();
-    /// assert!(policy.check("https://app.example.com/login").is_ok());
-    /// assert!(policy.check("https://admin.example.com/cb").is_ok());
-    /// assert!(policy.check("http://app.example.com/login").is_err());     // scheme pinned
-    /// assert!(policy.check("https://app.example.com:444/").is_err());     // port pinned
-    /// assert!(policy.check("https://app.example.com.evil.io/").is_err());
-    /// assert!(policy.check("https://app.example.com/?userId=x").is_err()); // injected pair
-    /// assert!(RedirectPolicy::new("https://app.example.com", &["http://app.example.com"]).is_err());
-    /// ```
     pub fn new(public_url: &str, extra: &[&str]) -> Result<Self, Error> {
         let public = parse(public_url)
             .ok()
@@ -186,17 +167,6 @@ impl RedirectPolicy {
     /// The URL must then be `scheme://host[/path][?query][#fragment]` with
     /// a lowercase host and no user or port, and carry none of the link's
     /// parameters, like any other target.
-    ///
-    /// ```
-    /// use tokengate::policy::RedirectPolicy;
-    /// let policy = RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["myapp"]).unwrap();
-    /// assert!(policy.check("myapp://auth/callback").is_ok());
-    /// assert!(policy.check("MYAPP://auth/callback").is_err());
-    /// assert!(policy.check("myapp:/auth").is_err());
-    /// assert!(policy.check("myapp://evil@auth/").is_err());
-    /// assert!(policy.check("otherapp://auth/callback").is_err());
-    /// assert!(RedirectPolicy::new("https://example.com", &[]).unwrap().allow_schemes(&["javascript"]).is_err());
-    /// ```
     pub fn allow_schemes(mut self, schemes: &[&str]) -> Result<Self, Error> {
         for scheme in schemes {
             let scheme = scheme.trim();
@@ -227,6 +197,7 @@ impl RedirectPolicy {
     }
 
     /// Accepts `url` or answers `general_argument_invalid`.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn check(&self, url: &str) -> Result<(), Error> {
         self.target(Some(url)).map(|_| ())
     }
@@ -234,14 +205,7 @@ impl RedirectPolicy {
     /// The link: `url` (or the public URL) with `params` added to its
     /// query, before any fragment, serialised from the parsed URL; `url`
     /// must pass [`RedirectPolicy::check`].
-    ///
-    /// ```
-    /// use tokengate::policy::RedirectPolicy;
-    /// let policy = RedirectPolicy::new("https://app.example.com", &[]).unwrap();
-    /// let link = policy.link(Some("https://app.example.com/cb?x=1#top"), &[("userId", "u1")]).unwrap();
-    /// assert_eq!(link, "https://app.example.com/cb?x=1&userId=u1#top");
-    /// assert!(policy.link(Some("https://app.example.com/>https://evil.example/"), &[]).is_err());
-    /// ```
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn link(&self, url: Option<&str>, params: &[(&str, &str)]) -> Result<String, Error> {
         Ok(self.target(url)?.link(params))
     }

@@ -6,10 +6,11 @@ use async_trait::async_trait;
 
 use super::{RevocationChannel, SessionCache};
 use crate::model::UserId;
+use crate::policy::Policy;
 use crate::secret::Digest;
 use crate::store::{
-    DeletedUser, InsertedSession, RateBucket, RateLimitStore, RedeemRules, Redemption, SessionRecord, SessionStore,
-    Store, StoreError, TokenRecord, UserRecord, UserStore,
+    RateBucket, RateLimitStore, Redemption, SessionRecord, SessionStore, Store, StoreError, TokenRecord, UserRecord,
+    UserStore,
 };
 
 /// A store that answers session lookups from a [`SessionCache`] when it
@@ -20,7 +21,7 @@ use crate::store::{
 /// [`GateBuilder::session_cache`](crate::GateBuilder::session_cache) puts
 /// one in front of the configured store.
 #[derive(Debug)]
-pub struct CachedStore {
+pub(crate) struct CachedStore {
     inner: Arc<dyn Store>,
     sessions: SessionCache,
     channel: Arc<dyn RevocationChannel>,
@@ -29,18 +30,13 @@ pub struct CachedStore {
 impl CachedStore {
     /// `inner` behind `sessions`, with revocations on `channel`; starts the
     /// channel's delivery into `sessions` (needs a Tokio runtime).
-    pub fn new(inner: Arc<dyn Store>, sessions: SessionCache, channel: Arc<dyn RevocationChannel>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Store>, sessions: SessionCache, channel: Arc<dyn RevocationChannel>) -> Self {
         channel.start(sessions.clone());
         CachedStore {
             inner,
             sessions,
             channel,
         }
-    }
-
-    /// The cache.
-    pub fn sessions(&self) -> &SessionCache {
-        &self.sessions
     }
 
     /// Drops `user`'s cached sessions here and tells every other process.
@@ -74,7 +70,7 @@ impl SessionStore for CachedStore {
         user: &UserId,
         token: &Digest,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
@@ -92,11 +88,11 @@ impl SessionStore for CachedStore {
         &self,
         user: &UserId,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         now_ms: i64,
-    ) -> Result<InsertedSession, StoreError> {
+    ) -> Result<(bool, Vec<SessionRecord>), StoreError> {
         let inserted = self.inner.insert_session(user, session, rules, now_ms).await?;
-        if !inserted.evicted.is_empty() {
+        if !inserted.1.is_empty() {
             self.revoked(user).await;
         }
         Ok(inserted)
@@ -195,7 +191,11 @@ impl UserStore for CachedStore {
         self.inner.claim_user(user, email, phone, expire_ms, now_ms).await
     }
 
-    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+    async fn delete_user(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Option<(UserRecord, Vec<SessionRecord>)>, StoreError> {
         let deleted = self.inner.delete_user(user, now_ms).await?;
         if deleted.is_some() {
             self.revoked(user).await;

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 mod cached;
 
-pub use cached::CachedStore;
+pub(crate) use cached::CachedStore;
 
 use crate::model::UserId;
 use crate::secret::Digest;
@@ -31,7 +31,7 @@ use crate::store::StoreError;
 /// Open for implementations of your own: a method added in a later version
 /// comes with a default, so an implementation keeps compiling.
 #[async_trait]
-pub trait RevocationChannel: Send + Sync + fmt::Debug + 'static {
+pub(crate) trait RevocationChannel: Send + Sync + fmt::Debug + 'static {
     /// Tells every process that `user`'s sessions changed (some were revoked).
     async fn publish(&self, user: &UserId) -> Result<(), StoreError>;
 
@@ -43,7 +43,7 @@ pub trait RevocationChannel: Send + Sync + fmt::Debug + 'static {
 
 /// The cache. Cheap to clone (one `Arc`).
 #[derive(Clone)]
-pub struct SessionCache {
+pub(crate) struct SessionCache {
     inner: Arc<Inner>,
 }
 
@@ -79,18 +79,12 @@ impl fmt::Debug for SessionCache {
 /// A ticket taken before a store lookup: the result may be cached only if
 /// no revocation arrived in between.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(u64);
+pub(crate) struct Ticket(u64);
 
 impl SessionCache {
     /// An empty cache holding entries for `ttl`, at most `capacity` of them.
     /// It serves nothing until [`SessionCache::set_live`] says the
     /// revocation channel is up.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let cache = tokengate::store::SessionCache::new(Duration::from_secs(2), 10_000);
-    /// assert!(!cache.is_live());
-    /// ```
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         SessionCache {
             inner: Arc::new(Inner {
@@ -101,11 +95,6 @@ impl SessionCache {
                 entries: Mutex::new(Entries::default()),
             }),
         }
-    }
-
-    /// The entry lifetime.
-    pub fn ttl(&self) -> Duration {
-        self.inner.ttl
     }
 
     /// Whether the revocation channel is up (the cache serves only then).
@@ -184,15 +173,5 @@ impl SessionCache {
                 valid_until: Instant::now() + self.inner.ttl,
             },
         );
-    }
-
-    /// Number of cached entries (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.inner.entries.lock().map(|e| e.by_digest.len()).unwrap_or(0)
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -5,31 +5,29 @@ use std::time::Duration;
 
 /// Connection settings for [`RedisStore`](super::RedisStore).
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct RedisStoreConfig {
     /// Namespace of every key. Default `tg`. Must not contain `{` or `}`.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// How long to wait for a reply before answering 503. Default 500 ms.
-    pub response_timeout: Duration,
+    pub(crate) response_timeout: Duration,
     /// How long to wait for a (re)connection. Default 1 s.
-    pub connection_timeout: Duration,
+    pub(crate) connection_timeout: Duration,
     /// PEM certificate(s) of the CA(s) to trust for `rediss://` instead of
     /// the built-in web PKI roots (feature `redis-tls`). Default none.
-    pub tls_root_ca: Option<Vec<u8>>,
+    pub(crate) tls_root_ca: Option<Vec<u8>>,
     /// `WAIT` for replicas after each exchange, session creation and
     /// logout. Default off.
-    pub wait_for_replicas: Option<WaitForReplicas>,
+    pub(crate) wait_for_replicas: Option<WaitForReplicas>,
 }
 
 /// How many replicas must acknowledge a session change, and how long to
 /// wait for them (see [`RedisStoreConfig::wait_for_replicas`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WaitForReplicas {
+pub(crate) struct WaitForReplicas {
     /// Replicas that must acknowledge.
-    pub replicas: u32,
+    pub(crate) replicas: u32,
     /// Longest wait (at least 1 ms: `WAIT` with 0 would block forever).
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Default for RedisStoreConfig {
@@ -49,7 +47,7 @@ impl RedisStoreConfig {
     ///
     /// ```
     /// let config = tokengate::store::RedisStoreConfig::default().prefix("myapp");
-    /// assert_eq!(config.prefix, "myapp");
+    /// assert!(format!("{config:?}").contains("\"myapp\""));
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -62,7 +60,7 @@ impl RedisStoreConfig {
     /// use std::time::Duration;
     /// let config = tokengate::store::RedisStoreConfig::default()
     ///     .response_timeout(Duration::from_millis(200));
-    /// assert_eq!(config.response_timeout, Duration::from_millis(200));
+    /// assert!(format!("{config:?}").contains("response_timeout: 200ms"));
     /// ```
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
@@ -75,7 +73,7 @@ impl RedisStoreConfig {
     /// use std::time::Duration;
     /// let config = tokengate::store::RedisStoreConfig::default()
     ///     .connection_timeout(Duration::from_secs(2));
-    /// assert_eq!(config.connection_timeout, Duration::from_secs(2));
+    /// assert!(format!("{config:?}").contains("connection_timeout: 2s"));
     /// ```
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
@@ -89,8 +87,8 @@ impl RedisStoreConfig {
     ///
     /// ```
     /// let pem = b"-----BEGIN CERTIFICATE-----\n...".to_vec();
-    /// let config = tokengate::store::RedisStoreConfig::default().tls_root_ca(pem.clone());
-    /// assert_eq!(config.tls_root_ca, Some(pem));
+    /// let config = tokengate::store::RedisStoreConfig::default().tls_root_ca(pem);
+    /// # let _ = config;
     /// ```
     pub fn tls_root_ca(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls_root_ca = Some(pem.into());
@@ -113,8 +111,7 @@ impl RedisStoreConfig {
     /// use std::time::Duration;
     /// let config = tokengate::store::RedisStoreConfig::default()
     ///     .wait_for_replicas(1, Duration::from_millis(100));
-    /// let wait = config.wait_for_replicas.unwrap();
-    /// assert_eq!((wait.replicas, wait.timeout), (1, Duration::from_millis(100)));
+    /// assert!(format!("{config:?}").contains("replicas: 1"));
     /// ```
     pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
         self.wait_for_replicas = Some(WaitForReplicas {

@@ -4,11 +4,12 @@ use super::script::*;
 use super::{bulk_text, parse_sessions, unexpected, value_bytes, RedisStore, ScriptCall};
 use crate::events::Event;
 use crate::model::{TokenKind, UserId};
+use crate::policy::Policy;
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 use crate::store::{
-    idle_deadline, DeletedUser, EventWritingStore, InsertedSession, RateBucket, RateLimitStore, RedeemRules,
-    Redemption, SessionRecord, SessionStore, StoreError, TokenRecord, UserRecord, UserStore,
+    idle_deadline, EventWritingStore, RateBucket, RateLimitStore, Redemption, SessionRecord, SessionStore, StoreError,
+    TokenRecord, UserRecord, UserStore,
 };
 use async_trait::async_trait;
 use redis::aio::ConnectionLike;
@@ -44,7 +45,7 @@ where
         user: &UserId,
         token: &Digest,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         client: Option<&str>,
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
@@ -63,13 +64,13 @@ where
             .arg(now_ms)
             .arg(&session.id)
             .arg(session.digest.to_base64())
-            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms, now_ms)))
+            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms(), now_ms)))
             .arg(rules.max_sessions)
             .arg(rules.burn_after_failures)
             .arg(rules.lockout_after_failures)
-            .arg(rules.lockout_ms)
+            .arg(rules.lockout_ms())
             .arg(client_limit)
-            .arg(rules.client_window_ms);
+            .arg(rules.client_window_ms());
         self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
@@ -107,15 +108,15 @@ where
         &self,
         user: &UserId,
         session: &SessionRecord,
-        rules: &RedeemRules,
+        rules: &Policy,
         now_ms: i64,
-    ) -> Result<InsertedSession, StoreError> {
+    ) -> Result<(bool, Vec<SessionRecord>), StoreError> {
         let keys = self.keys(user);
         let mut invocation = INSERT_SESSION.key(keys.sessions());
         invocation
             .key(keys.user())
             .arg(session.digest.to_base64())
-            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms, now_ms)))
+            .arg(session.to_json(idle_deadline(session.expire_ms, rules.idle_ms(), now_ms)))
             .arg(now_ms)
             .arg(&session.id)
             .arg(rules.max_sessions);
@@ -129,7 +130,7 @@ where
             .map(value_bytes)
             .collect::<Option<_>>();
         let evicted = parse_sessions(evicted.ok_or_else(|| unexpected("insert session"))?)?;
-        Ok(InsertedSession::new(created, evicted))
+        Ok((created, evicted))
     }
 
     async fn find_session(
@@ -366,7 +367,11 @@ where
         Ok(claimed == 1)
     }
 
-    async fn delete_user(&self, user: &UserId, now_ms: i64) -> Result<Option<DeletedUser>, StoreError> {
+    async fn delete_user(
+        &self,
+        user: &UserId,
+        now_ms: i64,
+    ) -> Result<Option<(UserRecord, Vec<SessionRecord>)>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_USER.key(keys.user());
         invocation
@@ -401,12 +406,8 @@ where
             .iter()
             .map(value_bytes)
             .collect::<Option<_>>();
-        Ok(Some(DeletedUser {
-            email: user.email.clone(),
-            phone: user.phone.clone(),
-            sessions: parse_sessions(sessions.ok_or_else(|| unexpected("delete user"))?)?,
-            user,
-        }))
+        let sessions = parse_sessions(sessions.ok_or_else(|| unexpected("delete user"))?)?;
+        Ok(Some((user, sessions)))
     }
 
     async fn load_user(&self, user: &UserId, _now_ms: i64) -> Result<Option<UserRecord>, StoreError> {

@@ -25,7 +25,7 @@
 //! Lazily, once per request: when a handler first asks for it
 //! ([`AuthSession`], `Option<AuthSession>`) or [`RequireSession`] checks
 //! it; a route that never asks costs no store call. `tokengate-tower` does
-//! the same (both use [`tokengate::api::SessionLookup`]).
+//! the same (both use [`tokengate::api::adapter::SessionLookup`]).
 //!
 //! ## Features
 //!

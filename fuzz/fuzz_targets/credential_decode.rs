@@ -5,8 +5,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
-use tokengate::api::find_credential;
-use tokengate::{SessionCredential, UserId};
+use tokengate::api::adapter::find_credential;
+use tokengate::fuzzing::SessionCredential;
+use tokengate::UserId;
 
 const USER_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 

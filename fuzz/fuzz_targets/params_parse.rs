@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tokengate::fuzzing::Params;
-use tokengate::ErrorKind;
+use tokengate::fuzzing::ErrorKind;
 
 /// The allowed-key sets the endpoints use.
 const ALLOWED: &[&[&str]] = &[

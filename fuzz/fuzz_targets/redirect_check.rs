@@ -12,8 +12,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use tokengate::fuzzing::{parse_origin, LINK_PARAMS};
-use tokengate::policy::RedirectPolicy;
+use tokengate::fuzzing::{parse_origin, RedirectPolicy, LINK_PARAMS};
 
 const APP_SCHEME: &str = "myapp://";
 

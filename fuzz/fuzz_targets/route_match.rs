@@ -6,7 +6,8 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use tokengate::api::{route_for, Endpoints};
+use tokengate::api::Endpoints;
+use tokengate::fuzzing::route_for;
 use tokengate::store::MemoryStore;
 use tokengate::Gate;
 

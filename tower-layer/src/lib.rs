@@ -26,7 +26,7 @@
 //! Lazily, once per request: when a handler first asks for it
 //! ([`AuthSession`], `Option<AuthSession>`) or [`RequireSessionLayer`]
 //! checks it; a route that never asks costs no store call. `tokengate-actix`
-//! does the same (both use [`tokengate::api::SessionLookup`]).
+//! does the same (both use [`tokengate::api::adapter::SessionLookup`]).
 //!
 //! ## Features
 //!

@@ -1,6 +1,6 @@
 //! Policies: sessions and brute force ([`Policy`]), issuance limits and
 //! lifetimes of the passwordless flows, and where magic links may point
-//! ([`RedirectPolicy`]), each with its secure default explained where set.
+//! (set on [`GateBuilder`](crate::GateBuilder)), each with its secure default explained where set.
 
 pub(crate) mod redirect;
 

@@ -201,7 +201,7 @@ cases!(
 /// One `#[tokio::test]` per case of the event log contract, in the module
 /// it is called in: `event_log_contract_tests!(make)` where `make` is an
 /// async closure (or function) returning a
-/// [`LogBackend`](crate::testing::event_log_contract::LogBackend);
+/// [`LogBackend`](crate::event_log_contract::LogBackend);
 /// optionally `event_log_contract_tests!(make, then check)`, an async
 /// closure run after each case (e.g. to assert that a cluster saw no
 /// cross-slot command).

@@ -92,6 +92,7 @@
 
 mod address;
 pub mod api;
+mod client_net;
 mod credential;
 pub mod delivery;
 pub mod directory;

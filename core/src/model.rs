@@ -381,19 +381,6 @@ impl User {
     }
 }
 
-/// The rate-limit identity of a client: the IPv4 address, or the /64 of an
-/// IPv6 address (one subscriber's prefix; counting single addresses would
-/// give every client 2^64 budgets).
-pub(crate) fn client_bucket(ip: IpAddr) -> String {
-    match canonical_ip(ip) {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & (u128::MAX << 64);
-            format!("{}/64", std::net::Ipv6Addr::from(prefix))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,13 +404,5 @@ mod tests {
         ] {
             assert!(!UserId::is_valid(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn an_ipv6_client_counts_by_its_64() {
-        let bucket = |text: &str| client_bucket(text.parse().unwrap());
-        assert_eq!(bucket("2001:db8:1:2:aaaa::1"), bucket("2001:db8:1:2:bbbb::9"));
-        assert_ne!(bucket("2001:db8:1:2:aaaa::1"), bucket("2001:db8:1:3::1"));
-        assert_eq!(bucket("::ffff:192.0.2.1"), "192.0.2.1");
     }
 }

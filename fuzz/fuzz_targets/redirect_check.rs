@@ -6,7 +6,8 @@
 //! every parameter in its query, first of its name. The link holds no byte
 //! outside RFC 3986, exactly one `userId` and one `secret`, and the mail's
 //! line `<link>` split at any character outside RFC 3986 gives back the
-//! link whole and no second URL.
+//! link whole and no second URL; split at the sub-delimiters too, one URL
+//! only, the link's start.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -116,13 +117,22 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(param_count(&link, "userId"), 1, "{url:?} -> {link:?}");
         assert_eq!(param_count(&link, "secret"), 1, "{url:?} -> {link:?}");
         // The line a mail shows it on, cut wherever a mail client may end a
-        // link: the link comes back whole, and nothing else looks like one.
+        // link (outside RFC 3986, and at the sub-delimiters some linkifiers
+        // stop at): the link comes back whole up to such a cut, and nothing
+        // after its host looks like a second URL.
+        assert!(!link[origin_part.len()..].contains("//"), "{url:?} -> {link:?}");
         let line = format!("<{link}>");
         let pieces: Vec<&str> = line
             .split(|c: char| !c.is_ascii() || !is_uri_byte(c as u8))
             .filter(|piece| piece.contains("://") || piece.starts_with("//"))
             .collect();
         assert_eq!(pieces, vec![link.as_str()], "{url:?} -> {line:?}");
+        let cut_at_sub_delims: Vec<&str> = line
+            .split(|c: char| !c.is_ascii() || !is_uri_byte(c as u8) || "'()*!,;".contains(c))
+            .filter(|piece| piece.contains("://") || piece.starts_with("//"))
+            .collect();
+        assert_eq!(cut_at_sub_delims.len(), 1, "{url:?} -> {line:?}");
+        assert!(link.starts_with(cut_at_sub_delims[0]), "{url:?} -> {line:?}");
         assert!(link.starts_with(origin_part), "{url:?} -> {link:?}");
         assert_eq!(origin(&link).1, host, "{url:?} -> {link:?}");
         assert!(link.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{link:?}");

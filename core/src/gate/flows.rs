@@ -1,11 +1,11 @@
 //! The passwordless flows: email OTP, magic URL and phone OTP.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use super::tokens::Issued;
 use super::Gate;
 use crate::address::{normalize_email, normalize_phone};
+use crate::client_net::client_networks;
 use crate::delivery::{render, render_html, DeliveryError, Message, TemplateValues};
 use crate::directory::Address;
 use crate::error::Error;
@@ -29,28 +29,6 @@ struct Flow<'a> {
 impl<'a> Flow<'a> {
     fn new(kind: &'static str, limits: &'a FlowLimits, lifetime: Duration) -> Self {
         Flow { kind, limits, lifetime }
-    }
-}
-
-/// The networks a client is counted in for issuance: its own address (an
-/// IPv4 address, an IPv6 /64) and the wider prefixes that one holder gets
-/// whole (IPv4 /24, IPv6 /56 and /48).
-fn client_networks(ip: IpAddr) -> Vec<(&'static str, String)> {
-    match crate::model::canonical_ip(ip) {
-        IpAddr::V4(v4) => {
-            let net = u32::from(v4) & 0xffff_ff00;
-            vec![
-                ("client", v4.to_string()),
-                ("v4_24", format!("{}/24", std::net::Ipv4Addr::from(net))),
-            ]
-        }
-        IpAddr::V6(v6) => {
-            let prefix = |bits: u32| {
-                let net = u128::from(v6) & (u128::MAX << (128 - bits));
-                format!("{}/{bits}", std::net::Ipv6Addr::from(net))
-            };
-            vec![("client", prefix(64)), ("v6_56", prefix(56)), ("v6_48", prefix(48))]
-        }
     }
 }
 
@@ -264,7 +242,9 @@ impl Gate {
     ) -> Result<UserId, Error> {
         let found = self.directory().owner(address).await?;
         let (Address::Email(text) | Address::Phone(text)) = address;
-        self.check_limits(&flow, text, found.is_some(), client).await?;
+        // A provisional owner (an address nobody has signed in with) is still new.
+        self.check_limits(&flow, text, matches!(found, Some((_, false))), client)
+            .await?;
         let until = (!client.trusted).then(|| now_ms() + (flow.lifetime + PROVISIONAL_GRACE).as_millis() as i64);
         let directory = self.directory();
         match found {

@@ -192,6 +192,6 @@ impl Gate {
     /// The name a client's failure and issuance counters go by: a digest of
     /// its address (an IPv6 client's /64), never the address itself.
     pub(crate) fn client_digest(&self, ip: std::net::IpAddr) -> String {
-        self.bucket_digest(&crate::model::client_bucket(ip))
+        self.bucket_digest(&crate::client_net::client_bucket(ip))
     }
 }

@@ -230,6 +230,11 @@ impl Gate {
             .store
             .insert_session(user, &record, self.rules(), record.created_ms)
             .await?;
+        // A server session is a sign-in: a provisional user's addresses stay
+        // bound for good (the store kept the record).
+        if let Err(error) = self.inner.directory.keep(user).await {
+            tracing::warn!(%error, user = %user, "could not keep a user's addresses for good");
+        }
         let session = record.to_session(user);
         if self.announcing() {
             let at = session.created_at;

@@ -48,14 +48,14 @@ impl TokenRecord {
 impl TokenRecord {
     /// How long a provisional user (see [`UserRecord::expire_ms`]) lives on
     /// once this token is stored: the token's expiry plus
-    /// [`PROVISIONAL_GRACE`](super::PROVISIONAL_GRACE), or for good (0) for
-    /// a custom token, which only the API key issues.
+    /// [`PROVISIONAL_GRACE`](super::PROVISIONAL_GRACE). Whatever its kind,
+    /// a token keeps a provisional user only until its redemption keeps
+    /// it for good, with its addresses: a custom token keeping the record
+    /// alone would let the address binding lapse, and the address's next
+    /// flow would make a second account. (A user the token makes known is
+    /// for good at once.)
     pub fn user_kept_until(&self) -> i64 {
-        if self.kind == TokenKind::Custom {
-            0
-        } else {
-            self.expire_ms + super::PROVISIONAL_GRACE.as_millis() as i64
-        }
+        self.expire_ms + super::PROVISIONAL_GRACE.as_millis() as i64
     }
 }
 

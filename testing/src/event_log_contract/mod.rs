@@ -206,7 +206,7 @@ cases!(
 /// closure run after each case (e.g. to assert that a cluster saw no
 /// cross-slot command).
 ///
-/// ```ignore
+/// ```no_run
 /// mod memory {
 ///     tokengate_testing::event_log_contract_tests!(|| async {
 ///         tokengate_testing::event_log_contract::LogBackend::memory()

@@ -382,10 +382,11 @@ cases!(
 /// `store_contract_tests!(make, then check)`, an async closure run after
 /// each case (e.g. to assert that a cluster saw no cross-slot command).
 ///
-/// ```ignore
+/// ```no_run
 /// mod my_store {
+///     // Your store here: `Backend::new(Arc::new(MyStore::new()))`.
 ///     tokengate_testing::store_contract_tests!(|| async {
-///         tokengate_testing::store_contract::Backend::new(std::sync::Arc::new(MyStore::new()))
+///         tokengate_testing::store_contract::Backend::new(std::sync::Arc::new(tokengate::store::MemoryStore::new()))
 ///     });
 /// }
 /// ```

@@ -4,7 +4,7 @@ use super::*;
 
 /// A user claimed with a deadline (an anonymous flow's new user) and its
 /// binding disappear at the deadline unless the user signs in; a flow
-/// token extends them, a sign-in, a custom token or a verified address
+/// token (of any kind) extends them, a sign-in or a verified address
 /// keeps them for good; a failed delivery withdraws them.
 pub async fn anonymous_users_are_provisional_until_they_sign_in(b: Backend) {
     // Unused: record and binding are gone at the deadline, the id is free.
@@ -88,27 +88,37 @@ pub async fn anonymous_users_are_provisional_until_they_sign_in(b: Backend) {
         assert_eq!(keys[0].pttl, -1, "{} still expires", keys[0].key);
     }
 
-    // A custom token (API key) and a verified address keep a user too.
-    for (name, kept_by) in [("cid", "custom"), ("dee", "verified")] {
-        let who = user(name);
-        let t = now();
-        assert!(b
-            .store
-            .claim_user(&who, &format!("{name}@example.test"), "", t + HOUR_MS, t)
-            .await
-            .unwrap());
-        if kept_by == "custom" {
-            let token = b.token(&who, TokenKind::Custom, &high_secret(), t, HOUR_MS);
-            b.store.insert_token(&who, &token, false, t).await.unwrap();
-        } else {
-            b.store.mark_verified(&who, true, false, t).await.unwrap();
-        }
-        assert_eq!(
-            b.store.load_user(&who, now()).await.unwrap().unwrap().expire_ms,
-            0,
-            "{name}"
-        );
-    }
+    // A custom token (API key) extends a provisional user like any token,
+    // and keeps it at its redemption; a verified address keeps it at once.
+    let cid = user("cid");
+    let t = now();
+    assert!(b
+        .store
+        .claim_user(&cid, "cid@example.test", "", t + 1_000, t)
+        .await
+        .unwrap());
+    let custom = b.token(&cid, TokenKind::Custom, &high_secret(), t, HOUR_MS);
+    b.store.insert_token(&cid, &custom, false, t).await.unwrap();
+    assert_eq!(
+        b.store.load_user(&cid, now()).await.unwrap().unwrap().expire_ms,
+        custom.user_kept_until(),
+        "a custom token extends, it does not keep"
+    );
+    let (_, outcome) = b.redeem_new_session(&cid, &custom.digest, &lenient()).await;
+    assert!(
+        matches!(outcome, Redemption::Redeemed { kept: true, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(b.store.load_user(&cid, now()).await.unwrap().unwrap().expire_ms, 0);
+    let dee = user("dee");
+    let t = now();
+    assert!(b
+        .store
+        .claim_user(&dee, "dee@example.test", "", t + HOUR_MS, t)
+        .await
+        .unwrap());
+    b.store.mark_verified(&dee, true, false, t).await.unwrap();
+    assert_eq!(b.store.load_user(&dee, now()).await.unwrap().unwrap().expire_ms, 0);
     // A claim without deadline (an API-key caller) is for good at once, and
     // keeps a provisional record it confirms.
     let eli = user("eli");

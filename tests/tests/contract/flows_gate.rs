@@ -118,3 +118,122 @@ async fn per_address_limits_on_redis() {
         .unwrap();
     per_address_limits(Arc::new(store)).await;
 }
+
+/// An anonymous flow's provisional user is not split from its address by
+/// the server: a custom token leaves user and binding provisional together
+/// (its redemption keeps both), a server session keeps both at once, so
+/// the address's next flow issues for the same user.
+async fn provisional_users_are_kept_with_their_addresses(store: Arc<dyn Store>) {
+    let outbox = Outbox::default();
+    let gate = gate(Arc::clone(&store), &outbox);
+    let key = tokengate::ServerSecret::new([9u8; 32]).unwrap();
+    let now = || chrono::Utc::now().timestamp_millis();
+    for (address, sign_in) in [
+        ("split-a@example.test", "custom token"),
+        ("split-b@example.test", "server session"),
+    ] {
+        let first = gate
+            .create_email_token("unique()", address, false, &from("10.9.0.1"))
+            .await
+            .unwrap();
+        let owner = first.user_id.clone();
+        let binding = key.address_digest(format!("email:{address}").as_bytes());
+        let provisional =
+            |what: &str, expire_ms: i64| assert!(expire_ms > now(), "{sign_in}: {what} is not provisional");
+        provisional(
+            "the user",
+            store.load_user(&owner, now()).await.unwrap().unwrap().expire_ms,
+        );
+        provisional(
+            "the binding",
+            store.find_address(&binding, now()).await.unwrap().unwrap().1,
+        );
+        if sign_in == "custom token" {
+            let custom = gate
+                .create_token(&owner, tokengate::TokenOptions::default())
+                .await
+                .unwrap();
+            provisional(
+                "the user",
+                store.load_user(&owner, now()).await.unwrap().unwrap().expire_ms,
+            );
+            provisional(
+                "the binding",
+                store.find_address(&binding, now()).await.unwrap().unwrap().1,
+            );
+            let secret = custom.secret.unwrap().expose().to_owned();
+            gate.create_session(&owner, &secret, from("10.9.0.1")).await.unwrap();
+        } else {
+            gate.create_server_session(&owner, ClientInfo::default()).await.unwrap();
+        }
+        assert_eq!(
+            store.load_user(&owner, now()).await.unwrap().unwrap().expire_ms,
+            0,
+            "{sign_in}: user kept"
+        );
+        assert_eq!(
+            store.find_address(&binding, now()).await.unwrap(),
+            Some((owner.clone(), 0)),
+            "{sign_in}: binding kept"
+        );
+        let again = gate
+            .create_email_token("unique()", address, false, &from("10.9.0.2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.user_id, owner,
+            "{sign_in}: the address's next flow issues for its user"
+        );
+    }
+}
+
+#[tokio::test]
+async fn provisional_users_are_kept_with_their_addresses_on_memory() {
+    provisional_users_are_kept_with_their_addresses(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn provisional_users_are_kept_with_their_addresses_on_redis() {
+    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
+        .await
+        .unwrap();
+    provisional_users_are_kept_with_their_addresses(Arc::new(store)).await;
+}
+
+/// An address nobody has signed in with yet (its owner provisional) counts
+/// against the new-address ceiling, however often it is asked for: the
+/// larger known-address ceiling is for returning users.
+async fn provisional_addresses_count_as_new(store: Arc<dyn Store>) {
+    let outbox = Outbox::default();
+    let mut limits = FlowLimits::EMAIL;
+    limits.new_addresses = 2;
+    let gate = Gate::builder()
+        .server_secret([9u8; 32])
+        .shared_store(store)
+        .email_limits(limits)
+        .resend_interval(std::time::Duration::ZERO)
+        .mailer(outbox.clone())
+        .build()
+        .unwrap();
+    let ask = |address: &'static str, ip: &'static str| {
+        let gate = gate.clone();
+        async move { gate.create_email_token("unique()", address, false, &from(ip)).await }
+    };
+    ask("new-1@example.test", "10.8.0.1").await.unwrap();
+    ask("new-1@example.test", "10.8.1.1").await.unwrap();
+    let refused = ask("new-2@example.test", "10.8.2.1").await;
+    assert!(matches!(refused, Err(Error::RateLimited)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn provisional_addresses_count_as_new_on_memory() {
+    provisional_addresses_count_as_new(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn provisional_addresses_count_as_new_on_redis() {
+    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
+        .await
+        .unwrap();
+    provisional_addresses_count_as_new(Arc::new(store)).await;
+}

@@ -84,6 +84,9 @@ async fn a_url_cannot_smuggle_a_second_link(kind: AppKind, backend: Backend) {
         "https://app.example.test/[https://evil.example/]",
         "https://app.example.test/%zzhttps://evil.example/",
         "https://app.example.test/#a#https://evil.example/",
+        "https://app.example.test/cb?next=https://evil.example/",
+        "https://app.example.test/cb?a=(https://evil.example/)",
+        "https://app.example.test/cb?a=x:!//evil.example/",
     ]
     .into_iter()
     .enumerate()
@@ -156,10 +159,16 @@ const SMALL_BUDGETS: [(&str, &str); 8] = [
 async fn one_prefix_cannot_spend_the_ceiling(kind: AppKind, backend: Backend) {
     let env = start(kind, backend, &SMALL_BUDGETS).await;
     let api = &env.api;
-    // A returning user, known before the attack.
+    // A returning user, known before the attack: signed in once.
     magic(api, Some("198.51.100.1"), "returning@example.test")
         .await
         .assert_status(201);
+    let link = find_link(&env.smtp.wait_for("returning@example.test", 1).await.body).expect("a link");
+    let (user, secret) = (
+        query_param(&link, "userId").unwrap(),
+        query_param(&link, "secret").unwrap(),
+    );
+    env.api.exchange(&user, &secret, Auth::None).await.assert_status(201);
     let mut address = 0;
     let mut next = || {
         address += 1;
@@ -205,6 +214,10 @@ async fn one_prefix_cannot_spend_the_ceiling(kind: AppKind, backend: Backend) {
         magic(api, Some(&client), &next()).await.assert_status(201);
     }
     magic(api, Some("2001:db8:ffff::1"), &next())
+        .await
+        .assert_error(429, "general_rate_limit_exceeded");
+    // An address asked for before but never signed in with is still new.
+    magic(api, Some("2001:db8:ffff::3"), "new1@example.test")
         .await
         .assert_error(429, "general_rate_limit_exceeded");
     // Returning users still get their links: known addresses have a

@@ -121,6 +121,19 @@ async fn assert_not_injected(browser: &Browser) {
     );
 }
 
+/// The page found another account than the visitor expected and signed
+/// out again.
+async fn signed_out_again(browser: &Browser, cookie: &str, what: &str) {
+    browser
+        .wait_until(
+            what,
+            "return document.getElementById('status').textContent.includes('another account')",
+        )
+        .await;
+    browser.wait_until("the logged-out view", LOGGED_OUT).await;
+    assert_eq!(browser.cookie(cookie).await, None, "{what}: still signed in as Mallory");
+}
+
 async fn login_page_end_to_end(kind: AppKind) {
     let smtp = SmtpSink::start().await;
     let port = free_port();
@@ -336,16 +349,18 @@ async fn login_page_end_to_end(kind: AppKind) {
     let left = api.get(&format!("/v1/users/{user}/sessions"), Auth::Key).await;
     assert_eq!(left.json["total"], 0, "{}", left.text);
 
-    // Login CSRF: Mallory's own genuine link, sent to a visitor. With a
-    // forged "for" the page asks in the visitor's name, then finds
-    // Mallory's account and signs out again; without one it asks, and a
-    // cancel leaves the pair unused.
+    // Login CSRF: Mallory's own genuine links, sent to a visitor. The page
+    // ignores what a link says about itself (a forged `for`): a browser that
+    // asked for no link asks which address the visitor expects, one that
+    // did names that address; either way, Mallory's account found after
+    // the exchange is signed out again. A cancel leaves the pair unused.
     let forged = format!("{origin}/?for=page.user%40example.test");
     let mut mallory_links = Vec::new();
-    // (Two addresses of Mallory's: one address gets one link a minute.)
+    // (Three addresses of Mallory's: one address gets one link a minute.)
     for (email, url) in [
         ("mallory@evil.test", forged.as_str()),
         ("mallory2@evil.test", &format!("{origin}/")),
+        ("mallory3@evil.test", &format!("{origin}/")),
     ] {
         api.send(
             reqwest::Method::POST,
@@ -360,37 +375,51 @@ async fn login_page_end_to_end(kind: AppKind) {
     }
     browser.goto(&mallory_links[0]).await;
     browser.wait_until("the link question", LINK_QUESTION).await;
-    assert_eq!(
-        browser.text("link-question").await,
-        "Continue as page.user@example.test?"
+    let question = browser.text("link-question").await;
+    assert!(
+        question.contains("did not ask") && !question.contains("page.user"),
+        "{question}"
     );
+    browser.type_into("#link-email", "page.user@example.test").await;
     browser.click("#link-continue").await;
-    browser
-        .wait_until(
-            "the sign-out after a foreign link",
-            "return document.getElementById('status').textContent.includes('another account')",
-        )
-        .await;
-    browser.wait_until("the logged-out view", LOGGED_OUT).await;
-    assert_eq!(
-        browser.cookie(&app.cookie_name()).await,
-        None,
-        "still signed in as Mallory"
-    );
+    signed_out_again(
+        &browser,
+        &app.cookie_name(),
+        "the sign-out after a foreign link, address typed",
+    )
+    .await;
     browser.screenshot("foreign-link-signed-out").await;
+
+    browser.type_into("#magic-email", "page.other@example.test").await;
+    browser.click("#magic-send").await;
+    smtp.wait_for("page.other@example.test", 1).await;
     browser.goto(&mallory_links[1]).await;
     browser.wait_until("the link question", LINK_QUESTION).await;
-    assert!(browser.text("link-question").await.contains("Continue?"));
+    assert_eq!(
+        browser.text("link-question").await,
+        "Continue as page.other@example.test?"
+    );
+    browser.click("#link-continue").await;
+    signed_out_again(
+        &browser,
+        &app.cookie_name(),
+        "the sign-out after a foreign link, address remembered",
+    )
+    .await;
+    browser.screenshot("foreign-link-remembered-signed-out").await;
+
+    browser.goto(&mallory_links[2]).await;
+    browser.wait_until("the link question", LINK_QUESTION).await;
     browser.click("#link-cancel").await;
     browser.wait_until("the logged-out view", LOGGED_OUT).await;
     assert_eq!(browser.cookie(&app.cookie_name()).await, None);
     browser.screenshot("foreign-link-cancelled").await;
-    let unused = query_param(&mallory_links[1], "secret").expect("secret");
-    let mallory = query_param(&mallory_links[1], "userId").expect("userId");
+    let unused = query_param(&mallory_links[2], "secret").expect("secret");
+    let mallory = query_param(&mallory_links[2], "userId").expect("userId");
     api.exchange(&mallory, &unused, Auth::None).await.assert_status(201);
 
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
-    assert_eq!(shots_taken, 14, "one screenshot per step in {}", shots.display());
+    assert_eq!(shots_taken, 15, "one screenshot per step in {}", shots.display());
 }
 
 #[tokio::test]

@@ -238,6 +238,19 @@ impl RedirectPolicy {
                 )))
             }
         };
+        // A second URL inside the first (`?next=https://evil.test`, or
+        // `//evil.test` after a character a linkifier stops at) is a second
+        // link to a mail client, whatever a page does with it: no `//`
+        // after the host.
+        if [Some(target.path), target.query, target.fragment]
+            .into_iter()
+            .flatten()
+            .any(|part| part.contains("//"))
+        {
+            return Err(Error::argument(
+                "Invalid `url` param: URL must not carry another URL (`//` after its host)",
+            ));
+        }
         if let Some(name) = carried_link_param(&target) {
             return Err(Error::argument(format!(
                 "Invalid `url` param: URL must not carry the `{name}` parameter"

@@ -71,9 +71,36 @@ fn rejects_bypass_forms() {
         "https://",
         "https://app..example.com/",
         "https://%61pp.example.com/",
+        // A second URL anywhere after the host: a second link in a mail.
+        "https://app.example.com/cb?next=https://evil.test/",
+        "https://app.example.com/cb?next=http://evil.test",
+        "https://app.example.com/cb#https://evil.test",
+        "https://app.example.com/https://evil.test",
+        "https://app.example.com/cb?a=(https://evil.test)",
+        "https://app.example.com/cb?a=*javascript://x",
+        "https://app.example.com/cb?a=x:!//evil.test",
+        "https://app.example.com/a//b",
     ] {
         assert!(p.check(bad).is_err(), "{bad:?} must be rejected");
     }
+    // Encoded, it is data for the page, not a link for the mail client.
+    assert!(p
+        .check("https://app.example.com/cb?next=https%3A%2F%2Fapp.example.com%2Fhome")
+        .is_ok());
+}
+
+#[test]
+fn app_links_carry_no_second_url() {
+    let p = app_policy();
+    for bad in [
+        "myapp://auth/cb?next=https://evil.test",
+        "myapp://auth/https://evil.test",
+        "myapp://auth/cb#myapp://other",
+        "myapp://auth/caulmyapp:!//auth/cback)st",
+    ] {
+        assert!(p.check(bad).is_err(), "{bad:?} must be rejected");
+    }
+    assert!(p.check("myapp://auth/cb?next=%2Fhome").is_ok());
 }
 
 fn app_policy() -> RedirectPolicy {

@@ -242,10 +242,10 @@ impl EnvConfig {
         }
 
         let redis_url = get("REDIS_URL");
-        if let Some(url) = &redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(error("REDIS_URL", "must start with redis:// or rediss://"));
-            }
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(error("REDIS_URL", "must start with redis:// or rediss://"));
         }
         let cluster_nodes = list(get("REDIS_CLUSTER_NODES"));
         if let Some(bad) = cluster_nodes

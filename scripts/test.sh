@@ -208,6 +208,8 @@ if [ "$full" = true ]; then
   # The rest of the compiling, while the suites wait: the API docs, and
   # the fuzz targets (their own crate and target directory; run below).
   echo "== rustdoc (while the suites run)"
+  # Afresh: the core's shape is counted from these pages below.
+  rm -rf "${CARGO_TARGET_DIR:-target}/doc/tokengate"
   RUSTDOCFLAGS="-D warnings" cargo doc "${libs[@]}" -p tokengate-examples --no-deps --locked --quiet ||
     front_failed+=(rustdoc)
   echo "== fuzz targets built (while the suites run)"
@@ -240,6 +242,11 @@ if [ "$full" = false ]; then
   echo "== all behavioural suites passed (./scripts/test.sh --full adds lints, packaging, timing leaks and fuzzing)"
   exit 0
 fi
+
+# The core's shape (issue 25): no module cycle, no file over 500 lines, at
+# most 50 public types.
+phase "core shape"
+python3 scripts/core-shape.py --public-types "${CARGO_TARGET_DIR:-target}/doc/tokengate"
 
 phase "lints (workspace, every target)"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -15,6 +15,10 @@ use crate::policy::Policy;
 use crate::policy::IDLE_REFRESH_INTERVAL;
 use crate::secret::Digest;
 
+mod user_state;
+
+use user_state::UserState;
+
 /// Sweep every user's expired entries once per this many operations.
 const FULL_SWEEP_EVERY: u64 = 1024;
 
@@ -45,128 +49,6 @@ struct RateState {
     count: u32,
     window_end_ms: i64,
     gap_until_ms: i64,
-}
-
-#[derive(Debug, Default)]
-struct UserState {
-    tokens: Vec<TokenRecord>,
-    sessions: Vec<StoredSession>,
-    failures: u32,
-    failures_expire_ms: i64,
-    locked_until_ms: i64,
-    /// Failed exchanges per client: (count, window end).
-    client_failures: HashMap<String, (u32, i64)>,
-    /// The directory record: kept until the user is deleted.
-    directory: Option<UserRecord>,
-    /// Claimed by an anonymous flow and not yet announced by a token
-    /// (`users.<userId>.create` goes out with the first one).
-    unannounced: bool,
-}
-
-#[derive(Debug)]
-struct StoredSession {
-    record: SessionRecord,
-    /// When the entry disappears: the expiry, or earlier under an idle timeout.
-    deadline_ms: i64,
-}
-
-impl UserState {
-    fn sweep(&mut self, now_ms: i64) {
-        if self
-            .directory
-            .as_ref()
-            .is_some_and(|r| r.expire_ms > 0 && r.expire_ms <= now_ms)
-        {
-            self.directory = None;
-            self.unannounced = false;
-        }
-        self.tokens.retain(|t| t.expire_ms > now_ms);
-        self.sessions.retain(|s| s.deadline_ms > now_ms);
-        if self.failures_expire_ms <= now_ms {
-            self.failures = 0;
-        }
-        self.client_failures.retain(|_, (_, window_end)| *window_end > now_ms);
-    }
-
-    /// From its first token or session on, a user id is known: a record
-    /// made here is for good; a provisional one lives on until `expire_ms`
-    /// (0: for good). Whether this made it known (announced once).
-    fn remember(&mut self, now_ms: i64, expire_ms: i64) -> bool {
-        if self.directory.is_none() {
-            self.directory = Some(UserRecord {
-                created_ms: now_ms,
-                updated_ms: now_ms,
-                ..UserRecord::default()
-            });
-            return true;
-        }
-        self.keep_until(expire_ms);
-        std::mem::take(&mut self.unannounced)
-    }
-
-    /// A provisional record lives until the later of its expiry and
-    /// `expire_ms`, or for good with 0. Whether this kept it for good.
-    fn keep_until(&mut self, expire_ms: i64) -> bool {
-        let Some(record) = self.directory.as_mut().filter(|r| r.expire_ms > 0) else {
-            return false;
-        };
-        if expire_ms == 0 {
-            record.expire_ms = 0;
-            return true;
-        }
-        record.expire_ms = record.expire_ms.max(expire_ms);
-        false
-    }
-
-    fn has_guessable_token(&self) -> bool {
-        self.tokens.iter().any(|t| t.low_entropy)
-    }
-
-    fn is_empty(&self, now_ms: i64) -> bool {
-        self.tokens.is_empty()
-            && self.sessions.is_empty()
-            && self.failures == 0
-            && self.locked_until_ms <= now_ms
-            && self.client_failures.is_empty()
-            && self.directory.is_none()
-    }
-
-    fn add_session(&mut self, record: SessionRecord, rules: &Policy, now_ms: i64) -> Vec<SessionRecord> {
-        let deadline_ms = idle_deadline(record.expire_ms, rules.idle_ms(), now_ms);
-        let new_id = record.id.clone();
-        self.sessions.push(StoredSession { record, deadline_ms });
-        let limit = rules.max_sessions as usize;
-        let mut evicted = Vec::new();
-        if limit > 0 && self.sessions.len() > limit {
-            let mut candidates: Vec<(i64, String)> = self
-                .sessions
-                .iter()
-                .filter(|s| s.record.id != new_id)
-                .map(|s| (s.record.created_ms, s.record.id.clone()))
-                .collect();
-            candidates.sort();
-            let excess = self.sessions.len() - limit;
-            let ids: Vec<String> = candidates.into_iter().take(excess).map(|(_, id)| id).collect();
-            let (gone, kept) = std::mem::take(&mut self.sessions)
-                .into_iter()
-                .partition(|s| ids.contains(&s.record.id));
-            self.sessions = kept;
-            evicted = gone.into_iter().map(|s: StoredSession| s.record).collect();
-        }
-        evicted
-    }
-
-    fn record_failure(&mut self, rules: &Policy, now_ms: i64) {
-        self.failures += 1;
-        self.failures_expire_ms = now_ms + rules.lockout_ms();
-        if rules.burn_after_failures > 0 && self.failures.is_multiple_of(rules.burn_after_failures) {
-            self.tokens.retain(|t| !t.low_entropy);
-        }
-        if rules.lockout_after_failures > 0 && self.failures >= rules.lockout_after_failures {
-            self.locked_until_ms = now_ms + rules.lockout_ms();
-            self.failures = 0;
-        }
-    }
 }
 
 impl MemoryStore {

@@ -130,3 +130,30 @@ pub fn public_json() -> serde_json::Value {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ProjectReadmeDoctests;
+
+/// The Rust blocks of the project's docs/*.md, one page each, compiled and
+/// run the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/benchmarks.md")]
+pub struct DocsBenchmarksDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/claims.md")]
+pub struct DocsClaimsDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/clients.md")]
+pub struct DocsClientsDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/configuration.md")]
+pub struct DocsConfigurationDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/deployment.md")]
+pub struct DocsDeploymentDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/events.md")]
+pub struct DocsEventsDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/observability.md")]
+pub struct DocsObservabilityDoctests;
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/upgrading.md")]
+pub struct DocsUpgradingDoctests;

@@ -21,8 +21,9 @@ use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions};
 use tokengate_events::{EventLogConfig, LogSink, MemoryEventLog, RedisEventLog};
 
 use crate::load::{self, Budget, Outcome, Stats};
-use crate::redis_server::{self, RedisServer};
+use crate::redis_stats;
 use crate::scenarios::{user_id, CpuProbe, PREFIX};
+use tokengate_tests::redis_harness::PrivateRedis;
 
 tokio::task_local! {
     /// Which operation the current task is running: 0 issue, 1 exchange,
@@ -238,7 +239,7 @@ fn commandstat_calls(admin: &mut redis::Connection, command: &str) -> u64 {
 }
 
 fn commands_processed(admin: &mut redis::Connection) -> u64 {
-    redis_server::info_field(admin, "stats", "total_commands_processed")
+    redis_stats::info_field(admin, "stats", "total_commands_processed")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -411,14 +412,14 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// measurement (it is the benchmark's own).
 pub async fn run(
     backend: Backend,
-    redis: &RedisServer,
+    redis: &PrivateRedis,
     secret: &ServerSecret,
     budget: Budget,
     rounds: usize,
     admin: &mut redis::Connection,
 ) -> Result<EventsResult, String> {
-    let off = subject(backend, false, &redis.url, secret).await?;
-    let on = subject(backend, true, &redis.url, secret).await?;
+    let off = subject(backend, false, redis.url(), secret).await?;
+    let on = subject(backend, true, redis.url(), secret).await?;
     let is_redis = backend != Backend::Memory;
     let counted = (
         count_round_trips(&off, 'r', budget.concurrency).await?,
@@ -439,7 +440,7 @@ pub async fn run(
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
             if is_redis {
-                redis.flush_own()?;
+                redis.flush()?;
             }
             let subject = if which == 0 { &off } else { &on };
             let tag = tags[(round * 2 + which) % tags.len()];

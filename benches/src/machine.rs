@@ -1,5 +1,5 @@
-//! What the benchmark ran on, and CPU-time probes for this process and
-//! the current thread (from `/proc`).
+//! What the benchmark ran on, and CPU-time probes for this process, the
+//! current thread, other processes and the whole machine (from `/proc`).
 
 use std::process::Command;
 
@@ -105,7 +105,50 @@ pub fn process_cpu_seconds() -> f64 {
     stat_cpu_seconds("/proc/self/stat")
 }
 
+/// CPU seconds used so far by the process `pid` (`None`: this process).
+pub fn pid_cpu_seconds(pid: Option<u32>) -> f64 {
+    match pid {
+        Some(pid) => stat_cpu_seconds(&format!("/proc/{pid}/stat")),
+        None => process_cpu_seconds(),
+    }
+}
+
 /// CPU seconds used by the calling thread so far.
 pub fn thread_cpu_seconds() -> f64 {
     stat_cpu_seconds("/proc/thread-self/stat")
+}
+
+/// How much of the machine other processes used during a section.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadProbe {
+    wall: std::time::Instant,
+    busy: f64,
+    own: f64,
+}
+
+impl LoadProbe {
+    /// Starts watching (before the section starts its children).
+    pub fn start() -> Self {
+        LoadProbe {
+            wall: std::time::Instant::now(),
+            busy: machine_busy_seconds(),
+            own: process_cpu_seconds(),
+        }
+    }
+
+    /// The share (0..=1) of all CPUs used since [`Self::start`] by processes
+    /// other than this one and `children` (all started after it; read
+    /// before they are killed: the CPU time of a child killed earlier is
+    /// counted as other load).
+    pub fn other_load(&self, children: &[Option<u32>]) -> f64 {
+        let busy = machine_busy_seconds() - self.busy;
+        let own = process_cpu_seconds() - self.own
+            + children
+                .iter()
+                .flatten()
+                .map(|pid| pid_cpu_seconds(Some(*pid)))
+                .sum::<f64>();
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        ((busy - own) / (self.wall.elapsed().as_secs_f64() * cpus)).clamp(0.0, 1.0)
+    }
 }

@@ -75,9 +75,8 @@ macro_rules! least_disturbed {
 
 mod events_cost;
 mod load;
-mod machine;
 mod profile;
-mod redis_server;
+mod redis_stats;
 mod report;
 mod scenarios;
 mod servers;
@@ -85,10 +84,11 @@ mod servers;
 use std::time::{Duration, Instant};
 
 use load::Budget;
-use redis_server::RedisServer;
 use report::Report;
 use servers::{Context, Framework, Row};
 use tokengate::ServerSecret;
+use tokengate_bench::machine;
+use tokengate_tests::redis_harness::{redis_version, PrivateRedis};
 
 fn env_f64(name: &str, default: f64) -> Result<f64, String> {
     match std::env::var(name) {
@@ -202,16 +202,18 @@ fn run() -> Result<(), String> {
     let settings = settings()?;
     let budget = settings.budget;
     let machine = machine::Machine::describe();
-    let redis = RedisServer::start()?;
-    eprintln!("redis-server at {} ({})", redis.url, redis.version);
+    // A throwaway server of this run's own (killed on exit, Ctrl-C included).
+    let redis = PrivateRedis::start(&[])?;
+    let redis_version = redis_version()?;
+    eprintln!("redis-server at {} ({redis_version})", redis.url());
     if settings.sections.iter().any(|s| s == "profile") {
         let op = std::env::var("BENCH_PROFILE_OP").unwrap_or_else(|_| "auth".to_owned());
         return profile::run(&redis, &op, env_u64("BENCH_PROFILE_OPS", 10_000)?);
     }
-    let mut admin = redis.admin().map_err(|e| e.to_string())?;
+    let mut admin = redis.blocking_connection().map_err(|e| e.to_string())?;
     let secret = ServerSecret::random();
     let ctx = Context {
-        redis_url: redis.url.clone(),
+        redis_url: redis.url().to_owned(),
         secret: secret.clone(),
     };
     // The in-process "application" runtime for the Gate-level scenarios.
@@ -222,7 +224,7 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut report = Report {
         machine,
-        redis_version: redis.version.clone(),
+        redis_version,
         budget,
         rounds: settings.rounds,
         http: Vec::new(),
@@ -238,7 +240,7 @@ fn run() -> Result<(), String> {
     };
 
     if wants("http") {
-        let fixtures = app.block_on(scenarios::http_fixtures(&redis.url, &secret, budget.concurrency))?;
+        let fixtures = app.block_on(scenarios::http_fixtures(redis.url(), &secret, budget.concurrency))?;
         for framework in [Framework::Axum, Framework::Actix] {
             for row in Row::ALL {
                 if !settings.rows.is_empty() && !settings.rows.iter().any(|r| *r == row_name(framework, row)) {
@@ -283,7 +285,7 @@ fn run() -> Result<(), String> {
     if wants("exchange") {
         eprintln!("exchange: issue + exchange pairs");
         let exchange = app.block_on(async {
-            let gate = scenarios::gate(&redis.url, &secret).await?;
+            let gate = scenarios::gate(redis.url(), &secret).await?;
             // Fresh users on every attempt: a tag per attempt.
             Ok::<_, String>(least_disturbed!(
                 retries,
@@ -300,7 +302,7 @@ fn run() -> Result<(), String> {
             Ok::<_, String>(least_disturbed!(
                 retries,
                 "EVALSHA",
-                _attempt => scenarios::evalsha(&redis.url, budget, &mut admin).await?
+                _attempt => scenarios::evalsha(redis.url(), budget, &mut admin).await?
             ))
         })?;
         eprintln!("          {:.0} EVALSHA/s", evalsha.stats.rate());

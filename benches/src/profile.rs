@@ -21,25 +21,25 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokengate::{ClientInfo, ServerSecret, TokenOptions};
 
-use crate::redis_server::RedisServer;
 use crate::scenarios::{gate, session_location, user_id};
+use tokengate_tests::redis_harness::PrivateRedis;
 
 /// Runs the profiling loop; prints what it did and Redis's `INFO commandstats`.
-pub fn run(redis: &RedisServer, op: &str, count: u64) -> Result<(), String> {
+pub fn run(redis: &PrivateRedis, op: &str, count: u64) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let secret = ServerSecret::random();
     runtime.block_on(async {
-        let gate = gate(&redis.url, &secret).await?;
+        let gate = gate(redis.url(), &secret).await?;
         let (_, credential) = gate
             .create_server_session(&user_id('p', 0, 0), ClientInfo::default())
             .await
             .map_err(|e| e.to_string())?;
         let credential = credential.expose().to_owned();
         let at = session_location(&secret, &credential).ok_or("undecodable credential")?;
-        let client = redis::Client::open(redis.url.as_str()).map_err(|e| e.to_string())?;
+        let client = redis::Client::open(redis.url()).map_err(|e| e.to_string())?;
         let mut conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
         // One of each first, so that connections and scripts are warm.
         let _ = gate.authenticate(&credential).await;
@@ -73,7 +73,7 @@ pub fn run(redis: &RedisServer, op: &str, count: u64) -> Result<(), String> {
         Ok::<_, String>(())
     })?;
     // Where Redis spent its time (commands called by scripts included).
-    let mut admin = redis.admin().map_err(|e| e.to_string())?;
+    let mut admin = redis.blocking_connection().map_err(|e| e.to_string())?;
     let stats: String = redis::cmd("INFO")
         .arg("commandstats")
         .query(&mut admin)

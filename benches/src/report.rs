@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::load::Budget;
-use crate::machine::Machine;
 use crate::scenarios::{HttpResult, Measured, ScalePoint, ScaleResult};
 use crate::servers::{Framework, Row, FRED_POOL_SIZE};
+use tokengate_bench::machine::Machine;
 
 /// Everything one run measured.
 pub struct Report {

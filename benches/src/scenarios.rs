@@ -12,9 +12,10 @@ use tokengate::store::{RedisStore, RedisStoreConfig};
 use tokengate::{ClientInfo, Gate, ServerSecret, TokenOptions, UserId};
 
 use crate::load::{self, Budget, Outcome, Stats};
-use crate::machine;
-use crate::redis_server::{self, RedisServer};
+use crate::redis_stats;
 use crate::servers::{Context, Framework, Row, Server};
+use tokengate_bench::machine;
+use tokengate_tests::redis_harness::PrivateRedis;
 
 /// The key prefix (tokengate's default).
 pub const PREFIX: &str = "tg";
@@ -46,7 +47,7 @@ impl CpuProbe {
     pub(crate) fn take(admin: &mut redis::Connection) -> Self {
         CpuProbe {
             at: Instant::now(),
-            redis: redis_server::cpu_seconds(admin),
+            redis: redis_stats::cpu_seconds(admin),
             process: machine::process_cpu_seconds(),
             thread: machine::thread_cpu_seconds(),
             machine: machine::machine_busy_seconds(),
@@ -648,7 +649,7 @@ async fn measure_point(
     admin: &mut redis::Connection,
     retries: &mut Retries,
 ) -> ScalePoint {
-    let keys_before = redis_server::dbsize(admin);
+    let keys_before = redis_stats::dbsize(admin);
     let locations: Arc<Vec<SessionLocation>> =
         Arc::new(credentials.iter().filter_map(|c| session_location(secret, c)).collect());
     let saturated = interleaved_rounds(
@@ -688,7 +689,7 @@ async fn measure_point(
     ScalePoint {
         entries,
         keys_before,
-        keys_after: redis_server::dbsize(admin),
+        keys_after: redis_stats::dbsize(admin),
         saturated,
         paced,
         paced_rates,
@@ -697,7 +698,7 @@ async fn measure_point(
 
 /// The scale scenario on a freshly emptied Redis (the benchmark's own).
 pub async fn scale(
-    redis: &RedisServer,
+    redis: &PrivateRedis,
     secret: &ServerSecret,
     small: u64,
     large: u64,
@@ -705,10 +706,10 @@ pub async fn scale(
     rounds: usize,
     retries: &mut Retries,
 ) -> Result<ScaleResult, String> {
-    redis.flush_own()?;
-    let mut admin = redis.admin().map_err(|e| e.to_string())?;
-    let gate = gate(&redis.url, secret).await?;
-    let client = redis::Client::open(redis.url.as_str()).map_err(|e| e.to_string())?;
+    redis.flush()?;
+    let mut admin = redis.blocking_connection().map_err(|e| e.to_string())?;
+    let gate = gate(redis.url(), secret).await?;
+    let client = redis::Client::open(redis.url()).map_err(|e| e.to_string())?;
     let conn = ConnectionManager::new(client).await.map_err(|e| e.to_string())?;
 
     eprintln!("scale: loading {small} tokens and {small} sessions");
@@ -730,15 +731,15 @@ pub async fn scale(
     )
     .await;
 
-    let m0 = redis_server::used_memory(&mut admin);
+    let m0 = redis_stats::used_memory(&mut admin);
     eprintln!("scale: loading {large} tokens through Gate::create_token");
     let token_load_secs = load_tokens(&gate, 'u', large).await?;
-    let m1 = redis_server::used_memory(&mut admin);
+    let m1 = redis_stats::used_memory(&mut admin);
     eprintln!(
         "scale: {large} tokens in {token_load_secs:.1} s; loading {large} sessions through Gate::create_server_session"
     );
     let (large_credentials, session_load_secs) = load_sessions(&gate, 'u', large, 100_000).await?;
-    let m2 = redis_server::used_memory(&mut admin);
+    let m2 = redis_stats::used_memory(&mut admin);
     eprintln!("scale: {large} sessions in {session_load_secs:.1} s; measuring at {large}");
 
     let mut memory = MemoryFigures {
@@ -750,8 +751,8 @@ pub async fn scale(
     let (mut token_sum, mut session_sum) = (0u64, 0u64);
     for credential in large_credentials.iter().step_by(step).take(1000) {
         let user = credential.rsplit_once('.').map_or("", |(u, _)| u);
-        let sessions = redis_server::memory_usage(&mut admin, &sessions_key(user));
-        let token = redis_server::memory_usage(&mut admin, &token_key(user));
+        let sessions = redis_stats::memory_usage(&mut admin, &sessions_key(user));
+        let token = redis_stats::memory_usage(&mut admin, &token_key(user));
         match (sessions, token) {
             (Some(s), Some(t)) => {
                 memory.samples += 1;
@@ -775,8 +776,7 @@ pub async fn scale(
     gate.create_server_session(&ua_user, browser)
         .await
         .map_err(|e| e.to_string())?;
-    memory.session_with_ua =
-        redis_server::memory_usage(&mut admin, &sessions_key(ua_user.as_str())).unwrap_or(0) as f64;
+    memory.session_with_ua = redis_stats::memory_usage(&mut admin, &sessions_key(ua_user.as_str())).unwrap_or(0) as f64;
     let busy_user = user_id('w', 0, 1);
     for i in 0..10 {
         gate.create_server_session(&busy_user, client_info(i))
@@ -784,7 +784,7 @@ pub async fn scale(
             .map_err(|e| e.to_string())?;
     }
     memory.per_session_of_ten =
-        redis_server::memory_usage(&mut admin, &sessions_key(busy_user.as_str())).unwrap_or(0) as f64 / 10.0;
+        redis_stats::memory_usage(&mut admin, &sessions_key(busy_user.as_str())).unwrap_or(0) as f64 / 10.0;
     memory.ua_len = BROWSER_UA.len();
 
     let large_point = measure_point(

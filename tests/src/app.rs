@@ -1,10 +1,17 @@
 //! Spawning the example binaries as a user would: configured only by the
 //! environment of the example-server contract, reached over real TCP.
+//!
+//! The binaries are the ones `cargo build --workspace --bins` left next to
+//! the test executable. `cargo test` does not rebuild them, so before one
+//! is started [`binary_path`] checks it against the sources it was built
+//! from (cargo's dep-info, `target/<profile>/<binary>.d`: every file of
+//! every workspace crate it links, static files included) and fails,
+//! naming the changed file and the command to rebuild, when one is newer.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Which example server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +25,8 @@ pub enum AppKind {
 }
 
 impl AppKind {
-    fn binary(self) -> &'static str {
+    /// The binary's name.
+    pub fn binary(self) -> &'static str {
         match self {
             AppKind::Axum => "axum-app",
             AppKind::Actix => "actix-app",
@@ -38,7 +46,12 @@ pub enum Backend {
     Cluster(Vec<String>),
 }
 
+/// The command that rebuilds the example binaries.
+pub const REBUILD: &str = "cargo build --workspace --bins";
+
 /// Where the example binaries are: next to the test executable's `deps`.
+/// Panics when the binary is missing or older than a source it is built
+/// from ([`stale_source`]).
 pub fn binary_path(kind: AppKind) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -48,11 +61,110 @@ pub fn binary_path(kind: AppKind) -> PathBuf {
     let path = profile_dir.join(kind.binary());
     assert!(
         path.exists(),
-        "{} is missing: build the example binaries first with `cargo build -p tokengate-examples` \
-         (scripts/test.sh does this)",
+        "{} is missing: build the example binaries first with `{REBUILD}` (scripts/test.sh does this)",
         path.display()
     );
+    if let Err(why) = check_fresh(&path) {
+        panic!("{why}");
+    }
     path
+}
+
+/// `Ok` when no workspace source `binary` was built from (as cargo's
+/// dep-info file beside it lists them) changed after it was built; else
+/// says which binary is stale, because of which file, and how to rebuild.
+pub fn check_fresh(binary: &Path) -> Result<(), String> {
+    match stale_source(binary)? {
+        None => Ok(()),
+        Some(source) => Err(format!(
+            "{} is stale: {} changed after it was built, and `cargo test` does not rebuild the example \
+             binaries. Rebuild them with `{REBUILD}` (scripts/test.sh does this), then run the tests again.",
+            binary.display(),
+            source.display()
+        )),
+    }
+}
+
+/// The newest source of `binary` that is newer than it, if any: every path
+/// of the workspace (outside `target/`) in cargo's dep-info file
+/// `<binary>.d`, which lists all files of every crate the binary links
+/// (sources, `include_str!` data, static files).
+pub fn stale_source(binary: &Path) -> Result<Option<PathBuf>, String> {
+    let built = modified(binary)?;
+    let dep_info = binary.with_extension("d");
+    let text = std::fs::read_to_string(&dep_info).map_err(|e| {
+        format!(
+            "cannot read {} ({e}) to check that {} is up to date: rebuild with `{REBUILD}`",
+            dep_info.display(),
+            binary.display()
+        )
+    })?;
+    let workspace = workspace_root();
+    let target = binary
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for source in dep_info_paths(&text) {
+        let source = workspace.join(source);
+        if !source.starts_with(&workspace) || source.starts_with(&target) {
+            continue;
+        }
+        // A source that is gone was removed or renamed: its parent module
+        // changed too, and that one is listed.
+        let Ok(changed) = modified(&source) else { continue };
+        if changed > built && newest.as_ref().is_none_or(|(t, _)| changed > *t) {
+            newest = Some((changed, source));
+        }
+    }
+    Ok(newest.map(|(_, path)| path))
+}
+
+fn modified(path: &Path) -> Result<SystemTime, String> {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace")
+        .to_path_buf()
+}
+
+/// The prerequisites of a Makefile-style dep-info file (`target: a b\ c`),
+/// with `\ ` unescaped.
+fn dep_info_paths(text: &str) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for line in text.lines() {
+        let Some((_, deps)) = line.split_once(": ") else {
+            continue;
+        };
+        let mut current = String::new();
+        let mut chars = deps.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some(next) = chars.next() {
+                        current.push(next);
+                    }
+                }
+                ' ' => {
+                    if !current.is_empty() {
+                        paths.push(PathBuf::from(std::mem::take(&mut current)));
+                    }
+                }
+                c => current.push(c),
+            }
+        }
+        if !current.is_empty() {
+            paths.push(PathBuf::from(current));
+        }
+    }
+    paths
 }
 
 /// A free TCP port on loopback.
@@ -88,6 +200,11 @@ pub struct AppSpec {
     pub log_file: Option<PathBuf>,
     /// The port to listen on (default: a free one chosen at start).
     pub port: Option<u16>,
+    /// Where the binary is (default: next to the test executable, checked
+    /// to be up to date by [`binary_path`]).
+    pub bin_dir: Option<PathBuf>,
+    /// `RUST_LOG` (default: `TOKENGATE_TEST_APP_LOG`, else `error`).
+    pub log_level: Option<String>,
 }
 
 impl AppSpec {
@@ -104,6 +221,8 @@ impl AppSpec {
             extra_env: Vec::new(),
             log_file: None,
             port: None,
+            bin_dir: None,
+            log_level: None,
         }
     }
 
@@ -139,8 +258,28 @@ pub struct RunningApp {
 impl RunningApp {
     /// Starts the app and waits until `/public` answers (at most 20 s).
     pub async fn start(spec: AppSpec) -> RunningApp {
+        Self::try_start(spec).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`RunningApp::start`], failing with a message (and the end of the
+    /// app's log, when it has one) instead of panicking.
+    pub async fn try_start(spec: AppSpec) -> Result<RunningApp, String> {
         let port = spec.port.unwrap_or_else(free_port);
-        let mut command = Command::new(binary_path(spec.kind));
+        let binary = match &spec.bin_dir {
+            Some(dir) => {
+                let path = dir.join(spec.kind.binary());
+                if !path.exists() {
+                    return Err(format!("{} is missing", path.display()));
+                }
+                path
+            }
+            None => binary_path(spec.kind),
+        };
+        let mut command = Command::new(&binary);
+        let log_level = spec
+            .log_level
+            .clone()
+            .unwrap_or_else(|| std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "error".to_owned()));
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -149,10 +288,7 @@ impl RunningApp {
             .env("TOKENGATE_SECRET", &spec.secret_hex)
             .env("TOKENGATE_API_KEY", &spec.api_key)
             .env("TOKENGATE_PROJECT", &spec.project)
-            .env(
-                "RUST_LOG",
-                std::env::var("TOKENGATE_TEST_APP_LOG").unwrap_or_else(|_| "error".to_owned()),
-            )
+            .env("RUST_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -172,37 +308,81 @@ impl RunningApp {
             command.env(key, value);
         }
         if let Some(path) = &spec.log_file {
-            let file = std::fs::File::create(path).expect("create the app's log file");
-            let copy = file.try_clone().expect("clone the log file handle");
+            let file = std::fs::File::create(path).map_err(|e| format!("create {}: {e}", path.display()))?;
+            let copy = file.try_clone().map_err(|e| format!("the log file: {e}"))?;
             command.stdout(Stdio::from(copy)).stderr(Stdio::from(file));
         }
-        let child = command.spawn().expect("spawn the example app");
-        let app = RunningApp {
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut app = RunningApp {
             child,
             origin: format!("http://127.0.0.1:{port}"),
             spec,
         };
-        app.wait_ready().await;
-        app
+        app.wait_ready().await?;
+        Ok(app)
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(response) = client.get(format!("{}/public", self.origin)).send().await {
                 if response.status().is_success() {
-                    return;
+                    return Ok(());
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{:?} did not come up at {}",
-                self.spec.kind,
-                self.origin
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            if self.has_exited() || Instant::now() > deadline {
+                return Err(format!(
+                    "{:?} did not come up at {}{}",
+                    self.spec.kind,
+                    self.origin,
+                    self.spec
+                        .log_file
+                        .as_ref()
+                        .map_or(String::new(), |_| format!("; its log:\n{}", self.log_tail(30)))
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The `host:port` it listens on.
+    pub fn addr(&self) -> &str {
+        self.origin.trim_start_matches("http://")
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last `lines` lines of its log ([`AppSpec::log_file`]).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = self.log_text();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The lines of its log ([`AppSpec::log_file`]) at WARN or ERROR level
+    /// or with a panic, but for the start-up notes about unset optional
+    /// settings, without colour codes.
+    pub fn log_problems(&self) -> Vec<String> {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
+            .filter(|l| !l.contains(" is not set"))
+            .map(strip_ansi)
+            .collect()
+    }
+
+    fn log_text(&self) -> String {
+        self.spec
+            .log_file
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default()
     }
 
     /// Runs an SDK check script (`command`, a `python` or `node` process)
@@ -257,5 +437,36 @@ impl RunningApp {
 impl Drop for RunningApp {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dep_info() {
+        let text = "/t/debug/app: /w/core/src/lib.rs /w/a\\ b.rs\n/w/core/src/lib.rs:\n";
+        assert_eq!(
+            dep_info_paths(text),
+            vec![PathBuf::from("/w/core/src/lib.rs"), PathBuf::from("/w/a b.rs"),]
+        );
     }
 }

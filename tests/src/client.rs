@@ -2,8 +2,13 @@
 //! like the contract.
 
 use reqwest::header::HeaderMap;
-use reqwest::{Client, Method};
+use reqwest::Client;
+pub use reqwest::Method;
 use serde_json::{json, Value};
+
+/// Why a request got no answer ([`Api::try_request`]): refused, reset,
+/// timed out.
+pub type TransportError = reqwest::Error;
 
 use crate::app::RunningApp;
 
@@ -99,15 +104,68 @@ pub enum Auth<'a> {
 }
 
 impl Api {
-    /// A client for `app`.
+    /// A client for `app`, with connections of its own (HTTP/1.1
+    /// keep-alive).
     pub fn new(app: &RunningApp) -> Self {
         Api {
             origin: app.origin.clone(),
             api_key: app.spec.api_key.clone(),
             project: app.spec.project.clone(),
             cookie_name: app.cookie_name(),
-            http: Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+            http: Self::http(None),
         }
+    }
+
+    fn http(timeout: Option<std::time::Duration>) -> Client {
+        let builder = Client::builder()
+            .pool_max_idle_per_host(64)
+            // Below actix-web's 5 s keep-alive: an idle connection the
+            // server is closing is not picked for a request.
+            .pool_idle_timeout(std::time::Duration::from_secs(4));
+        match timeout {
+            Some(timeout) => builder.timeout(timeout),
+            None => builder,
+        }
+        .build()
+        .expect("client")
+    }
+
+    /// The same client on new connections, each request of which gives up
+    /// after `timeout` (connect, send, answer).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http = Self::http(Some(timeout));
+        self
+    }
+
+    /// Sends `method path` with exactly these headers (no project, no
+    /// key) and `body` as `application/json`; a transport failure or a
+    /// timeout is an `Err`, not a panic: for callers that expect the app
+    /// to be away (benches, crashes).
+    pub async fn try_request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Result<Reply, TransportError> {
+        let mut request = self.http.request(method, format!("{}{}", self.origin, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
     }
 
     /// Sends a request to `path` (relative to the origin) with a JSON body.

@@ -7,7 +7,10 @@
 //!   the process is gone. Tests share it through their own key prefixes.
 //! - [`start_cluster`]: a cluster of the caller's own shape (e.g. TLS).
 //! - [`Cluster::wait_healthy`]: every node agrees: all slots served, every
-//!   replica attached and in sync. Used after start and after a failover.
+//!   replica attached and in sync. Used after start and after a failover;
+//!   [`Cluster::wait_healthy_except`] while nodes are down.
+//! - Faults: [`Cluster::kill_node`], [`Cluster::respawn_node`] /
+//!   [`Cluster::restart_node`], [`Cluster::manual_failover`].
 //! - [`Cluster::error_stats`] / [`Cluster::assert_no_cross_slot`]: what the
 //!   nodes counted as errors, to prove the store stays within one slot.
 
@@ -15,14 +18,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::cluster_async::ClusterConnection;
 use tokengate::store::{RedisStore, RedisStoreConfig};
 
-use crate::redis_harness::{connection, remove_when_gone, start_server, unique_prefix, Probe};
+use crate::redis_harness::{remove_when_gone, start_server, unique_prefix, Probe, RedisProcess};
 
 /// Slots in a Redis Cluster.
 pub const SLOTS: u32 = 16384;
@@ -39,6 +42,9 @@ pub struct ClusterSpec {
     pub replicas: usize,
     /// TLS only (client port and bus), certificates from [`crate::tls`].
     pub tls: bool,
+    /// `cluster-node-timeout` in ms: how long a silent node takes to be
+    /// failed over.
+    pub node_timeout_ms: u64,
 }
 
 impl Default for ClusterSpec {
@@ -47,6 +53,7 @@ impl Default for ClusterSpec {
             primaries: 3,
             replicas: 1,
             tls: false,
+            node_timeout_ms: 2000,
         }
     }
 }
@@ -56,17 +63,10 @@ impl Default for ClusterSpec {
 pub struct Cluster {
     spec: ClusterSpec,
     ports: Vec<u16>,
-    /// Per node (in `ports` order): its process and how to start it again.
-    nodes: Mutex<Vec<NodeProcess>>,
+    /// Per node (in `ports` order): its process.
+    nodes: Mutex<Vec<RedisProcess>>,
     /// Where the nodes keep their `nodes.conf` (removed with the process).
     pub dir: PathBuf,
-}
-
-#[derive(Debug)]
-struct NodeProcess {
-    args: Vec<String>,
-    probe: Probe,
-    child: Option<Child>,
 }
 
 /// One node as `CLUSTER NODES` describes it.
@@ -109,29 +109,34 @@ pub async fn shared_cluster_async() -> &'static Cluster {
 
 /// Starts a cluster of this shape and waits until it is healthy. Blocking.
 pub fn start_cluster(spec: ClusterSpec) -> Cluster {
-    assert!(spec.primaries >= 3, "redis-cli --cluster create needs 3 primaries");
-    if spec.tls {
-        assert!(
-            crate::tls::redis_supports_tls(),
-            "this redis-server was built without TLS"
-        );
+    try_start_cluster(spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`start_cluster`], failing with a message instead of panicking.
+pub fn try_start_cluster(spec: ClusterSpec) -> Result<Cluster, String> {
+    if spec.primaries < 3 {
+        return Err("redis-cli --cluster create needs 3 primaries".to_owned());
+    }
+    if spec.tls && !crate::tls::redis_supports_tls() {
+        return Err("this redis-server was built without TLS".to_owned());
     }
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("tokengate-cluster-{}", unique_prefix()));
-    std::fs::create_dir_all(&dir).expect("create the cluster directory");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     remove_when_gone(&dir);
     let count = spec.primaries * (1 + spec.replicas);
     let mut ports = Vec::with_capacity(count);
     let mut nodes = Vec::with_capacity(count);
+    let mut failures = 0;
     while ports.len() < count {
-        let port = cluster_port(&ports);
+        let port = cluster_port(&ports)?;
         let mut args: Vec<String> = vec![
             "--cluster-enabled".into(),
             "yes".into(),
             "--cluster-config-file".into(),
             dir.join(format!("nodes-{port}.conf")).display().to_string(),
             "--cluster-node-timeout".into(),
-            "2000".into(),
+            spec.node_timeout_ms.to_string(),
             // Replicas sync at once (the default waits 5 s for more replicas).
             "--repl-diskless-sync-delay".into(),
             "0".into(),
@@ -146,17 +151,16 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
             Probe::Ping
         };
         match start_server(port, &args, probe) {
-            Ok(child) => {
+            Ok(process) => {
                 ports.push(port);
-                nodes.push(NodeProcess {
-                    args,
-                    probe,
-                    child: Some(child),
-                });
+                nodes.push(process);
             }
             // Taken in between: pick another port.
-            Err(err) if ports.len() < count + 5 => eprintln!("cluster node on {port}: {err}; retrying"),
-            Err(err) => panic!("could not start a cluster node: {err}"),
+            Err(err) if failures < 5 => {
+                failures += 1;
+                eprintln!("cluster node on {port}: {err}; retrying");
+            }
+            Err(err) => return Err(format!("could not start a cluster node: {err}")),
         }
     }
     let cluster = Cluster {
@@ -165,8 +169,12 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
         nodes: Mutex::new(nodes),
         dir,
     };
-    cluster.create();
-    cluster.wait_healthy_blocking(HEALTH_TIMEOUT);
+    cluster.create()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("a runtime: {e}"))?;
+    runtime.block_on(cluster.wait_healthy_except(&[], HEALTH_TIMEOUT))?;
     eprintln!(
         "test cluster ({} primaries, {} replicas each{}) on ports {:?} ready in {:?}",
         spec.primaries,
@@ -175,11 +183,11 @@ pub fn start_cluster(spec: ClusterSpec) -> Cluster {
         cluster.ports,
         started.elapsed()
     );
-    cluster
+    Ok(cluster)
 }
 
 /// A random port whose bus port is free too, within the cluster's range.
-fn cluster_port(taken: &[u16]) -> u16 {
+fn cluster_port(taken: &[u16]) -> Result<u16, String> {
     for _ in 0..1000 {
         let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
         let port = 20000 + (random % u64::from(MAX_PORT - 20000)) as u16;
@@ -188,10 +196,10 @@ fn cluster_port(taken: &[u16]) -> u16 {
         }
         let free = |p: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, p)).is_ok();
         if free(port) && free(port + 10000) {
-            return port;
+            return Ok(port);
         }
     }
-    panic!("no free port pair for a cluster node");
+    Err("no free port pair for a cluster node".to_owned())
 }
 
 impl Cluster {
@@ -247,7 +255,7 @@ impl Cluster {
         command
     }
 
-    fn create(&self) {
+    fn create(&self) -> Result<(), String> {
         let mut command = self.cli();
         command.arg("--cluster").arg("create");
         for port in &self.ports {
@@ -257,20 +265,15 @@ impl Cluster {
             .args(["--cluster-replicas", &self.spec.replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let output = command.output().expect("run redis-cli --cluster create");
+        let output = command
+            .output()
+            .map_err(|e| format!("cannot run redis-cli --cluster create: {e}"))?;
         let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success() && text.contains("[OK] All 16384 slots covered"),
-            "redis-cli --cluster create failed: {text}"
-        );
-    }
-
-    fn wait_healthy_blocking(&self, timeout: Duration) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(self.wait_healthy(timeout));
+        if output.status.success() && text.contains("[OK] All 16384 slots covered") {
+            Ok(())
+        } else {
+            Err(format!("redis-cli --cluster create failed: {text}"))
+        }
     }
 
     /// Waits until every node says `cluster_state:ok` with all slots served
@@ -278,20 +281,32 @@ impl Cluster {
     /// (`fail?`, `handshake`, ...), all nodes agree on who is primary, and
     /// every replica's link to its primary is up. Panics after `timeout`.
     pub async fn wait_healthy(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        self.wait_healthy_except(&[], timeout)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// [`Self::wait_healthy`] while the nodes on the ports in `down` are
+    /// down (not asked, and the only ones others may flag); the time it
+    /// took, or why the cluster was not healthy after `timeout`. Polled
+    /// every 20 ms.
+    pub async fn wait_healthy_except(&self, down: &[u16], timeout: Duration) -> Result<Duration, String> {
+        let started = Instant::now();
         loop {
-            let Err(why) = self.health().await else { return };
-            assert!(
-                Instant::now() < deadline,
-                "cluster not healthy after {timeout:?}: {why}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            match self.health(down).await {
+                Ok(()) => return Ok(started.elapsed()),
+                Err(why) if started.elapsed() > timeout => {
+                    return Err(format!("cluster not healthy after {timeout:?}: {why}"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
         }
     }
 
-    async fn health(&self) -> Result<(), String> {
+    async fn health(&self, down: &[u16]) -> Result<(), String> {
+        let live: Vec<u16> = self.ports.iter().copied().filter(|p| !down.contains(p)).collect();
         let mut views = Vec::new();
-        for &port in &self.ports {
+        for &port in &live {
             let info = self.info(port, "CLUSTER", &["INFO"]).await?;
             for needed in [
                 "cluster_state:ok".to_owned(),
@@ -304,27 +319,29 @@ impl Cluster {
                 }
             }
             let nodes = self.nodes_seen_by(port).await?;
-            if let Some(bad) = nodes.iter().find(|n| !n.trouble.is_empty()) {
+            if let Some(bad) = nodes.iter().find(|n| !down.contains(&n.port) && !n.trouble.is_empty()) {
                 return Err(format!("node {port} sees {} as {:?}", bad.port, bad.trouble));
             }
-            let mut primaries: Vec<u16> = nodes.iter().filter(|n| n.primary).map(|n| n.port).collect();
+            let mut primaries: Vec<u16> = nodes
+                .iter()
+                .filter(|n| n.primary && !down.contains(&n.port))
+                .map(|n| n.port)
+                .collect();
             primaries.sort_unstable();
             views.push(primaries);
         }
         if views.windows(2).any(|w| w[0] != w[1]) {
             return Err(format!("nodes disagree on the primaries: {views:?}"));
         }
-        if views[0].len() != self.spec.primaries {
+        let primaries = views.first().ok_or("every node is down")?;
+        if primaries.len() != self.spec.primaries {
             return Err(format!(
                 "{} primaries, expected {}",
-                views[0].len(),
+                primaries.len(),
                 self.spec.primaries
             ));
         }
-        for &port in &self.ports {
-            if views[0].contains(&port) {
-                continue;
-            }
+        for &port in live.iter().filter(|p| !primaries.contains(p)) {
             let replication = self.info(port, "INFO", &["replication"]).await?;
             if !replication.lines().any(|l| l.trim() == "master_link_status:up") {
                 return Err(format!("replica {port}: link to its primary is not up"));
@@ -334,6 +351,12 @@ impl Cluster {
     }
 
     async fn info(&self, port: u16, command: &str, args: &[&str]) -> Result<String, String> {
+        self.query(port, command, args).await
+    }
+
+    /// One command on the node at `port`, bounded (2 s to connect, 2 s to
+    /// answer).
+    pub async fn query<T: redis::FromRedisValue>(&self, port: u16, command: &str, args: &[&str]) -> Result<T, String> {
         let url = self.url(port);
         let client = crate::redis_harness::client(&url);
         let mut conn = tokio::time::timeout(Duration::from_secs(2), client.get_multiplexed_async_connection())
@@ -344,7 +367,7 @@ impl Cluster {
         for arg in args {
             cmd.arg(*arg);
         }
-        tokio::time::timeout(Duration::from_secs(2), cmd.query_async::<String>(&mut conn))
+        tokio::time::timeout(Duration::from_secs(2), cmd.query_async::<T>(&mut conn))
             .await
             .map_err(|_| format!("node {port}: {command} timed out"))?
             .map_err(|e| format!("node {port}: {command}: {e}"))
@@ -358,12 +381,20 @@ impl Cluster {
 
     /// The cluster's nodes as the first answering node sees them.
     pub async fn nodes(&self) -> Vec<NodeInfo> {
-        for &port in &self.ports {
-            if let Ok(nodes) = self.nodes_seen_by(port).await {
-                return nodes;
+        self.nodes_except(&[]).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The cluster's nodes as the first answering node not in `down` sees
+    /// them.
+    pub async fn nodes_except(&self, down: &[u16]) -> Result<Vec<NodeInfo>, String> {
+        let mut last = "no node to ask".to_owned();
+        for &port in self.ports.iter().filter(|p| !down.contains(p)) {
+            match self.nodes_seen_by(port).await {
+                Ok(nodes) => return Ok(nodes),
+                Err(e) => last = e,
             }
         }
-        panic!("no cluster node answers CLUSTER NODES");
+        Err(format!("no cluster node answers CLUSTER NODES: {last}"))
     }
 
     /// URLs of the current primaries.
@@ -378,29 +409,47 @@ impl Cluster {
 
     /// The slot of `key` (`CLUSTER KEYSLOT`).
     pub async fn keyslot(&self, key: &str) -> u16 {
-        let mut conn = connection(&self.url(self.ports[0])).await;
-        redis::cmd("CLUSTER")
-            .arg("KEYSLOT")
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .expect("CLUSTER KEYSLOT")
+        self.slot_of(key).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Self::keyslot`], failing with a message.
+    pub async fn slot_of(&self, key: &str) -> Result<u16, String> {
+        let mut last = "no node to ask".to_owned();
+        for &port in &self.ports {
+            match self.query(port, "CLUSTER", &["KEYSLOT", key]).await {
+                Ok(slot) => return Ok(slot),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// The primary serving `slot` and its replicas.
     pub async fn shard_of_slot(&self, slot: u16) -> (NodeInfo, Vec<NodeInfo>) {
-        let nodes = self.nodes().await;
+        self.shard_of(slot, &[]).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The primary serving `slot` and its replicas, as the first answering
+    /// node not in `down` sees them.
+    pub async fn shard_of(&self, slot: u16, down: &[u16]) -> Result<(NodeInfo, Vec<NodeInfo>), String> {
+        let nodes = self.nodes_except(down).await?;
         let primary = nodes
             .iter()
             .find(|n| n.primary && n.slots.iter().any(|&(a, b)| a <= slot && slot <= b))
-            .unwrap_or_else(|| panic!("no primary serves slot {slot}: {nodes:?}"))
+            .ok_or_else(|| format!("no primary serves slot {slot}: {nodes:?}"))?
             .clone();
         let replicas = nodes
             .iter()
             .filter(|n| n.primary_id.as_deref() == Some(primary.id.as_str()))
             .cloned()
             .collect();
-        (primary, replicas)
+        Ok((primary, replicas))
+    }
+
+    /// `CLUSTER COUNTKEYSINSLOT slot` on the node at `port`.
+    pub async fn keys_in_slot(&self, port: u16, slot: u16) -> Result<u64, String> {
+        self.query(port, "CLUSTER", &["COUNTKEYSINSLOT", &slot.to_string()])
+            .await
     }
 
     /// `INFO errorstats` summed over all nodes: error code → count.
@@ -462,32 +511,24 @@ impl Cluster {
     /// Kills the node at `port` (SIGKILL: a crash, no goodbye).
     pub fn kill_node(&self, port: u16) {
         let index = self.index(port);
-        let mut nodes = self.nodes.lock().unwrap();
-        if let Some(mut child) = nodes[index].child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.nodes.lock().unwrap()[index].kill();
     }
 
-    /// Starts a killed node again on its port with its `nodes.conf`: it
-    /// rejoins the cluster (as a replica, if it was failed over). Blocking.
+    /// Starts a killed node again on its port with its `nodes.conf`,
+    /// waiting until it answers: it rejoins the cluster (as a replica, if
+    /// it was failed over). Blocking.
     pub fn restart_node(&self, port: u16) {
         let index = self.index(port);
         let mut nodes = self.nodes.lock().unwrap();
-        let node = &mut nodes[index];
-        assert!(node.child.is_none(), "node {port} is running");
-        let mut last_error = String::new();
-        for _ in 0..10 {
-            match start_server(port, &node.args, node.probe) {
-                Ok(child) => {
-                    node.child = Some(child);
-                    return;
-                }
-                Err(err) => last_error = err,
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("could not restart cluster node {port}: {last_error}");
+        assert!(!nodes[index].running(), "node {port} is running");
+        nodes[index]
+            .restart()
+            .unwrap_or_else(|e| panic!("could not restart cluster node {port}: {e}"));
+    }
+
+    /// The process ids of the running nodes.
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        self.nodes.lock().unwrap().iter().map(RedisProcess::pid).collect()
     }
 
     fn index(&self, port: u16) -> usize {
@@ -530,11 +571,9 @@ impl Cluster {
     /// reports itself primary (bounded). The rest of the cluster may still
     /// be catching up: follow with [`Self::wait_healthy`].
     pub async fn failover(&self, replica_port: u16) {
-        let reply = self
-            .info(replica_port, "CLUSTER", &["FAILOVER"])
+        self.manual_failover(replica_port)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(reply, "OK");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let nodes = self.nodes_seen_by(replica_port).await.unwrap_or_default();
@@ -547,13 +586,15 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Ok(mut nodes) = self.nodes.lock() {
-            for child in nodes.iter_mut().filter_map(|n| n.child.as_mut()) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+impl Cluster {
+    /// Sends `CLUSTER FAILOVER` (the coordinated kind) to the replica at
+    /// `port`, without waiting for it to take over.
+    pub async fn manual_failover(&self, replica_port: u16) -> Result<(), String> {
+        let reply: String = self.query(replica_port, "CLUSTER", &["FAILOVER"]).await?;
+        if reply == "OK" {
+            Ok(())
+        } else {
+            Err(format!("CLUSTER FAILOVER answered {reply}"))
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod log_capture;
 pub mod node;
 pub mod python;
 pub mod redis_harness;
+pub mod redis_process;
 pub mod sinks;
 mod smtp_session;
 pub mod smtp_tls;

@@ -12,26 +12,27 @@
 //!   ([`scan_keys`], [`dump_prefix`]).
 //! - [`start_private_redis`]: a server of the test's own (killed on drop),
 //!   for measurements that other tests would disturb: [`commandstats`] diffs
-//!   and [`CommandMonitor`] (top-level commands, i.e. round trips).
+//!   and [`CommandMonitor`] (top-level commands, i.e. round trips). The
+//!   processes themselves are managed by [`crate::redis_process`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 
+pub use crate::redis_process::{
+    free_port, redis_version, remove_when_gone, start_private_redis, start_private_redis_with, start_server,
+    start_server_on_free_port, PrivateRedis, Probe, RedisProcess,
+};
+
 /// Environment variable naming the Redis to test against; unset, empty or
 /// `spawn`: a throwaway server.
 pub const REDIS_URL_ENV: &str = "TOKENGATE_TEST_REDIS_URL";
 const SPAWN: &str = "spawn";
-
-const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Redis the shared tests use (see the module docs for the order).
 pub async fn redis_url() -> String {
@@ -49,280 +50,16 @@ fn resolve_url() -> String {
     }
     // Kept for the life of the process; the watchdog stops the server once
     // the process is gone.
-    static SHARED: OnceLock<Child> = OnceLock::new();
-    let (child, port) = spawn_redis_server(&[]);
-    let _ = SHARED.set(child);
+    static SHARED: OnceLock<RedisProcess> = OnceLock::new();
+    let process = start_server_on_free_port(&[], Probe::Ping).unwrap_or_else(|e| panic!("{e}"));
+    let port = process.port();
+    let _ = SHARED.set(process);
     format!("redis://127.0.0.1:{port}")
 }
 
 /// A fresh key namespace, `tgtest-<20 hex>`.
 pub fn unique_prefix() -> String {
     format!("tgtest-{}", tokengate_testing::random_id())
-}
-
-/// Whether a Redis on `addr` answers `PING` with `+PONG` (a Redis requiring
-/// a password does not count).
-fn answers_ping(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut reply = [0u8; 7];
-    let mut read = 0;
-    while read < reply.len() {
-        match stream.read(&mut reply[read..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
-        }
-    }
-    reply[..read].starts_with(b"+PONG")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free local port")
-}
-
-/// Starts `redis-server` on a free port and waits until it answers. Retries
-/// when the port was taken in between. A watchdog shell stops the server
-/// once this process is gone (best effort; the server is never persisted).
-fn spawn_redis_server(extra: &[String]) -> (Child, u16) {
-    let mut last_error = String::new();
-    for _ in 0..5 {
-        let port = free_port();
-        match start_server(port, extra, Probe::Ping) {
-            Ok(child) => return (child, port),
-            Err(err) => last_error = err,
-        }
-    }
-    panic!("could not start a throwaway redis-server: {last_error}");
-}
-
-/// How [`start_server`] knows that a server is up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// A plain-text `PING` on the port answers `+PONG`.
-    Ping,
-    /// The port accepts TCP connections (TLS-only servers: Redis listens
-    /// only once it is ready to serve).
-    Listen,
-}
-
-/// Starts `redis-server --port <port>` (no persistence, quiet log) with
-/// `extra` arguments appended (they may override `--port`, e.g.
-/// `--port 0 --tls-port <port>`), waits until `probe` succeeds on `port`,
-/// and arms a watchdog that kills it once this test process is gone.
-pub fn start_server(port: u16, extra: &[String], probe: Probe) -> Result<Child, String> {
-    let spawned = Command::new("redis-server")
-        .args(["--port", &port.to_string()])
-        .args(["--bind", "127.0.0.1"])
-        .args(["--save", ""])
-        .args(["--appendonly", "no"])
-        .args(["--daemonize", "no"])
-        .args(["--loglevel", "warning"])
-        .arg("--dir")
-        .arg(std::env::temp_dir())
-        .args(extra)
-        .stdin(Stdio::null())
-        // The log goes to stdout: kept to explain a failed start.
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`redis-server` is missing: the Redis tests need a Redis. Install it \
-             (`apt-get install redis-server`), run one on 127.0.0.1:6379, or set \
-             {REDIS_URL_ENV}=redis://host:port"
-        ),
-        Err(err) => panic!("could not start `redis-server`: {err}"),
-    };
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut log = String::new();
-            if let Some(mut pipe) = child.stdout.take() {
-                let _ = pipe.read_to_string(&mut log);
-            }
-            return Err(format!("redis-server on port {port} exited ({status}): {log}"));
-        }
-        let up = match probe {
-            Probe::Ping => answers_ping(addr),
-            Probe::Listen => TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok(),
-        };
-        if up {
-            // Drain the log so that the server never blocks on a full pipe.
-            if let Some(mut pipe) = child.stdout.take() {
-                std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
-            }
-            spawn_watchdog(child.id());
-            return Ok(child);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "redis-server on port {port} did not answer within {START_TIMEOUT:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Kills the server `redis_pid` once this test process has exited; exits by
-/// itself when the server is already gone.
-fn spawn_watchdog(redis_pid: u32) {
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do kill -0 {redis_pid} 2>/dev/null || exit 0; sleep 1; done; kill {redis_pid} 2>/dev/null",
-        me = std::process::id()
-    );
-    spawn_detached_shell(&script);
-}
-
-/// Removes `dir` once this test process has exited (best effort).
-pub fn remove_when_gone(dir: &std::path::Path) {
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 1; done; rm -rf '{dir}'",
-        me = std::process::id(),
-        dir = dir.display()
-    );
-    spawn_detached_shell(&script);
-}
-
-/// Starts `script` in a background `sh` with no stdio (best effort: a
-/// failure to start it is ignored).
-fn spawn_detached_shell(script: &str) {
-    let _ = Command::new("sh")
-        .args(["-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-}
-
-/// A `redis-server` of one test's own, killed when dropped.
-#[derive(Debug)]
-pub struct PrivateRedis {
-    child: Child,
-    port: u16,
-    url: String,
-    stats: tokio::sync::OnceCell<MultiplexedConnection>,
-    /// Extra `redis-server` arguments, kept for [`PrivateRedis::restart`].
-    extra: Vec<String>,
-}
-
-/// Starts a private `redis-server` on a free port (panics with install
-/// instructions when `redis-server` is not on `PATH`).
-pub async fn start_private_redis() -> PrivateRedis {
-    start_private_redis_with(&[]).await
-}
-
-/// [`start_private_redis`] with extra `redis-server` arguments, e.g.
-/// `["--enable-debug-command", "local"]` to break it with `DEBUG SLEEP`.
-pub async fn start_private_redis_with(extra: &[&str]) -> PrivateRedis {
-    let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
-    let args = extra.clone();
-    let (child, port) = tokio::task::spawn_blocking(move || spawn_redis_server(&args))
-        .await
-        .expect("starting redis-server panicked");
-    PrivateRedis {
-        child,
-        port,
-        url: format!("redis://127.0.0.1:{port}"),
-        stats: tokio::sync::OnceCell::new(),
-        extra,
-    }
-}
-
-impl PrivateRedis {
-    /// `redis://127.0.0.1:<port>`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// `INFO commandstats` of this server, read over one connection kept
-    /// for the purpose (a new connection would add its own `CLIENT SETINFO`
-    /// calls to the counts).
-    pub async fn commandstats(&self) -> HashMap<String, u64> {
-        let mut conn = self.stats.get_or_init(|| connection(&self.url)).await.clone();
-        commandstats_on(&mut conn).await
-    }
-
-    /// A `MONITOR` of this server, for counting round trips.
-    pub async fn monitor(&self) -> CommandMonitor {
-        CommandMonitor::new(&self.url).await
-    }
-}
-
-impl PrivateRedis {
-    /// Kills the server (SIGKILL: no goodbye to its clients) and waits
-    /// until it is gone. Its data is lost (nothing is persisted).
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts a new, empty server on the same port (after [`Self::kill`]),
-    /// waiting until it answers `PING`. Retries briefly while the port is
-    /// still held by the old process.
-    pub async fn restart(&mut self) {
-        let port = self.port;
-        let extra = self.extra.clone();
-        let child = tokio::task::spawn_blocking(move || {
-            let mut last_error = String::new();
-            for _ in 0..10 {
-                match start_server(port, &extra, Probe::Ping) {
-                    Ok(child) => return child,
-                    Err(err) => last_error = err,
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            panic!("could not restart redis-server on port {port}: {last_error}")
-        })
-        .await
-        .expect("restarting redis-server panicked");
-        self.child = child;
-        self.stats = tokio::sync::OnceCell::new();
-    }
-
-    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    /// Thaws a [`Self::pause`]d server (SIGCONT).
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(signal)
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill {signal} {}", self.child.id());
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        // A paused server would not die of SIGTERM; SIGKILL always works.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A connection for test-side inspection. `rediss://` URLs trust the test
@@ -570,7 +307,7 @@ impl std::fmt::Debug for CommandMonitor {
 }
 
 impl CommandMonitor {
-    async fn new(url: &str) -> Self {
+    pub(crate) async fn new(url: &str) -> Self {
         let monitor = client(url).get_async_monitor().await.expect("MONITOR");
         CommandMonitor {
             lines: Box::pin(monitor.into_on_message::<String>()),

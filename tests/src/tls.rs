@@ -8,12 +8,12 @@
 //! - [`client`] / [`store_config`]: clients that trust the test CA.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
-use crate::redis_harness::{start_server, unique_prefix, Probe};
+use crate::redis_harness::{start_server, unique_prefix, Probe, RedisProcess};
 
 /// The test CA and the server certificate it signed, as PEM and as files.
 #[derive(Debug)]
@@ -142,22 +142,22 @@ pub fn redis_supports_tls() -> bool {
 pub fn shared_tls_redis() -> String {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        static SERVER: OnceLock<Child> = OnceLock::new();
-        let (child, port) = spawn_tls_server();
-        let _ = SERVER.set(child);
+        static SERVER: OnceLock<RedisProcess> = OnceLock::new();
+        let (process, port) = spawn_tls_server();
+        let _ = SERVER.set(process);
         format!("rediss://127.0.0.1:{port}")
     })
     .clone()
 }
 
 /// Starts a TLS-only `redis-server` on a free port; the caller owns it.
-pub fn spawn_tls_server() -> (Child, u16) {
+pub fn spawn_tls_server() -> (RedisProcess, u16) {
     let ca = test_ca();
     spawn_tls_server_with(&ca.cert_file, &ca.key_file)
 }
 
 /// [`spawn_tls_server`] presenting another certificate.
-pub fn spawn_tls_server_with(cert_file: &PathBuf, key_file: &PathBuf) -> (Child, u16) {
+pub fn spawn_tls_server_with(cert_file: &PathBuf, key_file: &PathBuf) -> (RedisProcess, u16) {
     assert!(
         redis_supports_tls(),
         "this redis-server was built without TLS (`--tls-port` unknown)"
@@ -166,7 +166,7 @@ pub fn spawn_tls_server_with(cert_file: &PathBuf, key_file: &PathBuf) -> (Child,
     for _ in 0..5 {
         let port = crate::app::free_port();
         match start_server(port, &tls_server_args_with(port, cert_file, key_file), Probe::Listen) {
-            Ok(child) => return (child, port),
+            Ok(process) => return (process, port),
             Err(err) => last_error = err,
         }
     }

@@ -29,13 +29,6 @@
 //! | `RESILIENCE_QUIET_WAIT` | `60` | seconds the whole run may wait, before its sections, for other processes to use less than 10% of the machine (each section reports what they used during it) |
 #![forbid(unsafe_code)]
 
-#[path = "../resilience/cluster.rs"]
-mod cluster;
-#[path = "../resilience/http.rs"]
-mod http;
-#[path = "../resilience/procs.rs"]
-mod procs;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -44,9 +37,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cluster::Cluster;
-use http::{Client, Reply};
-use procs::{free_port, random_hex, redis_version, App, AppConfig, LoadProbe, RedisNode, TempDir};
+use tokengate_bench::machine::LoadProbe;
+use tokengate_tests::app::{random_hex, AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::client::{Api, Method, Reply, TransportError};
+use tokengate_tests::cluster::{try_start_cluster, Cluster, ClusterSpec};
+use tokengate_tests::redis_harness::{connection, free_port, redis_version, PrivateRedis};
+
+/// A client of one app: HTTP/1.1 keep-alive connections of its own, a
+/// deadline of 10 s per request (connect, send, answer).
+type Client = Api;
 
 /// The local session cache TTL of the revocation measurement.
 const CACHE_MS: u64 = 2000;
@@ -105,31 +104,36 @@ struct Setup {
     bin_dir: PathBuf,
     secret: String,
     api_key: String,
-    logs: TempDir,
+    logs: tempfile::TempDir,
 }
 
 impl Setup {
-    fn app(&self, binary: &'static str, store: &[(&str, String)], extra: &[(&str, String)]) -> AppConfig {
-        let mut env: Vec<(String, String)> = vec![
-            ("TOKENGATE_PREFIX".into(), format!("rs{}", random_hex(8))),
-            ("TOKENGATE_SECRET".into(), self.secret.clone()),
-            ("TOKENGATE_API_KEY".into(), self.api_key.clone()),
-            ("TOKENGATE_INSECURE_COOKIES".into(), "1".into()),
-        ];
-        env.extend(store.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        AppConfig { binary, env }
+    /// An app of `kind` on `backend` with `extra` settings, its log (at
+    /// `RUST_LOG=warn`) in a file of the run's log directory.
+    fn app(&self, kind: AppKind, backend: Backend, extra: &[(&str, String)]) -> AppSpec {
+        let mut spec = AppSpec::new(kind, backend);
+        spec.prefix = format!("rs{}", random_hex(8));
+        spec.secret_hex = self.secret.clone();
+        spec.api_key = self.api_key.clone();
+        spec.insecure_cookies = true;
+        spec.extra_env = extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        spec.bin_dir = Some(self.bin_dir.clone());
+        spec.log_level = Some("warn".to_owned());
+        self.logged(spec)
+    }
+
+    fn logged(&self, mut spec: AppSpec) -> AppSpec {
+        let port = free_port();
+        spec.port = Some(port);
+        spec.log_file = Some(self.logs.path().join(format!("{}-{port}.log", spec.kind.binary())));
+        spec
     }
 
     /// Two apps, axum and actix, with the same settings (prefix included).
-    async fn pair(&self, store: &[(&str, String)], extra: &[(&str, String)]) -> Res<(App, App)> {
-        let axum = self.app("axum-app", store, extra);
-        let mut actix = axum.clone();
-        actix.binary = "actix-app";
-        let (a, b) = tokio::join!(
-            App::start(&self.bin_dir, &axum, &self.logs.0),
-            App::start(&self.bin_dir, &actix, &self.logs.0)
-        );
+    async fn pair(&self, backend: Backend, extra: &[(&str, String)]) -> Res<(RunningApp, RunningApp)> {
+        let axum = self.app(AppKind::Axum, backend, extra);
+        let actix = self.logged(axum.sibling(AppKind::Actix));
+        let (a, b) = tokio::join!(RunningApp::try_start(axum), RunningApp::try_start(actix));
         Ok((a?, b?))
     }
 
@@ -148,7 +152,10 @@ async fn run() -> Res<String> {
         bin_dir: app_dir()?,
         secret: random_hex(64),
         api_key: random_hex(40),
-        logs: TempDir::new("logs")?,
+        logs: tempfile::Builder::new()
+            .prefix("tokengate-resilience-logs-")
+            .tempdir()
+            .map_err(|e| format!("a log directory: {e}"))?,
     };
     let started = Instant::now();
     let mut quiet_budget = Duration::from_secs(env_number("RESILIENCE_QUIET_WAIT", 60)? as u64);
@@ -361,12 +368,25 @@ fn fmt_statuses(counts: &BTreeMap<u16, usize>) -> String {
         .join(", ")
 }
 
-fn status_of(reply: &std::io::Result<Reply>) -> u16 {
+/// A client of `app`.
+fn client(app: &RunningApp) -> Client {
+    Api::new(app).with_timeout(Duration::from_secs(10))
+}
+
+/// The answer's status; 0 for no answer (refused, reset, timed out).
+fn status_of(reply: &Result<Reply, TransportError>) -> u16 {
     reply.as_ref().map_or(0, |r| r.status)
 }
 
-async fn me(client: &mut Client, credential: &str) -> std::io::Result<Reply> {
-    client.get("/me", &[("X-Appwrite-Session", credential)]).await
+/// A string field of the answer's JSON body.
+fn json_str(reply: &Reply, field: &str) -> Option<String> {
+    reply.json[field].as_str().map(str::to_owned)
+}
+
+async fn me(client: &mut Client, credential: &str) -> Result<Reply, TransportError> {
+    client
+        .try_request(Method::GET, "/me", &[("X-Appwrite-Session", credential)], None)
+        .await
 }
 
 /// Why a login did not complete: the failing request's status (0: no answer).
@@ -379,10 +399,15 @@ struct Failed {
 /// key, so the answer carries the session credential).
 async fn try_login(client: &mut Client, setup: &Setup, user: &str) -> Result<String, Failed> {
     let token = client
-        .request("POST", &format!("/v1/users/{user}/tokens"), &setup.key(), Some("{}"))
+        .try_request(
+            Method::POST,
+            &format!("/v1/users/{user}/tokens"),
+            &setup.key(),
+            Some("{}"),
+        )
         .await;
     let secret = match &token {
-        Ok(r) if r.status == 201 => r.json_str("secret"),
+        Ok(r) if r.status == 201 => json_str(r, "secret"),
         _ => None,
     }
     .ok_or(Failed {
@@ -390,10 +415,10 @@ async fn try_login(client: &mut Client, setup: &Setup, user: &str) -> Result<Str
     })?;
     let body = format!("{{\"userId\":\"{user}\",\"secret\":\"{secret}\"}}");
     let session = client
-        .request("POST", "/v1/account/sessions/token", &setup.key(), Some(&body))
+        .try_request(Method::POST, "/v1/account/sessions/token", &setup.key(), Some(&body))
         .await;
     match &session {
-        Ok(r) if r.status == 201 => r.json_str("secret").filter(|s| !s.is_empty()),
+        Ok(r) if r.status == 201 => json_str(r, "secret").filter(|s| !s.is_empty()),
         _ => None,
     }
     .ok_or(Failed {
@@ -419,8 +444,8 @@ async fn expect_me(client: &mut Client, credential: &str, status: u16, what: &st
 /// The apps' WARN/ERROR lines so far, on stderr; a count for the report,
 /// with the share of the machine other processes used during the section
 /// (measured by `load` over this process, the apps and `servers`).
-fn log_report(section: &str, apps: [&mut App; 2], load: &LoadProbe, servers: &[Option<u32>]) -> String {
-    let mut pids = vec![apps[0].pid(), apps[1].pid()];
+fn log_report(section: &str, apps: [&mut RunningApp; 2], load: &LoadProbe, servers: &[Option<u32>]) -> String {
+    let mut pids = vec![Some(apps[0].pid()), Some(apps[1].pid())];
     pids.extend_from_slice(servers);
     let other = load.other_load(&pids);
     if other > 0.1 {
@@ -431,22 +456,22 @@ fn log_report(section: &str, apps: [&mut App; 2], load: &LoadProbe, servers: &[O
     }
     let mut parts = Vec::new();
     for app in apps {
-        if app.exited() {
-            eprintln!("   {} EXITED during {section}", app.name);
-            parts.push(format!("{} exited during the section", app.name));
+        let name = app.spec.kind.binary();
+        if app.has_exited() {
+            eprintln!("   {name} EXITED during {section}");
+            parts.push(format!("{name} exited during the section"));
         }
         let problems = app.log_problems();
         if !problems.is_empty() {
             eprintln!(
-                "   {} logged {} WARN/ERROR lines in {section}; the first ones:",
-                app.name,
+                "   {name} logged {} WARN/ERROR lines in {section}; the first ones:",
                 problems.len()
             );
             for line in problems.iter().take(5) {
                 eprintln!("     {}", line.chars().take(300).collect::<String>());
             }
         }
-        parts.push(format!("{} {}", app.name, problems.len()));
+        parts.push(format!("{name} {}", problems.len()));
     }
     format!(
         "Other processes (not this one, its apps and Redis servers) used {:.0}% of the machine's CPU during this \
@@ -504,12 +529,21 @@ async fn poll_until_refused(
 
 async fn wait_subscribed(redis: &str, subscribers: i64) -> Res<()> {
     let start = Instant::now();
+    let mut conn = connection(redis).await;
     loop {
-        let channels: Vec<String> = procs::query(redis, redis::cmd("PUBSUB").arg("CHANNELS")).await?;
+        let channels: Vec<String> = redis::cmd("PUBSUB")
+            .arg("CHANNELS")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("PUBSUB CHANNELS: {e}"))?;
         let mut total = 0;
         if !channels.is_empty() {
-            let counts: Vec<(String, i64)> =
-                procs::query(redis, redis::cmd("PUBSUB").arg("NUMSUB").arg(&channels)).await?;
+            let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channels)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| format!("PUBSUB NUMSUB: {e}"))?;
             total = counts.iter().map(|c| c.1).sum();
         }
         if total >= subscribers {
@@ -526,15 +560,14 @@ async fn wait_subscribed(redis: &str, subscribers: i64) -> Res<()> {
 
 async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
     let load = LoadProbe::start();
-    let dir = TempDir::new("revocation")?;
-    let redis = RedisNode::start(free_port()?, &dir.0, &[]).await?;
+    let redis = start_redis().await?;
     let (mut axum, mut actix) = setup
         .pair(
-            &[("REDIS_URL", redis.url())],
+            Backend::Redis(redis.url().to_owned()),
             &[("TOKENGATE_SESSION_CACHE_MS", CACHE_MS.to_string())],
         )
         .await?;
-    wait_subscribed(&redis.url(), 2).await?;
+    wait_subscribed(redis.url(), 2).await?;
     // (label, revoke at axum?, how)
     let kinds = [
         ("axum-app → actix-app", true, Revoke::Logout),
@@ -544,8 +577,8 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
     let mut rows: Vec<RevocationRow> = kinds.iter().map(|_| RevocationRow::default()).collect();
     // Time between the starts of consecutive polls, ms.
     let mut gaps: Vec<f64> = Vec::new();
-    let mut at_axum = Client::new(axum.addr);
-    let mut at_actix = Client::new(actix.addr);
+    let mut at_axum = client(&axum);
+    let mut at_actix = client(&actix);
     for round in 0..rounds {
         for (k, (_, revoke_at_axum, how)) in kinds.iter().enumerate() {
             let row = &mut rows[k];
@@ -561,7 +594,7 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
             expect_me(checker, &credential, 200, "before the revocation (2)").await?;
             let stop = Arc::new(AtomicBool::new(false));
             let poller = tokio::spawn(poll_until_refused(
-                std::mem::replace(checker, Client::new(checker_addr(*revoke_at_axum, &axum, &actix))),
+                std::mem::replace(checker, client(checker_app(*revoke_at_axum, &axum, &actix))),
                 credential.clone(),
                 Arc::clone(&stop),
             ));
@@ -571,8 +604,8 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
             let answer = match how {
                 Revoke::Logout => {
                     revoker
-                        .request(
-                            "DELETE",
+                        .try_request(
+                            Method::DELETE,
                             "/v1/account/sessions/current",
                             &[("X-Appwrite-Session", credential.as_str())],
                             Some("{}"),
@@ -581,8 +614,8 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
                 }
                 Revoke::UsersApi => {
                     revoker
-                        .request(
-                            "DELETE",
+                        .try_request(
+                            Method::DELETE,
                             &format!("/v1/users/{user}/sessions"),
                             &setup.key(),
                             Some("{}"),
@@ -621,12 +654,7 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
             }
         }
     }
-    let logs = log_report(
-        "the revocation section",
-        [&mut axum, &mut actix],
-        &load,
-        &[redis.proc.pid()],
-    );
+    let logs = log_report("the revocation section", [&mut axum, &mut actix], &load, &[redis.pid()]);
     drop((axum, actix));
     drop(redis);
 
@@ -683,12 +711,19 @@ async fn revocation(setup: &Setup, rounds: usize) -> Res<String> {
     Ok(md)
 }
 
-fn checker_addr(revoke_at_axum: bool, axum: &App, actix: &App) -> std::net::SocketAddr {
+fn checker_app<'a>(revoke_at_axum: bool, axum: &'a RunningApp, actix: &'a RunningApp) -> &'a RunningApp {
     if revoke_at_axum {
-        actix.addr
+        actix
     } else {
-        axum.addr
+        axum
     }
+}
+
+/// A `redis-server` of this run's own on a free port.
+async fn start_redis() -> Res<PrivateRedis> {
+    tokio::task::spawn_blocking(|| PrivateRedis::start(&[]))
+        .await
+        .map_err(|e| format!("starting redis-server: {e}"))?
 }
 
 // ---------------------------------------------------------------- outage
@@ -778,16 +813,15 @@ struct RecoveryRow {
 
 async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
     let load = LoadProbe::start();
-    let dir = TempDir::new("outage")?;
-    let mut redis = RedisNode::start(free_port()?, &dir.0, &[]).await?;
+    let mut redis = start_redis().await?;
     let (mut axum, mut actix) = setup
         .pair(
-            &[("REDIS_URL", redis.url())],
+            Backend::Redis(redis.url().to_owned()),
             &[("TOKENGATE_REDIS_TIMEOUT_MS", REDIS_TIMEOUT_MS.to_string())],
         )
         .await?;
-    let mut a = Client::new(axum.addr);
-    let mut b = Client::new(actix.addr);
+    let mut a = client(&axum);
+    let mut b = client(&actix);
     let mut cred_a = login(&mut a, setup, "outage-axum").await?;
     let mut cred_b = login(&mut b, setup, "outage-actix").await?;
     expect_me(&mut a, &cred_a, 200, "axum-app before the fault").await?;
@@ -796,8 +830,8 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
     let mut recoveries = Vec::new();
 
     // Dead: SIGKILL, then a fresh, empty server on the same port.
-    eprintln!("   killing redis-server {} (SIGKILL)", redis.port);
-    redis.proc.kill();
+    eprintln!("   killing redis-server {} (SIGKILL)", redis.port());
+    redis.kill();
     let (da, db) = tokio::join!(
         fault_requests(&mut a, &cred_a, dead_n),
         fault_requests(&mut b, &cred_b, dead_n)
@@ -815,8 +849,8 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
     let spawned = Instant::now();
     let mut restart_tries = 0;
     loop {
-        redis.respawn()?;
-        match redis.wait_ping(Duration::from_secs(10)).await {
+        redis.process().respawn()?;
+        match redis.process().wait_up_async(Duration::from_secs(10)).await {
             Ok(_) => break,
             Err(e) if restart_tries < 10 => {
                 restart_tries += 1;
@@ -846,8 +880,8 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
     cred_b = nb.ok_or("actix-app did not recover after the restart")?;
 
     // Frozen: SIGSTOP (connections stay open, nothing answers), SIGCONT.
-    eprintln!("   freezing redis-server {} (SIGSTOP)", redis.port);
-    redis.proc.signal("STOP")?;
+    eprintln!("   freezing redis-server {} (SIGSTOP)", redis.port());
+    redis.process().pause()?;
     let (fa, fb) = tokio::join!(
         fault_requests(&mut a, &cred_a, frozen_n),
         fault_requests(&mut b, &cred_b, frozen_n)
@@ -862,7 +896,7 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
         app: "actix-app",
         samples: fb,
     });
-    redis.proc.signal("CONT")?;
+    redis.process().resume()?;
     let t0 = Instant::now();
     let ((ra, _), (rb, _)) = tokio::join!(
         recover(&mut a, setup, &cred_a, "rec-frozen-axum", t0),
@@ -878,12 +912,7 @@ async fn outage(setup: &Setup, dead_n: usize, frozen_n: usize) -> Res<String> {
         app: "actix-app",
         rec: rb,
     });
-    let logs = log_report(
-        "the outage section",
-        [&mut axum, &mut actix],
-        &load,
-        &[redis.proc.pid()],
-    );
+    let logs = log_report("the outage section", [&mut axum, &mut actix], &load, &[redis.pid()]);
     drop((axum, actix));
     drop(redis);
 
@@ -1048,7 +1077,7 @@ async fn wait_new_primary(cluster: &Cluster, slot: u16, old: u16, start: Instant
     loop {
         if let Ok((primary, _)) = cluster.shard_of(slot, &[old]).await {
             if primary.port != old {
-                let own = Cluster::nodes_seen_by(primary.port).await.unwrap_or_default();
+                let own = cluster.nodes_seen_by(primary.port).await.unwrap_or_default();
                 if own.iter().any(|n| n.port == primary.port && n.primary) {
                     return Ok(ms(start.elapsed()));
                 }
@@ -1064,27 +1093,33 @@ async fn wait_new_primary(cluster: &Cluster, slot: u16, old: u16, start: Instant
 async fn failover(setup: &Setup) -> Res<String> {
     let load = LoadProbe::start();
     let started = Instant::now();
-    let mut cluster = Cluster::start(NODE_TIMEOUT_MS).await?;
+    let spec = ClusterSpec {
+        node_timeout_ms: NODE_TIMEOUT_MS,
+        ..ClusterSpec::default()
+    };
+    let cluster = tokio::task::spawn_blocking(move || try_start_cluster(spec))
+        .await
+        .map_err(|e| format!("starting the cluster: {e}"))??;
     eprintln!(
         "   cluster on ports {:?} ready in {:.1} s",
-        cluster.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+        cluster.ports(),
         started.elapsed().as_secs_f64()
     );
     let (mut axum, mut actix) = setup
         .pair(
-            &[("REDIS_CLUSTER_NODES", cluster.seeds().join(","))],
+            Backend::Cluster(cluster.seeds()),
             &[("TOKENGATE_REDIS_TIMEOUT_MS", REDIS_TIMEOUT_MS.to_string())],
         )
         .await?;
     let user = "failover-user";
     // The README's sharding rule: every key of a user carries {u:<userId>}.
-    let slot = cluster.keyslot(&format!("{{u:{user}}}")).await?;
-    let mut a = Client::new(axum.addr);
-    let mut b = Client::new(actix.addr);
+    let slot = cluster.slot_of(&format!("{{u:{user}}}")).await?;
+    let mut a = client(&axum);
+    let mut b = client(&actix);
     let cred_a = login(&mut a, setup, user).await?;
     let cred_b = login(&mut b, setup, user).await?;
     let (primary, _) = cluster.shard_of(slot, &[]).await?;
-    let keys = Cluster::keys_in_slot(primary.port, slot).await?;
+    let keys = cluster.keys_in_slot(primary.port, slot).await?;
     if keys == 0 {
         return Err(format!(
             "no key in slot {slot} on {} after the logins: the apps do not keep {user}'s keys where expected",
@@ -1108,9 +1143,9 @@ async fn failover(setup: &Setup) -> Res<String> {
     let replica = replicas.first().ok_or("the user's primary has no replica")?.port;
     eprintln!("   planned: CLUSTER FAILOVER on replica {replica} of {}", primary.port);
     let start = Instant::now();
-    Cluster::manual_failover(replica).await?;
+    cluster.manual_failover(replica).await?;
     let promoted = wait_new_primary(&cluster, slot, primary.port, start).await?;
-    cluster.wait_healthy(Duration::from_secs(30)).await?;
+    cluster.wait_healthy_except(&[], Duration::from_secs(30)).await?;
     let healthy = ms(start.elapsed());
     tokio::time::sleep(Duration::from_secs(2)).await;
     windows.push(Window {
@@ -1125,11 +1160,7 @@ async fn failover(setup: &Setup) -> Res<String> {
     let (victim, _) = cluster.shard_of(slot, &[]).await?;
     eprintln!("   unplanned: SIGKILL primary {}", victim.port);
     let start = Instant::now();
-    cluster
-        .node_mut(victim.port)
-        .ok_or("the primary is not one of our nodes")?
-        .proc
-        .kill();
+    cluster.kill_node(victim.port);
     let promoted = wait_new_primary(&cluster, slot, victim.port, start).await?;
     cluster
         .wait_healthy_except(&[victim.port], Duration::from_secs(30))
@@ -1147,7 +1178,7 @@ async fn failover(setup: &Setup) -> Res<String> {
     for handle in loops {
         handle.await.map_err(|e| format!("client loop: {e}"))?;
     }
-    let servers: Vec<Option<u32>> = cluster.nodes.iter().map(|n| n.proc.pid()).collect();
+    let servers: Vec<Option<u32>> = cluster.pids();
     let logs = log_report("the cluster section", [&mut axum, &mut actix], &load, &servers);
     drop((axum, actix));
     drop(cluster);

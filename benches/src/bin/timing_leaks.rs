@@ -41,11 +41,6 @@
 //! names) runs only the measurements it names, to look into one line.
 #![forbid(unsafe_code)]
 
-// The benchmark's module; this binary uses only `RedisServer::start`.
-#[allow(dead_code)]
-#[path = "../redis_server.rs"]
-mod redis_server;
-
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,7 +55,7 @@ use tokengate_testing::{ct_eq, random_bytes, random_hex};
 use axum::body::Bytes;
 use axum::http::{Request, StatusCode};
 
-use redis_server::RedisServer;
+use tokengate_tests::redis_harness::PrivateRedis;
 
 /// dudect's threshold: |t| above this is a leak.
 const THRESHOLD: f64 = 10.0;
@@ -768,9 +763,10 @@ fn run() -> Setup<Vec<Outcome>> {
     let memory = gate_on(MemoryStore::new())?;
     runtime.block_on(through_gate("memory", &memory, &key, true, &mut out))?;
 
-    let server = RedisServer::start()?;
+    // A throwaway server of this run's own (killed on exit, Ctrl-C included).
+    let server = PrivateRedis::start(&[])?;
     runtime.block_on(async {
-        let store = RedisStore::connect(&server.url, RedisStoreConfig::default().prefix("tg-timing"))
+        let store = RedisStore::connect(server.url(), RedisStoreConfig::default().prefix("tg-timing"))
             .await
             .map_err(|e| format!("redis store: {e}"))?;
         let gate = gate_on(store)?;

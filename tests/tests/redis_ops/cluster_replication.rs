@@ -6,7 +6,6 @@
 //! On the shared test cluster (3 primaries + 3 replicas) and on a
 //! standalone primary with one replica of the test's own.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -155,16 +154,6 @@ async fn no_wait_unless_configured() {
     assert_eq!(cluster.command_calls(primary.port, "wait").await, before);
 }
 
-/// A replica of the test's own, killed on drop.
-struct Replica(Child);
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn standalone_wait_puts_the_session_on_the_replica() {
     let primary = start_private_redis().await;
@@ -172,7 +161,8 @@ async fn standalone_wait_puts_the_session_on_the_replica() {
     let replica_port = tokengate_tests::app::free_port();
     let replica = tokio::task::spawn_blocking(move || {
         let args = ["--replicaof", "127.0.0.1", &primary_port.to_string()].map(String::from);
-        Replica(start_server(replica_port, &args, Probe::Ping).expect("start the replica"))
+        // A replica of the test's own, killed on drop.
+        start_server(replica_port, &args, Probe::Ping).expect("start the replica")
     })
     .await
     .unwrap();

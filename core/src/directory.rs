@@ -193,7 +193,12 @@ impl Directory for StoreDirectory {
         for address in [Address::Email(&record.email), Address::Phone(&record.phone)] {
             if matches!(address, Address::Email(a) | Address::Phone(a) if !a.is_empty()) {
                 let digest = self.address_digest(address);
-                self.store.link_address(&digest, user, 0, now).await?;
+                let owner = self.store.link_address(&digest, user, 0, now).await?;
+                if owner != *user {
+                    // The binding lapsed and another user took the address:
+                    // said, not hidden (the caller logs it).
+                    return Err(Error::UserAlreadyExists);
+                }
             }
         }
         Ok(())

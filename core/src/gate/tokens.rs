@@ -115,8 +115,12 @@ impl Gate {
                 store.insert_token(user, &record, replace_kind, now).await
             }
         };
-        let user_created =
+        let (user_created, kept) =
             observe::observed(span, "issue", None, observe::ok_or_error, async { Ok(stored.await?) }).await?;
+        // A custom token kept a provisional user for good: its addresses too.
+        if kept && let Err(error) = self.inner.directory.keep(user).await {
+            tracing::warn!(%error, user = %user, "could not keep a user's addresses for good");
+        }
         observe::token_issued(kind);
         if self.announcing() {
             let (user_event, token_event) = Self::issued_events(&token, issued.address);

@@ -42,18 +42,19 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// address is created if none exists, for good), whatever happens to
     /// the token. A provisional record lives on at least until the token's
     /// expiry plus [`PROVISIONAL_GRACE`]; a custom token (issued with the
-    /// API key) keeps it for good.
-    /// Answers whether this made the user known: its record was created
-    /// here, or by a [`UserStore::claim_user`] that no token followed yet
-    /// (the event `users.<userId>.create` is announced once, with the first
-    /// token or session).
+    /// API key) keeps it for good ([`TokenRecord::user_kept_until`]).
+    /// Answers whether this made the user known (its record was created
+    /// here, or by a [`UserStore::claim_user`] that no token followed yet:
+    /// the event `users.<userId>.create` is announced once, with the first
+    /// token or session), and whether it kept a provisional user for good
+    /// (the gate then keeps its address bindings too).
     async fn insert_token(
         &self,
         user: &UserId,
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<(bool, bool), StoreError>;
 
     /// Deletes one token (its delivery failed). A provisional user (see
     /// [`UserStore::claim_user`]) left without tokens and sessions is
@@ -220,7 +221,7 @@ pub trait EventWritingStore: Store {
         now_ms: i64,
         user_created: &Event,
         token_created: &Event,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<(bool, bool), StoreError>;
 }
 
 /// Issuance rate-limit buckets.

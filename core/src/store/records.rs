@@ -48,14 +48,17 @@ impl TokenRecord {
 impl TokenRecord {
     /// How long a provisional user (see [`UserRecord::expire_ms`]) lives on
     /// once this token is stored: the token's expiry plus
-    /// [`PROVISIONAL_GRACE`](super::PROVISIONAL_GRACE). Whatever its kind,
-    /// a token keeps a provisional user only until its redemption keeps
-    /// it for good, with its addresses: a custom token keeping the record
-    /// alone would let the address binding lapse, and the address's next
-    /// flow would make a second account. (A user the token makes known is
-    /// for good at once.)
+    /// [`PROVISIONAL_GRACE`](super::PROVISIONAL_GRACE), or for good (0) for
+    /// a custom token: the server vouches for the user (only the API key
+    /// or the application issues one), and the gate then keeps the user's
+    /// addresses bound for good too, so that record and bindings never
+    /// part.
     pub fn user_kept_until(&self) -> i64 {
-        self.expire_ms + super::PROVISIONAL_GRACE.as_millis() as i64
+        if self.kind == TokenKind::Custom {
+            0
+        } else {
+            self.expire_ms + super::PROVISIONAL_GRACE.as_millis() as i64
+        }
     }
 }
 

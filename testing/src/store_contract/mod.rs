@@ -64,6 +64,15 @@ impl StoredKey {
         StoredKey { key, pttl, contents }
     }
 
+    /// A hash's field, as text.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.contents
+            .chunks(2)
+            .find(|pair| pair[0] == name.as_bytes())
+            .and_then(|pair| pair.get(1))
+            .map(|value| String::from_utf8_lossy(value).into_owned())
+    }
+
     /// The key and its contents, lossily as text, for searching.
     pub fn text(&self) -> String {
         let mut out = self.key.clone();
@@ -196,11 +205,12 @@ impl Backend {
     }
 
     /// The keys under the prefix, where an inspector shows them.
+    /// Inspected stores only: the keys under the prefix, but the layout
+    /// marker (`<prefix>:layout`: not data, and without a TTL by design).
     async fn keys(&self) -> Option<Vec<StoredKey>> {
-        match &self.inspector {
-            Some(inspector) => Some(inspector.keys().await),
-            None => None,
-        }
+        let inspector = self.inspector.as_ref()?;
+        let marker = format!("{}:layout", self.prefix().unwrap_or_default());
+        Some(inspector.keys().await.into_iter().filter(|k| k.key != marker).collect())
     }
 
     fn prefix(&self) -> Option<&str> {

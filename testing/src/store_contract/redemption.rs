@@ -197,9 +197,15 @@ pub async fn lockout_after_failures(b: Backend) {
     let (s, outcome) = b.redeem_new_session(&alice, &token.digest, &rules).await;
     assert_eq!(outcome, Redemption::LockedOut);
     assert_eq!(b.store.find_session(&alice, &s.digest, 0, now()).await.unwrap(), None);
-    if let Some(keys) = b.user_keys(&alice, ":lock").await {
-        assert_eq!(keys.len(), 1);
-        assert!((1..=1_500).contains(&keys[0].pttl), "lock TTL {}", keys[0].pttl);
+    if let Some(keys) = b.user_keys(&alice, ":t").await {
+        // The lock: a guard field of the tokens hash, with its own end.
+        let until: i64 = keys[0].field("!l").expect("a lock").parse().unwrap();
+        assert!(
+            (1..=1_500).contains(&(until - now())),
+            "lock ends in {} ms",
+            until - now()
+        );
+        assert!(keys[0].pttl >= until - now(), "the hash ends before its lock");
     }
     // An unguessable secret is no reason to lock its owner out.
     let outcome = b.redeem_now(&alice, &strong.digest, &rules).await;
@@ -388,8 +394,13 @@ pub async fn failures_are_throttled_per_client(b: Backend) {
     }
     assert_eq!(redeem(token.digest, "client-a").await, Redemption::Throttled);
     assert_eq!(redeem(token.digest, "client-b").await, redeemed(&token, vec![]));
-    if let Some(keys) = b.user_keys(&alice, ":cf:client-a").await {
-        assert_eq!(keys.len(), 1, "{keys:?}");
-        assert!((1..=HOUR_MS).contains(&keys[0].pttl), "window TTL {}", keys[0].pttl);
+    if let Some(keys) = b.user_keys(&alice, ":t").await {
+        // The client's failures: a guard field of the tokens hash.
+        let counted = keys[0].field("!c:client-a").expect("client-a counted");
+        let (count, until) = counted.split_once('|').expect("count|until");
+        assert_eq!(count, "3", "{counted}");
+        let left = until.parse::<i64>().unwrap() - now();
+        assert!((1..=HOUR_MS).contains(&left), "window ends in {left} ms");
+        assert!(keys[0].field("!c:client-b").is_none(), "a success counts nothing");
     }
 }

@@ -621,13 +621,14 @@ async fn stored_state_reveals_no_secret(b: Backend) {
         (Some(memory), _) => memory.dump(),
         (None, Some((url, prefix))) => {
             let keys = dump_prefix(url, prefix).await;
-            for part in [":t", ":sessions", ":fails", ":lock", ":user"] {
+            for part in [":t", ":sessions", ":user", ":layout"] {
                 assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
             }
             assert_eq!(session_records(&keys), 3);
             for k in &keys {
-                // Identity is not a cache: user records live until the user is deleted.
-                if k.key.ends_with(":user") {
+                // Identity is not a cache: user records live until the user
+                // is deleted; the layout marker names the prefix's layout.
+                if k.key.ends_with(":user") || k.key.ends_with(":layout") {
                     assert_eq!(k.pttl, -1, "{} expires", k.key);
                 } else {
                     assert!(k.pttl > 0, "{} has no TTL ({})", k.key, k.pttl);

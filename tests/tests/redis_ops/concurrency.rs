@@ -122,9 +122,7 @@ async fn thousand_exchanges(kind: AppKind, backend: Backend) {
         assert_eq!(session_records(&keys), 1, "{kind:?}: one session record");
         let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
         assert!(
-            !names
-                .iter()
-                .any(|k| k.ends_with("{u:crowd}:t") || k.ends_with("{u:crowd}:fails") || k.contains("{u:crowd}:cf:")),
+            !names.iter().any(|k| k.ends_with("{u:crowd}:t")),
             "{kind:?}: the token is gone and the losers counted no failure (nothing was left to guess): {names:?}"
         );
     }
@@ -300,40 +298,49 @@ async fn wrong_guesses_are_counted_exactly_redis() {
     let gate = guessing_gate(Arc::new(store));
 
     let below = just_below(&gate).await;
-    let fails_below = format!("{prefix}:{{u:{below}}}:fails");
-    let left: Option<String> = admin.get(&fails_below).await.unwrap();
-    assert_eq!(left, None, "a success resets the counter");
+    let below_guards: Option<String> = admin.hget(format!("{prefix}:{{u:{below}}}:t"), "!f").await.unwrap();
+    assert_eq!(below_guards, None, "a success resets the streak");
 
-    // Watch the counter and the lock of the next user while 200 guesses race.
+    // Watch the tokens hash of the next user (its streak and lock are
+    // fields of it) while 200 guesses race.
     let user = format!("at-{}", tokengate_testing::random_id());
-    let fails = format!("{prefix}:{{u:{user}}}:fails");
-    let lock = format!("{prefix}:{{u:{user}}}:lock");
+    let tokens_key = format!("{prefix}:{{u:{user}}}:t");
     let marker = format!("marker-{}", tokengate_testing::random_id());
-    let fails_events = watch(redis.url(), &fails, &marker).await;
-    let lock_events = watch(redis.url(), &lock, &marker).await;
+    let events = watch(redis.url(), &tokens_key, &marker).await;
 
     let user_id = UserId::parse(&user).unwrap();
     let secret = guess(&gate, &user_id, LOCKOUT_AT as usize).await;
     let _: i64 = admin.publish(&marker, "end").await.unwrap();
-    let fails_events = fails_events.await.unwrap();
-    let lock_events = lock_events.await.unwrap();
-    let increments = fails_events.iter().filter(|e| *e == "incrby").count();
-    let locks = lock_events.iter().filter(|e| *e == "set").count();
-    assert_eq!(increments, 200, "the counter moved by exactly 200: {fails_events:?}");
-    assert_eq!(locks, 1, "the lockout tripped exactly once: {lock_events:?}");
-    let lock_ttl: i64 = admin.pttl(&lock).await.unwrap();
+    let events = events.await.unwrap();
+    // One write for the token, then one per failure: 199 to the streak,
+    // the 200th to the lock (and the streak's removal).
+    let writes = events.iter().filter(|e| *e == "hset").count();
+    assert_eq!(writes, 1 + 200, "the streak moved by exactly 200: {events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "hdel").count(), 1, "{events:?}");
+    let now = chrono::Utc::now().timestamp_millis();
+    let lock: i64 = admin.hget(&tokens_key, "!l").await.unwrap();
     assert!(
-        (3_500_000..=3_600_000).contains(&lock_ttl),
-        "locked for the lockout duration: {lock_ttl}"
+        (3_500_000..=3_600_000).contains(&(lock - now)),
+        "locked for the lockout duration: {}",
+        lock - now
     );
-    let counter: Option<String> = admin.get(&fails).await.unwrap();
-    assert_eq!(counter, None, "the streak is reset when it locks");
+    let hash_ttl: i64 = admin.pttl(&tokens_key).await.unwrap();
+    assert!(
+        hash_ttl >= lock - now - 1_000,
+        "the hash ends before its lock: {hash_ttl}"
+    );
+    let streak: Option<String> = admin.hget(&tokens_key, "!f").await.unwrap();
+    assert_eq!(streak, None, "the streak is reset when it locks");
     match gate.create_session(&user_id, &secret, ClientInfo::default()).await {
         Err(Error::RateLimited) => {}
         other => panic!("the right secret while locked answered {:?}", other.map(|(s, _)| s.id)),
     }
-    let tokens: i64 = admin.hlen(format!("{prefix}:{{u:{user}}}:t")).await.unwrap();
-    assert_eq!(tokens, 1, "a 256-bit token is never burned by failures");
+    let fields: Vec<String> = admin.hkeys(&tokens_key).await.unwrap();
+    let tokens = fields.iter().filter(|f| !f.starts_with('!')).count();
+    assert_eq!(
+        tokens, 1,
+        "a guessable token is never burned here (burn off): {fields:?}"
+    );
 
     // The same sequence, checked through the outcomes alone.
     at_threshold(&gate).await;

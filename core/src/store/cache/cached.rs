@@ -57,7 +57,7 @@ impl SessionStore for CachedStore {
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, bool), StoreError> {
         self.inner.insert_token(user, token, replace_kind, now_ms).await
     }
 

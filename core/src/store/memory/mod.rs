@@ -141,7 +141,7 @@ impl SessionStore for MemoryStore {
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, bool), StoreError> {
         self.with_user(user, now_ms, |u| {
             if replace_kind {
                 u.tokens.retain(|t| t.kind != token.kind);
@@ -227,7 +227,7 @@ impl SessionStore for MemoryStore {
         now_ms: i64,
     ) -> Result<(bool, Vec<SessionRecord>), StoreError> {
         self.with_user(user, now_ms, |u| {
-            let user_created = u.remember(now_ms, 0);
+            let (user_created, _) = u.remember(now_ms, 0);
             (user_created, u.add_session(session.clone(), rules, now_ms))
         })
     }

@@ -50,18 +50,19 @@ impl UserState {
 
     /// From its first token or session on, a user id is known: a record
     /// made here is for good; a provisional one lives on until `expire_ms`
-    /// (0: for good). Whether this made it known (announced once).
-    pub(super) fn remember(&mut self, now_ms: i64, expire_ms: i64) -> bool {
+    /// (0: for good). Whether this made it known (announced once), and
+    /// whether it kept a provisional record for good.
+    pub(super) fn remember(&mut self, now_ms: i64, expire_ms: i64) -> (bool, bool) {
         if self.directory.is_none() {
             self.directory = Some(UserRecord {
                 created_ms: now_ms,
                 updated_ms: now_ms,
                 ..UserRecord::default()
             });
-            return true;
+            return (true, false);
         }
-        self.keep_until(expire_ms);
-        std::mem::take(&mut self.unannounced)
+        let kept = self.keep_until(expire_ms);
+        (std::mem::take(&mut self.unannounced), kept)
     }
 
     /// A provisional record lives until the later of its expiry and
@@ -128,4 +129,3 @@ impl UserState {
         }
     }
 }
-

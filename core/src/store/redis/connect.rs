@@ -1,7 +1,7 @@
 //! Connecting: standalone (`redis://`, `rediss://`) and cluster seeds,
 //! with TLS roots when configured.
 
-use super::{store_error, RedisStore, RedisStoreConfig};
+use super::{store_error, RedisStore, RedisStoreConfig, LAYOUT_VERSION};
 use crate::store::StoreError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::time::Duration;
@@ -37,26 +37,8 @@ impl RedisStore<ConnectionManager> {
             .set_max_delay(Duration::from_millis(250));
         let connection = ConnectionManager::new_lazy_with_config(client, manager_config).map_err(store_error)?;
         let store = Self::with_connection(connection, config);
-        store.warm_up().await;
+        store.warm_up().await?;
         Ok(store)
-    }
-
-    /// Opens the connection now, on the caller's runtime, rather than in
-    /// the first request: its I/O task then lives where the store was made
-    /// (for actix-web, the system thread) instead of on whichever worker
-    /// happened to serve that request, where every other worker's Redis
-    /// traffic would wait for it (measured: actix (b) 0.85 → 0.98 × (c)).
-    /// A Redis that is down now is not an error: requests answer 503 until
-    /// it is back.
-    async fn warm_up(&self) {
-        let ping = self
-            .run_within(self.timeout.max(Duration::from_secs(1)), |mut c| async move {
-                redis::cmd("PING").query_async::<()>(&mut c).await
-            })
-            .await;
-        if let Err(error) = ping {
-            tracing::warn!(%error, "redis is not reachable yet; requests that need it answer 503 until it is");
-        }
     }
 }
 
@@ -160,6 +142,58 @@ impl RedisStore<redis::cluster_async::ClusterConnection> {
             .await
             .map_err(|_| StoreError::new("redis cluster: no seed node answered in time"))?
             .map_err(store_error)?;
-        Ok(Self::with_connection(connection, config))
+        let store = Self::with_connection(connection, config);
+        store.warm_up().await?;
+        Ok(store)
+    }
+}
+
+impl<C> RedisStore<C>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// Opens the connection now, on the caller's runtime, rather than in
+    /// the first request: its I/O task then lives where the store was made
+    /// (for actix-web, the system thread) instead of on whichever worker
+    /// happened to serve that request, where every other worker's Redis
+    /// traffic would wait for it (measured: actix (b) 0.85 → 0.98 × (c)).
+    /// A Redis that is down now is not an error: requests answer 503 until
+    /// it is back.
+    ///
+    /// Its first command also checks the layout marker ([`Self::check_layout`]).
+    async fn warm_up(&self) -> Result<(), StoreError> {
+        match self.check_layout().await {
+            Ok(layout) => layout,
+            Err(error) => {
+                tracing::warn!(%error, "redis is not reachable yet; requests that need it answer 503 until it is");
+                Ok(())
+            }
+        }
+    }
+
+    /// The layout marker: written when the prefix has none, compared when
+    /// it has one. `Ok(Err(..))`: another layout version is there (refuse
+    /// to start); `Err(..)`: Redis did not answer.
+    async fn check_layout(&self) -> Result<Result<(), StoreError>, StoreError> {
+        let key = format!("{}:layout", self.prefix);
+        let found: Option<String> = self
+            .run_within(self.timeout.max(Duration::from_secs(1)), |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(LAYOUT_VERSION)
+                    .arg("NX")
+                    .arg("GET")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(match found {
+            Some(version) if version != LAYOUT_VERSION.to_string() => Err(StoreError::new(format!(
+                "the Redis prefix {:?} holds key layout version {version}; this build reads and writes version \
+                 {LAYOUT_VERSION}: stop every service on it and upgrade them all together (docs/upgrading.md)",
+                self.prefix
+            ))),
+            _ => Ok(()),
+        })
     }
 }

@@ -16,6 +16,8 @@ impl<'a> UserKeys<'a> {
     pub(super) fn key(&self, suffix: &str) -> String {
         format!("{}:{{u:{}}}:{}", self.prefix, self.user, suffix)
     }
+    /// The tokens and what guards them (failure streak, lock, clients'
+    /// failures): one hash, read and written in one call each.
     pub(super) fn tokens(&self) -> String {
         self.key("t")
     }
@@ -24,12 +26,6 @@ impl<'a> UserKeys<'a> {
             prefix: self.prefix,
             user: self.user,
         }
-    }
-    pub(super) fn fails(&self) -> String {
-        self.key("fails")
-    }
-    pub(super) fn lock(&self) -> String {
-        self.key("lock")
     }
     pub(super) fn user(&self) -> String {
         self.key("user")

@@ -6,10 +6,9 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `<prefix>:{u:<id>}:t` | hash | token digest (base64url) → `id\|kind\|expire_ms\|low_entropy` |
+//! | `<prefix>:layout` | string | the layout version (`2`), written by the first store on the prefix, no TTL; a store finding another refuses to start |
+//! | `<prefix>:{u:<id>}:t` | hash | token digest (base64url) → `id\|kind\|expire_ms\|low_entropy\|provisional`; and the guards: `!f` → `count\|until` (the failure streak), `!l` → until (guessable secrets locked), `!c:<client digest>` → `count\|until` (a client's failed exchanges) |
 //! | `<prefix>:{u:<id>}:sessions` | hash | session digest (base64url) → the session record (JSON) |
-//! | `<prefix>:{u:<id>}:fails` | string | consecutive failures |
-//! | `<prefix>:{u:<id>}:lock` | string | present while exchanges are locked |
 //! | `<prefix>:{u:<id>}:user` | hash | directory record (email, phone, verification) |
 //! | `<prefix>:{a:<digest>}` | string | address (email/phone digest) → user id |
 //! | `<prefix>:{r:<bucket>}:n`, `:gap` | string | issuance rate-limit counter and gap marker |
@@ -18,6 +17,10 @@
 //! share one hash tag, so in a cluster every script runs within one slot on
 //! one node.
 //!
+//! A user's tokens and their guards share one hash, so an exchange reads
+//! the token, the lock, the failure streak and the client's failures in one
+//! `HMGET` and spends the token and ends the streak in one `HDEL`; each
+//! guard carries its own end and the hash expires with the last of them.
 //! A user's sessions share one hash rather than a key each: a key costs
 //! Redis about 100 bytes of its own, so for a one-session user the hash
 //! takes 376 bytes where a key per session plus an index took 608
@@ -53,6 +56,11 @@
 //! exchange, session creation and logout (in the same pipeline as the
 //! script, so on the node that holds the user's keys); it narrows that
 //! window, it does not make Redis strongly consistent.
+
+/// The version of the key layout below, kept under `<prefix>:layout`:
+/// version 1 had no marker; 2 keeps a user's tokens and their guards in
+/// one hash.
+pub(crate) const LAYOUT_VERSION: u32 = 2;
 
 mod age_trim;
 mod config;

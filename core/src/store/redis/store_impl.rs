@@ -26,7 +26,7 @@ where
         token: &TokenRecord,
         replace_kind: bool,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, bool), StoreError> {
         self.store_token(user, token, replace_kind, now_ms, None).await
     }
 
@@ -50,15 +50,11 @@ where
         now_ms: i64,
     ) -> Result<Redemption, StoreError> {
         let keys = self.keys(user);
-        // Without a client the script is told so (limit 0) and never touches this key.
+        // Without a client the script is told so (limit 0) and never counts one.
         let client_limit = if client.is_some() { rules.client_failures } else { 0 };
-        let client_key = keys.key(&format!("cf:{}", client.unwrap_or("-")));
         let mut invocation = REDEEM.key(keys.tokens());
         invocation
             .key(keys.sessions())
-            .key(keys.fails())
-            .key(keys.lock())
-            .key(client_key)
             .key(keys.user())
             .arg(token.to_base64())
             .arg(now_ms)
@@ -70,7 +66,8 @@ where
             .arg(rules.lockout_after_failures)
             .arg(rules.lockout_ms())
             .arg(client_limit)
-            .arg(rules.client_window_ms());
+            .arg(rules.client_window_ms())
+            .arg(format!("!c:{}", client.unwrap_or("-")));
         self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.iter().map(bulk_text);
@@ -248,7 +245,7 @@ where
         replace_kind: bool,
         now_ms: i64,
         events: Option<(&Event, &Event)>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, bool), StoreError> {
         let keys = self.keys(user);
         let record = format!(
             "{}|{}|{}|{}",
@@ -273,10 +270,10 @@ where
                 .arg(writer.encode(token_created)?)
                 .arg(writer.encode(user_created)?);
         }
-        let created = self
-            .run(|mut c| async move { invocation.invoke_async::<i64>(&mut c).await })
+        let (created, kept): (i64, i64) = self
+            .run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .await?;
-        Ok(created == 1)
+        Ok((created == 1, kept == 1))
     }
 }
 
@@ -297,7 +294,7 @@ where
         now_ms: i64,
         user_created: &Event,
         token_created: &Event,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, bool), StoreError> {
         self.store_token(user, token, replace_kind, now_ms, Some((user_created, token_created)))
             .await
     }
@@ -374,12 +371,7 @@ where
     ) -> Result<Option<(UserRecord, Vec<SessionRecord>)>, StoreError> {
         let keys = self.keys(user);
         let mut invocation = DELETE_USER.key(keys.user());
-        invocation
-            .key(keys.tokens())
-            .key(keys.sessions())
-            .key(keys.fails())
-            .key(keys.lock())
-            .arg(now_ms);
+        invocation.key(keys.tokens()).key(keys.sessions()).arg(now_ms);
         self.add_events(&mut invocation, user, now_ms);
         let reply: Vec<Value> = self.run_replicated(invocation).await?;
         let mut parts = reply.into_iter();
@@ -423,7 +415,8 @@ where
         let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
         Ok(Some(UserRecord {
             created_ms: number("c"),
-            updated_ms: number("u"),
+            // A record made by a token or session alone has no 'u' yet.
+            updated_ms: fields.get("u").map_or_else(|| number("c"), |_| number("u")),
             email: text("e"),
             phone: text("p"),
             email_verified: number("ev") == 1,

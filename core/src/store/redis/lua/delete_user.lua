@@ -1,4 +1,4 @@
--- KEYS: user record, token hash, sessions hash, failure counter, lock
+-- KEYS: user record, auth hash, sessions hash
 -- ARGV: now_ms
 -- Deletes everything of one user in one step. Returns { known (0/1), email,
 -- phone, created, updated, email verified, phone verified, then field and
@@ -7,7 +7,7 @@
 local user, tokens, sessions = KEYS[1], KEYS[2], KEYS[3]
 local known = redis.call('EXISTS', user, tokens, sessions) > 0
 local email, phone, created, updated, ev, pv = unpack(redis.call('HMGET', user, 'e', 'p', 'c', 'u', 'ev', 'pv'))
-local reply = { known and 1 or 0, email or '', phone or '', created or '0', updated or '0', ev or '0', pv or '0' }
+local reply = { known and 1 or 0, email or '', phone or '', created or '0', updated or created or '0', ev or '0', pv or '0' }
 local now = tonumber(ARGV[1])
 local all = redis.call('HGETALL', sessions)
 for i = 1, #all, 2 do
@@ -17,9 +17,9 @@ for i = 1, #all, 2 do
     table.insert(reply, all[i + 1])
   end
 end
-redis.call('DEL', user, tokens, sessions, KEYS[4], KEYS[5])
--- Its sessions end first, then the user (KEYS[6]: events, see events_of).
-local ev = events_of(5, 1)
+redis.call('DEL', user, tokens, sessions)
+-- Its sessions end first, then the user (KEYS[4]: events, see events_of).
+local ev = events_of(3, 1)
 if ev and known then
   emit_sessions(ev, 'session.delete', reply, 8)
   local function digits(value) return string.match(value, '^%-?%d+$') and value or '0' end

@@ -88,10 +88,10 @@ end
 
 -- A provisional record (field 'x': when it disappears unless its user
 -- signs in first; an anonymous flow's new user) lives until the later of
--- 'x' and `expire`, or with `expire` 0 for good. A record for good is left
--- as it is. Returns 1 when this made a provisional record one for good.
-local function keep_until(user, expire)
-  local deadline = tonumber(redis.call('HGET', user, 'x'))
+-- 'x' and `expire`, or with `expire` 0 for good. `deadline` is its 'x'
+-- (nil: a record for good, left as it is). Returns 1 when this made a
+-- provisional record one for good.
+local function keep(user, deadline, expire)
   if not deadline then return 0 end
   if expire == 0 then
     redis.call('HDEL', user, 'x')
@@ -105,18 +105,51 @@ local function keep_until(user, expire)
   return 0
 end
 
+-- keep, reading the record's 'x' first.
+local function keep_until(user, expire)
+  return keep(user, tonumber(redis.call('HGET', user, 'x')), expire)
+end
+
 -- From its first token or session on, a user id is known: a record made
--- here is for good; a provisional one lives on until `expire` (0: for
--- good, see keep_until). Returns 1 when this made the user known,
--- announced once: the record was created here, or by a claim no token
--- followed yet ('n').
+-- here is for good (its 'u' is its 'c' until it changes); a provisional
+-- one lives on until `expire` (0: for good, see keep). Returns 1 when this
+-- made the user known, announced once (the record was created here, or by
+-- a claim no token followed yet: 'n'), else 0; then whether the user is
+-- still provisional, and whether this kept it for good.
 local function remember(user, now, expire)
-  if redis.call('HSETNX', user, 'c', now) == 1 then
-    redis.call('HSET', user, 'u', now)
-    return 1
+  if redis.call('HSETNX', user, 'c', now) == 1 then return 1, false, false end
+  local x, n = unpack(redis.call('HMGET', user, 'x', 'n'))
+  local deadline = tonumber(x)
+  local kept = deadline ~= nil and keep(user, deadline, expire) == 1
+  local provisional = deadline ~= nil and not kept
+  if n then
+    redis.call('HDEL', user, 'n')
+    return 1, provisional, kept
   end
-  keep_until(user, expire)
-  return redis.call('HDEL', user, 'n')
+  return 0, provisional, kept
+end
+
+-- A user's auth hash holds its tokens and what guards them: a token's
+-- field is its digest (base64url), its value 'id|kind|expire|low|provisional'
+-- (low: a guessable secret; provisional: issued while the user was); the
+-- fields starting with '!' are the failure streak ('!f': 'count|until'),
+-- the lock of guessable secrets ('!l': until) and each client's failed
+-- exchanges ('!c:<client>': 'count|until'). Each ends at its own time; the
+-- hash expires with the last of them.
+local function is_guard(field) return string.byte(field, 1) == 33 end
+
+-- When a guard field ends.
+local function guard_until(field, value)
+  if field == '!l' then return tonumber(value) end
+  return tonumber(string.match(value, '|(%d+)$'))
+end
+
+-- A live count|until guard's count, else 0.
+local function guard_count(value, now)
+  if not value then return 0 end
+  local count, till = string.match(value, '^(%d+)|(%d+)$')
+  if tonumber(till) > now then return tonumber(count) end
+  return 0
 end
 
 -- Events written by the script itself (a standalone Redis store with

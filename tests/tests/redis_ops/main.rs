@@ -5,7 +5,6 @@
 mod cluster_failover;
 mod cluster_replication;
 mod concurrency;
-mod fault_injection;
-mod redis_faults;
+mod outages_fail_closed;
 mod redis_tls;
 mod session_cache;

@@ -1,8 +1,11 @@
-//! Several services on one Redis: an axum and an actix example process with
+//! Services sharing one Redis: an axum and an actix example process with
 //! the same Redis, key prefix, server secret and project share tokens and
-//! sessions. A session made at one is valid at the other; a logout at one is
-//! refused at the other on the very next request (no cache, no delay). On
-//! the test cluster (3 primaries + 3 replicas) and on standalone Redis.
+//! sessions, on standalone Redis and on the test cluster (3 primaries + 3
+//! replicas). A token issued at one is exchanged at the other, once; a
+//! session made at one is valid at the other; a logout (one session or
+//! all) at one is refused at the other on the very next request (no cache,
+//! no delay); the session limit counts the sessions made through both.
+//! Services with another server secret share nothing.
 
 use reqwest::Method;
 use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
@@ -75,4 +78,42 @@ async fn axum_and_actix_share_sessions_on_the_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn axum_and_actix_share_sessions_on_standalone_redis() {
     two_services_share_sessions(Backend::Redis(redis_url().await)).await;
+}
+
+#[tokio::test]
+async fn session_limit_reached_through_one_evicts_at_the_other() {
+    let spec = AppSpec::new(AppKind::Axum, Backend::Redis(redis_url().await));
+    let actix_spec = spec.sibling(AppKind::Actix);
+    let (axum, actix) = tokio::join!(RunningApp::start(spec), RunningApp::start(actix_spec));
+    let (a, b) = (Api::new(&axum), Api::new(&actix));
+    let (oldest, _) = a.login("limited").await;
+    b.get("/me", Auth::Session(&oldest)).await.assert_status(200);
+    // Nine more through axum, one more through actix: the eleventh evicts the first.
+    for _ in 0..9 {
+        a.login("limited").await;
+    }
+    b.get("/me", Auth::Session(&oldest)).await.assert_status(200);
+    let (newest, _) = b.login("limited").await;
+    b.get("/me", Auth::Session(&oldest))
+        .await
+        .assert_error(401, "user_unauthorized");
+    a.get("/me", Auth::Session(&oldest))
+        .await
+        .assert_error(401, "user_unauthorized");
+    a.get("/me", Auth::Session(&newest)).await.assert_status(200);
+    let list = a.get("/v1/users/limited/sessions", Auth::Key).await;
+    assert_eq!(list.json["total"], 10);
+}
+
+#[tokio::test]
+async fn different_secrets_do_not_share() {
+    let spec = AppSpec::new(AppKind::Axum, Backend::Redis(redis_url().await));
+    let mut other = spec.sibling(AppKind::Actix);
+    other.secret_hex = tokengate_tests::app::random_hex(64);
+    let (axum, actix) = tokio::join!(RunningApp::start(spec), RunningApp::start(other));
+    let (a, b) = (Api::new(&axum), Api::new(&actix));
+    let (credential, _) = a.login("isolated").await;
+    b.get("/me", Auth::Session(&credential))
+        .await
+        .assert_error(401, "user_unauthorized");
 }

@@ -78,6 +78,10 @@ async fn open_with(live: &RunningApp, credential: &str) -> Socket {
         .expect("a socket")
 }
 
+/// `socket` got no close frame (within 300 ms more: the frame of a close
+/// decided before a later event's must have been sent before it) and still
+/// answers. Call it after a later event was seen handled (a marker), never
+/// as the only proof that nothing happened.
 async fn still_open(socket: &mut Socket) {
     assert_eq!(closed_with(socket, Duration::from_millis(300)).await, None);
     socket.send(Message::Ping(vec![7].into())).await.expect("still open");
@@ -198,6 +202,17 @@ async fn eviction_and_admin_deletion_close_exactly_their_socket() {
     api.send(Method::DELETE, &format!("/v1/users/{spoof}"), Auth::Key, None)
         .await
         .assert_status(204);
+    // A marker after them: a session of its own, logged out. The follower
+    // reads the log in order, so once the marker's socket is closed the
+    // spoof's events were handled too, whatever the machine's load.
+    let (marker, _) = api.login(&format!("mk{}", random_hex(8))).await;
+    let mut on_marker = open_with(&live, &marker).await;
+    api.logout(&marker).await.assert_status(204);
+    assert_eq!(
+        closed_with(&mut on_marker, Duration::from_secs(10)).await,
+        Some(CloseCode::Library(4001)),
+        "the marker's socket is closed by its logout"
+    );
     still_open(&mut on_second).await;
 
     // An admin deleting one session closes that socket only.

@@ -1,6 +1,9 @@
-//! Real delivery endpoints for the flows: an SMTP server (plain, or with
-//! STARTTLS / implicit TLS and AUTH: [`crate::smtp_tls`]) and an HTTP
-//! webhook receiver, each on a free loopback port, keeping what arrives.
+//! Delivery endpoints for the flows, written here (not a production mail
+//! server): an SMTP sink that speaks the protocol over real TCP (plain, or
+//! with STARTTLS / implicit TLS and AUTH: [`crate::smtp_tls`]) and an HTTP
+//! receiver for the SMS webhook, each on a free loopback port, keeping
+//! what arrives. The apps reach them exactly as they would reach real
+//! ones: through `TOKENGATE_SMTP_URL` and `TOKENGATE_SMS_WEBHOOK`.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,7 +35,7 @@ pub struct Mail {
     pub auth_mechanism: Option<Mechanism>,
 }
 
-/// An SMTP server that keeps every message: plain without AUTH by default
+/// A hand-written SMTP sink that keeps every message: plain without AUTH by default
 /// ([`SmtpSink::start`]), or requiring TLS and AUTH
 /// ([`SmtpSink::start_with`], see [`crate::smtp_tls`]).
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
-//! The passwordless flows end to end through both apps: a real SMTP server
-//! and a real webhook receive the messages; the test reads the code or link
-//! from what was delivered and logs in with it.
+//! The passwordless flows end to end through both apps: the harness's SMTP
+//! sink and SMS webhook receiver (hand-written, over real TCP:
+//! `tokengate_tests::sinks`) receive the messages; the test reads the code
+//! or link from what was delivered and logs in with it.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
 //! Log hygiene: both apps run a representative scenario set (custom tokens,
-//! email OTP, magic URL and phone flows through real SMTP and webhook
+//! email OTP, magic URL and phone flows through the harness's SMTP and webhook
 //! sinks, the session routes, logout) with `RUST_LOG=trace`, their whole
 //! output captured to a file; no token secret, OTP, session credential, API
 //! key or server secret may appear in it.

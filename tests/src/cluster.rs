@@ -69,6 +69,15 @@ pub struct Cluster {
     pub dir: PathBuf,
 }
 
+/// What [`Cluster::health`] requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    /// [`Cluster::wait_healthy`]: settled, every node in its final role.
+    Settled,
+    /// [`Cluster::wait_serving_except`]: serving, roles may still settle.
+    Serving,
+}
+
 /// One node as `CLUSTER NODES` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -291,9 +300,23 @@ impl Cluster {
     /// took, or why the cluster was not healthy after `timeout`. Polled
     /// every 20 ms.
     pub async fn wait_healthy_except(&self, down: &[u16], timeout: Duration) -> Result<Duration, String> {
+        self.wait_health(down, Health::Settled, timeout).await
+    }
+
+    /// A weaker [`Self::wait_healthy_except`], the one the resilience
+    /// benchmark times ("cluster healthy after"): every live node reports
+    /// all slots served, flags nobody but `down`, and agrees on the
+    /// primaries that serve slots, and every node that calls itself a
+    /// replica has its link up; a demoted primary may still call itself a
+    /// primary without slots (it turns replica moments later).
+    pub async fn wait_serving_except(&self, down: &[u16], timeout: Duration) -> Result<Duration, String> {
+        self.wait_health(down, Health::Serving, timeout).await
+    }
+
+    async fn wait_health(&self, down: &[u16], health: Health, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
         loop {
-            match self.health(down).await {
+            match self.health(down, health).await {
                 Ok(()) => return Ok(started.elapsed()),
                 Err(why) if started.elapsed() > timeout => {
                     return Err(format!("cluster not healthy after {timeout:?}: {why}"))
@@ -303,17 +326,18 @@ impl Cluster {
         }
     }
 
-    async fn health(&self, down: &[u16]) -> Result<(), String> {
+    async fn health(&self, down: &[u16], health: Health) -> Result<(), String> {
         let live: Vec<u16> = self.ports.iter().copied().filter(|p| !down.contains(p)).collect();
+        let settled = health == Health::Settled;
         let mut views = Vec::new();
         for &port in &live {
             let info = self.info(port, "CLUSTER", &["INFO"]).await?;
-            for needed in [
-                "cluster_state:ok".to_owned(),
-                format!("cluster_slots_ok:{SLOTS}"),
-                format!("cluster_known_nodes:{}", self.ports.len()),
-                format!("cluster_size:{}", self.spec.primaries),
-            ] {
+            let mut needed = vec!["cluster_state:ok".to_owned(), format!("cluster_slots_ok:{SLOTS}")];
+            if settled {
+                needed.push(format!("cluster_known_nodes:{}", self.ports.len()));
+                needed.push(format!("cluster_size:{}", self.spec.primaries));
+            }
+            for needed in needed {
                 if !info.lines().any(|l| l.trim() == needed) {
                     return Err(format!("node {port}: no {needed}"));
                 }
@@ -324,7 +348,7 @@ impl Cluster {
             }
             let mut primaries: Vec<u16> = nodes
                 .iter()
-                .filter(|n| n.primary && !down.contains(&n.port))
+                .filter(|n| n.primary && !down.contains(&n.port) && (settled || !n.slots.is_empty()))
                 .map(|n| n.port)
                 .collect();
             primaries.sort_unstable();
@@ -343,7 +367,8 @@ impl Cluster {
         }
         for &port in live.iter().filter(|p| !primaries.contains(p)) {
             let replication = self.info(port, "INFO", &["replication"]).await?;
-            if !replication.lines().any(|l| l.trim() == "master_link_status:up") {
+            let replica = settled || replication.lines().any(|l| l.trim() == "role:slave");
+            if replica && !replication.lines().any(|l| l.trim() == "master_link_status:up") {
                 return Err(format!("replica {port}: link to its primary is not up"));
             }
         }

@@ -1145,7 +1145,7 @@ async fn failover(setup: &Setup) -> Res<String> {
     let start = Instant::now();
     cluster.manual_failover(replica).await?;
     let promoted = wait_new_primary(&cluster, slot, primary.port, start).await?;
-    cluster.wait_healthy_except(&[], Duration::from_secs(30)).await?;
+    cluster.wait_serving_except(&[], Duration::from_secs(30)).await?;
     let healthy = ms(start.elapsed());
     tokio::time::sleep(Duration::from_secs(2)).await;
     windows.push(Window {
@@ -1163,7 +1163,7 @@ async fn failover(setup: &Setup) -> Res<String> {
     cluster.kill_node(victim.port);
     let promoted = wait_new_primary(&cluster, slot, victim.port, start).await?;
     cluster
-        .wait_healthy_except(&[victim.port], Duration::from_secs(30))
+        .wait_serving_except(&[victim.port], Duration::from_secs(30))
         .await?;
     let healthy = ms(start.elapsed());
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -36,6 +36,23 @@ pub(crate) fn normalize_email(raw: &str) -> Result<String, Error> {
     }
 }
 
+/// The mailbox a normalised address delivers to, for counting sends (not
+/// for identity): without a `+tag` in the local part, which most providers
+/// deliver to the untagged mailbox, and for Gmail without dots, which it
+/// ignores. So that `victim+1@`, `victim+2@`, … share one budget. Phone
+/// numbers are returned as they are.
+pub(crate) fn mailbox(address: &str) -> std::borrow::Cow<'_, str> {
+    let Some((local, domain)) = address.split_once('@') else {
+        return address.into();
+    };
+    let untagged = local.split_once('+').map_or(local, |(base, _)| base);
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", untagged.replace('.', "")).into(),
+        _ if untagged.len() < local.len() => format!("{untagged}@{domain}").into(),
+        _ => address.into(),
+    }
+}
+
 /// Checks an E.164 phone number as Appwrite does (`^\+[1-9]\d{6,14}$`):
 /// `+`, then 7 to 15 digits, not starting with 0.
 pub(crate) fn normalize_phone(raw: &str) -> Result<String, Error> {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::tokens::Issued;
 use super::Gate;
-use crate::address::{normalize_email, normalize_phone};
+use crate::address::{mailbox, normalize_email, normalize_phone};
 use crate::client_net::client_networks;
 use crate::delivery::{render, render_html, DeliveryError, Message, TemplateValues};
 use crate::directory::Address;
@@ -243,10 +243,16 @@ impl Gate {
         let found = self.directory().owner(address).await?;
         let (Address::Email(text) | Address::Phone(text)) = address;
         // A provisional owner (an address nobody has signed in with) is still new.
-        self.check_limits(&flow, text, matches!(found, Some((_, false))), client)
-            .await?;
+        let known = matches!(found, Some((_, false)));
         let until = (!client.trusted).then(|| now_ms() + (flow.lifetime + PROVISIONAL_GRACE).as_millis() as i64);
         let directory = self.directory();
+        if found.is_none() && !self.may_create(user_id, client) {
+            // Refused before anything is counted: a refusal spends nothing.
+            let owner = directory.bind(address, requested, false, until).await?;
+            self.check_limits(&flow, text, known, client).await?;
+            return Ok(owner);
+        }
+        self.check_limits(&flow, text, known, client).await?;
         match found {
             Some((owner, false)) => Ok(owner),
             Some((owner, true)) => directory.bind(address, &owner, true, until).await,
@@ -278,7 +284,7 @@ impl Gate {
         let bucket =
             |id: String, limit: u32, min_interval_ms: i64| RateBucket::new(id, limit, window_ms, min_interval_ms);
         let mut buckets = vec![bucket(
-            format!("addr:{}", self.bucket_digest(address)),
+            format!("addr:{}", self.bucket_digest(&mailbox(address))),
             limits.per_address,
             all.min_interval.as_millis() as i64,
         )];

@@ -228,3 +228,58 @@ async fn provisional_addresses_count_as_new_on_redis() {
         .unwrap();
     provisional_addresses_count_as_new(Arc::new(store)).await;
 }
+
+/// A request refused for what it asks (a new user's id chosen by an
+/// anonymous caller) spends none of the address's or the client's budget;
+/// and the per-address budget is the mailbox's, whatever its `+tag` (or
+/// Gmail's dots).
+async fn budgets_count_only_accepted_requests_per_mailbox(store: Arc<dyn Store>) {
+    let outbox = Outbox::default();
+    let mut limits = FlowLimits::EMAIL;
+    limits.per_address = 2;
+    limits.per_client = 2;
+    let gate = Gate::builder()
+        .server_secret([9u8; 32])
+        .shared_store(store)
+        .email_limits(limits)
+        .resend_interval(std::time::Duration::ZERO)
+        .mailer(outbox.clone())
+        .build()
+        .unwrap();
+    let client = from("10.7.0.1");
+    for _ in 0..10 {
+        let refused = gate
+            .create_email_token("chosen-id", "fresh@example.test", false, &client)
+            .await;
+        assert!(matches!(refused, Err(Error::InvalidArgument(_))), "{refused:?}");
+    }
+    gate.create_email_token("unique()", "fresh@example.test", false, &client)
+        .await
+        .expect("the refusals spent nothing");
+    for (n, tagged) in ["victim+1@gmail.com", "v.ictim+2@gmail.com", "vic.tim@googlemail.com"]
+        .into_iter()
+        .enumerate()
+    {
+        let asked = gate
+            .create_email_token("unique()", tagged, false, &from(&format!("10.7.1.{n}")))
+            .await;
+        if n < 2 {
+            asked.unwrap();
+        } else {
+            assert!(matches!(asked, Err(Error::RateLimited)), "{tagged}: {asked:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn budgets_count_only_accepted_requests_per_mailbox_on_memory() {
+    budgets_count_only_accepted_requests_per_mailbox(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn budgets_count_only_accepted_requests_per_mailbox_on_redis() {
+    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
+        .await
+        .unwrap();
+    budgets_count_only_accepted_requests_per_mailbox(Arc::new(store)).await;
+}

@@ -351,9 +351,10 @@ async fn login_page_end_to_end(kind: AppKind) {
 
     // Login CSRF: Mallory's own genuine links, sent to a visitor. The page
     // ignores what a link says about itself (a forged `for`): a browser that
-    // asked for no link asks which address the visitor expects, one that
-    // did names that address; either way, Mallory's account found after
-    // the exchange is signed out again. A cancel leaves the pair unused.
+    // asked for no link asks which address the visitor expects and signs
+    // Mallory's account found after the exchange out again; one that asked
+    // for a link refuses, unexchanged, a link for another user. A cancel
+    // leaves the pair unused.
     let forged = format!("{origin}/?for=page.user%40example.test");
     let mut mallory_links = Vec::new();
     // (Three addresses of Mallory's: one address gets one link a minute.)
@@ -390,24 +391,6 @@ async fn login_page_end_to_end(kind: AppKind) {
     .await;
     browser.screenshot("foreign-link-signed-out").await;
 
-    browser.type_into("#magic-email", "page.other@example.test").await;
-    browser.click("#magic-send").await;
-    smtp.wait_for("page.other@example.test", 1).await;
-    browser.goto(&mallory_links[1]).await;
-    browser.wait_until("the link question", LINK_QUESTION).await;
-    assert_eq!(
-        browser.text("link-question").await,
-        "Continue as page.other@example.test?"
-    );
-    browser.click("#link-continue").await;
-    signed_out_again(
-        &browser,
-        &app.cookie_name(),
-        "the sign-out after a foreign link, address remembered",
-    )
-    .await;
-    browser.screenshot("foreign-link-remembered-signed-out").await;
-
     browser.goto(&mallory_links[2]).await;
     browser.wait_until("the link question", LINK_QUESTION).await;
     browser.click("#link-cancel").await;
@@ -416,6 +399,27 @@ async fn login_page_end_to_end(kind: AppKind) {
     browser.screenshot("foreign-link-cancelled").await;
     let unused = query_param(&mallory_links[2], "secret").expect("secret");
     let mallory = query_param(&mallory_links[2], "userId").expect("userId");
+    api.exchange(&mallory, &unused, Auth::None).await.assert_status(201);
+
+    browser.type_into("#magic-email", "page.other@example.test").await;
+    browser.click("#magic-send").await;
+    smtp.wait_for("page.other@example.test", 1).await;
+    browser.goto(&mallory_links[1]).await;
+    browser
+        .wait_until(
+            "the refusal of a link for another user than the one asked for",
+            "return document.getElementById('status').textContent.includes('not the one this browser asked for')",
+        )
+        .await;
+    browser.wait_until("the logged-out view", LOGGED_OUT).await;
+    assert_eq!(
+        browser.cookie(&app.cookie_name()).await,
+        None,
+        "signed in by a foreign link"
+    );
+    browser.screenshot("foreign-link-refused-unused").await;
+    let unused = query_param(&mallory_links[1], "secret").expect("secret");
+    let mallory = query_param(&mallory_links[1], "userId").expect("userId");
     api.exchange(&mallory, &unused, Auth::None).await.assert_status(201);
 
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();

@@ -238,18 +238,20 @@ impl RedirectPolicy {
                 )))
             }
         };
-        // A second URL inside the first (`?next=https://evil.test`, or
-        // `//evil.test` after a character a linkifier stops at) is a second
-        // link to a mail client, whatever a page does with it: no `//`
-        // after the host.
-        if [Some(target.path), target.query, target.fragment]
+        // Nothing after the host may read as a second link to a mail
+        // client's linkifier or a page: no `//` (`?next=https://evil.test`,
+        // `//evil.test` after a character a linkifier stops at), no `:`
+        // (`?next=https:evil.test`, which a browser resolves to
+        // `https://evil.test`), no `@` (`user@host` is linkified), no
+        // `www.` name. Percent-encoded, they are data (`%3A`, `%40`).
+        if let Some(reason) = [Some(target.path), target.query, target.fragment]
             .into_iter()
             .flatten()
-            .any(|part| part.contains("//"))
+            .find_map(second_link_in)
         {
-            return Err(Error::argument(
-                "Invalid `url` param: URL must not carry another URL (`//` after its host)",
-            ));
+            return Err(Error::argument(format!(
+                "Invalid `url` param: URL must not carry another link ({reason} after its host; percent-encode it)"
+            )));
         }
         if let Some(name) = carried_link_param(&target) {
             return Err(Error::argument(format!(
@@ -260,22 +262,52 @@ impl RedirectPolicy {
     }
 }
 
-/// The first of [`LINK_PARAMS`] named in the query or fragment of `rest`,
-/// compared after percent-decoding and without regard to case (a page may
-/// read parameters either way).
+/// What in `part` (a target's path, query or fragment) could read as a
+/// second link, if anything.
+fn second_link_in(part: &str) -> Option<&'static str> {
+    if part.contains("//") {
+        Some("`//`")
+    } else if part.contains(':') {
+        Some("`:`")
+    } else if part.contains('@') {
+        Some("`@`")
+    } else if part.to_ascii_lowercase().contains("www.") {
+        Some("`www.`")
+    } else {
+        None
+    }
+}
+
+/// The first of [`LINK_PARAMS`] named in the query or fragment of the
+/// target, compared after percent-decoding and without regard to case (a
+/// page may read parameters either way), also inside a value decoded again
+/// (`?r=%2Fcb%3FuserId%3D…`, a second pair a page could forward), up to
+/// four levels deep.
 fn carried_link_param(target: &Target<'_>) -> Option<&'static str> {
-    [target.query, target.fragment]
-        .into_iter()
-        .flatten()
-        .flat_map(|part| part.split(['&', '?', '#', ';']))
-        .map(|pair| pair.split('=').next().unwrap_or_default())
-        .map(|name| percent_decode(&name.replace('+', " ")))
-        .find_map(|name| {
-            LINK_PARAMS
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(name.trim()))
-                .copied()
-        })
+    [target.query, target.fragment].into_iter().flatten().find_map(|part| {
+        let mut text = part.to_owned();
+        for _ in 0..4 {
+            let found = text
+                .split(['&', '?', '#', ';'])
+                .map(|pair| pair.split('=').next().unwrap_or_default())
+                .map(|name| percent_decode(&name.replace('+', " ")))
+                .find_map(|name| {
+                    LINK_PARAMS
+                        .iter()
+                        .find(|p| p.eq_ignore_ascii_case(name.trim()))
+                        .copied()
+                });
+            if found.is_some() {
+                return found;
+            }
+            let decoded = percent_decode(&text.replace('+', " "));
+            if decoded == text {
+                return None;
+            }
+            text = decoded;
+        }
+        None
+    })
 }
 
 #[cfg(test)]

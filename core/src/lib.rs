@@ -26,8 +26,10 @@
 //! | [`policy`] | session, brute-force and issuance policies; where magic links may point |
 //! | [`delivery`] | sending codes and links: mailers, SMS senders, templates |
 //! | [`directory`] | users and the addresses bound to them |
-//! | [`events`] | what changed, named as Appwrite names it, and the log that keeps it until delivered |
-//! | `testing` | (feature `testing`) the store contract for stores of your own; test hooks |
+//! | [`events`] | what changed, named as Appwrite names it, and the one seam ([`events::EventSink`]) through which the gate announces it; the log, subscriptions and webhooks are the `tokengate-events` crate's |
+//!
+//! The store and event-log contracts, for stores of your own, are the
+//! `tokengate-testing` crate's.
 //!
 //! ## Observability
 //!
@@ -43,8 +45,10 @@
 //! | `tokengate_deliveries_failed_total` | `channel` = `email`, `sms` | messages that could not be sent |
 //! | `tokengate_sessions_deleted_total` | | sessions logged out or revoked |
 //! | `tokengate_store_errors_total` | `operation` | store failures (each answered 503) |
-//! | `tokengate_webhook_deliveries_total` | `outcome` = `delivered`, `retried`, `dead_lettered`; `webhook` | webhook attempts (feature `webhooks`): delivered (2xx), failed and to be retried, given up |
-//! | `tokengate_webhook_oldest_undelivered_seconds` (gauge) | `webhook` | age of the oldest event the webhook has not acknowledged |
+//!
+//! (`tokengate-events` adds the webhook counters:
+//! `tokengate_webhook_deliveries_total`,
+//! `tokengate_webhook_oldest_undelivered_seconds`.)
 //!
 //! Spans: `tokengate.issue`, `tokengate.exchange`, `tokengate.authenticate`,
 //! `tokengate.logout`, each with `user` and, once known, `outcome`.
@@ -80,9 +84,9 @@
 //! |---|---|---|
 //! | `redis` | yes | [`RedisStore`](store::RedisStore) (standalone and cluster) and [`RedisRevocations`](store::RedisRevocations), on redis-rs |
 //! | `redis-tls` | no | `rediss://` (TLS) connections through rustls (implies `redis`) |
-//! | `smtp` | no | `delivery::SmtpMailer`: email over SMTP (lettre, rustls) |
-//! | `sms-webhook` | no | `delivery::WebhookSms`: SMS by `POST {"to","body"}` to a webhook (reqwest, rustls) |
-//! | `webhooks` | no | `api::webhooks`: events to signed webhooks with Appwrite's request shape (reqwest, rustls, sha1) |
+//! | `smtp` | no | `delivery::smtp_mailer`: email over SMTP (lettre, rustls) |
+//! | `sms-webhook` | no | `delivery::sms_webhook`: SMS by `POST {"to","body"}` to a webhook (reqwest, rustls) |
+//! | `device-info` | no | the session's device fields from the User-Agent and its country from a GeoIP database (`api::ApiConfig::geoip_database`); without it they render as Appwrite renders an unknown device |
 //!
 //! The adapters `tokengate-tower` and `tokengate-actix` pass these features
 //! through, so an application can name them on the adapter alone.

@@ -10,8 +10,8 @@
 //! | `tokengate_deliveries_failed_total` | `channel` = `email`, `sms` | messages that could not be sent |
 //! | `tokengate_sessions_deleted_total` | | sessions logged out or revoked |
 //! | `tokengate_store_errors_total` | `operation` | store failures (each answered 503) |
-//! | `tokengate_webhook_deliveries_total` | `outcome` = `delivered`, `retried`, `dead_lettered`; `webhook` | webhook attempts (feature `webhooks`): delivered (2xx), failed and to be retried, given up |
-//! | `tokengate_webhook_oldest_undelivered_seconds` (gauge) | `webhook` | age of the oldest event the webhook has not acknowledged |
+//!
+//! (The webhook counters are `tokengate-events`'.)
 //!
 //! Spans: `tokengate.issue`, `tokengate.exchange`, `tokengate.authenticate`,
 //! `tokengate.logout`, each with `user` and, once known, `outcome`.

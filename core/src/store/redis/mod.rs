@@ -11,7 +11,7 @@
 //! | `<prefix>:{u:<id>}:sessions` | hash | session digest (base64url) → the session record (JSON) |
 //! | `<prefix>:{u:<id>}:user` | hash | directory record (email, phone, verification) |
 //! | `<prefix>:{a:<digest>}` | string | address (email/phone digest) → user id |
-//! | `<prefix>:{r:<bucket>}:n`, `:gap` | string | issuance rate-limit counter and gap marker |
+//! | `<prefix>:{r:<flow>}:<scope>[:<digest>]:n`, `:gap` | string | issuance rate-limit counter and gap marker (scope: `addr`, `client`, `v4_24`, `v6_56`, `v6_48` with a keyed digest of the mailbox or network; `new`, `known` deployment-wide) |
 //!
 //! Every key carries a TTL; every atomic change is one `EVALSHA` whose keys
 //! share one hash tag, so in a cluster every script runs within one slot on

@@ -1,20 +1,24 @@
-//! Webhook delivery that loses nothing (issue 17): a receiver down for 30 s
+//! Webhook delivery that loses nothing: a receiver down for 30 s
 //! (answering 500, then hanging up) gets every event afterwards, once, in
 //! order per user; two dispatchers (the axum and the actix app) on one
 //! Redis deliver each event once between them, and when one is killed
-//! with SIGKILL under load the other delivers everything in the log,
-//! including what the killed one had taken. On this standalone Redis the
-//! apps' store writes each change's events in the same script as the
-//! change (`RedisStore::with_events`), so nothing the killed process had
-//! changed is lost: every event of every change arrives.
+//! with SIGKILL while 32 clients have requests in flight, the other
+//! delivers everything in the log, including what the killed one had
+//! taken. On this standalone Redis the apps' store writes each change's
+//! events in the same script as the change (`RedisStore::with_events`), so
+//! no change acknowledged with a 2xx loses its events, however close to the
+//! kill it was answered: every one arrives (after the killed app started
+//! again).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
 use tokengate_tests::app::{random_hex, AppKind, AppSpec, Backend, RunningApp};
-use tokengate_tests::client::{Api, Auth};
+use tokengate_tests::client::{Api, Auth, Reply};
 use tokengate_tests::redis_harness::{connection, redis_url};
 use tokengate_tests::webhook_sink::{WebhookCall, WebhookSink};
 
@@ -149,6 +153,7 @@ async fn two_dispatchers_deliver_once_and_survive_a_kill() {
     let axum_spec = spec(AppKind::Axum, url, &sink);
     let prefix = axum_spec.prefix.clone();
     let actix_spec = axum_spec.sibling(AppKind::Actix);
+    let axum_spec_again = axum_spec.clone();
     let mut axum_app = RunningApp::start(axum_spec).await;
     let actix_app = RunningApp::start(actix_spec).await;
     let (on_axum, on_actix) = (Api::new(&axum_app), Api::new(&actix_app));
@@ -172,18 +177,55 @@ async fn two_dispatchers_deliver_once_and_survive_a_kill() {
         );
     }
 
-    // Under load, the axum app dies with SIGKILL; the actix app's
-    // dispatcher claims what it had taken (after the 1 s claim timeout).
+    // Under load: 24 clients churn (issue, exchange, log out, a new user
+    // each round) at the axum app and 8 at the actix app, all at once; the
+    // axum app dies with SIGKILL while requests are in flight, and starts
+    // again. The actix app's dispatcher claims what the dead one had taken
+    // (after the 1 s claim timeout).
     let before_kill = sink.calls().len();
-    let mut more = Vec::new();
-    for i in 0..30 {
-        let user = format!("kill{i}{}", random_hex(6));
-        let api = if i < 15 { &on_axum } else { &on_actix };
-        if i == 15 {
-            axum_app.stop();
-        }
-        more.extend(token_login_logout(api, &user, true).await);
+    let load = Load::default();
+    let mut clients = Vec::new();
+    for i in 0..32 {
+        let api = if i < 24 { on_axum.clone() } else { on_actix.clone() };
+        clients.push(tokio::spawn(churn(
+            api.with_timeout(Duration::from_secs(5)),
+            format!("k{i}"),
+            load.clone(),
+        )));
     }
+    // Until 200 changes are acknowledged: both apps are busy.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while load.acknowledged.lock().unwrap().len() < 200 {
+        assert!(Instant::now() < deadline, "the load acknowledged too little");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let in_flight = load.in_flight.load(Ordering::SeqCst);
+    axum_app.stop();
+    // The kill met requests under way: some of them never got an answer.
+    assert!(in_flight >= 8, "only {in_flight} requests in flight at the kill");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let axum_app = RunningApp::start(axum_spec_again).await;
+    let on_axum_again = Api::new(&axum_app);
+    for i in 0..4 {
+        clients.push(tokio::spawn(churn(
+            on_axum_again.clone(),
+            format!("r{i}"),
+            load.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    load.stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await.unwrap();
+    }
+    let unanswered = load.unanswered.load(Ordering::SeqCst);
+    assert!(unanswered > 0, "no request was cut off by the kill");
+    let acknowledged = load.acknowledged.lock().unwrap().clone();
+    eprintln!(
+        "{} events of acknowledged changes, {in_flight} requests in flight at the kill, {unanswered} without an answer",
+        acknowledged.len()
+    );
+
     // Every entry of the log is delivered (the killed dispatcher's taken
     // ones after the claim timeout).
     let logged = logged_ids(&redis, &format!("{prefix}:{{events}}")).await;
@@ -197,24 +239,111 @@ async fn two_dispatchers_deliver_once_and_survive_a_kill() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(delivered_ids.len() >= logged.len());
-    // Nothing lost: each change the killed app made was written with its
-    // events in one script (standalone Redis).
-    let names: HashSet<String> = sink.calls().iter().map(|c| c.event().to_owned()).collect();
-    let lost: Vec<&String> = more.iter().filter(|n| !names.contains(*n)).collect();
-    assert!(lost.is_empty(), "{} events lost: {lost:?}", lost.len());
+    // Nothing acknowledged is lost: each change the killed app answered 2xx
+    // was written with its events in one script (standalone Redis), so
+    // every one of them arrives.
+    let delivered = all_delivered(&sink, &acknowledged, Duration::from_secs(30)).await;
     // A duplicate only where the killed dispatcher was mid-delivery: at most
     // the batch it had taken (16).
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for call in sink.calls() {
-        *count.entry(call.event().to_owned()).or_default() += 1;
-    }
-    let twice: Vec<&String> = more
-        .iter()
-        .filter(|n| count.get(*n).copied().unwrap_or(0) > 1)
-        .collect();
+    let twice: Vec<&String> = delivered.iter().filter(|(_, c)| c.len() > 1).map(|(n, _)| n).collect();
     assert!(twice.len() <= 16, "{} events delivered twice: {twice:?}", twice.len());
     assert!(sink.calls().len() > before_kill);
     assert_eq!(sink.bad_signatures(), 0);
+}
+
+/// What the churning clients share.
+#[derive(Clone, Default)]
+struct Load {
+    stop: Arc<AtomicBool>,
+    /// Requests sent and not yet answered (nor failed).
+    in_flight: Arc<AtomicUsize>,
+    /// Requests that got no answer (the app died under them).
+    unanswered: Arc<AtomicUsize>,
+    /// The events of every change acknowledged with a 2xx.
+    acknowledged: Arc<Mutex<Vec<String>>>,
+}
+
+impl Load {
+    /// Sends one request, counting it in flight; `None` without an answer.
+    async fn send(
+        &self,
+        api: &Api,
+        method: Method,
+        path: &str,
+        auth: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Option<Reply> {
+        let mut headers = vec![("x-appwrite-project", api.project.as_str())];
+        headers.extend_from_slice(auth);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let reply = api.try_request(method, path, &headers, body).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if reply.is_err() {
+            self.unanswered.fetch_add(1, Ordering::SeqCst);
+        }
+        reply.ok()
+    }
+
+    fn acknowledge(&self, event: String) {
+        self.acknowledged.lock().unwrap().push(event);
+    }
+}
+
+/// Until told to stop or the app is gone: a new user, a token for it, its
+/// exchange and a logout; each answered 2xx adds its events to the
+/// acknowledged ones.
+async fn churn(api: Api, tag: String, load: Load) {
+    let key = [("x-appwrite-key", api.api_key.as_str())];
+    let mut round = 0;
+    while !load.stop.load(Ordering::SeqCst) {
+        round += 1;
+        let user = format!("{tag}u{round}{}", random_hex(6));
+        let Some(token) = load
+            .send(
+                &api,
+                Method::POST,
+                &format!("/v1/users/{user}/tokens"),
+                &key,
+                Some(r#"{"length":16}"#),
+            )
+            .await
+        else {
+            return;
+        };
+        if token.status != 201 {
+            continue;
+        }
+        load.acknowledge(format!("users.{user}.create"));
+        load.acknowledge(format!("users.{user}.tokens.{}.create", token.str("$id")));
+        let body = json!({ "userId": user, "secret": token.str("secret") }).to_string();
+        let Some(session) = load
+            .send(&api, Method::POST, "/v1/account/sessions/token", &key, Some(&body))
+            .await
+        else {
+            return;
+        };
+        if session.status != 201 {
+            continue;
+        }
+        let session_id = session.str("$id").to_owned();
+        load.acknowledge(format!("users.{user}.sessions.{session_id}.create"));
+        let credential = session.str("secret").to_owned();
+        let Some(logout) = load
+            .send(
+                &api,
+                Method::DELETE,
+                "/v1/account/sessions/current",
+                &[("x-appwrite-session", credential.as_str())],
+                Some("{}"),
+            )
+            .await
+        else {
+            return;
+        };
+        if logout.status == 204 {
+            load.acknowledge(format!("users.{user}.sessions.{session_id}.delete"));
+        }
+    }
 }
 
 /// The entry ids of the stream at `key`.

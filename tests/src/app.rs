@@ -74,7 +74,11 @@ pub fn binary_path(kind: AppKind) -> PathBuf {
 /// dep-info file beside it lists them) changed after it was built; else
 /// says which binary is stale, because of which file, and how to rebuild.
 pub fn check_fresh(binary: &Path) -> Result<(), String> {
-    match stale_source(binary)? {
+    check_fresh_in(binary, &workspace_root())
+}
+
+fn check_fresh_in(binary: &Path, workspace: &Path) -> Result<(), String> {
+    match stale_source_in(binary, workspace)? {
         None => Ok(()),
         Some(source) => Err(format!(
             "{} is stale: {} changed after it was built, and `cargo test` does not rebuild the example \
@@ -90,6 +94,11 @@ pub fn check_fresh(binary: &Path) -> Result<(), String> {
 /// `<binary>.d`, which lists all files of every crate the binary links
 /// (sources, `include_str!` data, static files).
 pub fn stale_source(binary: &Path) -> Result<Option<PathBuf>, String> {
+    stale_source_in(binary, &workspace_root())
+}
+
+/// [`stale_source`] for the sources under `workspace`.
+fn stale_source_in(binary: &Path, workspace: &Path) -> Result<Option<PathBuf>, String> {
     let built = modified(binary)?;
     let dep_info = binary.with_extension("d");
     let text = std::fs::read_to_string(&dep_info).map_err(|e| {
@@ -99,7 +108,6 @@ pub fn stale_source(binary: &Path) -> Result<Option<PathBuf>, String> {
             binary.display()
         )
     })?;
-    let workspace = workspace_root();
     let target = binary
         .parent()
         .and_then(Path::parent)
@@ -108,7 +116,7 @@ pub fn stale_source(binary: &Path) -> Result<Option<PathBuf>, String> {
     let mut newest: Option<(SystemTime, PathBuf)> = None;
     for source in dep_info_paths(&text) {
         let source = workspace.join(source);
-        if !source.starts_with(&workspace) || source.starts_with(&target) {
+        if !source.starts_with(workspace) || source.starts_with(&target) {
             continue;
         }
         // A source that is gone was removed or renamed: its parent module
@@ -460,6 +468,57 @@ fn strip_ansi(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_changed_after_the_build_makes_the_binary_stale() {
+        let root = tempfile::tempdir().unwrap();
+        let workspace = root.path().join("ws");
+        let profile = workspace.join("target").join("debug");
+        std::fs::create_dir_all(workspace.join("core/src")).unwrap();
+        std::fs::create_dir_all(&profile).unwrap();
+        let lib = workspace.join("core/src/lib.rs");
+        let data = workspace.join("core/data.json");
+        let outside = root.path().join("registry.rs");
+        let binary = profile.join("app");
+        for file in [&lib, &data, &outside, &binary] {
+            std::fs::write(file, "x").unwrap();
+        }
+        let dep_info = format!(
+            "{}: {} {} {}\n",
+            binary.display(),
+            lib.display(),
+            data.display(),
+            outside.display()
+        );
+        std::fs::write(profile.join("app.d"), dep_info).unwrap();
+        let at = |file: &Path, seconds: u64| {
+            let when = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        };
+        at(&binary, 2_000_000_000);
+        for file in [&lib, &data, &outside] {
+            at(file, 1_900_000_000);
+        }
+        assert_eq!(stale_source_in(&binary, &workspace).unwrap(), None);
+        // A file outside the workspace (a registry crate) does not count.
+        at(&outside, 2_100_000_000);
+        assert_eq!(stale_source_in(&binary, &workspace).unwrap(), None);
+        // A data file the core includes does; the newest is named.
+        at(&data, 2_100_000_000);
+        at(&lib, 2_200_000_000);
+        assert_eq!(stale_source_in(&binary, &workspace).unwrap(), Some(lib.clone()));
+        assert!(check_fresh_in(&binary, &workspace)
+            .unwrap_err()
+            .contains("cargo build --workspace --bins"));
+        // Rebuilt: fresh again.
+        at(&binary, 2_300_000_000);
+        assert_eq!(stale_source_in(&binary, &workspace).unwrap(), None);
+    }
 
     #[test]
     fn reads_dep_info() {

@@ -355,7 +355,12 @@ fn run() -> Result<(), String> {
     let markdown = report.markdown();
     println!("{markdown}");
     if let Some(path) = settings.results {
-        std::fs::write(&path, &markdown).map_err(|e| format!("{}: {e}", path.display()))?;
+        // The comparisons scripts/bench-compare.sh appended stay.
+        let kept = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|old| old.find("\n## Comparisons").map(|at| old[at..].to_owned()))
+            .unwrap_or_default();
+        std::fs::write(&path, format!("{markdown}{kept}")).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("written to {}", path.display());
     } else {
         eprintln!("partial or non-default run: RESULTS.md left alone (set BENCH_RESULTS to write)");

@@ -16,10 +16,14 @@
 //!
 //! Crash (a primary SIGKILLed; its replica takes over after the node
 //! timeout, 2 s here; the dead node then restarts and rejoins as a
-//! replica): every request is still answered (within the 500 ms response
-//! timeout plus slack for a busy 2-core machine), errors are 503s (and 401s for sessions the crashed primary had not yet
-//! passed on: replication is asynchronous, see
-//! `RedisStoreConfig::wait_for_replicas` and the README's "Deployment"),
+//! replica): every request is still answered within 2 s (the apps' store
+//! timeout is 500 ms, but while a node is down the cluster client also
+//! waits for its slot map refresh, and 2 cores run 6 nodes, 2 apps and the
+//! clients: the latencies themselves are measured by the resilience
+//! benchmark, benches/RESULTS.md). Errors are 503s, and 401s only for
+//! users of the crashed shard (tokens and sessions the crashed primary
+//! had not yet passed on: replication is asynchronous, see
+//! `RedisStoreConfig::wait_for_replicas` and the README's "Deployment");
 //! users on the other shards keep working, and afterwards everything
 //! succeeds again.
 //!
@@ -42,16 +46,16 @@ const AFTER: u8 = 2;
 const PHASES: [&str; 3] = ["before", "during", "after"];
 /// The apps' Redis response timeout (500 ms) and the slack for HTTP.
 const ANSWER_LIMIT: Duration = Duration::from_secs(2);
-/// The same while a node is down: the cluster client may also wait for its
-/// slot map refresh, and 2 cores run 6 nodes, 2 apps and the clients.
+/// The same while a node is down (see the module docs).
 const CRASH_ANSWER_LIMIT: Duration = Duration::from_secs(2);
 
 /// (phase, step, status) → count, and what else was seen.
 #[derive(Default)]
 struct Tally {
     counts: BTreeMap<(&'static str, &'static str, u16), u32>,
-    /// 401s for a token or session just made: (phase, what).
-    refused: Vec<(&'static str, String)>,
+    /// 401s for a token or session just made: (phase, what, the user's
+    /// primary).
+    refused: Vec<(&'static str, String, u16)>,
     /// Requests of users whose primary did not crash, during the crash.
     other_shard_requests: u32,
     /// Those that failed.
@@ -86,7 +90,7 @@ impl Run {
         *tally.counts.entry((phase, step, reply.status)).or_default() += 1;
         tally.slowest = tally.slowest.max(elapsed);
         if reply.status == 401 {
-            tally.refused.push((phase, format!("{step}: {}", reply.text)));
+            tally.refused.push((phase, format!("{step}: {}", reply.text), primary));
         }
         let crashed = self.crashed.load(Ordering::Relaxed);
         if crashed != 0 && crashed != primary {
@@ -299,7 +303,7 @@ async fn manual_failover_costs_at_most_503s_and_everything_works_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn crashed_primary_costs_503s_within_the_timeout_and_everything_works_after() {
+async fn crashed_primary_costs_503s_and_its_unreplicated_sessions_answers_within_2s_then_everything_works() {
     let _serial = exclusive_cluster_use().await;
     let cluster = shared_cluster_async().await;
     cluster.wait_healthy(Duration::from_secs(30)).await;
@@ -339,8 +343,13 @@ async fn crashed_primary_costs_503s_within_the_timeout_and_everything_works_afte
         );
     }
     assert!(
-        tally.refused.iter().all(|(phase, _)| *phase == "during"),
+        tally.refused.iter().all(|(phase, _, _)| *phase == "during"),
         "refused outside the crash: {:#?}",
+        tally.refused
+    );
+    assert!(
+        tally.refused.iter().all(|(_, _, primary)| *primary == victim),
+        "refused for users of a shard that did not crash: {:#?}",
         tally.refused
     );
     // The other shards keep working. While a node is down, every failed

@@ -5,6 +5,7 @@
 mod cluster_failover;
 mod cluster_replication;
 mod concurrency;
+mod layout_marker;
 mod outages_fail_closed;
 mod redis_tls;
 mod session_cache;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tokengate::delivery::{DeliveryError, Mailer, Message, SmsSender};
 use tokengate::policy::FlowLimits;
 use tokengate::store::Store;
-use tokengate::store::{MemoryStore, RedisStore, RedisStoreConfig};
+use tokengate::store::{RedisStore, RedisStoreConfig};
 use tokengate::ClientInfo;
 use tokengate::{Error, Gate};
 use tokengate_tests::redis_harness::{redis_url, unique_prefix};
@@ -52,6 +52,52 @@ fn gate(store: Arc<dyn Store>, outbox: &Outbox) -> Gate {
         .build()
         .unwrap()
 }
+
+/// A gate with these email limits and no gap between sends.
+fn email_gate(store: Arc<dyn Store>, limits: FlowLimits) -> Gate {
+    Gate::builder()
+        .server_secret([9u8; 32])
+        .shared_store(store)
+        .email_limits(limits)
+        .resend_interval(std::time::Duration::ZERO)
+        .mailer(Outbox::default())
+        .build()
+        .unwrap()
+}
+
+/// Each scenario once on the memory store and once on Redis.
+macro_rules! on_memory_and_redis {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(std::sync::Arc::new(tokengate::store::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(super::redis_store().await).await;
+                }
+            )*
+        }
+    };
+}
+
+async fn redis_store() -> Arc<dyn Store> {
+    let config = RedisStoreConfig::default().prefix(unique_prefix());
+    Arc::new(RedisStore::connect(&redis_url().await, config).await.unwrap())
+}
+
+on_memory_and_redis!(
+    per_address_limits,
+    provisional_users_are_kept_with_their_addresses,
+    provisional_addresses_count_as_new,
+    budgets_count_only_accepted_requests_per_mailbox,
+);
 
 fn from(ip: &str) -> ClientInfo {
     ClientInfo::new(Some(ip.parse::<IpAddr>().unwrap()), None)
@@ -104,19 +150,6 @@ async fn per_address_limits(store: Arc<dyn Store>) {
         3 + 4 + 2 + 1,
         "refused requests send nothing"
     );
-}
-
-#[tokio::test]
-async fn per_address_limits_on_memory() {
-    per_address_limits(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn per_address_limits_on_redis() {
-    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
-        .await
-        .unwrap();
-    per_address_limits(Arc::new(store)).await;
 }
 
 /// An anonymous flow's provisional user is not split from its address by
@@ -178,34 +211,13 @@ async fn provisional_users_are_kept_with_their_addresses(store: Arc<dyn Store>) 
     }
 }
 
-#[tokio::test]
-async fn provisional_users_are_kept_with_their_addresses_on_memory() {
-    provisional_users_are_kept_with_their_addresses(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn provisional_users_are_kept_with_their_addresses_on_redis() {
-    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
-        .await
-        .unwrap();
-    provisional_users_are_kept_with_their_addresses(Arc::new(store)).await;
-}
-
 /// An address nobody has signed in with yet (its owner provisional) counts
 /// against the new-address ceiling, however often it is asked for: the
 /// larger known-address ceiling is for returning users.
 async fn provisional_addresses_count_as_new(store: Arc<dyn Store>) {
-    let outbox = Outbox::default();
     let mut limits = FlowLimits::EMAIL;
     limits.new_addresses = 2;
-    let gate = Gate::builder()
-        .server_secret([9u8; 32])
-        .shared_store(store)
-        .email_limits(limits)
-        .resend_interval(std::time::Duration::ZERO)
-        .mailer(outbox.clone())
-        .build()
-        .unwrap();
+    let gate = email_gate(store, limits);
     let ask = |address: &'static str, ip: &'static str| {
         let gate = gate.clone();
         async move { gate.create_email_token("unique()", address, false, &from(ip)).await }
@@ -216,36 +228,15 @@ async fn provisional_addresses_count_as_new(store: Arc<dyn Store>) {
     assert!(matches!(refused, Err(Error::RateLimited)), "{refused:?}");
 }
 
-#[tokio::test]
-async fn provisional_addresses_count_as_new_on_memory() {
-    provisional_addresses_count_as_new(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn provisional_addresses_count_as_new_on_redis() {
-    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
-        .await
-        .unwrap();
-    provisional_addresses_count_as_new(Arc::new(store)).await;
-}
-
 /// A request refused for what it asks (a new user's id chosen by an
 /// anonymous caller) spends none of the address's or the client's budget;
 /// and the per-address budget is the mailbox's, whatever its `+tag` (or
 /// Gmail's dots).
 async fn budgets_count_only_accepted_requests_per_mailbox(store: Arc<dyn Store>) {
-    let outbox = Outbox::default();
     let mut limits = FlowLimits::EMAIL;
     limits.per_address = 2;
     limits.per_client = 2;
-    let gate = Gate::builder()
-        .server_secret([9u8; 32])
-        .shared_store(store)
-        .email_limits(limits)
-        .resend_interval(std::time::Duration::ZERO)
-        .mailer(outbox.clone())
-        .build()
-        .unwrap();
+    let gate = email_gate(store, limits);
     let client = from("10.7.0.1");
     for _ in 0..10 {
         let refused = gate
@@ -269,17 +260,4 @@ async fn budgets_count_only_accepted_requests_per_mailbox(store: Arc<dyn Store>)
             assert!(matches!(asked, Err(Error::RateLimited)), "{tagged}: {asked:?}");
         }
     }
-}
-
-#[tokio::test]
-async fn budgets_count_only_accepted_requests_per_mailbox_on_memory() {
-    budgets_count_only_accepted_requests_per_mailbox(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn budgets_count_only_accepted_requests_per_mailbox_on_redis() {
-    let store = RedisStore::connect(&redis_url().await, RedisStoreConfig::default().prefix(unique_prefix()))
-        .await
-        .unwrap();
-    budgets_count_only_accepted_requests_per_mailbox(Arc::new(store)).await;
 }

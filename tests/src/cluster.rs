@@ -625,7 +625,7 @@ impl Cluster {
 }
 
 /// `<id> <ip:port@cport[,hostname]> <flags> <primary|-> <ping> <pong> <epoch> <link> <slot>...`
-fn parse_node_line(line: &str) -> Option<NodeInfo> {
+pub(crate) fn parse_node_line(line: &str) -> Option<NodeInfo> {
     let fields: Vec<&str> = line.split_whitespace().collect();
     if fields.len() < 8 {
         return None;

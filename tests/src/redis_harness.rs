@@ -496,15 +496,42 @@ mod secret_search {
     }
 }
 
-/// `MEMORY USAGE` of `key` on whichever of `urls` holds it.
-pub async fn memory_usage(urls: &[String], key: &str) -> Option<i64> {
-    for url in urls {
-        let mut conn = connection(url).await;
-        // A cluster node that does not hold the key's slot answers MOVED.
-        let usage: Result<Option<i64>, _> = redis::cmd("MEMORY").arg("USAGE").arg(key).query_async(&mut conn).await;
-        if let Ok(Some(bytes)) = usage {
-            return Some(bytes);
-        }
-    }
-    None
+/// `MEMORY USAGE` of `key` on the server of `urls` that holds it (one
+/// server, or a cluster's primaries: then the one serving the key's slot,
+/// found through `CLUSTER KEYSLOT` and `CLUSTER NODES`, as a probe of
+/// another node would count as a MOVED error). Panics on an error, and when
+/// the key does not exist: a figure the caller asked for is never skipped
+/// in silence.
+pub async fn memory_usage(urls: &[String], key: &str) -> i64 {
+    let url = if urls.len() == 1 {
+        urls[0].clone()
+    } else {
+        let mut conn = connection(&urls[0]).await;
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CLUSTER KEYSLOT {key}: {e}"));
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CLUSTER NODES: {e}"));
+        let owner = nodes
+            .lines()
+            .filter_map(crate::cluster::parse_node_line)
+            .find(|n| n.primary && n.slots.iter().any(|&(a, b)| a <= slot && slot <= b))
+            .unwrap_or_else(|| panic!("no primary serves slot {slot}: {nodes}"));
+        let scheme = urls[0].split_once("://").map_or("redis", |(s, _)| s);
+        format!("{scheme}://127.0.0.1:{}", owner.port)
+    };
+    let mut conn = connection(&url).await;
+    let usage: Option<i64> = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("MEMORY USAGE {key} on {url}: {e}"));
+    usage.unwrap_or_else(|| panic!("MEMORY USAGE {key}: no such key on {url}"))
 }

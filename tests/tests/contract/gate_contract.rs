@@ -1,5 +1,7 @@
-//! `tokengate::Gate` end to end over both stores (`memory::<case>` and
-//! `redis::<case>`), plus, on a private `redis-server`, how many Redis
+//! `tokengate::Gate` end to end over every store (`memory::<case>`,
+//! `redis::<case>` and `redis_cluster::<case>`, the test cluster of 3
+//! primaries + 3 replicas, where every key the case left is read from the
+//! primaries too), plus, on a private `redis-server`, how many Redis
 //! commands (round trips) each hot operation costs.
 
 use std::sync::Arc;
@@ -10,8 +12,9 @@ use tokengate::fuzzing::SessionCredential;
 use tokengate::store::MemoryStore;
 use tokengate::store::Store;
 use tokengate::{ClientInfo, Error, Gate, GateBuilder, SessionOrigin, TokenKind, TokenOptions, UserId};
+use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{
-    commandstats_diff, dump_prefix, holds_secret, redis_store_at, redis_url, session_records, start_private_redis,
+    commandstats_diff, dump_prefix_nodes, holds_secret, redis_store_at, redis_url, session_records, start_private_redis,
 };
 
 const SERVER_SECRET: &[u8] = b"gate-contract-server-secret-XYZ-0123456789";
@@ -19,7 +22,9 @@ const API_KEY: &str = "gate-contract-api-key-0123456789";
 
 struct Backend {
     store: Arc<dyn Store>,
-    redis: Option<(String, String)>,
+    /// Redis: the servers holding the keys (one, or the cluster's
+    /// primaries) and the prefix.
+    redis: Option<(Vec<String>, String)>,
     memory: Option<MemoryStore>,
 }
 
@@ -38,7 +43,17 @@ impl Backend {
         let (store, prefix) = redis_store_at(&url).await;
         Backend {
             store: Arc::new(store),
-            redis: Some((url, prefix)),
+            redis: Some((vec![url], prefix)),
+            memory: None,
+        }
+    }
+
+    async fn redis_cluster() -> Self {
+        let cluster = shared_cluster_async().await;
+        let (store, prefix) = cluster.store_at_unique_prefix().await;
+        Backend {
+            store: Arc::new(store),
+            redis: Some((cluster.primary_urls().await, prefix)),
             memory: None,
         }
     }
@@ -92,6 +107,15 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     super::$case(super::Backend::redis().await).await;
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Backend::redis_cluster().await).await;
+                    super::shared_cluster_async().await.assert_no_cross_slot().await;
                 }
             )*
         }
@@ -619,8 +643,8 @@ async fn stored_state_reveals_no_secret(b: Backend) {
     // What the store holds: its dump in memory, every key on Redis.
     let stored = match (&b.memory, &b.redis) {
         (Some(memory), _) => memory.dump(),
-        (None, Some((url, prefix))) => {
-            let keys = dump_prefix(url, prefix).await;
+        (None, Some((urls, prefix))) => {
+            let keys = dump_prefix_nodes(urls, prefix).await;
             for part in [":t", ":sessions", ":user", ":layout"] {
                 assert!(keys.iter().any(|k| k.key.ends_with(part)), "no {part} key in {keys:?}");
             }

@@ -139,10 +139,14 @@ async fn a_tls_only_cluster_serves_the_store() {
         primaries.insert(cluster.shard_of_slot(slot).await.0.port);
     }
     assert_eq!(primaries.len(), 3, "the test users do not cover the primaries");
-    // Nothing is left behind, on any node, but the users' identity records.
+    // Nothing is left behind, on any node, but the users' identity records
+    // and the prefix's layout marker.
     let left = dump_prefix_nodes(&cluster.primary_urls().await, &prefix).await;
-    assert!(left.iter().all(|k| k.key.ends_with(":user")), "{left:?}");
-    assert_eq!(left.len(), users.len());
+    let layout = format!("{prefix}:layout");
+    let (markers, records): (Vec<_>, Vec<_>) = left.iter().partition(|k| k.key == layout);
+    assert_eq!(markers.len(), 1, "the layout marker: {left:?}");
+    assert!(records.iter().all(|k| k.key.ends_with(":user")), "{left:?}");
+    assert_eq!(records.len(), users.len());
     cluster.assert_no_cross_slot().await;
 
     // Without the CA the cluster cannot be reached.

@@ -5,6 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod env;
+mod origin_only;
+
+pub use origin_only::{OriginOnly, OriginOnlyService};
 
 use std::net::SocketAddr;
 

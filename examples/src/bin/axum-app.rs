@@ -23,7 +23,8 @@ async fn me(session: AuthSession) -> Json<serde_json::Value> {
 async fn main() {
     let config = tokengate_examples::start().await;
     // CORS for the app's own routes, inside the gate's layer: the mounted
-    // routes never reach it (they answer their own CORS).
+    // routes never reach it (they answer their own CORS); only requests
+    // with an `Origin` pay for it.
     let origins = tokengate_examples::app_cors_origins(&config.endpoints)
         .iter()
         .filter_map(|origin| HeaderValue::from_str(origin).ok());
@@ -36,7 +37,7 @@ async fn main() {
         .route("/", get(login_page))
         .route("/public", get(public))
         .route("/me", get(me))
-        .layer(cors)
+        .layer(tokengate_examples::OriginOnly(cors))
         .layer(TokenGateLayer::new(config.endpoints));
 
     tokengate_examples::serve_axum(app, config.listen, "axum-app").await;

@@ -37,6 +37,8 @@ work="$(mktemp -d)"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # The apps were started in command substitutions: found by their path.
+  pkill -f "$work/axum-app-" 2>/dev/null || true
   wait 2>/dev/null || true
   git -C "$root" worktree remove --force "$work/base" 2>/dev/null || true
   rm -rf "$work"

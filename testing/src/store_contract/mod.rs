@@ -93,8 +93,8 @@ pub trait Inspector: Send + Sync {
     fn prefix(&self) -> &str;
     /// Every key under the prefix, sorted by name.
     async fn keys(&self) -> Vec<StoredKey>;
-    /// `MEMORY USAGE` of `key` on a single server; `None` where a figure
-    /// would not compare (a cluster adds its own per-key overhead).
+    /// `MEMORY USAGE` of `key`, asked of the server that holds it; `None`
+    /// only when that server does not answer (the case then fails).
     async fn memory_usage(&self, key: &str) -> Option<i64>;
 }
 

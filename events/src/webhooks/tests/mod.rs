@@ -396,7 +396,9 @@ async fn shutdown_stops_reading() {
     receiver.wait_for(1).await;
     let started = Instant::now();
     handle.shutdown().await;
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // Prompt: well inside the 5 s claim timeout it would otherwise wait
+    // out (the margin is for a machine whose cores are all busy).
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     append(&log, vec![token_event("gil", "b")]).await;
     tokio::time::sleep(ms(200)).await;
     assert_eq!(receiver.requests(), 1);

@@ -465,6 +465,34 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// An app configured as in production (email to an SMTP sink, SMS to a
+/// webhook sink, no development mode on Redis), its HTTP client and its
+/// sinks: what most HTTP scenarios start with.
+pub struct DeliveringApp {
+    /// The running app.
+    pub app: RunningApp,
+    /// Its HTTP client.
+    pub api: crate::client::Api,
+    /// Where its email goes.
+    pub smtp: crate::sinks::SmtpSink,
+    /// Where its SMS go.
+    pub sms: crate::sinks::SmsSink,
+}
+
+impl DeliveringApp {
+    /// Starts the sinks, then the app with `env` added to its environment.
+    pub async fn start(kind: AppKind, backend: Backend, env: &[(&str, &str)]) -> Self {
+        let smtp = crate::sinks::SmtpSink::start().await;
+        let sms = crate::sinks::SmsSink::start().await;
+        let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
+        spec.extra_env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let app = RunningApp::start(spec).await;
+        let api = crate::client::Api::new(&app);
+        DeliveringApp { app, api, smtp, sms }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

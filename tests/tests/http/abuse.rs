@@ -8,35 +8,26 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::app::{AppKind, AppSpec, Backend, DeliveringApp, RunningApp};
 use tokengate_tests::client::{assert_date, Api, Auth, Reply};
 use tokengate_tests::cluster::shared_cluster_async;
 use tokengate_tests::redis_harness::{dump_prefix, dump_prefix_nodes, redis_url, KeyDump};
-use tokengate_tests::sinks::{find_code, find_link, query_param, SmsSink, SmtpSink};
+use tokengate_tests::sinks::{find_code, find_link, query_param};
 
 const PUBLIC_URL: &str = "https://app.example.test";
 /// The test client connects from here; the apps trust it as a proxy only
 /// when a scenario says so.
 const LOOPBACK_PROXY: (&str, &str) = ("TOKENGATE_TRUSTED_PROXIES", "127.0.0.1/32");
 
-struct Env {
-    app: RunningApp,
-    api: Api,
-    smtp: SmtpSink,
-    sms: SmsSink,
-}
+type Env = DeliveringApp;
 
 async fn start(kind: AppKind, backend: Backend, extra: &[(&str, &str)]) -> Env {
-    let smtp = SmtpSink::start().await;
-    let sms = SmsSink::start().await;
-    let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
-    spec.extra_env
-        .extend([("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into())]);
-    spec.extra_env
-        .extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let app = RunningApp::start(spec).await;
-    let api = Api::new(&app);
-    Env { app, api, smtp, sms }
+    let env: Vec<(&str, &str)> = [("TOKENGATE_PUBLIC_URL", PUBLIC_URL)]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    DeliveringApp::start(kind, backend, &env).await
 }
 
 async fn post(api: &Api, path: &str, auth: Auth<'_>, body: Value) -> Reply {

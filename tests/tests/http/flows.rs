@@ -5,39 +5,29 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::app::{AppKind, AppSpec, Backend, DeliveringApp, RunningApp};
 use tokengate_tests::client::{assert_fields, Api, Auth, Reply, TOKEN_FIELDS};
 use tokengate_tests::redis_harness::{redis_url, scan_keys};
-use tokengate_tests::sinks::{find_code, find_link, query_param, SmsSink, SmtpSink};
+use tokengate_tests::sinks::{find_code, find_link, query_param};
 
 const PUBLIC_URL: &str = "https://app.example.test";
 
-struct Env {
-    app: RunningApp,
-    api: Api,
-    smtp: SmtpSink,
-    sms: SmsSink,
-}
+type Env = DeliveringApp;
 
 async fn start(kind: AppKind, redis: bool) -> Env {
-    let smtp = SmtpSink::start().await;
-    let sms = SmsSink::start().await;
     let backend = if redis {
         Backend::Redis(redis_url().await)
     } else {
         Backend::Memory
     };
-    let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
-    spec.extra_env.extend([
-        ("TOKENGATE_PUBLIC_URL".into(), PUBLIC_URL.into()),
-        ("TOKENGATE_REDIRECT_HOSTS".into(), "admin.example.test".into()),
+    let env = [
+        ("TOKENGATE_PUBLIC_URL", PUBLIC_URL),
+        ("TOKENGATE_REDIRECT_HOSTS", "admin.example.test"),
         // Appwrite's own behaviour, which these flows exercise: a client may
         // name a new user's id (the secure default is covered in abuse.rs).
-        ("TOKENGATE_CLIENT_CHOSEN_IDS".into(), "1".into()),
-    ]);
-    let app = RunningApp::start(spec).await;
-    let api = Api::new(&app);
-    Env { app, api, smtp, sms }
+        ("TOKENGATE_CLIENT_CHOSEN_IDS", "1"),
+    ];
+    DeliveringApp::start(kind, backend, &env).await
 }
 
 async fn post(api: &Api, path: &str, auth: Auth<'_>, body: Value) -> Reply {

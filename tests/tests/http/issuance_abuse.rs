@@ -7,38 +7,27 @@
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokengate_tests::app::{AppKind, AppSpec, Backend, RunningApp};
+use tokengate_tests::app::{AppKind, Backend, DeliveringApp};
 use tokengate_tests::client::{Api, Auth, Reply};
 use tokengate_tests::redis_harness::{dump_prefix, redis_url, KeyDump};
-use tokengate_tests::sinks::{find_code, find_link, query_param, SmsSink, SmtpSink};
+use tokengate_tests::sinks::{find_code, find_link, query_param};
 
 const PUBLIC_URL: &str = "https://app.example.test";
 
-struct Env {
-    app: RunningApp,
-    api: Api,
-    smtp: SmtpSink,
-    sms: SmsSink,
-}
+type Env = DeliveringApp;
 
 /// A production app (SMTP and SMS webhook set, no development mode on
 /// Redis) behind a trusted proxy on loopback (the test client).
 async fn start(kind: AppKind, backend: Backend, extra: &[(&str, &str)]) -> Env {
-    let smtp = SmtpSink::start().await;
-    let sms = SmsSink::start().await;
-    let mut spec = AppSpec::new(kind, backend).delivering_to(&smtp, &sms);
-    spec.extra_env.extend(
-        [
-            ("TOKENGATE_PUBLIC_URL", PUBLIC_URL),
-            ("TOKENGATE_TRUSTED_PROXIES", "127.0.0.1/32"),
-        ]
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let app = RunningApp::start(spec).await;
-    let api = Api::new(&app);
-    Env { app, api, smtp, sms }
+    let env: Vec<(&str, &str)> = [
+        ("TOKENGATE_PUBLIC_URL", PUBLIC_URL),
+        ("TOKENGATE_TRUSTED_PROXIES", "127.0.0.1/32"),
+    ]
+    .iter()
+    .chain(extra)
+    .copied()
+    .collect();
+    DeliveringApp::start(kind, backend, &env).await
 }
 
 /// An anonymous token request arriving through the proxy for `client`
